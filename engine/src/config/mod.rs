@@ -1,0 +1,474 @@
+//! The configuration contract: every parameter is an environment variable
+//! with a mirrored command-line flag (clap `env`). Defaults follow the
+//! product description, except values that point at one customer's
+//! infrastructure (broker address, SASL user and switch, collection id):
+//! those live in docker-compose.yml, so the binary alone never contacts
+//! anything.
+
+pub mod units;
+
+use std::time::Duration;
+
+use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
+
+use units::{parse_bool, parse_duration, parse_size};
+
+/// The product description's default capture filter: infrastructure hosts
+/// whose traffic is never wanted.
+pub const DEFAULT_BPF_FILTER: &str = "not (host 10.95.91.34 or host 10.131.28.43 or host 10.131.30.40 or host 10.131.1.186 or host 10.6.240.99 or host 10.93.221.189 or host 10.94.42.62 or host 10.98.134.210 or host 10.6.88.150 or host 10.112.1.22 or host 10.6.88.151 or host 10.6.88.152)";
+
+pub const DEFAULT_BLOCK_EXTS: &str = "html,htm,css,js,map,\
+jpg,jpeg,png,gif,svg,webp,ico,bmp,tiff,\
+ttf,otf,woff,woff2,eot,\
+mp3,wav,ogg,flac,aac,\
+mp4,m4v,avi,mov,mkv,webm,ogv,flv,ts,\
+pdf,doc,docx,xls,xlsx,ppt,pptx,\
+zip,rar,7z,tar,gz,bz2,\
+json,xml,rss,atom,manifest,txt,rtf,csv,yml,yaml,toml,ini,cfg,config,\
+php,asp,aspx,jsp,cfm,m3u8,exe,msi,dmg,pkg,deb,rpm,swf,log,bak,sql";
+
+pub const DEFAULT_BLOCK_CTYPES: &str = "text/html,text/css,text/javascript,text/calendar,text/vcard,\
+application/javascript,application/x-javascript,application/ecmascript,application/pdf,\
+application/zip,application/gzip,application/x-gzip,application/x-tar,application/x-bzip2,\
+application/x-7z-compressed,application/x-rar-compressed,application/vnd.rar,\
+application/x-shockwave-flash,application/vnd.ms-fontobject,application/font-woff,\
+application/x-font-ttf,application/x-font-otf,\
+image/*,video/*,audio/*,font/*,\
+text/event-stream,application/x-mpegurl,application/vnd.apple.mpegurl,video/mp2t,\
+application/wasm,application/ld+json,multipart/*";
+
+pub const DEFAULT_BLOCK_ACCEPT: &str =
+    "text/css,text/javascript,application/javascript,image/*,video/*,audio/*,font/*";
+
+pub const DEFAULT_BLOCK_MULTIPART: &str = "multipart/form-data,multipart/mixed,multipart/related";
+
+/// Capture engines. `pcap_file` reads recorded captures; the others are live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[clap(rename_all = "snake_case")]
+pub enum Engine {
+    AfPacket,
+    Pcap,
+    AfXdp,
+    PcapFile,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[clap(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "httpcap",
+    version,
+    about = "Passive HTTP capture: packets in, one JSON record per request/response pair out"
+)]
+pub struct Config {
+    // ---- Input -------------------------------------------------------------
+    /// Interfaces to capture on (`eth0`, `eth0,eth1`, `eth0:80,eth1:443`), or
+    /// capture files with INPUT_RAW_ENGINE=pcap_file.
+    #[arg(long, env = "INPUT_RAW", default_value = "eth0")]
+    pub input_raw: String,
+
+    /// Capture engine: af_packet, pcap, af_xdp or pcap_file.
+    #[arg(long, env = "INPUT_RAW_ENGINE", value_enum, default_value = "af_packet")]
+    pub input_raw_engine: Engine,
+
+    /// Decapsulate IP-in-IP (IPv4/IPv6 in IPv4/IPv6); the inner flow is reassembled.
+    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool)]
+    pub ipip: bool,
+
+    /// Header holding the real client address (x-real-ip, x-forwarded-for, forwarded, ...).
+    #[arg(long, env = "REAL_IP_HEADER", default_value = "x-real-ip")]
+    pub real_ip_header: String,
+
+    /// tcpdump-syntax filter applied to every packet.
+    #[arg(long, env = "INPUT_RAW_BPF_FILTER", default_value = DEFAULT_BPF_FILTER)]
+    pub input_raw_bpf_filter: String,
+
+    // ---- Performance -------------------------------------------------------
+    /// Number of shards: pinned threads, each owning its capture socket,
+    /// stream table and output.
+    #[arg(long, env = "PROCESSING_WORKERS", default_value = "3", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub processing_workers: u16,
+
+    /// Kept for compatibility: reassembly runs inside each shard, so this only
+    /// bounds PROCESSING_WORKERS from below when that is left at its default.
+    #[arg(long, env = "ASSEMBLER_WORKERS", default_value = "5", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub assembler_workers: u16,
+
+    /// Packets buffered per shard between reader and shard (file input), or
+    /// ring frames per shard (live input).
+    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = clap::value_parser!(u32).range(1..))]
+    pub assembler_worker_pkt_buf: u32,
+
+    /// Records buffered per shard before output.
+    #[arg(long, env = "ASSEMBLER_OUT_BUF", default_value = "30000", value_parser = clap::value_parser!(u32).range(1..))]
+    pub assembler_out_buf: u32,
+
+    /// How often streams are checked for stale data and idle connections.
+    #[arg(long, env = "ASSEMBLER_FLUSH_INTERVAL", default_value = "500ms", value_parser = parse_duration)]
+    pub assembler_flush_interval: Duration,
+
+    /// How long data may wait behind a gap before it is forced out, and how
+    /// long an unanswered request waits for its response.
+    #[arg(long, env = "ASSEMBLER_FLUSH_AGE", default_value = "5s", value_parser = parse_duration)]
+    pub assembler_flush_age: Duration,
+
+    /// Cap on buffered bytes per TCP direction.
+    #[arg(long, env = "ASSEMBLER_MAX_STREAM_BUFFER", default_value = "5mb", value_parser = parse_size)]
+    pub assembler_max_stream_buffer: u64,
+
+    /// Initial capacity of a stream's buffer.
+    #[arg(long, env = "BUFFER_CAP", default_value = "128KiB", value_parser = parse_size)]
+    pub buffer_cap: u64,
+
+    /// Memory budget for buffered stream data, pending transactions and queues.
+    #[arg(long, env = "HEAP_LIMIT", default_value = "16GiB", value_parser = parse_size)]
+    pub heap_limit: u64,
+
+    // ---- HTTP --------------------------------------------------------------
+    /// Cap on each decoded body kept in a record.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value = "3MiB", value_parser = parse_size)]
+    pub max_body_bytes: u64,
+
+    /// Cap on a message's head (start line and headers).
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value = "64KiB", value_parser = parse_size)]
+    pub max_header_bytes: u64,
+
+    // ---- Output ------------------------------------------------------------
+    /// Write JSON lines to this file (`-` is stdout). Defaults to stdout when
+    /// no Kafka host is set.
+    #[arg(long, env = "OUTPUT_FILE")]
+    pub output_file: Option<String>,
+
+    /// Kafka brokers, comma-separated. Kafka output is on when this is set.
+    #[arg(long, env = "OUTPUT_KAFKA_HOST")]
+    pub output_kafka_host: Option<String>,
+
+    #[arg(long, env = "OUTPUT_KAFKA_TOPIC", default_value = "apifort.httpcap_logs")]
+    pub output_kafka_topic: String,
+
+    #[arg(long, env = "OUTPUT_KAFKA_USERNAME", default_value = "")]
+    pub output_kafka_username: String,
+
+    #[arg(long, env = "OUTPUT_KAFKA_PASSWORD", default_value = "", hide_env_values = true)]
+    pub output_kafka_password: String,
+
+    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool)]
+    pub output_kafka_use_sasl: bool,
+
+    /// SASL/PLAIN (or PLAIN), SCRAM-SHA-256, SCRAM-SHA-512.
+    #[arg(long, env = "OUTPUT_KAFKA_SASL_MECH", default_value = "SASL/PLAIN")]
+    pub output_kafka_sasl_mech: String,
+
+    /// Use TLS to the brokers (SSL, or SASL_SSL with SASL).
+    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool)]
+    pub output_kafka_tls: bool,
+
+    #[arg(long, env = "OUTPUT_KAFKA_TLS_CA")]
+    pub output_kafka_tls_ca: Option<String>,
+
+    #[arg(long, env = "OUTPUT_KAFKA_TLS_CERT")]
+    pub output_kafka_tls_cert: Option<String>,
+
+    #[arg(long, env = "OUTPUT_KAFKA_TLS_KEY")]
+    pub output_kafka_tls_key: Option<String>,
+
+    /// Carried in every record as `collection_id`.
+    #[arg(long, env = "OUTPUT_KAFKA_COLLECTION_ID", default_value = "")]
+    pub output_kafka_collection_id: String,
+
+    #[arg(long, env = "OUTPUT_KAFKA_MAX_MESSAGE_BYTES", default_value = "5mb", value_parser = parse_size)]
+    pub output_kafka_max_message_bytes: u64,
+
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_FREQUENCY", default_value = "50ms", value_parser = parse_duration)]
+    pub output_kafka_flush_frequency: Duration,
+
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_BYTES", default_value = "2mb", value_parser = parse_size)]
+    pub output_kafka_flush_bytes: u64,
+
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_MESSAGES", default_value = "500", value_parser = clap::value_parser!(u32).range(1..))]
+    pub output_kafka_flush_messages: u32,
+
+    #[arg(long, env = "OUTPUT_KAFKA_CHANNEL_BUF", default_value = "30000", value_parser = clap::value_parser!(u32).range(1..))]
+    pub output_kafka_channel_buf: u32,
+
+    #[arg(long, env = "OUTPUT_KAFKA_PRODUCERS", default_value = "3", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub output_kafka_producers: u16,
+
+    #[arg(long, env = "OUTPUT_KAFKA_COMPRESSION", value_enum, default_value = "snappy")]
+    pub output_kafka_compression: Compression,
+
+    // ---- Monitoring --------------------------------------------------------
+    /// console, json, none, or prometheus:ADDR:PORT.
+    #[arg(long, env = "METRICS_OUTPUT", default_value = "console")]
+    pub metrics_output: String,
+
+    #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub metrics_interval: Duration,
+
+    /// 0 errors only, 1 warnings and lifecycle, 2 info, 3 debug, 4 per-stream, 5 per-transaction.
+    #[arg(long, env = "VERBOSE", default_value = "1", value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub verbose: u8,
+
+    // ---- Filters -----------------------------------------------------------
+    /// Request path extensions to drop (comma-separated; empty turns it off).
+    #[arg(long, env = "FILTER_BLOCK_EXTS", default_value = DEFAULT_BLOCK_EXTS)]
+    pub filter_block_exts: String,
+
+    /// Response media types to drop; `type/*` matches a whole type.
+    #[arg(long, env = "FILTER_BLOCK_CTYPES", default_value = DEFAULT_BLOCK_CTYPES)]
+    pub filter_block_ctypes: String,
+
+    /// Request Accept media ranges to drop.
+    #[arg(long, env = "FILTER_BLOCK_ACCEPT", default_value = DEFAULT_BLOCK_ACCEPT)]
+    pub filter_block_accept: String,
+
+    /// Request multipart media types to drop (file uploads).
+    #[arg(long, env = "FILTER_BLOCK_MULTIPART", default_value = DEFAULT_BLOCK_MULTIPART)]
+    pub filter_block_multipart: String,
+}
+
+/// Exit code for bad configuration.
+pub const EXIT_CONFIG: i32 = 2;
+
+impl Config {
+    /// Parses flags and environment; on a bad value prints one line naming the
+    /// variable, the value and the accepted form, then exits with code 2.
+    pub fn from_env_or_exit() -> Config {
+        match Config::try_parse() {
+            Ok(c) => match c.validate() {
+                Ok(()) => c,
+                Err(line) => config_exit(&line),
+            },
+            Err(e) => match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion => e.exit(),
+                _ => config_exit(&one_line(&e)),
+            },
+        }
+    }
+
+    /// Cross-field checks that a single value parser cannot make.
+    pub fn validate(&self) -> Result<(), String> {
+        let mech = self.sasl_mechanism();
+        if mech.is_none() {
+            return Err(format!(
+                "OUTPUT_KAFKA_SASL_MECH: invalid value '{}': expected SASL/PLAIN, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                self.output_kafka_sasl_mech
+            ));
+        }
+        if self.input_raw.trim().is_empty() {
+            return Err("INPUT_RAW: empty value: expected interfaces such as eth0,eth1 or eth0:80, or capture files with INPUT_RAW_ENGINE=pcap_file".into());
+        }
+        if self.max_header_bytes < 64 {
+            return Err(format!(
+                "MAX_HEADER_BYTES: invalid value '{}': expected at least 64 bytes",
+                self.max_header_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// librdkafka's name for the configured SASL mechanism.
+    pub fn sasl_mechanism(&self) -> Option<&'static str> {
+        match self
+            .output_kafka_sasl_mech
+            .trim()
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "SASL/PLAIN" | "PLAIN" => Some("PLAIN"),
+            "SCRAM-SHA-256" | "SASL/SCRAM-SHA-256" => Some("SCRAM-SHA-256"),
+            "SCRAM-SHA-512" | "SASL/SCRAM-SHA-512" => Some("SCRAM-SHA-512"),
+            _ => None,
+        }
+    }
+
+    /// Number of shards actually run.
+    pub fn shards(&self) -> usize {
+        self.processing_workers as usize
+    }
+
+    /// Where JSON lines go: the configured file, or stdout when Kafka is off.
+    pub fn json_lines_path(&self) -> Option<&str> {
+        match (&self.output_file, &self.output_kafka_host) {
+            (Some(p), _) if !p.is_empty() => Some(p.as_str()),
+            (_, None) => Some("-"),
+            _ => None,
+        }
+    }
+
+    /// Every parameter as `--flag=value`, the password redacted: the startup line.
+    pub fn startup_line(&self) -> String {
+        let matches = Config::command().get_arguments().cloned().collect::<Vec<_>>();
+        let mut out = String::from("httpcap");
+        for arg in matches {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            let value = self.value_of(arg.get_id().as_str());
+            out.push_str(&format!(" --{long}={}", shell_quote(&value)));
+        }
+        out
+    }
+
+    fn value_of(&self, id: &str) -> String {
+        use std::fmt::Write;
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        let dur = |d: &Duration| humantime::format_duration(*d).to_string();
+        let mut s = String::new();
+        match id {
+            "input_raw" => s = self.input_raw.clone(),
+            "input_raw_engine" => {
+                let _ = write!(s, "{}", engine_name(self.input_raw_engine));
+            }
+            "ipip" => s = self.ipip.to_string(),
+            "real_ip_header" => s = self.real_ip_header.clone(),
+            "input_raw_bpf_filter" => s = self.input_raw_bpf_filter.clone(),
+            "processing_workers" => s = self.processing_workers.to_string(),
+            "assembler_workers" => s = self.assembler_workers.to_string(),
+            "assembler_worker_pkt_buf" => s = self.assembler_worker_pkt_buf.to_string(),
+            "assembler_out_buf" => s = self.assembler_out_buf.to_string(),
+            "assembler_flush_interval" => s = dur(&self.assembler_flush_interval),
+            "assembler_flush_age" => s = dur(&self.assembler_flush_age),
+            "assembler_max_stream_buffer" => s = self.assembler_max_stream_buffer.to_string(),
+            "buffer_cap" => s = self.buffer_cap.to_string(),
+            "heap_limit" => s = self.heap_limit.to_string(),
+            "max_body_bytes" => s = self.max_body_bytes.to_string(),
+            "max_header_bytes" => s = self.max_header_bytes.to_string(),
+            "output_file" => s = opt(&self.output_file),
+            "output_kafka_host" => s = opt(&self.output_kafka_host),
+            "output_kafka_topic" => s = self.output_kafka_topic.clone(),
+            "output_kafka_username" => s = self.output_kafka_username.clone(),
+            "output_kafka_password" => {
+                s = if self.output_kafka_password.is_empty() {
+                    String::new()
+                } else {
+                    "***".into()
+                }
+            }
+            "output_kafka_use_sasl" => s = self.output_kafka_use_sasl.to_string(),
+            "output_kafka_sasl_mech" => s = self.output_kafka_sasl_mech.clone(),
+            "output_kafka_tls" => s = self.output_kafka_tls.to_string(),
+            "output_kafka_tls_ca" => s = opt(&self.output_kafka_tls_ca),
+            "output_kafka_tls_cert" => s = opt(&self.output_kafka_tls_cert),
+            "output_kafka_tls_key" => s = opt(&self.output_kafka_tls_key),
+            "output_kafka_collection_id" => s = self.output_kafka_collection_id.clone(),
+            "output_kafka_max_message_bytes" => {
+                s = self.output_kafka_max_message_bytes.to_string()
+            }
+            "output_kafka_flush_frequency" => s = dur(&self.output_kafka_flush_frequency),
+            "output_kafka_flush_bytes" => s = self.output_kafka_flush_bytes.to_string(),
+            "output_kafka_flush_messages" => s = self.output_kafka_flush_messages.to_string(),
+            "output_kafka_channel_buf" => s = self.output_kafka_channel_buf.to_string(),
+            "output_kafka_producers" => s = self.output_kafka_producers.to_string(),
+            "output_kafka_compression" => s = self.output_kafka_compression.as_str().into(),
+            "metrics_output" => s = self.metrics_output.clone(),
+            "metrics_interval" => s = dur(&self.metrics_interval),
+            "verbose" => s = self.verbose.to_string(),
+            "filter_block_exts" => s = self.filter_block_exts.clone(),
+            "filter_block_ctypes" => s = self.filter_block_ctypes.clone(),
+            "filter_block_accept" => s = self.filter_block_accept.clone(),
+            "filter_block_multipart" => s = self.filter_block_multipart.clone(),
+            other => s = format!("<unlisted {other}>"),
+        }
+        s
+    }
+
+    /// Every environment variable the binary reads, in declaration order.
+    pub fn env_names() -> Vec<String> {
+        Config::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect()
+    }
+}
+
+pub fn engine_name(e: Engine) -> &'static str {
+    match e {
+        Engine::AfPacket => "af_packet",
+        Engine::Pcap => "pcap",
+        Engine::AfXdp => "af_xdp",
+        Engine::PcapFile => "pcap_file",
+    }
+}
+
+fn shell_quote(v: &str) -> String {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/=@+*".contains(c))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
+/// Prints a configuration error as one line and exits with code 2.
+pub fn config_exit(line: &str) -> ! {
+    eprintln!("httpcap: configuration error: {line}");
+    std::process::exit(EXIT_CONFIG)
+}
+
+/// Turns clap's multi-line error into one line that names the environment
+/// variable, the value and the accepted form.
+fn one_line(e: &clap::Error) -> String {
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    // "--max-body-bytes <MAX_BODY_BYTES>" -> the arg whose long flag matches.
+    let long = arg
+        .trim_start_matches('-')
+        .split([' ', '='])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let cmd = Config::command();
+    let found = cmd.get_arguments().find(|a| a.get_long() == Some(long.as_str()));
+    let name = found
+        .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .map(|env| format!("{env} (--{long})"))
+        .unwrap_or_else(|| if arg.is_empty() { "arguments".into() } else { arg.clone() });
+    let accepted = match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(v)) => format!("one of {}", v.join(", ")),
+        _ => {
+            // Our own value parsers put the accepted form in the source error.
+            let text = e.to_string();
+            text.lines()
+                .next()
+                .and_then(|l| l.rsplit_once(": "))
+                .map(|(_, form)| form.to_string())
+                .unwrap_or_else(|| text.lines().next().unwrap_or("").to_string())
+        }
+    };
+    if value.is_empty() {
+        format!("{name}: {}", e.to_string().lines().next().unwrap_or("").trim_start_matches("error: "))
+    } else {
+        format!("{name}: invalid value '{value}': expected {accepted}")
+    }
+}

@@ -1,0 +1,82 @@
+//! Parsers for the value forms the configuration accepts: sizes, durations
+//! and booleans. Each returns an error string that names the accepted form,
+//! so a bad value can be reported in one line.
+
+use std::time::Duration;
+
+pub const SIZE_FORM: &str = "a size such as 65536, 128KiB, 5mb or 16GiB (binary units)";
+pub const DURATION_FORM: &str = "a duration such as 50ms, 500ms, 5s or 1m";
+pub const BOOL_FORM: &str = "true, false, 1 or 0";
+
+/// Parses `128KiB`, `5mb`, `16GiB`, `3MiB` or plain bytes. Every unit is
+/// binary: k/kb/KiB = 1024, m/mb/MiB = 1024², g/gb/GiB = 1024³.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err(SIZE_FORM.to_string());
+    }
+    let n: u64 = digits.parse().map_err(|_| SIZE_FORM.to_string())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(SIZE_FORM.to_string()),
+    };
+    n.checked_mul(mult).ok_or_else(|| SIZE_FORM.to_string())
+}
+
+/// Parses `50ms`, `5s`, `1m` and other humantime forms.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|_| DURATION_FORM.to_string())
+}
+
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(BOOL_FORM.to_string()),
+    }
+}
+
+/// Splits a comma-separated list, trimming blanks; an empty value is an empty list.
+pub fn parse_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_binary() {
+        assert_eq!(parse_size("128KiB"), Ok(131_072));
+        assert_eq!(parse_size("5mb"), Ok(5 * 1_048_576));
+        assert_eq!(parse_size("5MB"), Ok(5 * 1_048_576));
+        assert_eq!(parse_size("3MiB"), Ok(3 * 1_048_576));
+        assert_eq!(parse_size("16GiB"), Ok(16 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("5xb").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn durations_and_bools() {
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_bool("1"), Ok(true));
+        assert_eq!(parse_bool("FALSE"), Ok(false));
+        assert!(parse_bool("yes").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! One TCP connection's packets: handshake, request and response flights
+//! cut at the MSS with the receiver's ACKs, and the FIN teardown. Packets
+//! are queued so the scheduler can interleave connections packet by packet.
+
+use std::collections::VecDeque;
+
+use crate::content::Client;
+use crate::frame::{build, Endpoint, Segment, Wrapping, ACK, FIN, PSH, SYN};
+
+/// Frames waiting to be written, stored back to back in one buffer.
+#[derive(Default)]
+pub struct Queue {
+    bytes: Vec<u8>,
+    frames: VecDeque<(usize, usize)>,
+}
+
+impl Queue {
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    pub fn pop(&mut self) -> Option<&[u8]> {
+        let (start, end) = self.frames.pop_front()?;
+        Some(&self.bytes[start..end])
+    }
+
+    /// Reuses the buffer once everything in it has been written.
+    pub fn reset_if_drained(&mut self) {
+        if self.frames.is_empty() {
+            self.bytes.clear();
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+pub struct Conn {
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub who: Client,
+    /// Transactions still to send on this connection.
+    pub remaining: u32,
+    pub pipelined: bool,
+    /// The last exchange says `Connection: close` and the server closes.
+    pub server_closes: bool,
+    pub open: bool,
+    pub closed: bool,
+    pub queue: Queue,
+    c_seq: u32,
+    s_seq: u32,
+    c_ip_id: u16,
+    s_ip_id: u16,
+    c_ts: u32,
+    s_ts: u32,
+}
+
+/// Segment payload limit: Ethernet MTU minus IP and TCP headers and options.
+pub fn mss(wrap: &Wrapping) -> usize {
+    if wrap.tcp_timestamps {
+        1448
+    } else {
+        1460
+    }
+}
+
+impl Conn {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u64,
+        client: Endpoint,
+        server: Endpoint,
+        who: Client,
+        remaining: u32,
+        pipelined: bool,
+        isn: [u32; 2],
+        ip_id: [u16; 2],
+    ) -> Self {
+        Conn {
+            id,
+            client,
+            server,
+            who,
+            remaining,
+            pipelined,
+            server_closes: false,
+            open: false,
+            closed: false,
+            queue: Queue::default(),
+            c_seq: isn[0],
+            s_seq: isn[1],
+            c_ip_id: ip_id[0],
+            s_ip_id: ip_id[1],
+            c_ts: isn[0] >> 8,
+            s_ts: isn[1] >> 8,
+        }
+    }
+
+    /// Queues one segment from `side` carrying `payload`.
+    fn push(&mut self, wrap: &Wrapping, side: Side, flags: u8, payload: &[u8], now_ms: u32) {
+        let (src, dst) = match side {
+            Side::Client => (&self.client, &self.server),
+            Side::Server => (&self.server, &self.client),
+        };
+        let (seq, ack, ip_id, ts_val, ts_ecr) = match side {
+            Side::Client => (
+                self.c_seq,
+                self.s_seq,
+                self.c_ip_id,
+                self.c_ts.wrapping_add(now_ms),
+                self.s_ts.wrapping_add(now_ms),
+            ),
+            Side::Server => (
+                self.s_seq,
+                self.c_seq,
+                self.s_ip_id,
+                self.s_ts.wrapping_add(now_ms),
+                self.c_ts.wrapping_add(now_ms),
+            ),
+        };
+        let seg = Segment {
+            src,
+            dst,
+            seq,
+            ack: if flags & ACK != 0 { ack } else { 0 },
+            flags,
+            window: if flags & SYN != 0 { 64_240 } else { 502 },
+            ip_id,
+            ts_val,
+            ts_ecr: if flags == SYN { 0 } else { ts_ecr },
+            mss: 1460,
+            payload,
+        };
+        let start = self.queue.bytes.len();
+        build(wrap, &seg, &mut self.queue.bytes);
+        self.queue.frames.push_back((start, self.queue.bytes.len()));
+        // SYN and FIN each take one sequence number.
+        let used = payload.len() as u32 + u32::from(flags & (SYN | FIN) != 0);
+        match side {
+            Side::Client => {
+                self.c_seq = self.c_seq.wrapping_add(used);
+                self.c_ip_id = self.c_ip_id.wrapping_add(1);
+            }
+            Side::Server => {
+                self.s_seq = self.s_seq.wrapping_add(used);
+                self.s_ip_id = self.s_ip_id.wrapping_add(1);
+            }
+        }
+    }
+
+    pub fn handshake(&mut self, wrap: &Wrapping, now_ms: u32) {
+        self.push(wrap, Side::Client, SYN, b"", now_ms);
+        self.push(wrap, Side::Server, SYN | ACK, b"", now_ms);
+        self.push(wrap, Side::Client, ACK, b"", now_ms);
+        self.open = true;
+    }
+
+    /// Queues `data` from `side` cut at the MSS; the peer ACKs every second
+    /// segment and the end of the flight (delayed ACK). Returns segments sent.
+    pub fn flight(&mut self, wrap: &Wrapping, side: Side, data: &[u8], now_ms: u32) -> usize {
+        let peer = match side {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        };
+        let chunks = data.chunks(mss(wrap));
+        let n = chunks.len();
+        for (i, chunk) in chunks.enumerate() {
+            let last = i + 1 == n;
+            self.push(
+                wrap,
+                side,
+                if last { PSH | ACK } else { ACK },
+                chunk,
+                now_ms,
+            );
+            if i % 2 == 1 && !last {
+                self.push(wrap, peer, ACK, b"", now_ms);
+            }
+        }
+        // A client's request is acknowledged by the response itself.
+        if side == Side::Server {
+            self.push(wrap, peer, ACK, b"", now_ms);
+        }
+        n
+    }
+
+    /// FIN from `closer`, FIN from the other side, last ACK.
+    pub fn teardown(&mut self, wrap: &Wrapping, closer: Side, now_ms: u32) {
+        let other = if closer == Side::Client {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        self.push(wrap, closer, FIN | ACK, b"", now_ms);
+        self.push(wrap, other, FIN | ACK, b"", now_ms);
+        self.push(wrap, closer, ACK, b"", now_ms);
+        self.closed = true;
+    }
+}

@@ -1,0 +1,207 @@
+//! The scheduler: keeps `concurrency` connections open, advances a randomly
+//! chosen one by a few packets at a time and streams the frames into the
+//! pcap. Memory stays bounded by the open connections' pending flights,
+//! whatever the transaction count.
+
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::{DataLink, Endianness, TsResolution};
+
+use crate::conn::{Conn, Side};
+use crate::content::{Client, Content};
+use crate::frame::{Endpoint, Wrapping};
+use crate::params::{ppm, Params};
+use crate::rng::Rng;
+use crate::truth::{write_line, Truth};
+
+/// Capture start: Mon, 05 Jan 2026 09:00:00 UTC.
+pub const START_SECS: u64 = 1_767_603_600;
+
+const CLIENT_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01];
+const SERVER_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x20, 0x00, 0x01];
+
+pub fn wrapping(p: &Params) -> Wrapping {
+    Wrapping {
+        vlan: p.vlan,
+        ipip: p.ipip.then_some((
+            Ipv4Addr::new(198, 51, 100, 250),
+            Ipv4Addr::new(198, 51, 100, 251),
+        )),
+        tcp_timestamps: !p.no_tcp_timestamps,
+    }
+}
+
+struct State {
+    wrap: Wrapping,
+    content: Content,
+    rng: Rng,
+    now_ns: u64,
+    truth: Truth,
+    req: Vec<u8>,
+    resp: Vec<u8>,
+}
+
+/// Writes the capture for `p` to `out` and, if given, one truth line per
+/// transaction to `lines`. Returns the totals.
+pub fn generate<W: Write>(
+    p: &Params,
+    out: W,
+    mut lines: Option<&mut dyn Write>,
+) -> io::Result<Truth> {
+    let header = PcapHeader {
+        snaplen: 262_144,
+        datalink: DataLink::ETHERNET,
+        ts_resolution: if p.nanosecond {
+            TsResolution::NanoSecond
+        } else {
+            TsResolution::MicroSecond
+        },
+        endianness: Endianness::Little,
+        ..Default::default()
+    };
+    let mut pcap = PcapWriter::with_header(out, header).map_err(io::Error::other)?;
+
+    let mut root = Rng::new(p.seed);
+    let mut sched = root.fork();
+    let mut st = State {
+        wrap: wrapping(p),
+        content: Content::new(p.mix()),
+        rng: root.fork(),
+        now_ns: START_SECS * 1_000_000_000,
+        truth: Truth {
+            seed: p.seed,
+            first_ts_ns: START_SECS * 1_000_000_000,
+            ..Default::default()
+        },
+        req: Vec::new(),
+        resp: Vec::new(),
+    };
+    let mean_gap = 1_000_000_000 / p.pps.max(1);
+    let planned_conns = p.connections.map(|c| c.clamp(1, p.transactions.max(1)));
+    let pipeline_ppm = ppm(p.pipeline_share);
+    let close_ppm = ppm(p.close_share);
+
+    let mut unassigned = p.transactions;
+    let mut next_id = 0u64;
+    let mut active: Vec<Conn> = Vec::with_capacity(p.concurrency);
+    loop {
+        while active.len() < p.concurrency.max(1) && unassigned > 0 {
+            let depth = match planned_conns {
+                Some(m) => p.transactions / m + u64::from(next_id < p.transactions % m),
+                None => sched.range(1, p.keepalive.max(1) as u64),
+            }
+            .min(unassigned);
+            unassigned -= depth;
+            let pipelined = sched.chance_ppm(pipeline_ppm);
+            let mut conn = open(&mut sched, next_id, depth as u32, pipelined);
+            conn.server_closes = !conn.pipelined && sched.chance_ppm(close_ppm);
+            active.push(conn);
+            next_id += 1;
+        }
+        if active.is_empty() {
+            break;
+        }
+        let i = sched.below(active.len() as u64) as usize;
+        let conn = &mut active[i];
+        if conn.queue.is_empty() {
+            conn.queue.reset_if_drained();
+            advance(&mut st, conn, &mut lines)?;
+        }
+        for _ in 0..sched.range(1, 4) {
+            let Some(frame) = conn.queue.pop() else { break };
+            st.now_ns += sched.below(2 * mean_gap + 1);
+            let ts = Duration::from_nanos(st.now_ns);
+            pcap.write_packet(&PcapPacket::new(ts, frame.len() as u32, frame))
+                .map_err(io::Error::other)?;
+            st.truth.packets += 1;
+            st.truth.bytes += frame.len() as u64;
+        }
+        if conn.closed && conn.queue.is_empty() {
+            active.swap_remove(i);
+        }
+    }
+    st.truth.connections = next_id;
+    st.truth.last_ts_ns = st.now_ns;
+    pcap.into_writer().flush()?;
+    Ok(st.truth)
+}
+
+/// A new connection from a documentation-range client. Ports advance with
+/// the connection number, so a 4-tuple repeats only after millions of
+/// connections, long after the earlier one closed.
+fn open(rng: &mut Rng, id: u64, depth: u32, pipelined: bool) -> Conn {
+    let who = Client::new(rng);
+    let client = Endpoint {
+        mac: CLIENT_MAC,
+        ip: Ipv4Addr::new(198, 51, 100, 10 + (id % 240) as u8),
+        port: 32_768 + ((id / 240) % 28_232) as u16,
+    };
+    let host_ix = crate::words::API_HOSTS
+        .iter()
+        .position(|h| *h == who.host)
+        .unwrap_or(0);
+    let server = Endpoint {
+        mac: SERVER_MAC,
+        ip: Ipv4Addr::new(192, 0, 2, 10 + host_ix as u8),
+        port: if who.host.ends_with(":8080") {
+            8080
+        } else {
+            80
+        },
+    };
+    let isn = [rng.next_u64() as u32, rng.next_u64() as u32];
+    let ip_id = [rng.next_u64() as u16, rng.next_u64() as u16];
+    Conn::new(id, client, server, who, depth, pipelined, isn, ip_id)
+}
+
+/// Queues the connection's next flight: handshake, one exchange (or a
+/// pipelined group) or the teardown.
+fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) -> io::Result<()> {
+    let now_ms = ((st.now_ns / 1_000_000) % (1 << 32)) as u32;
+    if !conn.open {
+        conn.handshake(&st.wrap, now_ms);
+        return Ok(());
+    }
+    if conn.remaining == 0 {
+        let closer = if conn.server_closes {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        conn.teardown(&st.wrap, closer, now_ms);
+        return Ok(());
+    }
+    let group = if conn.pipelined && conn.remaining >= 2 {
+        st.rng.range(2, conn.remaining.min(4) as u64) as u32
+    } else {
+        1
+    };
+    st.req.clear();
+    st.resp.clear();
+    let secs = st.now_ns / 1_000_000_000;
+    for _ in 0..group {
+        conn.remaining -= 1;
+        let close = conn.server_closes && conn.remaining == 0;
+        let info = st.content.exchange(
+            &mut st.rng,
+            &conn.who,
+            secs,
+            close,
+            &mut st.req,
+            &mut st.resp,
+        );
+        st.truth.count(&info, group > 1);
+        if let Some(out) = lines.as_mut() {
+            let client = format!("{}:{}", conn.client.ip, conn.client.port);
+            let server = format!("{}:{}", conn.server.ip, conn.server.port);
+            write_line(out, conn.id, &client, &server, &info, group > 1)?;
+        }
+    }
+    st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
+    conn.flight(&st.wrap, Side::Client, &st.req, now_ms);
+    conn.flight(&st.wrap, Side::Server, &st.resp, now_ms);
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Deterministic pcap generator of HTTP/1.1 API traffic, with ground truth,
+//! for httpcap's tests and benchmarks.
+
+pub mod conn;
+pub mod content;
+pub mod dist;
+pub mod frame;
+pub mod generator;
+pub mod params;
+pub mod rng;
+pub mod truth;
+pub mod words;
+
+pub use generator::generate;
+pub use params::Params;
+pub use truth::Truth;

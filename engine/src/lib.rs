@@ -1,1 +1,20 @@
-pub fn x(){}
+//! httpcap: a passive HTTP capture engine.
+//!
+//! A packet's path through the engine, one module per step:
+//! `capture` (files, kernel rings) → `decode` (link, IP, tunnels, TCP) →
+//! `flow` (stream table, reassembly) → `http` (parsing, pairing, filters) →
+//! `record` (JSON) → `output` (JSON lines, Kafka). `shard` drives that path
+//! on one pinned core; `runtime` starts the shards; `stats` is the only
+//! state they share.
+
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod flow;
+pub mod http;
+pub mod logging;
+pub mod output;
+pub mod record;
+pub mod runtime;
+pub mod shard;
+pub mod stats;

@@ -27,7 +27,8 @@ zip,rar,7z,tar,gz,bz2,\
 json,xml,rss,atom,manifest,txt,rtf,csv,yml,yaml,toml,ini,cfg,config,\
 php,asp,aspx,jsp,cfm,m3u8,exe,msi,dmg,pkg,deb,rpm,swf,log,bak,sql";
 
-pub const DEFAULT_BLOCK_CTYPES: &str = "text/html,text/css,text/javascript,text/calendar,text/vcard,\
+pub const DEFAULT_BLOCK_CTYPES: &str =
+    "text/html,text/css,text/javascript,text/calendar,text/vcard,\
 application/javascript,application/x-javascript,application/ecmascript,application/pdf,\
 application/zip,application/gzip,application/x-gzip,application/x-tar,application/x-bzip2,\
 application/x-7z-compressed,application/x-rar-compressed,application/vnd.rar,\
@@ -88,7 +89,12 @@ pub struct Config {
     pub input_raw: String,
 
     /// Capture engine: af_packet, pcap, af_xdp or pcap_file.
-    #[arg(long, env = "INPUT_RAW_ENGINE", value_enum, default_value = "af_packet")]
+    #[arg(
+        long,
+        env = "INPUT_RAW_ENGINE",
+        value_enum,
+        default_value = "af_packet"
+    )]
     pub input_raw_engine: Engine,
 
     /// Decapsulate IP-in-IP (IPv4/IPv6 in IPv4/IPv6); the inner flow is reassembled.
@@ -163,13 +169,22 @@ pub struct Config {
     #[arg(long, env = "OUTPUT_KAFKA_HOST")]
     pub output_kafka_host: Option<String>,
 
-    #[arg(long, env = "OUTPUT_KAFKA_TOPIC", default_value = "apifort.httpcap_logs")]
+    #[arg(
+        long,
+        env = "OUTPUT_KAFKA_TOPIC",
+        default_value = "apifort.httpcap_logs"
+    )]
     pub output_kafka_topic: String,
 
     #[arg(long, env = "OUTPUT_KAFKA_USERNAME", default_value = "")]
     pub output_kafka_username: String,
 
-    #[arg(long, env = "OUTPUT_KAFKA_PASSWORD", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "OUTPUT_KAFKA_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub output_kafka_password: String,
 
     #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool)]
@@ -214,7 +229,12 @@ pub struct Config {
     #[arg(long, env = "OUTPUT_KAFKA_PRODUCERS", default_value = "3", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub output_kafka_producers: u16,
 
-    #[arg(long, env = "OUTPUT_KAFKA_COMPRESSION", value_enum, default_value = "snappy")]
+    #[arg(
+        long,
+        env = "OUTPUT_KAFKA_COMPRESSION",
+        value_enum,
+        default_value = "snappy"
+    )]
     pub output_kafka_compression: Compression,
 
     // ---- Monitoring --------------------------------------------------------
@@ -260,8 +280,9 @@ impl Config {
                 Err(line) => config_exit(&line),
             },
             Err(e) => match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion => e.exit(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    e.exit()
+                }
                 _ => config_exit(&one_line(&e)),
             },
         }
@@ -319,7 +340,10 @@ impl Config {
 
     /// Every parameter as `--flag=value`, the password redacted: the startup line.
     pub fn startup_line(&self) -> String {
-        let matches = Config::command().get_arguments().cloned().collect::<Vec<_>>();
+        let matches = Config::command()
+            .get_arguments()
+            .cloned()
+            .collect::<Vec<_>>();
         let mut out = String::from("httpcap");
         for arg in matches {
             let Some(long) = arg.get_long() else { continue };
@@ -374,9 +398,7 @@ impl Config {
             "output_kafka_tls_cert" => s = opt(&self.output_kafka_tls_cert),
             "output_kafka_tls_key" => s = opt(&self.output_kafka_tls_key),
             "output_kafka_collection_id" => s = self.output_kafka_collection_id.clone(),
-            "output_kafka_max_message_bytes" => {
-                s = self.output_kafka_max_message_bytes.to_string()
-            }
+            "output_kafka_max_message_bytes" => s = self.output_kafka_max_message_bytes.to_string(),
             "output_kafka_flush_frequency" => s = dur(&self.output_kafka_flush_frequency),
             "output_kafka_flush_bytes" => s = self.output_kafka_flush_bytes.to_string(),
             "output_kafka_flush_messages" => s = self.output_kafka_flush_messages.to_string(),
@@ -449,11 +471,19 @@ fn one_line(e: &clap::Error) -> String {
         .unwrap_or("")
         .to_string();
     let cmd = Config::command();
-    let found = cmd.get_arguments().find(|a| a.get_long() == Some(long.as_str()));
+    let found = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long.as_str()));
     let name = found
         .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
         .map(|env| format!("{env} (--{long})"))
-        .unwrap_or_else(|| if arg.is_empty() { "arguments".into() } else { arg.clone() });
+        .unwrap_or_else(|| {
+            if arg.is_empty() {
+                "arguments".into()
+            } else {
+                arg.clone()
+            }
+        });
     let accepted = match e.get(ContextKind::ValidValue) {
         Some(ContextValue::Strings(v)) => format!("one of {}", v.join(", ")),
         _ => {
@@ -467,7 +497,14 @@ fn one_line(e: &clap::Error) -> String {
         }
     };
     if value.is_empty() {
-        format!("{name}: {}", e.to_string().lines().next().unwrap_or("").trim_start_matches("error: "))
+        format!(
+            "{name}: {}",
+            e.to_string()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+        )
     } else {
         format!("{name}: invalid value '{value}': expected {accepted}")
     }

@@ -12,9 +12,7 @@ pub const BOOL_FORM: &str = "true, false, 1 or 0";
 /// binary: k/kb/KiB = 1024, m/mb/MiB = 1024², g/gb/GiB = 1024³.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     if digits.is_empty() {
         return Err(SIZE_FORM.to_string());

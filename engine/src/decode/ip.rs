@@ -1,0 +1,195 @@
+//! IPv4 (with options) and IPv6 (with extension headers), and the tunnels
+//! that ride on IP: IP-in-IP, GRE and VXLAN.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::{DecodeError, DecodeOptions, Next};
+
+const PROTO_IPV4: u8 = 4;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const PROTO_IPV6: u8 = 41;
+const PROTO_GRE: u8 = 47;
+const VXLAN_PORT: u16 = 4789;
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IpHeader {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+}
+
+pub(super) enum IpOutcome<'a> {
+    Tcp(IpHeader, &'a [u8]),
+    Inner(Next<'a>),
+}
+
+pub(super) fn decode_ip<'a>(
+    b: &'a [u8],
+    opts: &DecodeOptions,
+) -> Result<IpOutcome<'a>, DecodeError> {
+    let Some(first) = b.first() else {
+        return Err(DecodeError::Truncated);
+    };
+    let (hdr, proto, payload) = match first >> 4 {
+        4 => ipv4(b)?,
+        6 => ipv6(b)?,
+        _ => return Err(DecodeError::BadIp),
+    };
+    match proto {
+        PROTO_TCP => Ok(IpOutcome::Tcp(hdr, payload)),
+        PROTO_IPV4 | PROTO_IPV6 if opts.ipip => Ok(IpOutcome::Inner(Next::Ip(payload))),
+        PROTO_IPV4 | PROTO_IPV6 => Err(DecodeError::TunnelUnsupported),
+        PROTO_GRE => gre(payload).map(IpOutcome::Inner),
+        PROTO_UDP => udp(payload).map(IpOutcome::Inner),
+        _ => Err(DecodeError::NotTcp),
+    }
+}
+
+fn ipv4(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
+    if b.len() < 20 {
+        return Err(DecodeError::Truncated);
+    }
+    let ihl = ((b[0] & 0x0f) as usize) * 4;
+    let total = u16::from_be_bytes([b[2], b[3]]) as usize;
+    if ihl < 20 || total < ihl {
+        return Err(DecodeError::BadIp);
+    }
+    if b.len() < ihl {
+        return Err(DecodeError::Truncated);
+    }
+    let frag = u16::from_be_bytes([b[6], b[7]]);
+    let more_fragments = frag & 0x2000 != 0;
+    let offset = frag & 0x1fff;
+    if more_fragments || offset != 0 {
+        return Err(DecodeError::Fragment);
+    }
+    // Trim Ethernet padding; a total length of 0 is seen with TSO offload.
+    let end = if total == 0 {
+        b.len()
+    } else {
+        total.min(b.len())
+    };
+    let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
+    let dst = Ipv4Addr::new(b[16], b[17], b[18], b[19]);
+    Ok((
+        IpHeader {
+            src: IpAddr::V4(src),
+            dst: IpAddr::V4(dst),
+        },
+        b[9],
+        &b[ihl..end],
+    ))
+}
+
+fn ipv6(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
+    if b.len() < 40 {
+        return Err(DecodeError::Truncated);
+    }
+    let payload_len = u16::from_be_bytes([b[4], b[5]]) as usize;
+    let mut next = b[6];
+    let src: [u8; 16] = b[8..24].try_into().expect("16 bytes");
+    let dst: [u8; 16] = b[24..40].try_into().expect("16 bytes");
+    // A payload length of 0 means a jumbogram or TSO: take what was captured.
+    let end = if payload_len == 0 {
+        b.len()
+    } else {
+        (40 + payload_len).min(b.len())
+    };
+    let mut p = &b[40..end];
+    // Walk extension headers to the upper-layer protocol.
+    loop {
+        match next {
+            0 | 43 | 60 | 135 | 139 | 140 => {
+                if p.len() < 8 {
+                    return Err(DecodeError::Truncated);
+                }
+                let len = (p[1] as usize + 1) * 8;
+                if p.len() < len {
+                    return Err(DecodeError::Truncated);
+                }
+                next = p[0];
+                p = &p[len..];
+            }
+            44 => {
+                if p.len() < 8 {
+                    return Err(DecodeError::Truncated);
+                }
+                let off_m = u16::from_be_bytes([p[2], p[3]]);
+                // An atomic fragment (offset 0, no more) is a whole packet.
+                if off_m & 0xfff9 != 0 {
+                    return Err(DecodeError::Fragment);
+                }
+                next = p[0];
+                p = &p[8..];
+            }
+            51 => {
+                // Authentication Header: length in 4-byte units, minus 2.
+                if p.len() < 8 {
+                    return Err(DecodeError::Truncated);
+                }
+                let len = (p[1] as usize + 2) * 4;
+                if p.len() < len {
+                    return Err(DecodeError::Truncated);
+                }
+                next = p[0];
+                p = &p[len..];
+            }
+            59 => return Err(DecodeError::NotTcp),
+            _ => break,
+        }
+    }
+    Ok((
+        IpHeader {
+            src: IpAddr::V6(Ipv6Addr::from(src)),
+            dst: IpAddr::V6(Ipv6Addr::from(dst)),
+        },
+        next,
+        p,
+    ))
+}
+
+fn gre(p: &[u8]) -> Result<Next<'_>, DecodeError> {
+    if p.len() < 4 {
+        return Err(DecodeError::Truncated);
+    }
+    let flags = u16::from_be_bytes([p[0], p[1]]);
+    let version = flags & 0x7;
+    if version != 0 {
+        // Version 1 is PPTP's enhanced GRE: PPP inside, not followed.
+        return Err(DecodeError::TunnelUnsupported);
+    }
+    let proto = u16::from_be_bytes([p[2], p[3]]);
+    let mut len = 4;
+    if flags & 0x8000 != 0 {
+        len += 4; // checksum + reserved
+    }
+    if flags & 0x2000 != 0 {
+        len += 4; // key
+    }
+    if flags & 0x1000 != 0 {
+        len += 4; // sequence number
+    }
+    if p.len() < len {
+        return Err(DecodeError::Truncated);
+    }
+    Ok(Next::EtherType(proto, &p[len..]))
+}
+
+fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
+    if p.len() < 8 {
+        return Err(DecodeError::Truncated);
+    }
+    let dport = u16::from_be_bytes([p[2], p[3]]);
+    if dport != VXLAN_PORT {
+        return Err(DecodeError::NotTcp);
+    }
+    // VXLAN: 8-byte header with the I flag, then an Ethernet frame.
+    let v = &p[8..];
+    if v.len() < 8 {
+        return Err(DecodeError::Truncated);
+    }
+    if v[0] & 0x08 == 0 {
+        return Err(DecodeError::NotTcp);
+    }
+    Ok(Next::Ether(&v[8..]))
+}

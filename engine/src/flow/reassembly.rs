@@ -1,0 +1,311 @@
+//! One direction of a TCP connection: turns segments, in whatever order
+//! they were captured, into an in-order byte stream.
+//!
+//! In-order bytes go straight to the consumer without being copied here;
+//! only segments that arrive ahead of a hole are buffered. When the first
+//! copy of a byte range has been accepted, later copies are ignored (and
+//! counted as conflicts when they differ). A hole never stalls the stream:
+//! the owner calls `skip_hole` when buffered data grows too old or too
+//! large, and the consumer is told how many bytes were lost.
+
+use crate::stats::{Counter, ShardStats};
+
+/// Receives one direction's bytes in sequence order.
+pub trait StreamConsumer {
+    fn on_data(&mut self, data: &[u8], ts_ns: u64);
+    /// `len` bytes were lost before the data that follows.
+    fn on_gap(&mut self, len: u64, ts_ns: u64);
+    /// The sender's FIN was reached: no more data in this direction.
+    fn on_fin(&mut self, ts_ns: u64);
+}
+
+/// Segments further ahead than this are not plausible for one connection.
+const MAX_AHEAD: u32 = 1 << 30;
+
+#[derive(Debug)]
+struct Pending {
+    seq: u32,
+    ts_ns: u64,
+    data: Box<[u8]>,
+}
+
+#[derive(Debug, Default)]
+pub struct HalfStream {
+    /// Next sequence number expected; None until the first SYN or data.
+    next_seq: Option<u32>,
+    /// Segments ahead of `next_seq`, sorted, non-overlapping.
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+    /// Sequence number just past the last byte, once a FIN was seen.
+    fin_seq: Option<u32>,
+    finished: bool,
+    /// Whether the stream began without a SYN.
+    pub midstream: bool,
+}
+
+/// Position of `seq` relative to `base`, as a signed distance.
+fn rel(seq: u32, base: u32) -> i64 {
+    seq.wrapping_sub(base) as i32 as i64
+}
+
+impl HalfStream {
+    pub fn is_synced(&self) -> bool {
+        self.next_seq.is_some()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Capture time of the oldest buffered segment, if any.
+    pub fn oldest_pending_ts(&self) -> Option<u64> {
+        self.pending.iter().map(|p| p.ts_ns).min()
+    }
+
+    /// Handles one segment of this direction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        syn: bool,
+        fin: bool,
+        payload: &[u8],
+        ts_ns: u64,
+        max_buffer: usize,
+        stats: &ShardStats,
+        out: &mut dyn StreamConsumer,
+    ) {
+        if self.finished {
+            if !payload.is_empty() {
+                stats.inc(Counter::TcpRetransmits);
+            }
+            return;
+        }
+        let mut seq = seq;
+        if syn {
+            // The SYN occupies one sequence number.
+            if self.next_seq.is_none() {
+                self.next_seq = Some(seq.wrapping_add(1));
+            }
+            seq = seq.wrapping_add(1);
+        }
+        let next = match self.next_seq {
+            Some(n) => n,
+            None => {
+                if payload.is_empty() && !fin {
+                    // A bare ACK says nothing about where data starts.
+                    return;
+                }
+                self.midstream = true;
+                self.next_seq = Some(seq);
+                seq
+            }
+        };
+        if fin {
+            self.fin_seq = Some(seq.wrapping_add(payload.len() as u32));
+        }
+        if !payload.is_empty() {
+            self.accept(seq, payload, ts_ns, next, max_buffer, stats, out);
+        }
+        self.check_fin(ts_ns, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn accept(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        ts_ns: u64,
+        next: u32,
+        max_buffer: usize,
+        stats: &ShardStats,
+        out: &mut dyn StreamConsumer,
+    ) {
+        let offset = rel(seq, next);
+        let end = offset + payload.len() as i64;
+        if end <= 0 {
+            stats.inc(Counter::TcpRetransmits);
+            return;
+        }
+        if offset <= 0 {
+            // In order (possibly overlapping what was delivered): deliver the new part.
+            let fresh = &payload[(-offset) as usize..];
+            self.deliver(fresh, ts_ns, out);
+            self.drain(out);
+            return;
+        }
+        if offset as u64 > MAX_AHEAD as u64 {
+            stats.inc(Counter::TcpBufferDrops);
+            stats.add(Counter::TcpBufferDropBytes, payload.len() as u64);
+            return;
+        }
+        // Ahead of a hole: buffer it, making room by skipping the hole if the
+        // stream's buffer would overflow.
+        if self.pending_bytes + payload.len() > max_buffer && !self.pending.is_empty() {
+            self.skip_hole(ts_ns, stats, out);
+            let next = self.next_seq.unwrap_or(seq);
+            if rel(seq, next) <= 0 {
+                return self.accept(seq, payload, ts_ns, next, max_buffer, stats, out);
+            }
+        }
+        if self.pending_bytes + payload.len() > max_buffer {
+            stats.inc(Counter::TcpBufferDrops);
+            stats.add(Counter::TcpBufferDropBytes, payload.len() as u64);
+            return;
+        }
+        stats.inc(Counter::TcpOutOfOrder);
+        self.insert(seq, payload, ts_ns, stats);
+    }
+
+    /// Inserts a future segment, keeping only bytes no earlier copy covers.
+    fn insert(&mut self, seq: u32, payload: &[u8], ts_ns: u64, stats: &ShardStats) {
+        let base = self.next_seq.unwrap_or(seq);
+        let start = rel(seq, base);
+        let end = start + payload.len() as i64;
+        let mut cursor = start;
+        let mut pieces: Vec<(i64, i64)> = Vec::new();
+        let mut conflict = false;
+        for p in &self.pending {
+            let ps = rel(p.seq, base);
+            let pe = ps + p.data.len() as i64;
+            if pe <= cursor || ps >= end {
+                continue;
+            }
+            if ps > cursor {
+                pieces.push((cursor, ps));
+            }
+            // Compare the overlap with the copy already held.
+            let os = ps.max(start);
+            let oe = pe.min(end);
+            let held = &p.data[(os - ps) as usize..(oe - ps) as usize];
+            let new = &payload[(os - start) as usize..(oe - start) as usize];
+            if held != new {
+                conflict = true;
+            }
+            cursor = cursor.max(pe);
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        if conflict {
+            stats.inc(Counter::TcpOverlapConflicts);
+        }
+        if pieces.is_empty() {
+            stats.inc(Counter::TcpRetransmits);
+            return;
+        }
+        for (s, e) in pieces {
+            let data: Box<[u8]> = payload[(s - start) as usize..(e - start) as usize].into();
+            self.pending_bytes += data.len();
+            let seg = Pending {
+                seq: base.wrapping_add(s as u32),
+                ts_ns,
+                data,
+            };
+            let at = self
+                .pending
+                .iter()
+                .position(|p| rel(p.seq, base) > s)
+                .unwrap_or(self.pending.len());
+            self.pending.insert(at, seg);
+        }
+    }
+
+    fn deliver(&mut self, data: &[u8], ts_ns: u64, out: &mut dyn StreamConsumer) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(n) = self.next_seq.as_mut() {
+            *n = n.wrapping_add(data.len() as u32);
+        }
+        out.on_data(data, ts_ns);
+    }
+
+    /// Delivers buffered segments that have become contiguous.
+    fn drain(&mut self, out: &mut dyn StreamConsumer) {
+        while let Some(first) = self.pending.first() {
+            let next = self.next_seq.expect("synced while draining");
+            let offset = rel(first.seq, next);
+            if offset > 0 {
+                break;
+            }
+            let p = self.pending.remove(0);
+            self.pending_bytes -= p.data.len();
+            let skip = (-offset) as usize;
+            if skip < p.data.len() {
+                self.deliver(&p.data[skip..], p.ts_ns, out);
+            }
+        }
+    }
+
+    fn check_fin(&mut self, ts_ns: u64, out: &mut dyn StreamConsumer) {
+        if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
+            if !self.finished && rel(fin, next) <= 0 && self.pending.is_empty() {
+                self.finished = true;
+                out.on_fin(ts_ns);
+            }
+        }
+    }
+
+    /// Skips the first hole: the consumer learns of the lost bytes and the
+    /// data behind the hole is delivered. Returns false if there is no hole.
+    pub fn skip_hole(
+        &mut self,
+        ts_ns: u64,
+        stats: &ShardStats,
+        out: &mut dyn StreamConsumer,
+    ) -> bool {
+        let (Some(next), Some(first)) = (self.next_seq, self.pending.first()) else {
+            return false;
+        };
+        let lost = rel(first.seq, next).max(0) as u64;
+        stats.inc(Counter::TcpGaps);
+        stats.add(Counter::TcpGapBytes, lost);
+        self.next_seq = Some(first.seq);
+        out.on_gap(lost, ts_ns);
+        self.drain(out);
+        self.check_fin(ts_ns, out);
+        true
+    }
+
+    /// Skips every hole whose data has waited longer than `max_age_ns`.
+    pub fn flush_aged(
+        &mut self,
+        now_ns: u64,
+        max_age_ns: u64,
+        stats: &ShardStats,
+        out: &mut dyn StreamConsumer,
+    ) {
+        while let Some(oldest) = self.oldest_pending_ts() {
+            if now_ns.saturating_sub(oldest) < max_age_ns {
+                break;
+            }
+            if !self.skip_hole(now_ns, stats, out) {
+                break;
+            }
+        }
+    }
+
+    /// The connection is going away: deliver everything buffered, across
+    /// holes. A FIN hole (data never seen before the FIN) is counted too.
+    pub fn close(&mut self, ts_ns: u64, stats: &ShardStats, out: &mut dyn StreamConsumer) {
+        while self.skip_hole(ts_ns, stats, out) {}
+        if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
+            let missing = rel(fin, next);
+            if !self.finished && missing > 0 {
+                stats.inc(Counter::TcpGaps);
+                stats.add(Counter::TcpGapBytes, missing as u64);
+                out.on_gap(missing as u64, ts_ns);
+                self.next_seq = Some(fin);
+                self.check_fin(ts_ns, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,469 @@
+//! Pairing requests with responses on one connection. Both directions'
+//! parsers report here; transactions wait in `pending` (in request order,
+//! which is also response order in HTTP/1.x, pipelined or not) until their
+//! response completes, then move to the shard's output list.
+
+use std::collections::VecDeque;
+
+use super::filter::Filters;
+use super::head::Head;
+use super::parser::{
+    request_framing, response_framing, Ending, Framing, MessageParser, MessageSink, Role,
+};
+use super::{Flags, Message, Transaction};
+use crate::stats::{Counter, ShardStats};
+
+/// Pending transactions per connection beyond which the oldest is given up
+/// (emitted without response): bounds memory under request floods.
+pub const MAX_PENDING: usize = 1024;
+
+/// Shard-wide context the parsers need.
+pub struct HttpCtx<'a> {
+    pub stats: &'a ShardStats,
+    pub filters: &'a Filters,
+    pub max_body: usize,
+    /// Largest up-front reservation for a body buffer (BUFFER_CAP).
+    pub body_reserve: usize,
+    /// Completed transactions, to be serialized by the shard.
+    pub done: &'a mut Vec<Transaction>,
+}
+
+/// Which message of which transaction a parser is filling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Txn(u32),
+    /// A 1xx interim response: parsed and counted, not paired.
+    Interim,
+}
+
+#[derive(Debug, Default)]
+struct Exchange {
+    pending: VecDeque<Transaction>,
+    next_seq: u32,
+    req_target: Option<u32>,
+    resp_target: Option<Target>,
+    /// Both parsers must stop: Upgrade, CONNECT or an HTTP/2 preface.
+    tunnel: bool,
+    /// Flags every transaction of this connection carries (mid_stream).
+    sticky: Flags,
+}
+
+/// Per-connection HTTP state.
+#[derive(Debug)]
+pub struct HttpConn {
+    req: MessageParser,
+    resp: MessageParser,
+    x: Exchange,
+}
+
+impl HttpConn {
+    pub fn new(max_head: usize) -> HttpConn {
+        HttpConn {
+            req: MessageParser::new(Role::Request, max_head),
+            resp: MessageParser::new(Role::Response, max_head),
+            x: Exchange::default(),
+        }
+    }
+
+    /// The connection was picked up without its start: both directions look
+    /// for the next message boundary, and transactions are flagged.
+    pub fn start_midstream(&mut self) {
+        self.req.resync();
+        self.resp.resync();
+        self.x.sticky.set(Flags::MID_STREAM);
+    }
+
+    pub fn data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        let (parser, mut sink) = self.split(role, ctx, ts_ns);
+        parser.feed(data, ts_ns, ctx_stats(&sink), &mut sink);
+        self.after(ctx.stats);
+    }
+
+    pub fn gap(&mut self, role: Role, len: u64, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        let (parser, mut sink) = self.split(role, ctx, ts_ns);
+        parser.gap(len, ts_ns, &mut sink);
+        self.after(ctx.stats);
+    }
+
+    pub fn eof(&mut self, role: Role, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        let (parser, mut sink) = self.split(role, ctx, ts_ns);
+        parser.eof(ts_ns, &mut sink);
+        self.after(ctx.stats);
+    }
+
+    /// Emits every transaction still pending: the connection is going away.
+    pub fn close(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        self.eof(Role::Request, ts_ns, ctx);
+        self.eof(Role::Response, ts_ns, ctx);
+        while let Some(t) = self.x.pending.pop_front() {
+            finish(t, ctx);
+        }
+        self.x.req_target = None;
+        self.x.resp_target = None;
+    }
+
+    /// Emits requests that have waited longer than `max_age_ns` for a
+    /// response that has not begun.
+    pub fn expire_pending(&mut self, now_ns: u64, max_age_ns: u64, ctx: &mut HttpCtx<'_>) {
+        while let Some(front) = self.x.pending.front() {
+            let answering = matches!(self.x.resp_target, Some(Target::Txn(s)) if s == front.seq);
+            if answering
+                || front.response.is_some()
+                || now_ns.saturating_sub(front.last_ns()) < max_age_ns
+            {
+                break;
+            }
+            let t = self.x.pending.pop_front().expect("front exists");
+            if self.x.req_target == Some(t.seq) {
+                self.x.req_target = None;
+            }
+            finish(t, ctx);
+        }
+    }
+
+    /// Whether nothing is buffered or pending: the connection costs only its entry.
+    pub fn is_idle(&self) -> bool {
+        self.x.pending.is_empty() && self.req.is_idle() && self.resp.is_idle()
+    }
+
+    pub fn pending_len(&self) -> usize {
+        self.x.pending.len()
+    }
+
+    /// Bytes held in partial heads and pending bodies (for the memory budget).
+    pub fn buffered_bytes(&self) -> usize {
+        let bodies: usize = self
+            .x
+            .pending
+            .iter()
+            .map(|t| {
+                t.request
+                    .as_ref()
+                    .map(|m| m.body.capacity() + m.head.len())
+                    .unwrap_or(0)
+                    + t.response
+                        .as_ref()
+                        .map(|m| m.body.capacity() + m.head.len())
+                        .unwrap_or(0)
+            })
+            .sum();
+        bodies + self.req.buffered_bytes() + self.resp.buffered_bytes()
+    }
+
+    pub fn is_tunnel(&self) -> bool {
+        self.x.tunnel
+    }
+
+    fn split<'s, 'c, 'd>(
+        &'s mut self,
+        role: Role,
+        ctx: &'c mut HttpCtx<'d>,
+        ts_ns: u64,
+    ) -> (&'s mut MessageParser, SideSink<'s, 'c, 'd>) {
+        let parser = match role {
+            Role::Request => &mut self.req,
+            Role::Response => &mut self.resp,
+        };
+        (
+            parser,
+            SideSink {
+                role,
+                x: &mut self.x,
+                ctx,
+                ts_ns,
+            },
+        )
+    }
+
+    fn after(&mut self, stats: &ShardStats) {
+        if self.x.tunnel && !(self.req.is_tunnel() && self.resp.is_tunnel()) {
+            stats.inc(Counter::HttpUpgrades);
+            self.req.enter_tunnel();
+            self.resp.enter_tunnel();
+        }
+    }
+}
+
+fn ctx_stats<'a>(sink: &SideSink<'_, '_, 'a>) -> &'a ShardStats {
+    sink.ctx.stats
+}
+
+/// Hands a finished transaction to the output list, or counts why not.
+fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
+    if t.placeholder && t.response.is_none() {
+        return;
+    }
+    if t.placeholder {
+        // The request was unusable; keep the response alone.
+        t.request = None;
+        t.flags.set(Flags::NO_REQUEST);
+    }
+    if let Some(c) = t.filtered {
+        ctx.stats.inc(c);
+        return;
+    }
+    if t.response.is_none() {
+        t.flags.set(Flags::NO_RESPONSE);
+    }
+    if let Some(r) = &t.request {
+        if !r.complete {
+            t.flags.set(Flags::REQUEST_INCOMPLETE);
+        }
+        if r.gap {
+            t.flags.set(Flags::GAP);
+        }
+    }
+    if let Some(r) = &t.response {
+        if !r.complete {
+            t.flags.set(Flags::RESPONSE_INCOMPLETE);
+        }
+        if r.gap {
+            t.flags.set(Flags::GAP);
+        }
+    }
+    ctx.done.push(t);
+}
+
+/// The `MessageSink` for one direction, borrowing the connection's pairing
+/// state and the shard context for the duration of one call.
+struct SideSink<'s, 'c, 'd> {
+    role: Role,
+    x: &'s mut Exchange,
+    ctx: &'c mut HttpCtx<'d>,
+    ts_ns: u64,
+}
+
+impl SideSink<'_, '_, '_> {
+    fn txn_mut(&mut self, seq: u32) -> Option<&mut Transaction> {
+        self.x.pending.iter_mut().rev().find(|t| t.seq == seq)
+    }
+
+    fn current(&mut self) -> Option<&mut Message> {
+        let ts = self.ts_ns;
+        let msg = match self.role {
+            Role::Request => {
+                let seq = self.x.req_target?;
+                self.txn_mut(seq)?.request.as_mut()
+            }
+            Role::Response => match self.x.resp_target? {
+                Target::Txn(seq) => self.txn_mut(seq)?.response.as_mut(),
+                _ => None,
+            },
+        }?;
+        msg.end_ts_ns = ts;
+        Some(msg)
+    }
+
+    fn push(&mut self, mut t: Transaction) -> u32 {
+        if self.x.pending.len() >= MAX_PENDING {
+            if let Some(old) = self.x.pending.pop_front() {
+                self.ctx.stats.inc(Counter::PendingDropped);
+                if self.x.req_target == Some(old.seq) {
+                    self.x.req_target = None;
+                }
+                finish(old, self.ctx);
+            }
+        }
+        t.flags.0 |= self.x.sticky.0;
+        let seq = t.seq;
+        self.x.pending.push_back(t);
+        seq
+    }
+
+    fn new_txn(&mut self) -> Transaction {
+        let seq = self.x.next_seq;
+        self.x.next_seq = self.x.next_seq.wrapping_add(1);
+        Transaction {
+            seq,
+            request: None,
+            response: None,
+            flags: Flags::default(),
+            filtered: None,
+            placeholder: false,
+        }
+    }
+
+    fn request_head(&mut self, head: Head, ts_ns: u64) -> Framing {
+        let framing = request_framing(&head).unwrap_or_else(|_| {
+            self.ctx.stats.inc(Counter::HttpParseErrors);
+            Framing::None
+        });
+        let mut t = self.new_txn();
+        t.filtered = self.ctx.filters.check_request(&head);
+        if framing == Framing::Tunnel {
+            t.flags.set(Flags::UPGRADE);
+            self.x.tunnel = true;
+        }
+        let mut msg = Message::new(head, ts_ns);
+        if let Framing::Length(n) = framing {
+            if t.filtered.is_none() {
+                msg.body.reserve(
+                    n.min(self.ctx.body_reserve as u64)
+                        .min(self.ctx.max_body as u64) as usize,
+                );
+            }
+        }
+        t.request = Some(msg);
+        let seq = self.push(t);
+        self.x.req_target = Some(seq);
+        framing
+    }
+
+    fn response_head(&mut self, head: Head, ts_ns: u64) -> Framing {
+        let status = head.status();
+        if (100..200).contains(&status) && status != 101 {
+            self.ctx.stats.inc(Counter::HttpInterim);
+            self.x.resp_target = Some(Target::Interim);
+            return Framing::None;
+        }
+        // The oldest transaction still waiting for its response.
+        let waiting = self.x.pending.iter().position(|t| t.response.is_none());
+        let idx = match waiting {
+            Some(i) => i,
+            None => {
+                self.ctx.stats.inc(Counter::HttpOrphanResponses);
+                let mut t = self.new_txn();
+                t.flags.set(Flags::NO_REQUEST);
+                self.push(t);
+                self.x.pending.len() - 1
+            }
+        };
+        let method = self.x.pending[idx]
+            .request
+            .as_ref()
+            .map(|r| r.head.method().to_string());
+        let framing = response_framing(&head, method.as_deref()).unwrap_or_else(|_| {
+            self.ctx.stats.inc(Counter::HttpParseErrors);
+            Framing::UntilClose
+        });
+        let filtered = self.ctx.filters.check_response(&head);
+        let t = &mut self.x.pending[idx];
+        if t.filtered.is_none() {
+            t.filtered = filtered;
+        }
+        if framing == Framing::Tunnel {
+            t.flags.set(Flags::UPGRADE);
+            self.x.tunnel = true;
+        }
+        let mut msg = Message::new(head, ts_ns);
+        if let Framing::Length(n) = framing {
+            if t.filtered.is_none() {
+                msg.body.reserve(
+                    n.min(self.ctx.body_reserve as u64)
+                        .min(self.ctx.max_body as u64) as usize,
+                );
+            }
+        }
+        t.response = Some(msg);
+        let seq = t.seq;
+        self.x.resp_target = Some(Target::Txn(seq));
+        framing
+    }
+
+    fn filtered(&self) -> bool {
+        let seq = match self.role {
+            Role::Request => self.x.req_target,
+            Role::Response => match self.x.resp_target {
+                Some(Target::Txn(s)) => Some(s),
+                _ => None,
+            },
+        };
+        seq.and_then(|s| self.x.pending.iter().rev().find(|t| t.seq == s))
+            .map(|t| t.filtered.is_some())
+            .unwrap_or(true)
+    }
+}
+
+impl MessageSink for SideSink<'_, '_, '_> {
+    fn on_head(&mut self, head: Head, ts_ns: u64) -> Framing {
+        match self.role {
+            Role::Request => self.request_head(head, ts_ns),
+            Role::Response => self.response_head(head, ts_ns),
+        }
+    }
+
+    fn on_body(&mut self, data: &[u8]) {
+        // A filtered transaction's body is framed but never stored.
+        let skip = self.filtered();
+        let max = self.ctx.max_body;
+        let stats = self.ctx.stats;
+        if let Some(m) = self.current() {
+            m.body_size += data.len() as u64;
+            if skip {
+                return;
+            }
+            let room = max.saturating_sub(m.body.len());
+            if data.len() > room {
+                if !m.body_truncated {
+                    stats.inc(Counter::HttpBodyTruncated);
+                }
+                m.body_truncated = true;
+            }
+            m.body.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+
+    fn on_body_gap(&mut self, len: u64) {
+        if let Some(m) = self.current() {
+            m.body_size += len;
+            m.gap = true;
+        }
+    }
+
+    fn on_complete(&mut self, ending: Ending, ts_ns: u64) {
+        match self.role {
+            Role::Request => {
+                if let Some(m) = self.current() {
+                    m.complete = ending == Ending::Complete;
+                    m.end_ts_ns = ts_ns;
+                }
+                self.x.req_target = None;
+            }
+            Role::Response => {
+                let target = self.x.resp_target.take();
+                let Some(Target::Txn(seq)) = target else {
+                    return;
+                };
+                let Some(idx) = self.x.pending.iter().position(|t| t.seq == seq) else {
+                    return;
+                };
+                let mut t = self.x.pending.remove(idx).expect("index from position");
+                if let Some(m) = t.response.as_mut() {
+                    m.complete = ending == Ending::Complete;
+                    m.end_ts_ns = ts_ns;
+                }
+                if self.x.req_target == Some(seq) {
+                    // An early response: the request body is still arriving.
+                    self.x.req_target = None;
+                }
+                finish(t, self.ctx);
+            }
+        }
+    }
+
+    fn on_skipped(&mut self, _ts_ns: u64) {
+        match self.role {
+            Role::Request => {
+                let mut t = self.new_txn();
+                t.placeholder = true;
+                self.push(t);
+                self.x.req_target = None;
+            }
+            Role::Response => {
+                // The response to the oldest waiting request was unusable.
+                if let Some(idx) = self.x.pending.iter().position(|t| t.response.is_none()) {
+                    let mut t = self.x.pending.remove(idx).expect("index from position");
+                    t.flags.set(Flags::RESPONSE_UNPARSED);
+                    if self.x.req_target == Some(t.seq) {
+                        self.x.req_target = None;
+                    }
+                    finish(t, self.ctx);
+                }
+                self.x.resp_target = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,267 @@
+//! A parsed message head (start line and headers), stored as its raw bytes
+//! plus spans: one allocation per head, no per-header strings.
+
+use std::ops::Range;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartLine {
+    Request {
+        method: Range<u32>,
+        target: Range<u32>,
+    },
+    Response {
+        status: u16,
+        reason: Range<u32>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Head {
+    raw: Box<[u8]>,
+    pub start: StartLine,
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    headers: Vec<(Range<u32>, Range<u32>)>,
+}
+
+/// Why a head could not be parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadError {
+    Invalid,
+}
+
+const MAX_HEADERS: usize = 256;
+
+fn span(base: &[u8], part: &[u8]) -> Range<u32> {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start as u32..(start + part.len()) as u32
+}
+
+fn parser_config() -> httparse::ParserConfig {
+    let mut c = httparse::ParserConfig::default();
+    c.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .ignore_invalid_headers_in_requests(true)
+        .ignore_invalid_headers_in_responses(true);
+    c
+}
+
+impl Head {
+    /// Parses a complete head (ending with its blank line).
+    pub fn parse(raw: &[u8], request: bool) -> Result<Head, HeadError> {
+        match Self::parse_exact(raw, request) {
+            Ok(h) => Ok(h),
+            // Obsolete line folding in requests: unfold and try once more.
+            Err(e)
+                if memchr::memmem::find(raw, b"\n ").is_some()
+                    || memchr::memmem::find(raw, b"\n\t").is_some() =>
+            {
+                Self::parse_exact(&unfold(raw), request).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn parse_exact(raw: &[u8], request: bool) -> Result<Head, HeadError> {
+        let raw: Box<[u8]> = raw.into();
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let config = parser_config();
+        let (start, minor, hdrs) = if request {
+            let mut req = httparse::Request::new(&mut storage);
+            match config.parse_request(&mut req, &raw) {
+                Ok(httparse::Status::Complete(_)) => {}
+                _ => return Err(HeadError::Invalid),
+            }
+            let method = span(&raw, req.method.ok_or(HeadError::Invalid)?.as_bytes());
+            let target = span(&raw, req.path.ok_or(HeadError::Invalid)?.as_bytes());
+            let minor = req.version.unwrap_or(1);
+            let hdrs: Vec<_> = req
+                .headers
+                .iter()
+                .map(|h| (span(&raw, h.name.as_bytes()), span(&raw, h.value)))
+                .collect();
+            (StartLine::Request { method, target }, minor, hdrs)
+        } else {
+            let mut resp = httparse::Response::new(&mut storage);
+            match config.parse_response(&mut resp, &raw) {
+                Ok(httparse::Status::Complete(_)) => {}
+                _ => return Err(HeadError::Invalid),
+            }
+            let status = resp.code.ok_or(HeadError::Invalid)?;
+            let reason = resp
+                .reason
+                .map(|r| span(&raw, r.as_bytes()))
+                .unwrap_or(0..0);
+            let minor = resp.version.unwrap_or(1);
+            let hdrs: Vec<_> = resp
+                .headers
+                .iter()
+                .map(|h| (span(&raw, h.name.as_bytes()), span(&raw, h.value)))
+                .collect();
+            (StartLine::Response { status, reason }, minor, hdrs)
+        };
+        Ok(Head {
+            raw,
+            start,
+            minor_version: minor,
+            headers: hdrs,
+        })
+    }
+
+    fn text(&self, r: &Range<u32>) -> &str {
+        std::str::from_utf8(&self.raw[r.start as usize..r.end as usize]).unwrap_or("")
+    }
+
+    fn bytes(&self, r: &Range<u32>) -> &[u8] {
+        &self.raw[r.start as usize..r.end as usize]
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    pub fn method(&self) -> &str {
+        match &self.start {
+            StartLine::Request { method, .. } => self.text(method),
+            StartLine::Response { .. } => "",
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        match &self.start {
+            StartLine::Request { target, .. } => self.text(target),
+            StartLine::Response { .. } => "",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match &self.start {
+            StartLine::Response { status, .. } => *status,
+            StartLine::Request { .. } => 0,
+        }
+    }
+
+    pub fn reason(&self) -> &[u8] {
+        match &self.start {
+            StartLine::Response { reason, .. } => self.bytes(reason),
+            StartLine::Request { .. } => b"",
+        }
+    }
+
+    pub fn version(&self) -> &'static str {
+        if self.minor_version == 0 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        }
+    }
+
+    /// Header fields in order, names as sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (self.bytes(n), self.bytes(v)))
+    }
+
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// Whether any value of the header contains `token` (case-insensitive),
+    /// as in `Connection: keep-alive, Upgrade`.
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .any(|(_, v)| {
+                v.split(|b| *b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+            })
+    }
+
+    /// Bytes of the whole head.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+}
+
+/// Replaces obsolete line folding (CRLF followed by space or tab) with a space.
+fn unfold(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\r'
+            && raw.get(i + 1) == Some(&b'\n')
+            && matches!(raw.get(i + 2), Some(b' ') | Some(b'\t'))
+        {
+            out.push(b' ');
+            i += 3;
+        } else if b == b'\n' && matches!(raw.get(i + 1), Some(b' ') | Some(b'\t')) {
+            out.push(b' ');
+            i += 2;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Finds the end of a head: the index just past the blank line that ends it
+/// (CRLF CRLF, or bare LF LF as lenient servers send). `from` lets a caller
+/// resume a scan without looking at old bytes again.
+pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let start = from.saturating_sub(3);
+    for nl in memchr::memchr_iter(b'\n', &buf[start..]) {
+        let i = start + nl;
+        match buf.get(i + 1) {
+            Some(b'\n') => return Some(i + 2),
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some(i + 3),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_head() {
+        let raw = b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nHost: y\r\n\r\n";
+        let h = Head::parse(raw, true).unwrap();
+        assert_eq!(h.method(), "GET");
+        assert_eq!(h.target(), "/a?b=1");
+        assert_eq!(h.version(), "HTTP/1.1");
+        assert_eq!(h.header("host"), Some(&b"x"[..]));
+        assert_eq!(h.header_count(), 3);
+    }
+
+    #[test]
+    fn folded_request_header() {
+        let raw = b"GET / HTTP/1.0\r\nX-Long: a\r\n b\r\nHost: h\r\n\r\n";
+        let h = Head::parse(raw, true).unwrap();
+        assert_eq!(h.header("x-long"), Some(&b"a b"[..]));
+    }
+
+    #[test]
+    fn head_end() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\nX", 0), Some(18));
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nX", 0), Some(16));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
+    }
+}

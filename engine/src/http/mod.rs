@@ -1,0 +1,125 @@
+//! HTTP/1.x over reassembled TCP: message parsing (`parser`, `head`,
+//! `chunked`), request/response pairing per connection (`exchange`), and
+//! the early decisions that keep unwanted transactions cheap (`filter`).
+
+pub mod chunked;
+pub mod exchange;
+pub mod filter;
+pub mod head;
+pub mod parser;
+
+pub use exchange::{HttpConn, HttpCtx};
+pub use head::Head;
+
+/// One request or response, with its body as captured (de-chunked).
+#[derive(Debug)]
+pub struct Message {
+    pub head: Head,
+    /// Capture time of the message's first byte.
+    pub ts_ns: u64,
+    /// Capture time of its last byte (or of the last byte seen).
+    pub end_ts_ns: u64,
+    /// Body bytes kept, at most MAX_BODY_BYTES.
+    pub body: Vec<u8>,
+    /// Body bytes seen on the wire after de-chunking (including bytes lost in holes).
+    pub body_size: u64,
+    pub body_truncated: bool,
+    /// Whether the message's framing completed.
+    pub complete: bool,
+    /// A hole touched this message.
+    pub gap: bool,
+}
+
+impl Message {
+    pub fn new(head: Head, ts_ns: u64) -> Message {
+        Message {
+            head,
+            ts_ns,
+            end_ts_ns: ts_ns,
+            body: Vec::new(),
+            body_size: 0,
+            body_truncated: false,
+            complete: false,
+            gap: false,
+        }
+    }
+}
+
+/// Notes attached to a transaction record, as a small bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags(pub u16);
+
+impl Flags {
+    pub const GAP: u16 = 1 << 0;
+    pub const MID_STREAM: u16 = 1 << 1;
+    pub const NO_RESPONSE: u16 = 1 << 2;
+    pub const NO_REQUEST: u16 = 1 << 3;
+    pub const REQUEST_INCOMPLETE: u16 = 1 << 4;
+    pub const RESPONSE_INCOMPLETE: u16 = 1 << 5;
+    pub const UPGRADE: u16 = 1 << 6;
+    pub const RESPONSE_UNPARSED: u16 = 1 << 7;
+    pub const BODY_DECODE_FAILED: u16 = 1 << 8;
+    pub const BODY_TRIMMED: u16 = 1 << 9;
+
+    /// Names as they appear in the record's `flags` array.
+    pub const NAMES: &'static [(u16, &'static str)] = &[
+        (Self::GAP, "gap"),
+        (Self::MID_STREAM, "mid_stream"),
+        (Self::NO_RESPONSE, "no_response"),
+        (Self::NO_REQUEST, "no_request"),
+        (Self::REQUEST_INCOMPLETE, "request_incomplete"),
+        (Self::RESPONSE_INCOMPLETE, "response_incomplete"),
+        (Self::UPGRADE, "upgrade"),
+        (Self::RESPONSE_UNPARSED, "response_unparsed"),
+        (Self::BODY_DECODE_FAILED, "body_decode_failed"),
+        (Self::BODY_TRIMMED, "body_trimmed_for_kafka"),
+    ];
+
+    pub fn set(&mut self, bit: u16) {
+        self.0 |= bit;
+    }
+
+    pub fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .iter()
+            .filter(move |(b, _)| self.0 & b != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+/// A request paired with its response (either may be missing).
+#[derive(Debug)]
+pub struct Transaction {
+    /// Position within its connection, from 0.
+    pub seq: u32,
+    pub request: Option<Message>,
+    pub response: Option<Message>,
+    pub flags: Flags,
+    /// Set when a filter matched: the transaction is counted, never serialized.
+    pub filtered: Option<crate::stats::Counter>,
+    /// A placeholder for a request whose head was unusable, so that its
+    /// response pairs with it instead of with the next request.
+    pub placeholder: bool,
+}
+
+impl Transaction {
+    /// Capture time the transaction began.
+    pub fn start_ns(&self) -> u64 {
+        self.request
+            .as_ref()
+            .or(self.response.as_ref())
+            .map(|m| m.ts_ns)
+            .unwrap_or(0)
+    }
+
+    /// Capture time of the last byte seen.
+    pub fn last_ns(&self) -> u64 {
+        let r = self.request.as_ref().map(|m| m.end_ts_ns).unwrap_or(0);
+        let s = self.response.as_ref().map(|m| m.end_ts_ns).unwrap_or(0);
+        r.max(s)
+    }
+}

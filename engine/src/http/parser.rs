@@ -1,0 +1,500 @@
+//! One direction's HTTP/1.x message parser: finds heads, frames bodies and
+//! recovers from damage. Input arrives in pieces of any size; the parser
+//! copies only what it must keep (a partial head, a partial chunk-size line).
+//!
+//! States, in the order a message visits them:
+//!
+//! ```text
+//!   Start ──► Head ──► Body ──► Start ...
+//!     │         │        └────► Tunnel (Upgrade, CONNECT: no more HTTP)
+//!     ▼         ▼
+//!   Resync ◄─ SkipHead (head longer than MAX_HEADER_BYTES)
+//! ```
+//!
+//! `Resync` scans for the next plausible message start; it is entered on
+//! garbage, parse errors, and holes that cut a message's framing.
+
+use super::chunked::ChunkDecoder;
+use super::head::{find_head_end, Head};
+use crate::stats::{Counter, ShardStats};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Request,
+    Response,
+}
+
+/// How a message's body is delimited, decided once its head is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+    /// The connection stops speaking HTTP/1 after this message.
+    Tunnel,
+}
+
+/// How a message ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Its framing said it was complete.
+    Complete,
+    /// Cut short: the connection closed, a hole or a framing error.
+    Incomplete,
+}
+
+/// Receives what the parser finds. The sink decides framing because a
+/// response's framing depends on the request it answers (HEAD, CONNECT).
+pub trait MessageSink {
+    fn on_head(&mut self, head: Head, ts_ns: u64) -> Framing;
+    fn on_body(&mut self, data: &[u8]);
+    /// `len` body bytes were lost in a hole; framing survived.
+    fn on_body_gap(&mut self, len: u64);
+    fn on_complete(&mut self, ending: Ending, ts_ns: u64);
+    /// A message was seen but its head could not be used (too large or invalid).
+    fn on_skipped(&mut self, ts_ns: u64);
+}
+
+#[derive(Debug)]
+enum BodyState {
+    Length(u64),
+    Chunked(Box<ChunkDecoder>),
+    UntilClose,
+}
+
+#[derive(Debug)]
+enum State {
+    Start,
+    Head,
+    Body(BodyState),
+    SkipHead,
+    Resync,
+    Tunnel,
+}
+
+#[derive(Debug)]
+pub struct MessageParser {
+    role: Role,
+    state: State,
+    /// A head (or the tail of a skipped one) that spans segments.
+    buf: Vec<u8>,
+    head_ts: u64,
+    max_head: usize,
+}
+
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"HEAD ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"TRACE ",
+    b"CONNECT ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"REPORT ",
+    b"SEARCH ",
+    b"PURGE ",
+    b"PRI ",
+];
+
+impl MessageParser {
+    pub fn new(role: Role, max_head: usize) -> MessageParser {
+        MessageParser {
+            role,
+            state: State::Start,
+            buf: Vec::new(),
+            head_ts: 0,
+            max_head,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Starts in resync mode: for streams picked up mid-connection.
+    pub fn resync(&mut self) {
+        self.buf = Vec::new();
+        self.state = State::Resync;
+    }
+
+    pub fn is_tunnel(&self) -> bool {
+        matches!(self.state, State::Tunnel)
+    }
+
+    /// Switches to tunnel mode: the rest of the connection is not HTTP/1.
+    pub fn enter_tunnel(&mut self) {
+        self.buf = Vec::new();
+        self.state = State::Tunnel;
+    }
+
+    /// Whether the parser sits between messages with nothing buffered.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Start | State::Tunnel) && self.buf.is_empty()
+    }
+
+    /// Bytes held for a partial head.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    pub fn feed(
+        &mut self,
+        mut data: &[u8],
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) {
+        while !data.is_empty() {
+            let used = match &mut self.state {
+                State::Tunnel => data.len(),
+                State::Start => self.start(data, ts_ns, stats),
+                State::Head => self.head(data, ts_ns, stats, sink),
+                State::Body(_) => self.body(data, ts_ns, stats, sink),
+                State::SkipHead => self.skip_head(data),
+                State::Resync => self.find_message(data, stats),
+            };
+            data = &data[used..];
+        }
+    }
+
+    fn start(&mut self, data: &[u8], ts_ns: u64, stats: &ShardStats) -> usize {
+        // Blank lines between messages are allowed.
+        let skip = data
+            .iter()
+            .take_while(|b| **b == b'\r' || **b == b'\n')
+            .count();
+        let rest = &data[skip..];
+        if rest.is_empty() {
+            return skip;
+        }
+        if self.plausible_start(rest) {
+            self.state = State::Head;
+            self.head_ts = ts_ns;
+        } else {
+            stats.inc(Counter::HttpParseErrors);
+            self.state = State::Resync;
+        }
+        skip
+    }
+
+    fn plausible_start(&self, b: &[u8]) -> bool {
+        match self.role {
+            Role::Response => {
+                let n = b.len().min(5);
+                b[..n] == b"HTTP/"[..n]
+            }
+            Role::Request => b[0].is_ascii_uppercase(),
+        }
+    }
+
+    fn head(
+        &mut self,
+        data: &[u8],
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
+        if self.buf.is_empty() {
+            // Fast path: the whole head is in this piece; parse it in place.
+            if let Some(end) = find_head_end(data, 0) {
+                if end <= self.max_head {
+                    self.finish_head(&data[..end], ts_ns, stats, sink);
+                    return end;
+                }
+            }
+        }
+        let old = self.buf.len();
+        self.buf.extend_from_slice(data);
+        match find_head_end(&self.buf, old) {
+            Some(end) if end <= self.max_head => {
+                let head = std::mem::take(&mut self.buf);
+                self.finish_head(&head[..end], ts_ns, stats, sink);
+                end - old
+            }
+            Some(end) => {
+                // The whole head is here but longer than allowed: skip it and
+                // its body, whose framing we will not trust.
+                stats.inc(Counter::HttpHeaderTooLarge);
+                sink.on_skipped(self.head_ts);
+                self.buf = Vec::new();
+                self.state = State::Resync;
+                end - old
+            }
+            None if self.buf.len() > self.max_head => {
+                stats.inc(Counter::HttpHeaderTooLarge);
+                sink.on_skipped(self.head_ts);
+                // Keep only what is needed to spot the head's end.
+                let keep = self.buf.len().min(3);
+                self.buf = self.buf[self.buf.len() - keep..].to_vec();
+                self.state = State::SkipHead;
+                data.len()
+            }
+            _ => data.len(),
+        }
+    }
+
+    fn finish_head(
+        &mut self,
+        raw: &[u8],
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) {
+        let _ = ts_ns;
+        match Head::parse(raw, self.role == Role::Request) {
+            Ok(head) => {
+                stats.inc(match self.role {
+                    Role::Request => Counter::HttpRequests,
+                    Role::Response => Counter::HttpResponses,
+                });
+                let head_ts = self.head_ts;
+                let framing = sink.on_head(head, head_ts);
+                self.begin_body(framing, ts_ns, sink);
+            }
+            Err(_) => {
+                stats.inc(Counter::HttpParseErrors);
+                sink.on_skipped(self.head_ts);
+                self.state = State::Resync;
+            }
+        }
+    }
+
+    fn begin_body(&mut self, framing: Framing, ts_ns: u64, sink: &mut dyn MessageSink) {
+        self.state = match framing {
+            Framing::None | Framing::Length(0) => {
+                sink.on_complete(Ending::Complete, ts_ns);
+                State::Start
+            }
+            Framing::Length(n) => State::Body(BodyState::Length(n)),
+            Framing::Chunked => State::Body(BodyState::Chunked(Box::new(ChunkDecoder::new(
+                self.max_head,
+            )))),
+            Framing::UntilClose => State::Body(BodyState::UntilClose),
+            Framing::Tunnel => {
+                sink.on_complete(Ending::Complete, ts_ns);
+                State::Tunnel
+            }
+        };
+    }
+
+    fn body(
+        &mut self,
+        data: &[u8],
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
+        let State::Body(body) = &mut self.state else {
+            return 0;
+        };
+        match body {
+            BodyState::Length(left) => {
+                let take = (*left).min(data.len() as u64) as usize;
+                sink.on_body(&data[..take]);
+                *left -= take as u64;
+                if *left == 0 {
+                    sink.on_complete(Ending::Complete, ts_ns);
+                    self.state = State::Start;
+                }
+                take
+            }
+            BodyState::UntilClose => {
+                sink.on_body(data);
+                data.len()
+            }
+            BodyState::Chunked(dec) => match dec.feed(data, &mut |b| sink.on_body(b)) {
+                Ok(used) => {
+                    if dec.is_done() {
+                        sink.on_complete(Ending::Complete, ts_ns);
+                        self.state = State::Start;
+                    }
+                    used
+                }
+                Err(_) => {
+                    stats.inc(Counter::HttpParseErrors);
+                    sink.on_complete(Ending::Incomplete, ts_ns);
+                    self.state = State::Resync;
+                    0
+                }
+            },
+        }
+    }
+
+    fn skip_head(&mut self, data: &[u8]) -> usize {
+        let old = self.buf.len();
+        self.buf.extend_from_slice(&data[..data.len().min(8)]);
+        let end_in_joined = find_head_end(&self.buf, 0);
+        if let Some(end) = end_in_joined {
+            self.buf.clear();
+            // Its body's length is unknown: look for the next message.
+            self.state = State::Resync;
+            return end - old;
+        }
+        self.buf.clear();
+        match find_head_end(data, 0) {
+            Some(end) => {
+                self.state = State::Resync;
+                end
+            }
+            None => {
+                let keep = data.len().min(3);
+                self.buf.extend_from_slice(&data[data.len() - keep..]);
+                data.len()
+            }
+        }
+    }
+
+    /// Scans for the start of the next message at a line start.
+    fn find_message(&mut self, data: &[u8], stats: &ShardStats) -> usize {
+        let candidates = std::iter::once(0).chain(memchr::memchr_iter(b'\n', data).map(|i| i + 1));
+        for at in candidates {
+            if at >= data.len() {
+                break;
+            }
+            let rest = &data[at..];
+            let found = match self.role {
+                Role::Response => rest.starts_with(b"HTTP/1."),
+                Role::Request => METHODS.iter().any(|m| rest.starts_with(m)),
+            };
+            if found {
+                stats.add(Counter::HttpResyncBytes, at as u64);
+                self.state = State::Start;
+                return at;
+            }
+        }
+        stats.add(Counter::HttpResyncBytes, data.len() as u64);
+        data.len()
+    }
+
+    /// `len` bytes were lost in this direction.
+    pub fn gap(&mut self, len: u64, ts_ns: u64, sink: &mut dyn MessageSink) {
+        match &mut self.state {
+            State::Body(BodyState::Length(left)) if len < *left => {
+                *left -= len;
+                sink.on_body_gap(len);
+            }
+            State::Body(BodyState::UntilClose) => sink.on_body_gap(len),
+            State::Body(_) => {
+                sink.on_body_gap(len);
+                sink.on_complete(Ending::Incomplete, ts_ns);
+                self.state = State::Resync;
+            }
+            State::Head => {
+                // The message's head was cut: the message is unusable.
+                sink.on_skipped(self.head_ts);
+                self.buf = Vec::new();
+                self.state = State::Resync;
+            }
+            State::Start | State::SkipHead => {
+                self.buf = Vec::new();
+                self.state = State::Resync;
+            }
+            State::Resync | State::Tunnel => {}
+        }
+    }
+
+    /// The direction ended (FIN, RST, expiry or end of input).
+    pub fn eof(&mut self, ts_ns: u64, sink: &mut dyn MessageSink) {
+        match &self.state {
+            State::Body(BodyState::UntilClose) => sink.on_complete(Ending::Complete, ts_ns),
+            State::Body(_) => sink.on_complete(Ending::Incomplete, ts_ns),
+            _ => {}
+        }
+        self.buf = Vec::new();
+        if !matches!(self.state, State::Tunnel) {
+            self.state = State::Start;
+        }
+    }
+}
+
+/// A head whose Content-Length values are malformed or disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadFraming;
+
+/// The framing a request head declares (RFC 9112 §6.3).
+pub fn request_framing(head: &Head) -> Result<Framing, BadFraming> {
+    if head.method().eq_ignore_ascii_case("PRI") && head.target() == "*" {
+        // HTTP/2 with prior knowledge: the connection preface.
+        return Ok(Framing::Tunnel);
+    }
+    if is_chunked(head) {
+        return Ok(Framing::Chunked);
+    }
+    match content_length(head)? {
+        Some(n) => Ok(Framing::Length(n)),
+        None => Ok(Framing::None),
+    }
+}
+
+/// The framing of a response to a request with `request_method`
+/// (None when the request was not seen).
+pub fn response_framing(head: &Head, request_method: Option<&str>) -> Result<Framing, BadFraming> {
+    let status = head.status();
+    let method = request_method.unwrap_or("");
+    if status == 101 {
+        return Ok(Framing::Tunnel);
+    }
+    if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status) {
+        return Ok(Framing::Tunnel);
+    }
+    if (100..200).contains(&status)
+        || status == 204
+        || status == 304
+        || method.eq_ignore_ascii_case("HEAD")
+    {
+        return Ok(Framing::None);
+    }
+    if is_chunked(head) {
+        return Ok(Framing::Chunked);
+    }
+    match content_length(head)? {
+        Some(n) => Ok(Framing::Length(n)),
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+fn is_chunked(head: &Head) -> bool {
+    // Chunked must be the final transfer coding to frame the body.
+    head.headers()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"transfer-encoding"))
+        .last()
+        .map(|(_, v)| {
+            v.rsplit(|b| *b == b',')
+                .next()
+                .map(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+}
+
+fn content_length(head: &Head) -> Result<Option<u64>, BadFraming> {
+    let mut found: Option<u64> = None;
+    for (n, v) in head.headers() {
+        if !n.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        // "5, 5" (a proxy's merge) is one length; differing values are an error.
+        for part in v.split(|b| *b == b',') {
+            let s = std::str::from_utf8(part.trim_ascii()).map_err(|_| BadFraming)?;
+            let len: u64 = s.parse().map_err(|_| BadFraming)?;
+            match found {
+                Some(prev) if prev != len => return Err(()),
+                _ => found = Some(len),
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,476 @@
+//! A shard: one pinned thread that owns a packet source, a stream table,
+//! the HTTP state of its connections and its output sinks. Packets never
+//! leave the shard that received them; the only shared thing is `stats`.
+//!
+//! Per packet: decode → stream table → TCP reassembly → HTTP parser →
+//! finished transactions → one serialized record → every sink.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::capture::{Packet, PacketSource, Poll};
+use crate::decode::{self, DecodeOptions, Segment};
+use crate::flow::reassembly::StreamConsumer;
+use crate::flow::table::{Conn, StreamTable};
+use crate::flow::{FlowKey, Side};
+use crate::http::filter::Filters;
+use crate::http::parser::Role;
+use crate::http::{Flags, HttpConn, HttpCtx, Transaction};
+use crate::output::RecordSink;
+use crate::record::{ConnInfo, RecordCtx, RecordView};
+use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
+
+/// The knobs a shard needs, resolved from the configuration.
+#[derive(Clone, Debug)]
+pub struct ShardSettings {
+    pub decode: DecodeOptions,
+    pub max_stream_buffer: usize,
+    pub flush_interval_ns: u64,
+    pub flush_age_ns: u64,
+    /// Established connections with nothing pending expire after this.
+    pub idle_timeout_ns: u64,
+    pub max_body: usize,
+    pub body_reserve: usize,
+    pub max_head: usize,
+    /// This shard's share of HEAP_LIMIT.
+    pub memory_budget: usize,
+}
+
+impl ShardSettings {
+    pub fn from_config(c: &crate::config::Config) -> ShardSettings {
+        let flush_age_ns = c.assembler_flush_age.as_nanos() as u64;
+        ShardSettings {
+            decode: DecodeOptions { ipip: c.ipip },
+            max_stream_buffer: c.assembler_max_stream_buffer as usize,
+            flush_interval_ns: c.assembler_flush_interval.as_nanos().max(1) as u64,
+            flush_age_ns,
+            idle_timeout_ns: (flush_age_ns * 12).max(60_000_000_000),
+            max_body: c.max_body_bytes as usize,
+            body_reserve: c.buffer_cap as usize,
+            max_head: c.max_header_bytes as usize,
+            memory_budget: (c.heap_limit / c.processing_workers.max(1) as u64) as usize,
+        }
+    }
+}
+
+pub struct Shard {
+    pub id: u16,
+    settings: ShardSettings,
+    table: StreamTable<HttpConn>,
+    filters: Arc<Filters>,
+    record_ctx: Arc<RecordCtx>,
+    sinks: Vec<Box<dyn RecordSink>>,
+    stats: Arc<ShardStats>,
+    hist: ShardHistograms,
+    /// Transactions finished by the packet being handled.
+    done: Vec<Transaction>,
+    /// Scratch for serializing one record.
+    line: Vec<u8>,
+    /// The shard's clock: capture time of the newest packet (or wall time
+    /// when a live source is idle).
+    now_ns: u64,
+    next_sweep_ns: u64,
+    /// Wall time the current batch of packets was received.
+    batch_start: Instant,
+}
+
+/// Feeds one direction's reassembled bytes to the connection's HTTP state.
+struct Deliver<'a, 'b> {
+    http: &'a mut HttpConn,
+    role: Role,
+    ctx: &'a mut HttpCtx<'b>,
+}
+
+impl StreamConsumer for Deliver<'_, '_> {
+    fn on_data(&mut self, data: &[u8], ts_ns: u64) {
+        self.http.data(self.role, data, ts_ns, self.ctx);
+    }
+    fn on_gap(&mut self, len: u64, ts_ns: u64) {
+        self.http.gap(self.role, len, ts_ns, self.ctx);
+    }
+    fn on_fin(&mut self, ts_ns: u64) {
+        self.http.eof(self.role, ts_ns, self.ctx);
+    }
+}
+
+/// Orients a connection from its first payload when no handshake was seen.
+fn guess_client(conn_key: &FlowKey, side: Side, payload: &[u8]) -> Side {
+    let starts_request =
+        payload.first().is_some_and(|b| b.is_ascii_uppercase()) && !payload.starts_with(b"HTTP/");
+    if payload.starts_with(b"HTTP/") {
+        return side.other();
+    }
+    if starts_request {
+        return side;
+    }
+    // Neither: the side with the lower (service) port is the server.
+    let (me, peer) = (conn_key.endpoint(side), conn_key.endpoint(side.other()));
+    if me.port < peer.port {
+        side.other()
+    } else {
+        side
+    }
+}
+
+impl Shard {
+    pub fn new(
+        id: u16,
+        settings: ShardSettings,
+        filters: Arc<Filters>,
+        record_ctx: Arc<RecordCtx>,
+        sinks: Vec<Box<dyn RecordSink>>,
+        stats: Arc<ShardStats>,
+        hist: ShardHistograms,
+    ) -> Shard {
+        Shard {
+            id,
+            settings,
+            table: StreamTable::new(id),
+            filters,
+            record_ctx,
+            sinks,
+            stats,
+            hist,
+            done: Vec::new(),
+            line: Vec::with_capacity(64 * 1024),
+            now_ns: 0,
+            next_sweep_ns: 0,
+            batch_start: Instant::now(),
+        }
+    }
+
+    pub fn stats(&self) -> &ShardStats {
+        &self.stats
+    }
+
+    /// Runs until the source is exhausted or `shutdown` is set, then
+    /// closes every connection and flushes the sinks.
+    pub fn run(&mut self, source: &mut dyn PacketSource, shutdown: &AtomicBool) {
+        let live = source.is_live();
+        let mut last_wall_tick = Instant::now();
+        loop {
+            self.batch_start = Instant::now();
+            let poll = source.poll(&mut |p| self.handle_packet(p));
+            if live
+                && (poll == Poll::Idle
+                    || last_wall_tick.elapsed().as_nanos() as u64
+                        >= self.settings.flush_interval_ns)
+            {
+                // A quiet live link still needs flushing and expiry.
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0);
+                self.now_ns = self.now_ns.max(wall);
+                self.maybe_sweep();
+                last_wall_tick = Instant::now();
+            }
+            if poll == Poll::Done || shutdown.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        self.finish();
+    }
+
+    pub fn handle_packet(&mut self, pkt: Packet<'_>) {
+        self.stats.inc(Counter::Packets);
+        self.stats.add(Counter::Bytes, pkt.data.len() as u64);
+        if pkt.ts_ns > self.now_ns {
+            self.now_ns = pkt.ts_ns;
+        }
+        match decode::decode(&pkt, &self.settings.decode) {
+            Ok(seg) => self.handle_segment(&seg, pkt.ts_ns),
+            Err(e) => self.stats.inc(e.counter()),
+        }
+        self.maybe_sweep();
+    }
+
+    fn handle_segment(&mut self, seg: &Segment<'_>, ts_ns: u64) {
+        let key = FlowKey::new(seg.src, seg.sport, seg.dst, seg.dport);
+        let side = key.side_of(seg.src, seg.sport);
+        let flags = seg.flags;
+        let slot = match self.table.find(&key) {
+            Some(slot) if self.table.get_mut(slot).closed && flags.syn() && !flags.ack() => {
+                // Port reuse: a new connection on a closed four-tuple.
+                self.close_slot(slot, ts_ns, Counter::StreamsClosed);
+                self.open(key, ts_ns)
+            }
+            Some(slot) => slot,
+            None => {
+                if flags.rst() || (!flags.syn() && seg.payload.is_empty()) {
+                    // Bare ACKs, FINs and RSTs of unknown connections carry nothing.
+                    return;
+                }
+                if !self.has_room() {
+                    self.stats.inc(Counter::MemoryDrops);
+                    return;
+                }
+                self.open(key, ts_ns)
+            }
+        };
+
+        let settings = &self.settings;
+        let stats = &*self.stats;
+        let mut ctx = HttpCtx {
+            stats,
+            filters: &self.filters,
+            max_body: settings.max_body,
+            body_reserve: settings.body_reserve,
+            done: &mut self.done,
+        };
+        let conn = self.table.get_mut(slot);
+        conn.last_ns = ts_ns;
+        if conn.client.is_none() {
+            if flags.syn() {
+                conn.client = Some(if flags.ack() { side.other() } else { side });
+            } else if !seg.payload.is_empty() {
+                conn.client = Some(guess_client(&key, side, seg.payload));
+                stats.inc(Counter::StreamsMidstream);
+                conn.app.start_midstream();
+            }
+        }
+        if !seg.payload.is_empty() {
+            conn.has_payload = true;
+        }
+        if let Some(client) = conn.client {
+            let role = if side == client {
+                Role::Request
+            } else {
+                Role::Response
+            };
+            let Conn { halves, app, .. } = conn;
+            let mut deliver = Deliver {
+                http: app,
+                role,
+                ctx: &mut ctx,
+            };
+            halves[side.index()].segment(
+                seg.seq,
+                flags.syn(),
+                flags.fin(),
+                seg.payload,
+                ts_ns,
+                settings.max_stream_buffer,
+                stats,
+                &mut deliver,
+            );
+        }
+        if flags.rst() || (conn.halves[0].is_finished() && conn.halves[1].is_finished()) {
+            conn.closed = true;
+        }
+        let closed = conn.closed;
+        self.emit(slot);
+        if closed {
+            self.close_slot(slot, ts_ns, Counter::StreamsClosed);
+        }
+    }
+
+    fn open(&mut self, key: FlowKey, ts_ns: u64) -> usize {
+        self.stats.inc(Counter::StreamsOpened);
+        let slot = self
+            .table
+            .insert(key, HttpConn::new(self.settings.max_head), ts_ns);
+        self.stats
+            .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
+        slot
+    }
+
+    /// Whether the memory budget allows another connection entry.
+    fn has_room(&self) -> bool {
+        let per = StreamTable::<HttpConn>::bytes_per_conn();
+        (self.table.len() + 1) * per <= self.settings.memory_budget
+    }
+
+    /// Serializes the transactions the last call finished.
+    fn emit(&mut self, slot: usize) {
+        if self.done.is_empty() {
+            return;
+        }
+        let conn = self.table.get_mut(slot);
+        let client = conn.client.unwrap_or(Side::Lo);
+        let info = ConnInfo {
+            id: conn.id,
+            client: conn.key.endpoint(client),
+            server: conn.key.endpoint(client.other()),
+        };
+        self.emit_with(&info);
+    }
+
+    fn emit_with(&mut self, info: &ConnInfo) {
+        let mut done = std::mem::take(&mut self.done);
+        for txn in done.drain(..) {
+            self.stats.inc(Counter::Transactions);
+            if txn.flags.has(Flags::NO_RESPONSE) {
+                self.stats.inc(Counter::TransactionsNoResponse);
+            }
+            if txn.flags.has(Flags::GAP) {
+                self.stats.inc(Counter::TransactionsGap);
+            }
+            if let (Some(rq), Some(rs)) = (&txn.request, &txn.response) {
+                let d = rs.end_ts_ns.saturating_sub(rq.ts_ns) / 1000;
+                let _ = self.hist.duration_us.record(d.max(1));
+            }
+            let view = RecordView {
+                ctx: &self.record_ctx,
+                conn: info,
+                txn: &txn,
+            };
+            self.line.clear();
+            if view.write_line(&mut self.line).is_err() {
+                self.stats.inc(Counter::OutputErrors);
+                continue;
+            }
+            self.stats.add(Counter::RecordBytes, self.line.len() as u64);
+            for sink in &mut self.sinks {
+                sink.write(&view, &self.line);
+            }
+            let lat = self.batch_start.elapsed().as_micros() as u64;
+            let _ = self.hist.latency_us.record(lat.max(1));
+        }
+        self.done = done;
+    }
+
+    fn close_slot(&mut self, slot: usize, ts_ns: u64, why: Counter) {
+        let mut conn = self.table.remove(slot);
+        self.stats.inc(why);
+        self.stats
+            .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
+        let settings = &self.settings;
+        let stats = &*self.stats;
+        let mut ctx = HttpCtx {
+            stats,
+            filters: &self.filters,
+            max_body: settings.max_body,
+            body_reserve: settings.body_reserve,
+            done: &mut self.done,
+        };
+        if let Some(client) = conn.client {
+            let Conn { halves, app, .. } = &mut conn;
+            for side in [client, client.other()] {
+                let role = if side == client {
+                    Role::Request
+                } else {
+                    Role::Response
+                };
+                let mut deliver = Deliver {
+                    http: app,
+                    role,
+                    ctx: &mut ctx,
+                };
+                halves[side.index()].close(ts_ns, stats, &mut deliver);
+            }
+        }
+        conn.app.close(ts_ns, &mut ctx);
+        let client = conn.client.unwrap_or(Side::Lo);
+        let info = ConnInfo {
+            id: conn.id,
+            client: conn.key.endpoint(client),
+            server: conn.key.endpoint(client.other()),
+        };
+        self.emit_with(&info);
+    }
+
+    fn maybe_sweep(&mut self) {
+        if self.now_ns < self.next_sweep_ns {
+            return;
+        }
+        self.next_sweep_ns = self.now_ns + self.settings.flush_interval_ns;
+        self.sweep();
+    }
+
+    /// Forces old data past holes, emits requests whose response never
+    /// came, expires idle connections and enforces the memory budget.
+    fn sweep(&mut self) {
+        let now = self.now_ns;
+        let age = self.settings.flush_age_ns;
+        let mut expired = Vec::new();
+        let mut buffered = 0usize;
+        let mut pending = 0usize;
+        let mut by_age: Vec<(u64, usize)> = Vec::new();
+        for slot in self.table.slots() {
+            let settings = &self.settings;
+            let stats = &*self.stats;
+            let mut ctx = HttpCtx {
+                stats,
+                filters: &self.filters,
+                max_body: settings.max_body,
+                body_reserve: settings.body_reserve,
+                done: &mut self.done,
+            };
+            let conn = self.table.get_mut(slot);
+            if let Some(client) = conn.client {
+                let Conn { halves, app, .. } = &mut *conn;
+                for side in [client, client.other()] {
+                    let role = if side == client {
+                        Role::Request
+                    } else {
+                        Role::Response
+                    };
+                    let mut deliver = Deliver {
+                        http: app,
+                        role,
+                        ctx: &mut ctx,
+                    };
+                    halves[side.index()].flush_aged(now, age, stats, &mut deliver);
+                }
+            }
+            conn.app.expire_pending(now, age, &mut ctx);
+            let idle_for = now.saturating_sub(conn.last_ns);
+            let limit = if conn.has_payload {
+                settings.idle_timeout_ns
+            } else {
+                age
+            };
+            if idle_for >= limit {
+                expired.push(slot);
+            } else {
+                let b = conn.halves[0].buffered_bytes()
+                    + conn.halves[1].buffered_bytes()
+                    + conn.app.buffered_bytes();
+                buffered += b;
+                pending += conn.app.pending_len();
+                by_age.push((conn.last_ns, slot));
+            }
+            self.emit(slot);
+        }
+        for slot in expired {
+            self.close_slot(slot, now, Counter::StreamsExpired);
+        }
+        // Memory budget: evict the least recently active connections first.
+        let table_bytes = self.table.len() * StreamTable::<HttpConn>::bytes_per_conn();
+        let mut total = table_bytes + buffered;
+        if total > self.settings.memory_budget {
+            by_age.sort_unstable();
+            for (_, slot) in by_age {
+                if total <= self.settings.memory_budget * 9 / 10 {
+                    break;
+                }
+                let conn = self.table.get_mut(slot);
+                let b = conn.halves[0].buffered_bytes()
+                    + conn.halves[1].buffered_bytes()
+                    + conn.app.buffered_bytes();
+                total = total.saturating_sub(b + StreamTable::<HttpConn>::bytes_per_conn());
+                self.close_slot(slot, now, Counter::StreamsEvicted);
+            }
+        }
+        self.stats.set_gauge(Gauge::MemoryBytes, total as u64);
+        self.stats.set_gauge(Gauge::PendingRequests, pending as u64);
+        self.stats
+            .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
+        for sink in &mut self.sinks {
+            sink.tick();
+        }
+    }
+
+    /// End of input: close every connection (emitting what is pending) and flush.
+    pub fn finish(&mut self) {
+        let now = self.now_ns;
+        for slot in self.table.slots() {
+            self.close_slot(slot, now, Counter::StreamsClosed);
+        }
+        for sink in &mut self.sinks {
+            sink.flush();
+        }
+    }
+}

@@ -488,7 +488,7 @@ fn content_length(head: &Head) -> Result<Option<u64>, BadFraming> {
             let s = std::str::from_utf8(part.trim_ascii()).map_err(|_| BadFraming)?;
             let len: u64 = s.parse().map_err(|_| BadFraming)?;
             match found {
-                Some(prev) if prev != len => return Err(()),
+                Some(prev) if prev != len => return Err(BadFraming),
                 _ => found = Some(len),
             }
         }

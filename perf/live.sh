@@ -66,7 +66,7 @@ cap_pid=
 
 got=$(wc -l <"$OUT/live.jsonl")
 want=$(truth non_static_transactions)
-drops=$(grep -oiE 'drop[a-z_ ]*[^0-9]{0,6}[0-9]+' "$OUT/live-httpcap.err" | tail -1 | grep -oE '[0-9]+$' || echo "?")
+drops=$(grep -oE 'kernel_drops=[0-9]+' "$OUT/live-httpcap.err" | tail -1 | cut -d= -f2)
 {
     echo "live: tcpreplay --topspeed, af_packet, $SHARDS shards, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     grep -E "Actual|Rated" "$OUT/live-tcpreplay.out" | sed 's/^ */tcpreplay: /'

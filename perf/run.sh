@@ -89,7 +89,7 @@ measure() {
 
 # httpcap prints its summary on stderr; take the record count from it.
 httpcap_count() {
-    grep -oiE '(records|transactions)[^0-9]{0,12}[0-9]+' "$OUT/$1.err" | tail -1 | grep -oE '[0-9]+$' || echo "?"
+    grep -oE 'records_out=[0-9]+' "$OUT/$1.err" | tail -1 | cut -d= -f2 || echo "?"
 }
 suricata_count() {
     local n

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use crate::content::Client;
 use crate::frame::{build, Endpoint, Segment, Wrapping, ACK, FIN, PSH, SYN};
+use crate::rng::Rng;
 
 /// Frames waiting to be written, stored back to back in one buffer.
 #[derive(Default)]
@@ -32,6 +33,17 @@ impl Queue {
     }
 }
 
+/// Network trouble applied to data segments: duplicates (a retransmission
+/// after a lost ACK) and adjacent segments swapped (reordering). Both leave
+/// the byte stream a receiver reassembles unchanged.
+pub struct Impairments {
+    pub retransmit_ppm: u32,
+    pub reorder_ppm: u32,
+    pub rng: Rng,
+    pub retransmitted: u64,
+    pub reordered: u64,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Client,
@@ -43,6 +55,9 @@ pub struct Conn {
     pub client: Endpoint,
     pub server: Endpoint,
     pub who: Client,
+    /// This connection's own random stream, so its content does not depend
+    /// on how connections interleave.
+    pub rng: Rng,
     /// Transactions still to send on this connection.
     pub remaining: u32,
     pub pipelined: bool,
@@ -77,26 +92,28 @@ impl Conn {
         who: Client,
         remaining: u32,
         pipelined: bool,
-        isn: [u32; 2],
-        ip_id: [u16; 2],
+        mut rng: Rng,
     ) -> Self {
+        let (c_seq, s_seq) = (rng.next_u64() as u32, rng.next_u64() as u32);
+        let (c_ip_id, s_ip_id) = (rng.next_u64() as u16, rng.next_u64() as u16);
         Conn {
             id,
             client,
             server,
             who,
+            rng,
             remaining,
             pipelined,
             server_closes: false,
             open: false,
             closed: false,
             queue: Queue::default(),
-            c_seq: isn[0],
-            s_seq: isn[1],
-            c_ip_id: ip_id[0],
-            s_ip_id: ip_id[1],
-            c_ts: isn[0] >> 8,
-            s_ts: isn[1] >> 8,
+            c_seq,
+            s_seq,
+            c_ip_id,
+            s_ip_id,
+            c_ts: c_seq >> 8,
+            s_ts: s_seq >> 8,
         }
     }
 
@@ -161,7 +178,14 @@ impl Conn {
 
     /// Queues `data` from `side` cut at the MSS; the peer ACKs every second
     /// segment and the end of the flight (delayed ACK). Returns segments sent.
-    pub fn flight(&mut self, wrap: &Wrapping, side: Side, data: &[u8], now_ms: u32) -> usize {
+    pub fn flight(
+        &mut self,
+        wrap: &Wrapping,
+        imp: &mut Impairments,
+        side: Side,
+        data: &[u8],
+        now_ms: u32,
+    ) -> usize {
         let peer = match side {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
@@ -177,6 +201,17 @@ impl Conn {
                 chunk,
                 now_ms,
             );
+            let at = self.queue.frames.len() - 1;
+            let span = self.queue.frames[at];
+            // Odd segments directly follow their predecessor (no ACK between).
+            if i % 2 == 1 && imp.rng.chance_ppm(imp.reorder_ppm) {
+                self.queue.frames.swap(at - 1, at);
+                imp.reordered += 1;
+            }
+            if imp.rng.chance_ppm(imp.retransmit_ppm) {
+                self.queue.frames.push_back(span);
+                imp.retransmitted += 1;
+            }
             if i % 2 == 1 && !last {
                 self.push(wrap, peer, ACK, b"", now_ms);
             }

@@ -357,12 +357,8 @@ impl Content {
         resp: &mut Vec<u8>,
     ) -> TxnInfo {
         let asset = rng.pick(ASSETS);
-        let name = rng.pick(ASSET_NAMES);
-        let path = if asset.dir == "/" {
-            format!("/favicon.{}", asset.ext)
-        } else {
-            format!("{}{name}.{}", asset.dir, asset.ext)
-        };
+        let name = rng.pick(asset.names);
+        let path = format!("{}{name}.{}", asset.dir, asset.ext);
         let mut info = TxnInfo {
             method: "GET",
             path,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
-use crate::conn::{Conn, Side};
+use crate::conn::{Conn, Impairments, Side};
 use crate::content::{Client, Content};
 use crate::frame::{Endpoint, Wrapping};
 use crate::params::{ppm, Params};
@@ -37,11 +37,11 @@ pub fn wrapping(p: &Params) -> Wrapping {
 struct State {
     wrap: Wrapping,
     content: Content,
-    rng: Rng,
     now_ns: u64,
     truth: Truth,
     req: Vec<u8>,
     resp: Vec<u8>,
+    imp: Impairments,
 }
 
 /// Writes the capture for `p` to `out` and, if given, one truth line per
@@ -65,11 +65,13 @@ pub fn generate<W: Write>(
     let mut pcap = PcapWriter::with_header(out, header).map_err(io::Error::other)?;
 
     let mut root = Rng::new(p.seed);
+    // Separate streams: which connection moves next (and the clock) must not
+    // change what the connections carry.
     let mut sched = root.fork();
+    let mut opener = root.fork();
     let mut st = State {
         wrap: wrapping(p),
         content: Content::new(p.mix()),
-        rng: root.fork(),
         now_ns: START_SECS * 1_000_000_000,
         truth: Truth {
             seed: p.seed,
@@ -78,6 +80,13 @@ pub fn generate<W: Write>(
         },
         req: Vec::new(),
         resp: Vec::new(),
+        imp: Impairments {
+            retransmit_ppm: ppm(p.retransmit_share),
+            reorder_ppm: ppm(p.reorder_share),
+            rng: root.fork(),
+            retransmitted: 0,
+            reordered: 0,
+        },
     };
     let mean_gap = 1_000_000_000 / p.pps.max(1);
     let planned_conns = p.connections.map(|c| c.clamp(1, p.transactions.max(1)));
@@ -91,13 +100,13 @@ pub fn generate<W: Write>(
         while active.len() < p.concurrency.max(1) && unassigned > 0 {
             let depth = match planned_conns {
                 Some(m) => p.transactions / m + u64::from(next_id < p.transactions % m),
-                None => sched.range(1, p.keepalive.max(1) as u64),
+                None => opener.range(1, p.keepalive.max(1) as u64),
             }
             .min(unassigned);
             unassigned -= depth;
-            let pipelined = sched.chance_ppm(pipeline_ppm);
-            let mut conn = open(&mut sched, next_id, depth as u32, pipelined);
-            conn.server_closes = !conn.pipelined && sched.chance_ppm(close_ppm);
+            let pipelined = opener.chance_ppm(pipeline_ppm);
+            let mut conn = open(&mut opener, next_id, depth as u32, pipelined);
+            conn.server_closes = !conn.pipelined && opener.chance_ppm(close_ppm);
             active.push(conn);
             next_id += 1;
         }
@@ -125,6 +134,8 @@ pub fn generate<W: Write>(
     }
     st.truth.connections = next_id;
     st.truth.last_ts_ns = st.now_ns;
+    st.truth.retransmitted_segments = st.imp.retransmitted;
+    st.truth.reordered_segments = st.imp.reordered;
     pcap.into_writer().flush()?;
     Ok(st.truth)
 }
@@ -132,8 +143,9 @@ pub fn generate<W: Write>(
 /// A new connection from a documentation-range client. Ports advance with
 /// the connection number, so a 4-tuple repeats only after millions of
 /// connections, long after the earlier one closed.
-fn open(rng: &mut Rng, id: u64, depth: u32, pipelined: bool) -> Conn {
-    let who = Client::new(rng);
+fn open(opener: &mut Rng, id: u64, depth: u32, pipelined: bool) -> Conn {
+    let mut rng = opener.fork();
+    let who = Client::new(&mut rng);
     let client = Endpoint {
         mac: CLIENT_MAC,
         ip: Ipv4Addr::new(198, 51, 100, 10 + (id % 240) as u8),
@@ -152,9 +164,7 @@ fn open(rng: &mut Rng, id: u64, depth: u32, pipelined: bool) -> Conn {
             80
         },
     };
-    let isn = [rng.next_u64() as u32, rng.next_u64() as u32];
-    let ip_id = [rng.next_u64() as u16, rng.next_u64() as u16];
-    Conn::new(id, client, server, who, depth, pipelined, isn, ip_id)
+    Conn::new(id, client, server, who, depth, pipelined, rng)
 }
 
 /// Queues the connection's next flight: handshake, one exchange (or a
@@ -175,7 +185,7 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         return Ok(());
     }
     let group = if conn.pipelined && conn.remaining >= 2 {
-        st.rng.range(2, conn.remaining.min(4) as u64) as u32
+        conn.rng.range(2, conn.remaining.min(4) as u64) as u32
     } else {
         1
     };
@@ -186,7 +196,7 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         conn.remaining -= 1;
         let close = conn.server_closes && conn.remaining == 0;
         let info = st.content.exchange(
-            &mut st.rng,
+            &mut conn.rng,
             &conn.who,
             secs,
             close,
@@ -201,7 +211,7 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         }
     }
     st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
-    conn.flight(&st.wrap, Side::Client, &st.req, now_ms);
-    conn.flight(&st.wrap, Side::Server, &st.resp, now_ms);
+    conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
+    conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);
     Ok(())
 }

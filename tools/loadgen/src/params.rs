@@ -50,6 +50,12 @@ pub struct Params {
     /// the others are closed by the client after the last exchange.
     #[arg(long, default_value_t = 0.3)]
     pub close_share: f64,
+    /// Share of data segments sent twice (retransmissions).
+    #[arg(long, default_value_t = 0.0)]
+    pub retransmit_share: f64,
+    /// Share of data segments swapped with the one before (reordering).
+    #[arg(long, default_value_t = 0.0)]
+    pub reorder_share: f64,
     /// libdeflate level for gzip bodies (1 is nginx's default).
     #[arg(long, default_value_t = 1)]
     pub gzip_level: i32,

@@ -23,6 +23,8 @@ pub struct Truth {
     pub pipelined_transactions: u64,
     pub head_requests: u64,
     pub error_responses: u64,
+    pub retransmitted_segments: u64,
+    pub reordered_segments: u64,
     pub first_ts_ns: u64,
     pub last_ts_ns: u64,
 }
@@ -43,7 +45,7 @@ impl Truth {
     }
 
     pub fn write_json(&self, mut out: impl Write) -> io::Result<()> {
-        let fields: [(&str, u64); 15] = [
+        let fields: [(&str, u64); 17] = [
             ("seed", self.seed),
             ("transactions", self.transactions),
             ("non_static_transactions", self.non_static_transactions),
@@ -57,6 +59,8 @@ impl Truth {
             ("pipelined_transactions", self.pipelined_transactions),
             ("head_requests", self.head_requests),
             ("error_responses", self.error_responses),
+            ("retransmitted_segments", self.retransmitted_segments),
+            ("reordered_segments", self.reordered_segments),
             ("first_ts_ns", self.first_ts_ns),
             ("last_ts_ns", self.last_ts_ns),
         ];

@@ -107,19 +107,23 @@ pub const ERRORS: &[(u16, &str, &str)] = &[
     (503, "Service Unavailable", "maintenance"),
 ];
 
-/// Static assets: path pattern, content type, request Accept, text-like
-/// (compressible) or binary.
+/// Static assets: directory, file names, extension, content type, the
+/// request's Accept, and whether the body is text (compressible).
 pub struct Asset {
     pub dir: &'static str,
+    pub names: &'static [&'static str],
     pub ext: &'static str,
     pub ctype: &'static str,
     pub accept: &'static str,
     pub text: bool,
 }
 
+const IMAGE_ACCEPT: &str = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
+
 pub const ASSETS: &[Asset] = &[
     Asset {
         dir: "/static/js/",
+        names: &["app", "vendor", "runtime", "chunk-3f9a"],
         ext: "js",
         ctype: "application/javascript",
         accept: "*/*",
@@ -127,6 +131,7 @@ pub const ASSETS: &[Asset] = &[
     },
     Asset {
         dir: "/static/css/",
+        names: &["main", "app", "print"],
         ext: "css",
         ctype: "text/css",
         accept: "text/css,*/*;q=0.1",
@@ -134,27 +139,31 @@ pub const ASSETS: &[Asset] = &[
     },
     Asset {
         dir: "/static/img/",
+        names: &["logo", "hero", "avatar-default"],
         ext: "png",
         ctype: "image/png",
-        accept: "image/avif,image/webp,image/apng,image/*,*/*;q=0.8",
+        accept: IMAGE_ACCEPT,
         text: false,
     },
     Asset {
         dir: "/static/img/",
+        names: &["banner", "product-1", "product-2"],
         ext: "jpg",
         ctype: "image/jpeg",
-        accept: "image/avif,image/webp,image/apng,image/*,*/*;q=0.8",
+        accept: IMAGE_ACCEPT,
         text: false,
     },
     Asset {
         dir: "/static/img/",
+        names: &["icons", "spinner"],
         ext: "svg",
         ctype: "image/svg+xml",
-        accept: "image/avif,image/webp,image/apng,image/*,*/*;q=0.8",
+        accept: IMAGE_ACCEPT,
         text: true,
     },
     Asset {
         dir: "/fonts/",
+        names: &["inter-var", "roboto-regular"],
         ext: "woff2",
         ctype: "font/woff2",
         accept: "*/*",
@@ -162,21 +171,10 @@ pub const ASSETS: &[Asset] = &[
     },
     Asset {
         dir: "/",
+        names: &["favicon"],
         ext: "ico",
         ctype: "image/x-icon",
-        accept: "image/avif,image/webp,image/apng,image/*,*/*;q=0.8",
+        accept: IMAGE_ACCEPT,
         text: false,
     },
-];
-pub const ASSET_NAMES: &[&str] = &[
-    "app",
-    "vendor",
-    "main",
-    "logo",
-    "hero",
-    "icons",
-    "inter-var",
-    "favicon",
-    "chunk-3f9a",
-    "runtime",
 ];

@@ -144,3 +144,20 @@ fn nanosecond_magic() {
     });
     assert_eq!(&pcap[..4], &0xa1b2_3c4du32.to_le_bytes());
 }
+
+#[test]
+fn impairments_add_packets_not_transactions() {
+    let clean = small(7);
+    let rough = Params {
+        retransmit_share: 0.05,
+        reorder_share: 0.05,
+        ..small(7)
+    };
+    let (_, a, _) = run(&clean);
+    let (pcap, b, _) = run(&rough);
+    assert_eq!(a.transactions, b.transactions);
+    assert_eq!(a.tcp_payload_bytes, b.tcp_payload_bytes);
+    assert!(b.retransmitted_segments > 0 && b.reordered_segments > 0);
+    assert_eq!(b.packets, tcp_frames(&pcap, false, false).len() as u64);
+    assert_eq!(a.packets + b.retransmitted_segments, b.packets);
+}

@@ -32,7 +32,7 @@ command -v tcpreplay >/dev/null || { echo "perf/live.sh: tcpreplay not found (ru
 cargo build --release -q -p httpcap -p httpcap-loadgen
 HTTPCAP=$(realpath target/release/httpcap)
 PCAP="$OUT/http-$TXNS-s$SEED.pcap"
-if [ ! -s "$PCAP.truth.json" ]; then
+if [ ! -s "$PCAP.truth.json" ] || [ target/release/httpcap-loadgen -nt "$PCAP.truth.json" ]; then
     target/release/httpcap-loadgen -o "$PCAP" --transactions "$TXNS" --seed "$SEED"
 fi
 truth() { awk -F': ' -v k="\"$1\"" '$1 ~ k { gsub(/,/, "", $2); print $2 }' "$PCAP.truth.json"; }

@@ -39,10 +39,10 @@ HTTPCAP=$(realpath target/release/httpcap)
 LOADGEN=$(realpath target/release/httpcap-loadgen)
 
 # Captures are deterministic, so one generated earlier with the same size
-# and seed is reused.
+# and seed is reused unless the generator was rebuilt since.
 capture() {
     local name="$OUT/http-$1-s$SEED.pcap"
-    if [ ! -s "$name.truth.json" ]; then
+    if [ ! -s "$name.truth.json" ] || [ "$LOADGEN" -nt "$name.truth.json" ]; then
         echo "generating $1 transactions -> $name" >&2
         "$LOADGEN" -o "$name" --transactions "$1" --seed "$SEED" >&2
     fi

@@ -171,6 +171,6 @@ fi
     echo "machine: $(lscpu | awk -F': +' '/^Model name/ { print $2 }'), $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GB RAM"
     echo "httpcap: $(git rev-parse --short HEAD)"
     skipping suricata || echo "peer:    $(suricata -V 2>&1 | grep -m1 -i version)"
-    skipping tshark || echo "peer:    $(tshark -v | head -1)"
+    skipping tshark || echo "peer:    $(tshark -v 2>/dev/null | head -1)"
     echo "capture: $MAIN, $ALL transactions ($KEPT non-static), $(truth "$MAIN" packets) packets, $(truth "$MAIN" bytes) bytes"
 } | tee -a "$RESULTS"

@@ -19,6 +19,9 @@ pub enum LinkType {
     /// network order (DLT_LOOP).
     Null,
     Loop,
+    /// Linux NFLOG (DLT_NFLOG): a small header, then TLVs, one of which
+    /// holds the IP packet.
+    Nflog,
 }
 
 impl LinkType {
@@ -30,6 +33,7 @@ impl LinkType {
             12 | 14 | 101 | 228 | 229 => LinkType::RawIp,
             108 => LinkType::Loop,
             113 => LinkType::LinuxSll,
+            239 => LinkType::Nflog,
             276 => LinkType::LinuxSll2,
             _ => return None,
         })

@@ -25,7 +25,7 @@ impl std::fmt::Display for FileError {
             FileError::Format(p, e) => write!(f, "{p}: not a readable pcap or pcapng file: {e}"),
             FileError::UnknownLinkType(p, l) => write!(
                 f,
-                "{p}: unsupported link type {l} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback)"
+                "{p}: unsupported link type {l} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback, NFLOG)"
             ),
         }
     }

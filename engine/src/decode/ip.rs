@@ -1,5 +1,6 @@
 //! IPv4 (with options) and IPv6 (with extension headers), and the tunnels
-//! that ride on IP: IP-in-IP, GRE and VXLAN.
+//! that ride on IP: IP-in-IP, GRE, and in UDP VXLAN, GTP-U, Teredo, AYIYA
+//! and GRE-in-UDP.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -175,16 +176,37 @@ fn gre(p: &[u8]) -> Result<Next<'_>, DecodeError> {
     Ok(Next::EtherType(proto, &p[len..]))
 }
 
+/// UDP ports of the tunnels followed inside UDP.
+const TEREDO_PORT: u16 = 3544;
+const AYIYA_PORT: u16 = 5072;
+const GTP_U_PORT: u16 = 2152;
+const GRE_UDP_PORT: u16 = 4754;
+
 fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
     if p.len() < 8 {
         return Err(DecodeError::Truncated);
     }
+    let sport = u16::from_be_bytes([p[0], p[1]]);
     let dport = u16::from_be_bytes([p[2], p[3]]);
-    if dport != VXLAN_PORT {
-        return Err(DecodeError::NotTcp);
-    }
-    // VXLAN: 8-byte header with the I flag, then an Ethernet frame.
     let v = &p[8..];
+    let on = |port: u16| sport == port || dport == port;
+    if dport == VXLAN_PORT {
+        vxlan(v)
+    } else if on(GTP_U_PORT) {
+        gtp_u(v)
+    } else if on(TEREDO_PORT) {
+        teredo(v)
+    } else if on(AYIYA_PORT) {
+        ayiya(v)
+    } else if on(GRE_UDP_PORT) {
+        gre(v)
+    } else {
+        Err(DecodeError::NotTcp)
+    }
+}
+
+/// VXLAN: 8-byte header with the I flag, then an Ethernet frame.
+fn vxlan(v: &[u8]) -> Result<Next<'_>, DecodeError> {
     if v.len() < 8 {
         return Err(DecodeError::Truncated);
     }
@@ -192,4 +214,89 @@ fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
         return Err(DecodeError::NotTcp);
     }
     Ok(Next::Ether(&v[8..]))
+}
+
+/// GTP-U version 1 (mobile core user plane): an 8-byte header, 4 more when
+/// any of E/S/PN is set, then extension headers while E chains them. Only
+/// G-PDUs (type 255) carry user packets.
+fn gtp_u(v: &[u8]) -> Result<Next<'_>, DecodeError> {
+    if v.len() < 8 {
+        return Err(DecodeError::Truncated);
+    }
+    let flags = v[0];
+    if flags >> 5 != 1 || flags & 0x10 == 0 {
+        return Err(DecodeError::TunnelUnsupported);
+    }
+    if v[1] != 0xff {
+        // Echo, error indication, ...: signalling, no user data.
+        return Err(DecodeError::NotTcp);
+    }
+    let mut at = 8;
+    if flags & 0x07 != 0 {
+        if v.len() < 12 {
+            return Err(DecodeError::Truncated);
+        }
+        let mut next_ext = v[11];
+        at = 12;
+        while flags & 0x04 != 0 && next_ext != 0 {
+            // Each extension: length in 4-byte units, ..., next type last.
+            let len = *v.get(at).ok_or(DecodeError::Truncated)? as usize * 4;
+            if len == 0 || v.len() < at + len {
+                return Err(DecodeError::Truncated);
+            }
+            next_ext = v[at + len - 1];
+            at += len;
+        }
+    }
+    inner_ip(&v[at..])
+}
+
+/// Teredo (IPv6 over UDP): an IPv6 packet, optionally preceded by an
+/// authentication and/or an origin indication.
+fn teredo(mut v: &[u8]) -> Result<Next<'_>, DecodeError> {
+    if v.len() >= 2 && v[0] == 0 && v[1] == 1 {
+        // Authentication: id and auth lengths, id, auth, nonce (8), confirmation (1).
+        if v.len() < 4 {
+            return Err(DecodeError::Truncated);
+        }
+        let len = 4 + v[2] as usize + v[3] as usize + 9;
+        v = v.get(len..).ok_or(DecodeError::Truncated)?;
+    }
+    if v.len() >= 2 && v[0] == 0 && v[1] == 0 {
+        // Origin indication: 8 bytes.
+        v = v.get(8..).ok_or(DecodeError::Truncated)?;
+    }
+    match v.first() {
+        Some(b) if b >> 4 == 6 => Ok(Next::Ip(v)),
+        Some(_) => Err(DecodeError::NotTcp),
+        None => Err(DecodeError::Truncated),
+    }
+}
+
+/// AYIYA ("anything in anything"): identity and signature lengths in the
+/// first two bytes' high nibbles, the payload's IP protocol in the fourth.
+fn ayiya(v: &[u8]) -> Result<Next<'_>, DecodeError> {
+    if v.len() < 8 {
+        return Err(DecodeError::Truncated);
+    }
+    let opcode = v[2] & 0x0f;
+    if opcode != 1 {
+        // Only "forward" carries a packet.
+        return Err(DecodeError::NotTcp);
+    }
+    let len = 8 + (1usize << (v[0] >> 4)) + (v[1] >> 4) as usize * 4;
+    let inner = v.get(len..).ok_or(DecodeError::Truncated)?;
+    match v[3] {
+        PROTO_IPV4 | PROTO_IPV6 => inner_ip(inner),
+        _ => Err(DecodeError::NotTcp),
+    }
+}
+
+/// A tunnel payload that must be an IP packet.
+fn inner_ip(v: &[u8]) -> Result<Next<'_>, DecodeError> {
+    match v.first() {
+        Some(b) if b >> 4 == 4 || b >> 4 == 6 => Ok(Next::Ip(v)),
+        Some(_) => Err(DecodeError::TunnelUnsupported),
+        None => Err(DecodeError::Truncated),
+    }
 }

@@ -38,6 +38,7 @@ pub(super) fn decode_link(link: LinkType, data: &[u8]) -> Result<Next<'_>, Decod
             }
             Ok(Next::EtherType(be16(data, 0), &data[20..]))
         }
+        LinkType::Nflog => nflog(data),
         LinkType::Null | LinkType::Loop => {
             if data.len() < 4 {
                 return Err(DecodeError::Truncated);
@@ -55,6 +56,30 @@ pub(super) fn decode_link(link: LinkType, data: &[u8]) -> Result<Next<'_>, Decod
             }
         }
     }
+}
+
+/// NFLOG: family, version and resource id (4 bytes), then TLVs whose
+/// 16-bit length (header included, in host order: little-endian on the
+/// machines that write these) is padded to 4 bytes. Type 9 is the packet.
+fn nflog(data: &[u8]) -> Result<Next<'_>, DecodeError> {
+    const NFULA_PAYLOAD: u16 = 9;
+    if data.len() < 4 {
+        return Err(DecodeError::Truncated);
+    }
+    let mut p = &data[4..];
+    while p.len() >= 4 {
+        let len = u16::from_le_bytes([p[0], p[1]]) as usize;
+        let kind = u16::from_le_bytes([p[2], p[3]]) & 0x7fff;
+        if len < 4 || len > p.len() {
+            return Err(DecodeError::Truncated);
+        }
+        if kind == NFULA_PAYLOAD {
+            return Ok(Next::Ip(&p[4..len]));
+        }
+        let padded = (len + 3) & !3;
+        p = &p[padded.min(p.len())..];
+    }
+    Err(DecodeError::NotIp)
 }
 
 pub(super) fn ethernet(frame: &[u8]) -> Result<Next<'_>, DecodeError> {

@@ -1,6 +1,7 @@
 //! Frame decoding, from link layer to TCP payload. Each layer is a small
 //! zero-copy view (`link`, `ip`, `tcp`); this module chains them and peels
-//! tunnels (IPIP when enabled, VXLAN, GRE, MPLS, PPPoE) so that the flow
+//! tunnels (IPIP when enabled; VXLAN, GTP-U, Teredo, AYIYA, GRE and
+//! GRE-in-UDP, MPLS, PPPoE always) so that the flow
 //! handed on is always the innermost TCP connection.
 //!
 //! IP fragments are not reassembled: HTTP over TCP is practically never

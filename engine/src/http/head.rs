@@ -32,9 +32,14 @@ pub enum HeadError {
 
 const MAX_HEADERS: usize = 256;
 
+/// Where `part` lies within `base`. httparse hands back slices of the
+/// buffer, except for some empty values (a static `b""`), which map to 0..0.
 fn span(base: &[u8], part: &[u8]) -> Range<u32> {
-    let start = part.as_ptr() as usize - base.as_ptr() as usize;
-    start as u32..(start + part.len()) as u32
+    let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if !part.is_empty() && end <= base.len() => start as u32..end as u32,
+        _ => 0..0,
+    }
 }
 
 fn parser_config() -> httparse::ParserConfig {
@@ -60,8 +65,64 @@ impl Head {
             {
                 Self::parse_exact(&unfold(raw), request).map_err(|_| e)
             }
+            Err(e) if request => Self::parse_lenient_request(raw).ok_or(e),
             Err(e) => Err(e),
         }
+    }
+
+    /// Request lines that httparse rejects but servers answer: a missing
+    /// or damaged version (`GET /x`, `GET / HTTP/1.`) or a missing target
+    /// (`OPTIONS HTTP/1.1`). The line must still be a method token and at
+    /// least one more word; the headers must parse.
+    fn parse_lenient_request(raw: &[u8]) -> Option<Head> {
+        let line_end = memchr::memchr(b'\n', raw)?;
+        let line = raw[..line_end].strip_suffix(b"\r").unwrap_or(&raw[..line_end]);
+        let mut words = line
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|w| !w.is_empty());
+        let method = words.next()?;
+        let second = words.next()?;
+        let third = words.next();
+        if words.next().is_some()
+            || !method
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+            || !second.iter().all(|b| b.is_ascii_graphic())
+        {
+            return None;
+        }
+        let (target, version) = match third {
+            Some(v) => (second, Some(v)),
+            None if second.starts_with(b"HTTP/") => (&second[..0], Some(second)),
+            None => (second, None),
+        };
+        let minor = match version {
+            Some(v) if v.starts_with(b"HTTP/1.0") || v.starts_with(b"HTTP/0.9") => 0,
+            _ => 1,
+        };
+        // Words are slices of `raw`: their offsets carry over to the copy.
+        let at = |w: &[u8]| {
+            let start = (w.as_ptr() as usize - raw.as_ptr() as usize) as u32;
+            start..start + w.len() as u32
+        };
+        let method = at(method);
+        let target = if target.is_empty() { 0..0 } else { at(target) };
+        let raw: Box<[u8]> = raw.into();
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let headers = match httparse::parse_headers(&raw[line_end + 1..], &mut storage) {
+            Ok(httparse::Status::Complete((_, h))) => h,
+            _ => return None,
+        };
+        let hdrs = headers
+            .iter()
+            .map(|h| (span(&raw, h.name.as_bytes()), span(&raw, h.value)))
+            .collect();
+        Some(Head {
+            start: StartLine::Request { method, target },
+            minor_version: minor,
+            headers: hdrs,
+            raw,
+        })
     }
 
     fn parse_exact(raw: &[u8], request: bool) -> Result<Head, HeadError> {

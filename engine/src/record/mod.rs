@@ -105,7 +105,9 @@ struct FlagsView(Flags);
 
 impl Serialize for FlagsView {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
+        // The length must be exact: simd-json writes an unclosed `[` for an
+        // empty sequence of unknown length.
+        let mut seq = s.serialize_seq(Some(self.0.names().count()))?;
         for name in self.0.names() {
             seq.serialize_element(name)?;
         }

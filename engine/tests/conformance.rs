@@ -133,11 +133,32 @@ fn key_of(rec: &serde_json::Value) -> Key {
     [
         s(&req["method"]),
         s(&req["headers"]["host"]),
-        s(&req["target"]),
+        unescape(&s(&req["target"])),
         s(&resp["status"]),
         size(req),
         size(resp),
     ]
+}
+
+/// Zeek logs the URI with %XX escapes decoded.
+fn unescape(uri: &str) -> String {
+    let b = uri.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 struct Run {

@@ -200,9 +200,18 @@ fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
         ayiya(v)
     } else if on(GRE_UDP_PORT) {
         gre(v)
+    } else if is_bare_ipv6(v) {
+        // Teredo relays talk on any port once the tunnel is up.
+        Ok(Next::Ip(v))
     } else {
         Err(DecodeError::NotTcp)
     }
+}
+
+/// A datagram that is exactly one IPv6 packet: version 6 and a payload
+/// length that fills it. Random UDP data practically never passes.
+fn is_bare_ipv6(v: &[u8]) -> bool {
+    v.len() >= 40 && v[0] >> 4 == 6 && u16::from_be_bytes([v[4], v[5]]) as usize + 40 == v.len()
 }
 
 /// VXLAN: 8-byte header with the I flag, then an Ethernet frame.

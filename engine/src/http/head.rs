@@ -84,6 +84,7 @@ impl Head {
         let second = words.next()?;
         let third = words.next();
         if words.next().is_some()
+            || third.is_some_and(|v| !v.starts_with(b"HTTP/"))
             || !method
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))

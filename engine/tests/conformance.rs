@@ -147,7 +147,11 @@ fn unescape(uri: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -344,10 +348,12 @@ fn zeek_http_log_scoreboard() {
             println!("{}", run.stderr);
         }
         match committed.get(&name) {
-            Some(c) if score.matched < c.matched || score.extra > c.extra => failures.push(format!(
-                "{name}: matched {} (was {}), extra {} (was {})",
-                score.matched, c.matched, score.extra, c.extra
-            )),
+            Some(c) if score.matched < c.matched || score.extra > c.extra => {
+                failures.push(format!(
+                    "{name}: matched {} (was {}), extra {} (was {})",
+                    score.matched, c.matched, score.extra, c.extra
+                ))
+            }
             Some(_) => {}
             None => failures.push(format!("{name}: not in the scoreboard")),
         }

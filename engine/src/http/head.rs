@@ -76,7 +76,9 @@ impl Head {
     /// least one more word; the headers must parse.
     fn parse_lenient_request(raw: &[u8]) -> Option<Head> {
         let line_end = memchr::memchr(b'\n', raw)?;
-        let line = raw[..line_end].strip_suffix(b"\r").unwrap_or(&raw[..line_end]);
+        let line = raw[..line_end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&raw[..line_end]);
         let mut words = line
             .split(|b| *b == b' ' || *b == b'\t')
             .filter(|w| !w.is_empty());

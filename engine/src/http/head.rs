@@ -56,15 +56,19 @@ fn parser_config() -> httparse::ParserConfig {
 impl Head {
     /// Parses a complete head (ending with its blank line).
     pub fn parse(raw: &[u8], request: bool) -> Result<Head, HeadError> {
+        // Obsolete line folding: unfold first, or httparse would drop the
+        // continuation as an invalid header line.
+        let unfolded;
+        let raw = if memchr::memmem::find(raw, b"\n ").is_some()
+            || memchr::memmem::find(raw, b"\n\t").is_some()
+        {
+            unfolded = unfold(raw);
+            &unfolded[..]
+        } else {
+            raw
+        };
         match Self::parse_exact(raw, request) {
             Ok(h) => Ok(h),
-            // Obsolete line folding in requests: unfold and try once more.
-            Err(e)
-                if memchr::memmem::find(raw, b"\n ").is_some()
-                    || memchr::memmem::find(raw, b"\n\t").is_some() =>
-            {
-                Self::parse_exact(&unfold(raw), request).map_err(|_| e)
-            }
             Err(e) if request => Self::parse_lenient_request(raw).ok_or(e),
             Err(e) => Err(e),
         }

@@ -317,10 +317,7 @@ impl Shard {
                 txn: &txn,
             };
             self.line.clear();
-            if view.write_line(&mut self.line).is_err() {
-                self.stats.inc(Counter::OutputErrors);
-                continue;
-            }
+            view.write_line(&mut self.line);
             self.stats.add(Counter::RecordBytes, self.line.len() as u64);
             for sink in &mut self.sinks {
                 sink.write(&view, &self.line);

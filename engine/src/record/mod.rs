@@ -2,13 +2,13 @@
 //! serialized straight from the parsed messages (no intermediate copy).
 //! The schema is documented in README.md and `schema/record.schema.json`.
 
-use std::time::{Duration, UNIX_EPOCH};
+pub mod json;
 
 use base64::Engine as _;
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::flow::Endpoint;
-use crate::http::{Flags, Message, Transaction};
+use crate::http::{Message, Transaction};
+use json::JsonWriter;
 
 /// The connection a transaction belongs to, oriented client → server.
 #[derive(Clone, Copy, Debug)]
@@ -35,23 +35,112 @@ pub struct RecordView<'a> {
 
 impl RecordView<'_> {
     /// The record id: run, connection and position within the connection.
-    pub fn id(&self) -> String {
-        format!(
-            "{:08x}-{:016x}-{}",
-            self.ctx.run_id, self.conn.id, self.txn.seq
-        )
+    pub fn id(&self) -> RecordId {
+        let mut id = RecordId::default();
+        id.hex(self.ctx.run_id as u64, 8);
+        id.push(b'-');
+        id.hex(self.conn.id, 16);
+        let key_len = id.len;
+        id.push(b'-');
+        id.decimal(self.txn.seq as u64);
+        id.key_len = key_len;
+        id
     }
 
     /// The Kafka message key: the connection, so its transactions stay ordered.
-    pub fn key(&self) -> String {
-        format!("{:08x}-{:016x}", self.ctx.run_id, self.conn.id)
+    pub fn key(&self) -> RecordId {
+        let mut id = self.id();
+        id.len = id.key_len;
+        id
     }
 
     /// Appends the record as one line of JSON.
-    pub fn write_line(&self, out: &mut Vec<u8>) -> Result<(), simd_json::Error> {
-        simd_json::to_writer(&mut *out, self)?;
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        let t = self.txn;
+        let mut w = JsonWriter::new(out);
+        w.begin_object();
+        w.key("id");
+        w.str(self.id().as_str());
+        w.key("collection_id");
+        w.str(&self.ctx.collection_id);
+        w.key("conn");
+        write_conn(&mut w, self.conn);
+        w.key("request");
+        match &t.request {
+            Some(m) => write_message(&mut w, m, true),
+            None => w.null(),
+        }
+        w.key("response");
+        match &t.response {
+            Some(m) => write_message(&mut w, m, false),
+            None => w.null(),
+        }
+        w.key("duration_us");
+        match duration_us(t) {
+            Some(d) => w.u64(d),
+            None => w.null(),
+        }
+        w.key("flags");
+        w.begin_array();
+        for name in t.flags.names() {
+            w.str(name);
+        }
+        w.end_array();
+        w.end_object();
         out.push(b'\n');
-        Ok(())
+    }
+}
+
+/// A record id or key, formatted on the stack (no allocation per record).
+#[derive(Clone, Copy)]
+pub struct RecordId {
+    buf: [u8; 40],
+    len: usize,
+    key_len: usize,
+}
+
+impl Default for RecordId {
+    fn default() -> Self {
+        RecordId {
+            buf: [0; 40],
+            len: 0,
+            key_len: 0,
+        }
+    }
+}
+
+impl RecordId {
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn hex(&mut self, v: u64, digits: u32) {
+        for i in (0..digits).rev() {
+            self.push(b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize]);
+        }
+    }
+
+    fn decimal(&mut self, v: u64) {
+        let mut tmp = itoa::Buffer::new();
+        for b in tmp.format(v).bytes() {
+            self.push(b);
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits, '-' and decimal digits are ever pushed.
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for RecordId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -61,97 +150,92 @@ fn duration_us(t: &Transaction) -> Option<u64> {
     Some(resp.end_ts_ns.saturating_sub(req.ts_ns) / 1000)
 }
 
-impl Serialize for RecordView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.txn;
-        let mut m = s.serialize_map(Some(8))?;
-        m.serialize_entry("id", &self.id())?;
-        m.serialize_entry("collection_id", &self.ctx.collection_id)?;
-        m.serialize_entry("conn", &ConnView(self.conn))?;
-        m.serialize_entry(
-            "request",
-            &t.request.as_ref().map(|r| MessageView {
-                msg: r,
-                request: true,
-            }),
-        )?;
-        m.serialize_entry(
-            "response",
-            &t.response.as_ref().map(|r| MessageView {
-                msg: r,
-                request: false,
-            }),
-        )?;
-        m.serialize_entry("duration_us", &duration_us(t))?;
-        m.serialize_entry("flags", &FlagsView(t.flags))?;
-        m.end()
-    }
+fn write_conn(w: &mut JsonWriter<'_>, c: &ConnInfo) {
+    w.begin_object();
+    w.key("client_ip");
+    w.ip(&c.client.ip);
+    w.key("client_port");
+    w.u64(c.client.port as u64);
+    w.key("server_ip");
+    w.ip(&c.server.ip);
+    w.key("server_port");
+    w.u64(c.server.port as u64);
+    w.end_object();
 }
 
-struct ConnView<'a>(&'a ConnInfo);
-
-impl Serialize for ConnView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry("client_ip", &self.0.client.ip)?;
-        m.serialize_entry("client_port", &self.0.client.port)?;
-        m.serialize_entry("server_ip", &self.0.server.ip)?;
-        m.serialize_entry("server_port", &self.0.server.port)?;
-        m.end()
+fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool) {
+    let h = &msg.head;
+    let mut ts = [0u8; 27];
+    w.begin_object();
+    w.key("ts");
+    w.str(format_rfc3339_micros(msg.ts_ns, &mut ts));
+    if request {
+        w.key("method");
+        w.str(h.method());
+        w.key("target");
+        w.str(h.target());
+    } else {
+        w.key("status");
+        w.u64(h.status() as u64);
+        w.key("reason");
+        w.text(h.reason());
     }
+    w.key("version");
+    w.str(h.version());
+    w.key("headers");
+    write_headers(w, h);
+    let (body, encoding) = body_text(&msg.body);
+    w.key("body");
+    w.str(&body);
+    w.key("body_encoding");
+    w.str(encoding);
+    w.key("body_size");
+    w.u64(msg.body_size);
+    w.key("body_truncated");
+    w.bool(msg.body_truncated);
+    w.end_object();
 }
 
-struct FlagsView(Flags);
-
-impl Serialize for FlagsView {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // The length must be exact: simd-json writes an unclosed `[` for an
-        // empty sequence of unknown length.
-        let mut seq = s.serialize_seq(Some(self.0.names().count()))?;
-        for name in self.0.names() {
-            seq.serialize_element(name)?;
+/// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`.
+/// Done by hand because formatting through `fmt` cost more than the rest
+/// of the record (callgrind); checked against humantime in the tests.
+pub fn format_rfc3339_micros(ts_ns: u64, buf: &mut [u8; 27]) -> &str {
+    let secs = ts_ns / 1_000_000_000;
+    let micros = (ts_ns / 1_000) % 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut put = |at: usize, v: u64, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
         }
-        seq.end()
-    }
-}
-
-/// RFC 3339 UTC with microseconds.
-struct Timestamp(u64);
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = UNIX_EPOCH + Duration::from_nanos(self.0);
-        s.collect_str(&humantime::format_rfc3339_micros(t))
-    }
-}
-
-struct MessageView<'a> {
-    msg: &'a Message,
-    request: bool,
-}
-
-impl Serialize for MessageView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let msg = self.msg;
-        let h = &msg.head;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("ts", &Timestamp(msg.ts_ns))?;
-        if self.request {
-            m.serialize_entry("method", h.method())?;
-            m.serialize_entry("target", h.target())?;
-        } else {
-            m.serialize_entry("status", &h.status())?;
-            m.serialize_entry("reason", &String::from_utf8_lossy(h.reason()))?;
-        }
-        m.serialize_entry("version", h.version())?;
-        m.serialize_entry("headers", &HeadersView(h))?;
-        let (body, encoding) = body_text(&msg.body);
-        m.serialize_entry("body", &body)?;
-        m.serialize_entry("body_encoding", encoding)?;
-        m.serialize_entry("body_size", &msg.body_size)?;
-        m.serialize_entry("body_truncated", &msg.body_truncated)?;
-        m.end()
-    }
+    };
+    put(0, year.clamp(0, 9999) as u64, 4);
+    put(5, month as u64, 2);
+    put(8, day as u64, 2);
+    put(11, rem / 3600, 2);
+    put(14, (rem / 60) % 60, 2);
+    put(17, rem % 60, 2);
+    put(20, micros, 6);
+    buf[4] = b'-';
+    buf[7] = b'-';
+    buf[10] = b'T';
+    buf[13] = b':';
+    buf[16] = b':';
+    buf[19] = b'.';
+    buf[26] = b'Z';
+    std::str::from_utf8(&buf[..]).unwrap_or("")
 }
 
 /// Text bodies go out as strings, anything else as base64.
@@ -165,38 +249,83 @@ fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
     }
 }
 
-/// Headers as an object: lower-case names, repeated fields joined with ", ".
-struct HeadersView<'a>(&'a crate::http::Head);
-
-impl Serialize for HeadersView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields: Vec<(&[u8], &[u8])> = self.0.headers().collect();
-        let mut m = s.serialize_map(None)?;
-        let mut name = String::new();
-        for (i, (n, v)) in fields.iter().enumerate() {
-            if fields[..i].iter().any(|(p, _)| p.eq_ignore_ascii_case(n)) {
-                continue;
-            }
-            name.clear();
-            name.push_str(&String::from_utf8_lossy(n));
-            name.make_ascii_lowercase();
-            let repeats = fields[i + 1..]
-                .iter()
-                .any(|(p, _)| p.eq_ignore_ascii_case(n));
-            if repeats {
-                let mut joined = String::from_utf8_lossy(v).into_owned();
-                for (_, v2) in fields[i + 1..]
-                    .iter()
-                    .filter(|(p, _)| p.eq_ignore_ascii_case(n))
-                {
-                    joined.push_str(", ");
-                    joined.push_str(&String::from_utf8_lossy(v2));
-                }
-                m.serialize_entry(&name, &joined)?;
-            } else {
-                m.serialize_entry(&name, &String::from_utf8_lossy(v))?;
-            }
+/// Headers as an object: lower-case names, repeated fields joined with
+/// ", " at the first occurrence's place.
+fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
+    let fields: Vec<(&[u8], &[u8])>;
+    let mut stack: [(&[u8], &[u8]); 48] = [(&[], &[]); 48];
+    let fields: &[(&[u8], &[u8])] = if head.header_count() <= stack.len() {
+        let mut n = 0;
+        for f in head.headers() {
+            stack[n] = f;
+            n += 1;
         }
-        m.end()
+        &stack[..n]
+    } else {
+        fields = head.headers().collect();
+        &fields
+    };
+    // A cheap case-insensitive signature per name finds repeated fields
+    // without comparing every pair of names byte by byte.
+    let mut sigs = [0u32; 48];
+    for (i, (name, _)) in fields.iter().enumerate().take(sigs.len()) {
+        sigs[i] = signature(name);
+    }
+    let sig = |i: usize| {
+        if i < sigs.len() {
+            sigs[i]
+        } else {
+            signature(fields[i].0)
+        }
+    };
+    let same =
+        |i: usize, j: usize| sig(i) == sig(j) && fields[i].0.eq_ignore_ascii_case(fields[j].0);
+    w.begin_object();
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if (0..i).any(|j| same(i, j)) {
+            continue; // joined into its first occurrence
+        }
+        w.key_lowercase(name);
+        let mut later = (i + 1..fields.len()).filter(|&j| same(i, j)).peekable();
+        if later.peek().is_none() {
+            w.text(value);
+        } else {
+            let mut joined = String::from_utf8_lossy(value).into_owned();
+            for j in later {
+                joined.push_str(", ");
+                joined.push_str(&String::from_utf8_lossy(fields[j].1));
+            }
+            w.str(&joined);
+        }
+    }
+    w.end_object();
+}
+
+/// Length and folded first and last bytes of a header name.
+fn signature(name: &[u8]) -> u32 {
+    let first = name.first().map(|b| b.to_ascii_lowercase()).unwrap_or(0) as u32;
+    let last = name.last().map(|b| b.to_ascii_lowercase()).unwrap_or(0) as u32;
+    (name.len() as u32) << 16 | first << 8 | last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn rfc3339_matches_humantime() {
+        for ts in [
+            0u64,
+            951_782_400_123_456_789,
+            1_764_057_600_000_500_000,
+            4_102_444_799_999_999_000,
+        ] {
+            let mut buf = [0u8; 27];
+            let ours = format_rfc3339_micros(ts, &mut buf).to_string();
+            let theirs =
+                humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_nanos(ts)).to_string();
+            assert_eq!(ours, theirs);
+        }
     }
 }

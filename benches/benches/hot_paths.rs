@@ -1,0 +1,262 @@
+//! Criterion benchmarks of the hot paths, each on the same deterministic
+//! capture of realistic API traffic from the load generator:
+//! decode, reassembly, HTTP parsing, record serialization and one shard's
+//! whole path per packet. Throughput is reported per packet or per byte.
+
+use std::sync::Arc;
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use httpcap::decode::{decode, DecodeOptions};
+use httpcap::flow::reassembly::{HalfStream, StreamConsumer};
+use httpcap::http::filter::Filters;
+use httpcap::http::parser::Role;
+use httpcap::http::{HttpConn, HttpCtx};
+use httpcap::output::RecordSink;
+use httpcap::record::{ConnInfo, RecordCtx, RecordView};
+use httpcap::shard::{Shard, ShardSettings};
+use httpcap::stats::{Registry, ShardStats};
+use httpcap_benches::{capture, Frames};
+
+fn settings() -> ShardSettings {
+    ShardSettings {
+        decode: DecodeOptions::default(),
+        max_stream_buffer: 5 << 20,
+        flush_interval_ns: 500_000_000,
+        flush_age_ns: 5_000_000_000,
+        idle_timeout_ns: 60_000_000_000,
+        max_body: 3 << 20,
+        body_reserve: 128 << 10,
+        max_head: 64 << 10,
+        memory_budget: 1 << 30,
+    }
+}
+
+fn bench_decode(c: &mut Criterion, f: &Frames) {
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(f.frames.len() as u64));
+    let opts = DecodeOptions::default();
+    g.bench_function("ethernet_ipv4_tcp", |b| {
+        b.iter(|| {
+            for p in f.packets() {
+                let _ = black_box(decode(&p, &opts));
+            }
+        })
+    });
+    g.finish();
+}
+
+/// Counts delivered bytes; stands in for the HTTP parser.
+struct Sum(u64);
+
+impl StreamConsumer for Sum {
+    fn on_data(&mut self, data: &[u8], _: u64) {
+        self.0 += data.len() as u64;
+    }
+    fn on_gap(&mut self, _: u64, _: u64) {}
+    fn on_fin(&mut self, _: u64) {}
+}
+
+fn bench_reassembly(c: &mut Criterion) {
+    let mut g = c.benchmark_group("reassembly");
+    let seg = vec![0x41u8; 1448];
+    let n = 1000u32;
+    g.throughput(Throughput::Bytes(seg.len() as u64 * n as u64));
+    let stats = ShardStats::default();
+    g.bench_function("in_order_1448B", |b| {
+        b.iter(|| {
+            let mut h = HalfStream::default();
+            let mut out = Sum(0);
+            h.segment(0, true, false, &[], 0, 5 << 20, &stats, &mut out);
+            for i in 0..n {
+                h.segment(
+                    1 + i * 1448,
+                    false,
+                    false,
+                    &seg,
+                    0,
+                    5 << 20,
+                    &stats,
+                    &mut out,
+                );
+            }
+            black_box(out.0)
+        })
+    });
+    // Every pair of segments swapped: half the segments wait behind a hole.
+    g.bench_function("pairwise_swapped_1448B", |b| {
+        b.iter(|| {
+            let mut h = HalfStream::default();
+            let mut out = Sum(0);
+            h.segment(0, true, false, &[], 0, 5 << 20, &stats, &mut out);
+            for i in (0..n).step_by(2) {
+                h.segment(
+                    1 + (i + 1) * 1448,
+                    false,
+                    false,
+                    &seg,
+                    0,
+                    5 << 20,
+                    &stats,
+                    &mut out,
+                );
+                h.segment(
+                    1 + i * 1448,
+                    false,
+                    false,
+                    &seg,
+                    0,
+                    5 << 20,
+                    &stats,
+                    &mut out,
+                );
+            }
+            black_box(out.0)
+        })
+    });
+    g.finish();
+}
+
+const REQUEST: &[u8] = b"POST /api/v1/orders?expand=items HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\nAccept: application/json\r\nAccept-Encoding: gzip, br\r\nAuthorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig\r\nContent-Type: application/json\r\nX-Request-Id: 8d3c7f2e-1b2a-4c5d-9e8f-0a1b2c3d4e5f\r\nContent-Length: 46\r\n\r\n{\"sku\":\"A-1042\",\"qty\":2,\"note\":\"leave at door\"}";
+const RESPONSE: &[u8] = b"HTTP/1.1 201 Created\r\nServer: nginx\r\nDate: Wed, 25 Nov 2026 08:00:00 GMT\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\nCache-Control: no-store\r\n\r\n1a\r\n{\"id\":7,\"status\":\"created\r\n3\r\n\"}\n\r\n0\r\n\r\n";
+
+fn new_ctx<'a>(
+    stats: &'a ShardStats,
+    filters: &'a Filters,
+    done: &'a mut Vec<httpcap::http::Transaction>,
+) -> HttpCtx<'a> {
+    HttpCtx {
+        stats,
+        filters,
+        max_body: 3 << 20,
+        body_reserve: 128 << 10,
+        done,
+    }
+}
+
+fn bench_http(c: &mut Criterion) {
+    let mut g = c.benchmark_group("http");
+    let stats = ShardStats::default();
+    let filters = Filters::none();
+    let txns = 100;
+    g.throughput(Throughput::Elements(txns));
+    g.bench_function("parse_and_pair_keepalive", |b| {
+        let mut done = Vec::with_capacity(txns as usize);
+        b.iter(|| {
+            let mut conn = HttpConn::new(64 << 10);
+            let mut ctx = new_ctx(&stats, &filters, &mut done);
+            for _ in 0..txns {
+                conn.data(Role::Request, REQUEST, 1, &mut ctx);
+                conn.data(Role::Response, RESPONSE, 2, &mut ctx);
+            }
+            let n = ctx.done.len();
+            ctx.done.clear();
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+fn one_transaction() -> httpcap::http::Transaction {
+    let stats = ShardStats::default();
+    let filters = Filters::none();
+    let mut done = Vec::new();
+    let mut conn = HttpConn::new(64 << 10);
+    let mut ctx = new_ctx(&stats, &filters, &mut done);
+    conn.data(Role::Request, REQUEST, 1_764_057_600_000_000_000, &mut ctx);
+    conn.data(
+        Role::Response,
+        RESPONSE,
+        1_764_057_600_000_500_000,
+        &mut ctx,
+    );
+    done.pop().expect("one transaction")
+}
+
+fn bench_record(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record");
+    g.throughput(Throughput::Elements(1));
+    let txn = one_transaction();
+    let rctx = RecordCtx {
+        collection_id: "d9e796d6-0000-4000-8000-000000000000".into(),
+        ..RecordCtx::default()
+    };
+    let conn = ConnInfo {
+        id: 7,
+        client: httpcap::flow::Endpoint {
+            ip: "192.0.2.10".parse().unwrap(),
+            port: 40312,
+        },
+        server: httpcap::flow::Endpoint {
+            ip: "192.0.2.80".parse().unwrap(),
+            port: 80,
+        },
+    };
+    let mut line = Vec::with_capacity(4096);
+    g.bench_function("serialize_json_line", |b| {
+        b.iter(|| {
+            line.clear();
+            let view = RecordView {
+                ctx: &rctx,
+                conn: &conn,
+                txn: &txn,
+            };
+            view.write_line(&mut line);
+            black_box(line.len())
+        })
+    });
+    g.finish();
+}
+
+/// Discards records: measures the engine, not an output device.
+struct Discard;
+
+impl RecordSink for Discard {
+    fn write(&mut self, _: &RecordView<'_>, line: &[u8]) {
+        black_box(line.len());
+    }
+}
+
+fn bench_shard(c: &mut Criterion, f: &Frames) {
+    let mut g = c.benchmark_group("shard");
+    g.throughput(Throughput::Elements(f.frames.len() as u64));
+    g.sample_size(20);
+    g.bench_function(format!("whole_path_per_packet_{}tx", f.transactions), |b| {
+        b.iter_batched(
+            || {
+                let (reg, mut handles) = Registry::new(1);
+                let (stats, hist) = handles.pop().unwrap();
+                let shard = Shard::new(
+                    0,
+                    settings(),
+                    Arc::new(Filters::none()),
+                    Arc::new(RecordCtx::default()),
+                    vec![Box::new(Discard)],
+                    stats,
+                    hist,
+                );
+                (reg, shard)
+            },
+            |(_reg, mut shard)| {
+                for p in f.packets() {
+                    shard.handle_packet(p);
+                }
+                shard.finish();
+                black_box(shard.stats().get(httpcap::stats::Counter::Transactions))
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn all(c: &mut Criterion) {
+    let frames = capture(2000, &[]);
+    bench_decode(c, &frames);
+    bench_reassembly(c);
+    bench_http(c);
+    bench_record(c);
+    bench_shard(c, &frames);
+}
+
+criterion_group!(benches, all);
+criterion_main!(benches);

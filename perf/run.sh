@@ -136,6 +136,22 @@ ratio() { awk -v a="${TPS[$1]:-0}" -v b="${TPS[$2]:-0}" 'BEGIN { if (b > 0) prin
     skipping tshark || echo "ratio httpcap 2-shard / tshark:   $(ratio httpcap-2shard tshark-slice) (tshark on the $SLICE-transaction slice)"
 } | tee -a "$RESULTS"
 
+# Record content, not just counts: per connection, httpcap's records must be
+# the truth's non-static transactions in order, on a clean slice and on one
+# with 1% retransmitted and 1% reordered segments.
+if command -v python3 >/dev/null; then
+    for variant in clean rough; do
+        v="$OUT/verify-$variant-$SLICE-s$SEED.pcap"
+        impair=()
+        [ "$variant" = rough ] && impair=(--retransmit-share 0.01 --reorder-share 0.01)
+        "$LOADGEN" -o "$v" --transactions "$SLICE" --seed "$SEED" --truth-lines "$v.lines" "${impair[@]}" 2>/dev/null
+        "$HTTPCAP" --input-raw-engine pcap_file --input-raw "$v" --processing-workers 2 \
+            --output-file "$v.jsonl" --input-raw-bpf-filter '' 2>/dev/null
+        echo "records check ($variant, $SLICE tx): $(python3 perf/verify_records.py "$v.lines" "$v.jsonl" | head -3)" | tee -a "$RESULTS"
+        rm -f "$v.jsonl"
+    done
+fi
+
 # Instructions per transaction: the difference between a capture and one
 # five times larger, so start-up and shutdown cancel out.
 callgrind_ir() {

@@ -1,1 +1,425 @@
+//! Decode tests: frames are built layer by layer, innermost first, so each
+//! test reads as the stack it exercises.
 
+use std::net::IpAddr;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::capture::LinkType;
+
+const PAYLOAD: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+
+fn tcp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    t[8..12].copy_from_slice(&2000u32.to_be_bytes());
+    // Data offset 8 words: 12 bytes of options (NOP NOP timestamp).
+    t[12] = 8 << 4;
+    t[13] = TcpFlags::ACK;
+    t.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+    t.extend_from_slice(payload);
+    t
+}
+
+fn ipv4_with(proto: u8, options: &[u8], frag: u16, payload: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let ihl = 20 + options.len();
+    let mut h = vec![0u8; 20];
+    h[0] = 0x40 | (ihl / 4) as u8;
+    h[2..4].copy_from_slice(&((ihl + payload.len()) as u16).to_be_bytes());
+    h[6..8].copy_from_slice(&frag.to_be_bytes());
+    h[8] = 64;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&[192, 0, 2, 1]);
+    h[16..20].copy_from_slice(&[192, 0, 2, 2]);
+    h.extend_from_slice(options);
+    h.extend_from_slice(payload);
+    h
+}
+
+fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    ipv4_with(proto, &[], 0, payload)
+}
+
+/// IPv6 with a chain of (header type, bytes) extension headers.
+fn ipv6_with(exts: &[(u8, Vec<u8>)], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, (_, bytes)) in exts.iter().enumerate() {
+        let mut b = bytes.clone();
+        b[0] = exts.get(i + 1).map(|e| e.0).unwrap_or(proto);
+        body.extend_from_slice(&b);
+    }
+    body.extend_from_slice(payload);
+    let mut h = vec![0u8; 40];
+    h[0] = 0x60;
+    h[4..6].copy_from_slice(&(body.len() as u16).to_be_bytes());
+    h[6] = exts.first().map(|e| e.0).unwrap_or(proto);
+    h[7] = 64;
+    h[8..24].copy_from_slice(
+        &"2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    h[24..40].copy_from_slice(
+        &"2001:db8::2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    h.extend_from_slice(&body);
+    h
+}
+
+fn ipv6(proto: u8, payload: &[u8]) -> Vec<u8> {
+    ipv6_with(&[], proto, payload)
+}
+
+fn ether(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn vlan(tpid: u16, vid: u16, inner_type: u16, payload: &[u8]) -> (u16, Vec<u8>) {
+    let mut v = vid.to_be_bytes().to_vec();
+    v.extend_from_slice(&inner_type.to_be_bytes());
+    v.extend_from_slice(payload);
+    (tpid, v)
+}
+
+fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    u
+}
+
+fn run(link: LinkType, data: &[u8], ipip: bool) -> Result<Segment<'_>, DecodeError> {
+    let pkt = Packet {
+        ts_ns: 1,
+        link,
+        data,
+    };
+    decode(&pkt, &DecodeOptions { ipip })
+}
+
+fn assert_v4_segment(r: Result<Segment<'_>, DecodeError>) {
+    let s = r.expect("decodes");
+    assert_eq!(s.src, "192.0.2.1".parse::<IpAddr>().unwrap());
+    assert_eq!(s.dst, "192.0.2.2".parse::<IpAddr>().unwrap());
+    assert_eq!((s.sport, s.dport), (40000, 80));
+    assert_eq!((s.seq, s.ack), (1000, 2000));
+    assert!(s.flags.ack());
+    assert_eq!(s.payload, PAYLOAD);
+}
+
+fn assert_v6_segment(r: Result<Segment<'_>, DecodeError>) {
+    let s = r.expect("decodes");
+    assert_eq!(s.src, "2001:db8::1".parse::<IpAddr>().unwrap());
+    assert_eq!(s.payload, PAYLOAD);
+}
+
+fn v4_tcp() -> Vec<u8> {
+    ipv4(6, &tcp(40000, 80, PAYLOAD))
+}
+
+#[test]
+fn ethernet_ipv4_tcp_with_options() {
+    assert_v4_segment(run(LinkType::Ethernet, &ether(0x0800, &v4_tcp()), false));
+}
+
+#[test]
+fn ethernet_padding_is_trimmed_by_ip_length() {
+    let mut f = ether(0x0800, &v4_tcp());
+    f.extend_from_slice(&[0; 6]);
+    assert_v4_segment(run(LinkType::Ethernet, &f, false));
+}
+
+#[test]
+fn vlan_and_qinq() {
+    let (t, inner) = vlan(0x8100, 10, 0x0800, &v4_tcp());
+    assert_v4_segment(run(LinkType::Ethernet, &ether(t, &inner), false));
+    let (t2, outer) = vlan(0x88a8, 20, t, &inner);
+    assert_v4_segment(run(LinkType::Ethernet, &ether(t2, &outer), false));
+}
+
+#[test]
+fn linux_cooked_v1_and_v2() {
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+    sll.extend_from_slice(&0x0800u16.to_be_bytes());
+    sll.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(LinkType::LinuxSll, &sll, false));
+
+    let mut sll2 = 0x86ddu16.to_be_bytes().to_vec();
+    sll2.extend_from_slice(&[0; 18]);
+    sll2.extend_from_slice(&ipv6(6, &tcp(40000, 80, PAYLOAD)));
+    assert_v6_segment(run(LinkType::LinuxSll2, &sll2, false));
+}
+
+#[test]
+fn bsd_null_and_loop() {
+    // DLT_NULL: family in the writer's (here little-endian) order.
+    let mut null = 2u32.to_le_bytes().to_vec();
+    null.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(LinkType::Null, &null, false));
+    // DLT_LOOP: network order; AF_INET6 as on FreeBSD (28).
+    let mut lo = 28u32.to_be_bytes().to_vec();
+    lo.extend_from_slice(&ipv6(6, &tcp(40000, 80, PAYLOAD)));
+    assert_v6_segment(run(LinkType::Loop, &lo, false));
+    let mut other = 7u32.to_le_bytes().to_vec();
+    other.extend_from_slice(&v4_tcp());
+    assert_eq!(
+        run(LinkType::Null, &other, false).err(),
+        Some(DecodeError::NotIp)
+    );
+}
+
+#[test]
+fn raw_ip_both_versions() {
+    assert_v4_segment(run(LinkType::RawIp, &v4_tcp(), false));
+    assert_v6_segment(run(
+        LinkType::RawIp,
+        &ipv6(6, &tcp(40000, 80, PAYLOAD)),
+        false,
+    ));
+}
+
+#[test]
+fn nflog_payload_tlv() {
+    let mut f = vec![2, 0, 0, 0];
+    // A prefix TLV (type 10) of 5 bytes, padded to 8, then the payload.
+    f.extend_from_slice(&9u16.to_le_bytes());
+    f.extend_from_slice(&10u16.to_le_bytes());
+    f.extend_from_slice(b"abcde\0\0\0");
+    let ip = v4_tcp();
+    f.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+    f.extend_from_slice(&9u16.to_le_bytes());
+    f.extend_from_slice(&ip);
+    assert_v4_segment(run(LinkType::Nflog, &f, false));
+}
+
+#[test]
+fn ipv4_options() {
+    // Record-route style option padding: 8 bytes of NOP NOP ... EOL.
+    let p = ipv4_with(6, &[1, 1, 1, 1, 1, 1, 1, 0], 0, &tcp(40000, 80, PAYLOAD));
+    assert_v4_segment(run(LinkType::RawIp, &p, false));
+}
+
+#[test]
+fn ipv4_fragments_are_counted_not_decoded() {
+    let first = ipv4_with(6, &[], 0x2000, &tcp(40000, 80, PAYLOAD));
+    let later = ipv4_with(6, &[], 0x0010, b"tail");
+    assert_eq!(
+        run(LinkType::RawIp, &first, false).err(),
+        Some(DecodeError::Fragment)
+    );
+    assert_eq!(
+        run(LinkType::RawIp, &later, false).err(),
+        Some(DecodeError::Fragment)
+    );
+    assert_eq!(DecodeError::Fragment.counter(), Counter::DecodeFragment);
+    // Don't-fragment alone is not a fragment.
+    let df = ipv4_with(6, &[], 0x4000, &tcp(40000, 80, PAYLOAD));
+    assert_v4_segment(run(LinkType::RawIp, &df, false));
+}
+
+#[test]
+fn ipv6_extension_headers() {
+    let hop = (0u8, vec![0, 0, 1, 4, 0, 0, 0, 0]);
+    let dst = (60u8, vec![0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let p = ipv6_with(&[hop, dst], 6, &tcp(40000, 80, PAYLOAD));
+    assert_v6_segment(run(LinkType::RawIp, &p, false));
+}
+
+#[test]
+fn ipv6_fragments() {
+    // Atomic fragment (offset 0, M=0): a whole packet.
+    let atomic = (44u8, vec![0, 0, 0, 0, 0, 0, 0, 1]);
+    let p = ipv6_with(&[atomic], 6, &tcp(40000, 80, PAYLOAD));
+    assert_v6_segment(run(LinkType::RawIp, &p, false));
+    // First of several (M=1): counted.
+    let first = (44u8, vec![0, 0, 0, 1, 0, 0, 0, 1]);
+    let p = ipv6_with(&[first], 6, &tcp(40000, 80, PAYLOAD));
+    assert_eq!(
+        run(LinkType::RawIp, &p, false).err(),
+        Some(DecodeError::Fragment)
+    );
+}
+
+#[test]
+fn ipip_on_and_off() {
+    for inner in [v4_tcp(), ipv6(6, &tcp(40000, 80, PAYLOAD))] {
+        let proto = if inner[0] >> 4 == 4 { 4 } else { 41 };
+        for outer in [ipv4(proto, &inner), ipv6(proto, &inner)] {
+            assert_eq!(
+                run(LinkType::RawIp, &outer, false).err(),
+                Some(DecodeError::TunnelUnsupported)
+            );
+            let s = run(LinkType::RawIp, &outer, true).expect("decapsulated");
+            // The inner flow is the one handed on.
+            assert_eq!(s.payload, PAYLOAD);
+            assert_eq!(s.dport, 80);
+            assert!(matches!(
+                (s.src, inner[0] >> 4),
+                (IpAddr::V4(_), 4) | (IpAddr::V6(_), 6)
+            ));
+        }
+    }
+}
+
+#[test]
+fn vxlan() {
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+    vx.extend_from_slice(&ether(0x0800, &v4_tcp()));
+    let outer = ether(0x0800, &ipv4(17, &udp(5555, 4789, &vx)));
+    assert_v4_segment(run(LinkType::Ethernet, &outer, false));
+}
+
+#[test]
+fn gre_with_key_and_erspan() {
+    // GRE with the key bit, carrying IPv4.
+    let mut g = vec![0x20, 0, 0x08, 0x00, 0, 0, 0, 7];
+    g.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(LinkType::RawIp, &ipv4(47, &g), false));
+    // ERSPAN type II inside GRE (sequence bit), mirroring an Ethernet frame.
+    let mut e = vec![0x10, 0, 0x88, 0xbe, 0, 0, 0, 1];
+    e.extend_from_slice(&[0; 8]);
+    e.extend_from_slice(&ether(0x0800, &v4_tcp()));
+    assert_v4_segment(run(LinkType::RawIp, &ipv4(47, &e), false));
+    // PPTP's enhanced GRE (version 1) is not followed.
+    let v1 = vec![0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0];
+    assert_eq!(
+        run(LinkType::RawIp, &ipv4(47, &v1), false).err(),
+        Some(DecodeError::TunnelUnsupported)
+    );
+}
+
+#[test]
+fn udp_tunnels() {
+    // GTP-U G-PDU with the sequence flag (4 extra bytes).
+    let mut gtp = vec![0x32, 0xff, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0];
+    gtp.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(
+        LinkType::RawIp,
+        &ipv4(17, &udp(2152, 2152, &gtp)),
+        false,
+    ));
+    // Teredo with an origin indication, on the well-known port...
+    let mut ter = vec![0, 0, 0, 0, 0, 0, 0, 0];
+    ter.extend_from_slice(&ipv6(6, &tcp(40000, 80, PAYLOAD)));
+    assert_v6_segment(run(
+        LinkType::RawIp,
+        &ipv4(17, &udp(3544, 40000, &ter)),
+        false,
+    ));
+    // ...and bare, on a relay's arbitrary port.
+    let bare = ipv6(6, &tcp(40000, 80, PAYLOAD));
+    assert_v6_segment(run(
+        LinkType::RawIp,
+        &ipv4(17, &udp(32900, 3797, &bare)),
+        false,
+    ));
+    // AYIYA: identity 2^0 bytes... here 16 (id len nibble 4), no signature.
+    let mut ay = vec![0x41, 0x00, 0x01, 41, 0, 0, 0, 0];
+    ay.extend_from_slice(&[0; 16]);
+    ay.extend_from_slice(&ipv6(6, &tcp(40000, 80, PAYLOAD)));
+    assert_v6_segment(run(
+        LinkType::RawIp,
+        &ipv4(17, &udp(5072, 5072, &ay)),
+        false,
+    ));
+    // GRE in UDP.
+    let mut g = vec![0, 0, 0x08, 0x00];
+    g.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(LinkType::RawIp, &ipv4(17, &udp(4754, 4754, &g)), false));
+    // Plain UDP is not TCP.
+    assert_eq!(
+        run(LinkType::RawIp, &ipv4(17, &udp(53, 53, b"dns")), false).err(),
+        Some(DecodeError::NotTcp)
+    );
+}
+
+#[test]
+fn mpls_and_pppoe() {
+    let mut m = vec![0, 0, 0x11, 64];
+    m.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(LinkType::Ethernet, &ether(0x8847, &m), false));
+    let mut p = vec![0x11, 0, 0, 1, 0, 0, 0x00, 0x21];
+    p.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(LinkType::Ethernet, &ether(0x8864, &p), false));
+}
+
+#[test]
+fn errors_by_reason() {
+    assert_eq!(
+        run(LinkType::Ethernet, &ether(0x0806, &[0; 28]), false).err(),
+        Some(DecodeError::NotIp)
+    );
+    assert_eq!(
+        run(LinkType::RawIp, &ipv4(1, &[8, 0, 0, 0]), false).err(),
+        Some(DecodeError::NotTcp)
+    );
+    assert_eq!(
+        run(LinkType::RawIp, &[0x50; 40], false).err(),
+        Some(DecodeError::BadIp)
+    );
+    let mut bad_off = tcp(1, 2, b"");
+    bad_off[12] = 2 << 4;
+    assert_eq!(
+        run(LinkType::RawIp, &ipv4(6, &bad_off), false).err(),
+        Some(DecodeError::BadTcp)
+    );
+}
+
+#[test]
+fn every_truncation_is_an_error_not_a_panic() {
+    let frames: Vec<(LinkType, Vec<u8>)> = vec![
+        (LinkType::Ethernet, ether(0x0800, &v4_tcp())),
+        (
+            LinkType::Ethernet,
+            ether(
+                0x8100,
+                &vlan(0x8100, 1, 0x86dd, &ipv6(6, &tcp(1, 80, PAYLOAD))).1,
+            ),
+        ),
+        (LinkType::RawIp, ipv4(4, &v4_tcp())),
+    ];
+    for (link, f) in frames {
+        // Cut inside the headers (the payload itself may legitimately be short).
+        let headers = f.len() - PAYLOAD.len();
+        for cut in 0..headers {
+            let r = run(link, &f[..cut], true);
+            assert!(r.is_err(), "{link:?} cut at {cut} decoded");
+        }
+    }
+}
+
+proptest! {
+    // No input, on any link type, panics the decoder.
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200), ipip: bool) {
+        for link in [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2,
+                     LinkType::RawIp, LinkType::Null, LinkType::Loop, LinkType::Nflog] {
+            let _ = run(link, &data, ipip);
+        }
+    }
+
+    // Mutating any byte of a valid tunnelled frame never panics either.
+    #[test]
+    fn mutated_frames_never_panic(at in 0usize..200, val: u8, ipip: bool) {
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        vx.extend_from_slice(&ether(0x0800, &ipv4(4, &v4_tcp())));
+        let mut f = ether(0x0800, &ipv4(17, &udp(5555, 4789, &vx)));
+        let i = at % f.len();
+        f[i] = val;
+        let _ = run(LinkType::Ethernet, &f, ipip);
+    }
+}

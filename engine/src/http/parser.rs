@@ -83,6 +83,12 @@ pub struct MessageParser {
     max_head: usize,
 }
 
+/// Bytes of a previous piece kept while resynchronising: enough for the
+/// longest method or a status line's start.
+const CARRY: usize = 16;
+/// Bytes of the next piece looked at together with them.
+const PROBE: usize = 32;
+
 const METHODS: &[&[u8]] = &[
     b"GET ",
     b"POST ",
@@ -161,7 +167,7 @@ impl MessageParser {
                 State::Head => self.head(data, ts_ns, stats, sink),
                 State::Body(_) => self.body(data, ts_ns, stats, sink),
                 State::SkipHead => self.skip_head(data),
-                State::Resync => self.find_message(data, stats),
+                State::Resync => self.find_message(data, ts_ns, stats),
             };
             data = &data[used..];
         }
@@ -354,26 +360,63 @@ impl MessageParser {
         }
     }
 
-    /// Scans for the start of the next message at a line start.
-    fn find_message(&mut self, data: &[u8], stats: &ShardStats) -> usize {
-        let candidates = std::iter::once(0).chain(memchr::memchr_iter(b'\n', data).map(|i| i + 1));
-        for at in candidates {
-            if at >= data.len() {
-                break;
-            }
-            let rest = &data[at..];
-            let found = match self.role {
-                Role::Response => rest.starts_with(b"HTTP/1."),
-                Role::Request => METHODS.iter().any(|m| rest.starts_with(m)),
-            };
-            if found {
+    /// Scans for the start of the next message. `buf` carries the last
+    /// few bytes of the previous piece, so that a start cut across two
+    /// segments is still found.
+    fn find_message(&mut self, data: &[u8], ts_ns: u64, stats: &ShardStats) -> usize {
+        if !self.buf.is_empty() {
+            let carry = self.buf.len();
+            let mut probe = std::mem::take(&mut self.buf);
+            probe.extend_from_slice(&data[..data.len().min(PROBE)]);
+            if let Some(at) = (0..carry).find(|&at| self.starts_message(&probe, at)) {
+                // The message began in the carried bytes: they become the
+                // start of its head, and `head` takes the rest from `data`.
                 stats.add(Counter::HttpResyncBytes, at as u64);
-                self.state = State::Start;
-                return at;
+                probe.truncate(carry);
+                self.buf = probe.split_off(at);
+                self.head_ts = ts_ns;
+                self.state = State::Head;
+                return 0;
+            }
+            stats.add(Counter::HttpResyncBytes, carry as u64);
+        }
+        let found = match self.role {
+            Role::Request => std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', data).map(|i| i + 1))
+                .filter(|&at| at < data.len())
+                .find(|&at| self.starts_message(data, at)),
+            Role::Response => memchr::memmem::find_iter(data, b"HTTP/1.")
+                .find(|&at| self.starts_message(data, at)),
+        };
+        if let Some(at) = found {
+            stats.add(Counter::HttpResyncBytes, at as u64);
+            self.state = State::Start;
+            return at;
+        }
+        let keep = data.len().min(CARRY);
+        stats.add(Counter::HttpResyncBytes, (data.len() - keep) as u64);
+        self.buf = data[data.len() - keep..].to_vec();
+        data.len()
+    }
+
+    /// Whether a message plausibly starts at `b[at..]`. Requests must start
+    /// a line; a response may follow a body directly ("...</html>HTTP/1.1
+    /// 200 "), so its status line is checked more strictly off line starts.
+    fn starts_message(&self, b: &[u8], at: usize) -> bool {
+        let line_start = at == 0 || b[at - 1] == b'\n';
+        let rest = &b[at..];
+        match self.role {
+            Role::Request => line_start && METHODS.iter().any(|m| rest.starts_with(m)),
+            Role::Response if line_start => rest.starts_with(b"HTTP/1."),
+            Role::Response => {
+                rest.len() >= 13
+                    && rest.starts_with(b"HTTP/1.")
+                    && matches!(rest[7], b'0' | b'1')
+                    && rest[8] == b' '
+                    && rest[9..12].iter().all(u8::is_ascii_digit)
+                    && rest[12] == b' '
             }
         }
-        stats.add(Counter::HttpResyncBytes, data.len() as u64);
-        data.len()
     }
 
     /// `len` bytes were lost in this direction.
@@ -399,7 +442,8 @@ impl MessageParser {
                 self.buf = Vec::new();
                 self.state = State::Resync;
             }
-            State::Resync | State::Tunnel => {}
+            State::Resync => self.buf.clear(),
+            State::Tunnel => {}
         }
     }
 

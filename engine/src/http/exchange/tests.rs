@@ -1,1 +1,298 @@
+//! Pairing tests: both directions of one connection, driven the way the
+//! shard drives them, with the finished transactions checked.
 
+use super::*;
+
+/// One connection and the shard context it reports to.
+struct Conn {
+    http: HttpConn,
+    stats: ShardStats,
+    filters: Filters,
+    done: Vec<Transaction>,
+    max_body: usize,
+}
+
+impl Conn {
+    fn new() -> Conn {
+        Conn {
+            http: HttpConn::new(1024),
+            stats: ShardStats::default(),
+            filters: Filters::none(),
+            done: Vec::new(),
+            max_body: 1 << 20,
+        }
+    }
+
+    fn with<R>(&mut self, f: impl FnOnce(&mut HttpConn, &mut HttpCtx<'_>) -> R) -> R {
+        let mut ctx = HttpCtx {
+            stats: &self.stats,
+            filters: &self.filters,
+            max_body: self.max_body,
+            body_reserve: 4096,
+            done: &mut self.done,
+        };
+        f(&mut self.http, &mut ctx)
+    }
+
+    fn req(&mut self, b: &[u8]) -> &mut Self {
+        self.with(|h, c| h.data(Role::Request, b, 1, c));
+        self
+    }
+    fn resp(&mut self, b: &[u8]) -> &mut Self {
+        self.with(|h, c| h.data(Role::Response, b, 2, c));
+        self
+    }
+    fn gap(&mut self, role: Role, n: u64) -> &mut Self {
+        self.with(|h, c| h.gap(role, n, 3, c));
+        self
+    }
+    fn close(&mut self) -> &mut Self {
+        self.with(|h, c| h.close(4, c));
+        self
+    }
+
+    /// "METHOD target -> status" per finished transaction, with flags.
+    fn summary(&self) -> Vec<String> {
+        self.done
+            .iter()
+            .map(|t| {
+                let rq = t
+                    .request
+                    .as_ref()
+                    .map(|m| format!("{} {}", m.head.method(), m.head.target()))
+                    .unwrap_or_else(|| "-".into());
+                let rs = t
+                    .response
+                    .as_ref()
+                    .map(|m| m.head.status().to_string())
+                    .unwrap_or_else(|| "-".into());
+                let flags: Vec<&str> = t.flags.names().collect();
+                if flags.is_empty() {
+                    format!("{rq} -> {rs}")
+                } else {
+                    format!("{rq} -> {rs} [{}]", flags.join(","))
+                }
+            })
+            .collect()
+    }
+}
+
+fn resp_body(t: &Transaction) -> (&[u8], u64) {
+    let m = t.response.as_ref().unwrap();
+    (&m.body, m.body_size)
+}
+
+#[test]
+fn pipelined_requests_pair_in_order() {
+    let mut c = Conn::new();
+    c.req(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nHEAD /3 HTTP/1.1\r\n\r\n");
+    assert!(c.done.is_empty());
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+    c.resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nbc\r\n0\r\n\r\n");
+    // The answer to HEAD announces a length but carries no body.
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+    c.resp(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /1 -> 200",
+            "GET /2 -> 200",
+            "HEAD /3 -> 200",
+            "- -> 404 [no_request]"
+        ]
+    );
+    assert_eq!(resp_body(&c.done[1]), (&b"bc"[..], 2));
+    assert_eq!(c.stats.get(Counter::HttpOrphanResponses), 1);
+}
+
+#[test]
+fn expect_100_continue() {
+    let mut c = Conn::new();
+    c.req(b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    c.resp(b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.req(b"data");
+    c.resp(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(c.summary(), vec!["POST /up -> 201"]);
+    assert_eq!(c.done[0].request.as_ref().unwrap().body, b"data");
+    assert_eq!(c.stats.get(Counter::HttpInterim), 1);
+}
+
+#[test]
+fn upgrade_ends_http_on_the_connection() {
+    let mut c = Conn::new();
+    c.req(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    c.resp(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
+    // WebSocket frames that happen to look like HTTP are not parsed.
+    c.req(b"\x81\x85GET / HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\n\r\n");
+    c.close();
+    assert_eq!(c.summary(), vec!["GET /ws -> 101 [upgrade]"]);
+    assert!(c.http.is_tunnel());
+}
+
+#[test]
+fn connect_tunnel() {
+    let mut c = Conn::new();
+    c.req(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01\x00\x05hello");
+    c.req(b"\x16\x03\x01 client hello");
+    c.close();
+    assert_eq!(
+        c.summary(),
+        vec!["CONNECT example.com:443 -> 200 [upgrade]"]
+    );
+}
+
+#[test]
+fn no_response_is_emitted_on_expiry_and_close() {
+    let mut c = Conn::new();
+    c.req(b"GET /slow HTTP/1.1\r\n\r\n");
+    c.with(|h, ctx| h.expire_pending(5, 10, ctx));
+    assert!(c.done.is_empty(), "not old enough");
+    c.with(|h, ctx| h.expire_pending(100, 10, ctx));
+    assert_eq!(c.summary(), vec!["GET /slow -> - [no_response]"]);
+    c.req(b"GET /never HTTP/1.1\r\n\r\n").close();
+    assert_eq!(c.summary()[1], "GET /never -> - [no_response]");
+}
+
+#[test]
+fn midstream_pickup_pairs_from_the_next_boundary() {
+    let mut c = Conn::new();
+    c.http.start_midstream();
+    c.req(b"ody of an earlier request\r\nGET /a HTTP/1.1\r\n\r\n");
+    c.resp(b"nd of an earlier response</html>HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.summary(), vec!["GET /a -> 200 [mid_stream]"]);
+}
+
+#[test]
+fn gap_in_content_length_body_keeps_the_connection() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123");
+    c.gap(Role::Response, 4);
+    c.resp(b"89HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz");
+    assert_eq!(c.summary(), vec!["GET /a -> 200 [gap]", "GET /b -> 200"]);
+    assert_eq!(resp_body(&c.done[0]), (&b"012389"[..], 10));
+}
+
+#[test]
+fn gap_in_chunked_body_resyncs_at_next_response() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123");
+    c.gap(Role::Response, 100);
+    c.resp(b"tail\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz");
+    assert_eq!(
+        c.summary(),
+        vec!["GET /a -> 200 [gap,response_incomplete]", "GET /b -> 200"]
+    );
+}
+
+#[test]
+fn oversized_request_head_keeps_the_next_transaction() {
+    let mut c = Conn::new();
+    let big = format!("GET /big HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "p".repeat(4000));
+    c.req(big.as_bytes());
+    c.req(b"GET /next HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        c.summary(),
+        vec!["- -> 431 [no_request]", "GET /next -> 200"]
+    );
+    assert_eq!(c.stats.get(Counter::HttpHeaderTooLarge), 1);
+}
+
+#[test]
+fn oversized_response_head_is_flagged_and_pairing_continues() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    let big = format!(
+        "HTTP/1.1 200 OK\r\nX-Pad: {}\r\nContent-Length: 0\r\n\r\n",
+        "p".repeat(4000)
+    );
+    c.resp(big.as_bytes());
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /a -> - [no_response,response_unparsed]",
+            "GET /b -> 200"
+        ]
+    );
+}
+
+#[test]
+fn response_without_request() {
+    let mut c = Conn::new();
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(c.summary(), vec!["- -> 200 [no_request]"]);
+}
+
+#[test]
+fn early_response_while_request_body_is_still_arriving() {
+    let mut c = Conn::new();
+    c.req(b"PUT /big HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234");
+    c.resp(b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
+    c.req(b"56789GET /n HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let s = c.summary();
+    assert_eq!(s[0], "PUT /big -> 413 [request_incomplete]");
+    assert_eq!(s[1], "GET /n -> 200");
+}
+
+#[test]
+fn body_is_capped_but_size_is_counted() {
+    let mut c = Conn::new();
+    c.max_body = 4;
+    c.req(b"GET / HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
+    let m = c.done[0].response.as_ref().unwrap();
+    assert_eq!(
+        (&m.body[..], m.body_size, m.body_truncated),
+        (&b"0123"[..], 10, true)
+    );
+}
+
+#[test]
+fn pending_requests_are_bounded() {
+    let mut c = Conn::new();
+    for _ in 0..MAX_PENDING + 10 {
+        c.req(b"GET / HTTP/1.1\r\n\r\n");
+    }
+    assert!(c.http.pending_len() <= MAX_PENDING);
+    assert_eq!(c.stats.get(Counter::PendingDropped), 10);
+}
+
+#[test]
+fn records_serialize_as_json() {
+    // Every flag combination, including none, must be valid JSON.
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\n\r\n\xff\xfe");
+    c.close();
+    let ctx = crate::record::RecordCtx::default();
+    let ep = crate::flow::Endpoint {
+        ip: "192.0.2.1".parse().unwrap(),
+        port: 1,
+    };
+    let info = crate::record::ConnInfo {
+        id: 1,
+        client: ep,
+        server: ep,
+    };
+    for t in &c.done {
+        let mut line = Vec::new();
+        crate::record::RecordView {
+            ctx: &ctx,
+            conn: &info,
+            txn: t,
+        }
+        .write_line(&mut line)
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&line).expect("valid JSON");
+        assert!(v["flags"].is_array());
+    }
+}

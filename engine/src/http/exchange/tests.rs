@@ -290,8 +290,7 @@ fn records_serialize_as_json() {
             conn: &info,
             txn: t,
         }
-        .write_line(&mut line)
-        .unwrap();
+        .write_line(&mut line);
         let v: serde_json::Value = serde_json::from_slice(&line).expect("valid JSON");
         assert!(v["flags"].is_array());
     }

@@ -173,6 +173,7 @@ pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunErro
     let record_ctx = Arc::new(RecordCtx {
         collection_id: cfg.output_kafka_collection_id.clone(),
         run_id: run_id(),
+        real_ip_header: cfg.real_ip_header.trim().to_string(),
     });
     let settings = ShardSettings::from_config(cfg);
     let cores = core_affinity::get_core_ids().unwrap_or_default();

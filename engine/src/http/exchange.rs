@@ -202,6 +202,12 @@ fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
         ctx.stats.inc(c);
         return;
     }
+    // Only transactions that will be serialized are decoded.
+    let lim = super::content::Limits {
+        max_out: ctx.max_body,
+        reserve: ctx.body_reserve,
+    };
+    super::content::decode_transaction(&mut t, lim, ctx.stats);
     if t.response.is_none() {
         t.flags.set(Flags::NO_RESPONSE);
     }
@@ -407,6 +413,7 @@ impl MessageSink for SideSink<'_, '_, '_> {
         if let Some(m) = self.current() {
             m.body_size += len;
             m.gap = true;
+            m.body_gap_at.get_or_insert(m.body.len());
         }
     }
 

@@ -3,6 +3,7 @@
 //! the early decisions that keep unwanted transactions cheap (`filter`).
 
 pub mod chunked;
+pub mod content;
 pub mod exchange;
 pub mod filter;
 pub mod head;
@@ -28,6 +29,10 @@ pub struct Message {
     pub complete: bool,
     /// A hole touched this message.
     pub gap: bool,
+    /// Offset in `body` where the first hole's bytes are missing.
+    pub body_gap_at: Option<usize>,
+    /// The codings removed from the body ("gzip", "gzip, br"), once decoded.
+    pub content_encoding: Option<String>,
 }
 
 impl Message {
@@ -41,6 +46,8 @@ impl Message {
             body_truncated: false,
             complete: false,
             gap: false,
+            body_gap_at: None,
+            content_encoding: None,
         }
     }
 }

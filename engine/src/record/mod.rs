@@ -3,6 +3,7 @@
 //! The schema is documented in README.md and `schema/record.schema.json`.
 
 pub mod json;
+pub mod real_ip;
 
 use base64::Engine as _;
 
@@ -25,6 +26,8 @@ pub struct RecordCtx {
     pub collection_id: String,
     /// Distinguishes runs, so ids stay unique across restarts.
     pub run_id: u32,
+    /// REAL_IP_HEADER: the request header naming the client behind proxies.
+    pub real_ip_header: String,
 }
 
 pub struct RecordView<'a> {
@@ -65,6 +68,15 @@ impl RecordView<'_> {
         w.str(&self.ctx.collection_id);
         w.key("conn");
         write_conn(&mut w, self.conn);
+        w.key("real_ip");
+        let real_ip = t
+            .request
+            .as_ref()
+            .and_then(|r| real_ip::real_ip(&r.head, &self.ctx.real_ip_header));
+        match real_ip {
+            Some(ip) => w.ip(&ip),
+            None => w.null(),
+        }
         w.key("request");
         match &t.request {
             Some(m) => write_message(&mut w, m, true),
@@ -193,6 +205,11 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool) {
     w.u64(msg.body_size);
     w.key("body_truncated");
     w.bool(msg.body_truncated);
+    w.key("content_encoding");
+    match &msg.content_encoding {
+        Some(c) => w.str(c),
+        None => w.null(),
+    }
     w.end_object();
 }
 

@@ -1,0 +1,312 @@
+use std::io::Write;
+
+use super::*;
+
+const LIM: Limits = Limits {
+    max_out: 1 << 20,
+    reserve: 128 << 10,
+};
+
+/// Text that compresses like a JSON API answer, not like zeros.
+fn sample(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n + 64);
+    let mut i = 0u64;
+    while out.len() < n {
+        let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+        write!(
+            out,
+            "{{\"id\":{i},\"sku\":\"SKU-{x:07}\",\"qty\":{}}},",
+            x % 9
+        )
+        .unwrap();
+        i += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn raw_deflate(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn br(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(data).unwrap();
+    }
+    out
+}
+
+fn zstd_enc(data: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(data, 3).unwrap()
+}
+
+fn encode(c: Coding, data: &[u8]) -> Vec<u8> {
+    match c {
+        Coding::Gzip => gzip(data),
+        Coding::Deflate => zlib(data),
+        Coding::Br => br(data),
+        Coding::Zstd => zstd_enc(data),
+    }
+}
+
+const ALL: [Coding; 4] = [Coding::Gzip, Coding::Deflate, Coding::Br, Coding::Zstd];
+
+#[test]
+fn tokens() {
+    assert_eq!(Coding::parse(b" GZIP "), Ok(Some(Coding::Gzip)));
+    assert_eq!(Coding::parse(b"x-gzip"), Ok(Some(Coding::Gzip)));
+    assert_eq!(Coding::parse(b"Deflate"), Ok(Some(Coding::Deflate)));
+    assert_eq!(Coding::parse(b"br"), Ok(Some(Coding::Br)));
+    assert_eq!(Coding::parse(b"zstd"), Ok(Some(Coding::Zstd)));
+    assert_eq!(Coding::parse(b"identity"), Ok(None));
+    assert_eq!(Coding::parse(b"compress"), Err(DecodeError::Unsupported));
+    assert_eq!(Coding::parse(b"x-compress"), Err(DecodeError::Unsupported));
+}
+
+#[test]
+fn round_trips() {
+    for n in [1, 100, 70_000, 900_000] {
+        let data = sample(n);
+        for c in ALL {
+            let d = decode_chain(&[c], &encode(c, &data), false, LIM).unwrap();
+            assert_eq!(d.body, data, "{c:?} {n}");
+            assert_eq!(d.full_size, Some(n as u64), "{c:?}");
+            assert!(!d.truncated);
+        }
+        let d = decode_chain(&[Coding::Deflate], &raw_deflate(&data), false, LIM).unwrap();
+        assert_eq!(d.body, data, "raw deflate {n}");
+    }
+}
+
+#[test]
+fn empty_streams() {
+    for c in ALL {
+        let d = decode_chain(&[c], &encode(c, b""), false, LIM).unwrap();
+        assert!(d.body.is_empty(), "{c:?}");
+        assert_eq!(d.full_size, Some(0));
+    }
+}
+
+#[test]
+fn chains_undo_in_reverse() {
+    let data = sample(50_000);
+    // "Content-Encoding: gzip, br": gzip applied first, then br.
+    let wire = br(&gzip(&data));
+    let d = decode_chain(&[Coding::Gzip, Coding::Br], &wire, false, LIM).unwrap();
+    assert_eq!(d.body, data);
+    let wire = gzip(&zstd_enc(&raw_deflate(&data)));
+    let d = decode_chain(
+        &[Coding::Deflate, Coding::Zstd, Coding::Gzip],
+        &wire,
+        false,
+        LIM,
+    )
+    .unwrap();
+    assert_eq!(d.body, data);
+    // Wrong order fails rather than emitting garbage.
+    let wire = br(&gzip(&data));
+    assert!(decode_chain(&[Coding::Br, Coding::Gzip], &wire, false, LIM).is_err());
+    assert_eq!(
+        decode_chain(&[Coding::Gzip; 5], &wire, false, LIM),
+        Err(DecodeError::Unsupported)
+    );
+}
+
+#[test]
+fn output_is_capped() {
+    let data = sample(600_000);
+    let lim = Limits {
+        max_out: 100_000,
+        reserve: 4096,
+    };
+    for c in ALL {
+        let d = decode_chain(&[c], &encode(c, &data), false, lim).unwrap();
+        assert_eq!(d.body, data[..100_000], "{c:?}");
+        assert!(d.truncated);
+        match c {
+            // The gzip trailer and the zstd frame header state the size.
+            Coding::Gzip | Coding::Zstd => assert_eq!(d.full_size, Some(600_000)),
+            _ => assert_eq!(d.full_size, None),
+        }
+    }
+    let d = decode_chain(&[Coding::Deflate], &raw_deflate(&data), false, lim).unwrap();
+    assert_eq!(d.body, data[..100_000]);
+    // Exactly at the cap is not truncated.
+    let lim = Limits {
+        max_out: 600_000,
+        reserve: 4096,
+    };
+    for c in ALL {
+        let d = decode_chain(&[c], &encode(c, &data), false, lim).unwrap();
+        assert_eq!(d.body.len(), 600_000);
+        assert!(!d.truncated, "{c:?}");
+    }
+}
+
+#[test]
+fn cut_input_yields_a_prefix() {
+    let data = sample(300_000);
+    for c in ALL {
+        let wire = encode(c, &data);
+        let half = &wire[..wire.len() / 2];
+        let d = decode_chain(&[c], half, true, LIM).unwrap();
+        assert!(d.truncated, "{c:?}");
+        assert!(!d.body.is_empty(), "{c:?}");
+        assert!(data.starts_with(&d.body), "{c:?}");
+        assert_eq!(d.full_size, None);
+    }
+}
+
+#[test]
+fn corrupt_input_fails() {
+    let data = sample(20_000);
+    for c in ALL {
+        let mut wire = encode(c, &data);
+        let garbage = b"this is not compressed at all, just text";
+        assert!(decode_chain(&[c], garbage, false, LIM).is_err(), "{c:?}");
+        // Flip bytes in the middle.
+        let mid = wire.len() / 2;
+        for b in &mut wire[mid..mid + 16] {
+            *b ^= 0x5a;
+        }
+        if let Ok(d) = decode_chain(&[c], &wire, false, LIM) {
+            // A decoder may stop early at the damage, never run past it with junk
+            // reported as a whole body.
+            assert!(d.truncated || d.body != data, "{c:?}");
+        }
+    }
+}
+
+#[test]
+fn arbitrary_bytes_never_panic() {
+    let mut x = 0x1234_5678_u32;
+    for len in [0usize, 1, 2, 3, 10, 18, 100, 5000] {
+        let buf: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for c in ALL {
+            for cut in [false, true] {
+                let _ = decode_chain(&[c], &buf, cut, LIM);
+            }
+        }
+    }
+}
+
+fn msg(head: &str, body: Vec<u8>) -> Message {
+    let head = crate::http::Head::parse(head.as_bytes(), false).expect("head");
+    let mut m = Message::new(head, 0);
+    m.body_size = body.len() as u64;
+    m.body = body;
+    m.complete = true;
+    m
+}
+
+#[test]
+fn messages() {
+    let stats = ShardStats::default();
+    let data = sample(10_000);
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Encoding: br\r\n\r\n",
+        br(&gzip(&data)),
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Decoded);
+    assert_eq!(m.body, data);
+    assert_eq!(m.body_size, 10_000);
+    assert_eq!(m.content_encoding.as_deref(), Some("gzip, br"));
+    assert_eq!(stats.get(Counter::HttpDecoded), 1);
+
+    // Transfer codings other than chunked are undone too.
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        gzip(&data),
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Decoded);
+    assert_eq!(m.body, data);
+
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\n\r\n",
+        data.clone(),
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Plain);
+    assert_eq!(m.content_encoding, None);
+
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: compress\r\n\r\n",
+        vec![1, 2, 3],
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Failed);
+    assert_eq!(m.body, [1, 2, 3]);
+    assert_eq!(m.content_encoding, None);
+    assert_eq!(stats.get(Counter::HttpDecodeFailed), 1);
+
+    // Claims gzip, is not: left raw.
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n",
+        data.clone(),
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Failed);
+    assert_eq!(m.body, data);
+
+    // No body, nothing to decode (HEAD, 304).
+    let mut m = msg(
+        "HTTP/1.1 304 Not Modified\r\nContent-Encoding: gzip\r\n\r\n",
+        vec![],
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Plain);
+}
+
+#[test]
+fn message_with_a_hole_decodes_up_to_it() {
+    let stats = ShardStats::default();
+    let data = sample(200_000);
+    let wire = gzip(&data);
+    let at = wire.len() / 2;
+    let mut body = wire[..at].to_vec();
+    body.extend_from_slice(&wire[at + 1000..]);
+    let mut m = msg("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n", body);
+    m.gap = true;
+    m.body_gap_at = Some(at);
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Decoded);
+    assert!(m.body_truncated);
+    assert!(!m.body.is_empty() && data.starts_with(&m.body));
+}
+
+#[test]
+fn capped_message_counts_truncation() {
+    let stats = ShardStats::default();
+    let data = sample(300_000);
+    let lim = Limits {
+        max_out: 50_000,
+        reserve: 4096,
+    };
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n",
+        gzip(&data),
+    );
+    assert_eq!(decode_message(&mut m, lim, &stats), Outcome::Decoded);
+    assert!(m.body_truncated);
+    assert_eq!(m.body.len(), 50_000);
+    assert_eq!(m.body_size, 300_000);
+    assert_eq!(stats.get(Counter::HttpBodyTruncated), 1);
+}

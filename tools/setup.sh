@@ -10,6 +10,7 @@ APT_PACKAGES=(
   iproute2 ethtool tcpdump tcpreplay                 # network namespaces, capture, replay
   nginx curl wrk                                     # real servers and clients for live tests
   python3 python3-pip python3-venv                   # verification consumer
+  python3-brotli python3-zstandard                   # br/zstd test server (content tests)
 )
 
 missing=()

@@ -33,7 +33,12 @@ application/javascript,application/x-javascript,application/ecmascript,applicati
 application/zip,application/gzip,application/x-gzip,application/x-tar,application/x-bzip2,\
 application/x-7z-compressed,application/x-rar-compressed,application/vnd.rar,\
 application/x-shockwave-flash,application/vnd.ms-fontobject,application/font-woff,\
-application/x-font-ttf,application/x-font-otf,\
+application/font-woff2,application/x-font-woff,application/x-font-ttf,application/x-font-otf,\
+text/ecmascript,application/x-ecmascript,application/msword,application/vnd.ms-excel,\
+application/vnd.ms-powerpoint,\
+application/vnd.openxmlformats-officedocument.wordprocessingml.document,\
+application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,\
+application/vnd.openxmlformats-officedocument.presentationml.presentation,\
 image/*,video/*,audio/*,font/*,\
 text/event-stream,application/x-mpegurl,application/vnd.apple.mpegurl,video/mp2t,\
 application/wasm,application/ld+json,multipart/*";
@@ -142,7 +147,8 @@ pub struct Config {
     #[arg(long, env = "ASSEMBLER_MAX_STREAM_BUFFER", default_value = "5mb", value_parser = parse_size)]
     pub assembler_max_stream_buffer: u64,
 
-    /// Initial capacity of a stream's buffer.
+    /// Largest buffer reserved up front for one body, before its size is
+    /// known; bodies grow past it up to MAX_BODY_BYTES.
     #[arg(long, env = "BUFFER_CAP", default_value = "128KiB", value_parser = parse_size)]
     pub buffer_cap: u64,
 
@@ -151,7 +157,8 @@ pub struct Config {
     pub heap_limit: u64,
 
     // ---- HTTP --------------------------------------------------------------
-    /// Cap on each decoded body kept in a record.
+    /// Cap on each body kept in a record: encoded bytes kept, and decoded
+    /// bytes produced (decompression stops there).
     #[arg(long, env = "MAX_BODY_BYTES", default_value = "3MiB", value_parser = parse_size)]
     pub max_body_bytes: u64,
 

@@ -1,7 +1,17 @@
 //! Early filters: decisions made from heads alone, so a filtered
 //! transaction's body is never stored, decompressed or serialized.
 //! Request-side filters run at the request head, the Content-Type filter at
-//! the response head.
+//! the response head. What each list matches:
+//!
+//! - FILTER_BLOCK_EXTS: the extension of the request path's last segment,
+//!   query and fragment ignored, any case (`/a/Logo.PNG?v=2` is `png`).
+//! - FILTER_BLOCK_CTYPES: the response Content-Type's media type,
+//!   parameters ignored, any case; `type/*` covers a whole type.
+//! - FILTER_BLOCK_ACCEPT: the request's preferred media range, the first
+//!   one its Accept lists (`image/avif,image/webp,*/*` is `image/avif`),
+//!   against the list with `type/*` wildcards; `*/*` first blocks nothing.
+//! - FILTER_BLOCK_MULTIPART: the request Content-Type's media type (file
+//!   uploads are `multipart/form-data`); `type/*` entries allowed.
 
 use super::head::Head;
 use crate::config::units::parse_list;
@@ -63,14 +73,25 @@ fn media_type(value: &[u8]) -> &str {
 
 impl Filters {
     pub fn from_config(c: &Config) -> Filters {
+        Filters::new(
+            &c.filter_block_exts,
+            &c.filter_block_ctypes,
+            &c.filter_block_accept,
+            &c.filter_block_multipart,
+        )
+    }
+
+    /// From the four comma-separated lists; an empty list turns its filter off.
+    pub fn new(exts: &str, ctypes: &str, accept: &str, multipart: &str) -> Filters {
         Filters {
-            exts: parse_list(&c.filter_block_exts)
+            exts: parse_list(exts)
                 .into_iter()
                 .map(|e| e.trim_start_matches('.').to_string())
+                .filter(|e| !e.is_empty())
                 .collect(),
-            ctypes: MediaSet::new(&c.filter_block_ctypes),
-            accept: MediaSet::new(&c.filter_block_accept),
-            multipart: MediaSet::new(&c.filter_block_multipart),
+            ctypes: MediaSet::new(ctypes),
+            accept: MediaSet::new(accept),
+            multipart: MediaSet::new(multipart),
         }
     }
 
@@ -129,6 +150,319 @@ pub fn path_extension(target: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{
+        DEFAULT_BLOCK_ACCEPT, DEFAULT_BLOCK_CTYPES, DEFAULT_BLOCK_EXTS, DEFAULT_BLOCK_MULTIPART,
+    };
+    use crate::http::parser::Role;
+    use crate::http::{HttpConn, HttpCtx};
+    use crate::stats::ShardStats;
+    use clap::Parser as _;
+
+    fn defaults() -> Filters {
+        Filters::new(
+            DEFAULT_BLOCK_EXTS,
+            DEFAULT_BLOCK_CTYPES,
+            DEFAULT_BLOCK_ACCEPT,
+            DEFAULT_BLOCK_MULTIPART,
+        )
+    }
+
+    fn req(target: &str, fields: &str) -> Head {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n{fields}\r\n");
+        Head::parse(raw.as_bytes(), true).expect("head")
+    }
+
+    fn resp(ctype: &str) -> Head {
+        let raw = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\n\r\n");
+        Head::parse(raw.as_bytes(), false).expect("head")
+    }
+
+    /// Concrete media types for a list entry: itself, or samples of `type/*`.
+    fn instances(entry: &str) -> Vec<String> {
+        match entry.strip_suffix("/*") {
+            Some(t) => ["png", "x-icon", "svg+xml", "vnd.example-thing", "mp4"]
+                .iter()
+                .map(|s| format!("{t}/{s}"))
+                .collect(),
+            None => vec![entry.to_string()],
+        }
+    }
+
+    #[test]
+    fn every_default_extension() {
+        let f = defaults();
+        let exts = parse_list(DEFAULT_BLOCK_EXTS);
+        assert!(exts.len() >= 70, "{}", exts.len());
+        for e in &exts {
+            for t in [
+                format!("/a/b/file.{e}"),
+                format!("/file.{}?v=1.2&x=/y", e.to_uppercase()),
+                format!("http://host/dir/f.{e}#frag"),
+            ] {
+                assert_eq!(
+                    f.check_request(&req(&t, "")),
+                    Some(Counter::FilterExt),
+                    "{t}"
+                );
+            }
+        }
+        for t in [
+            "/api/users",
+            "/api/v1.0/users",
+            "/x.jsonp",
+            "/file.png/info",
+            "/?f=a.png",
+            "/",
+        ] {
+            assert_eq!(f.check_request(&req(t, "")), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn every_default_content_type() {
+        let f = defaults();
+        for entry in parse_list(DEFAULT_BLOCK_CTYPES) {
+            for m in instances(&entry) {
+                for v in [m.clone(), format!("{}; charset=UTF-8", m.to_uppercase())] {
+                    assert_eq!(
+                        f.check_response(&resp(&v)),
+                        Some(Counter::FilterCtype),
+                        "{v}"
+                    );
+                }
+            }
+        }
+        // The contract's examples, and the "etc." made complete.
+        for v in [
+            "text/html",
+            "application/x-mpegURL",
+            "video/mp2t",
+            "multipart/byteranges; boundary=x",
+            "font/woff2",
+            "audio/wav",
+            "image/avif",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ] {
+            assert_eq!(
+                f.check_response(&resp(v)),
+                Some(Counter::FilterCtype),
+                "{v}"
+            );
+        }
+        for v in [
+            "application/json",
+            "application/problem+json",
+            "text/plain",
+            "application/xml",
+            "application/octet-stream",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert_eq!(f.check_response(&resp(v)), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn every_default_accept() {
+        let f = defaults();
+        for entry in parse_list(DEFAULT_BLOCK_ACCEPT) {
+            for m in instances(&entry) {
+                let h = format!("Accept: {m};q=0.9, */*;q=0.1\r\n");
+                assert_eq!(
+                    f.check_request(&req("/r", &h)),
+                    Some(Counter::FilterAccept),
+                    "{h}"
+                );
+            }
+        }
+        for a in [
+            "*/*",
+            "application/json, text/css",
+            "text/html,application/xhtml+xml,*/*;q=0.8",
+            "",
+        ] {
+            let h = format!("Accept: {a}\r\n");
+            assert_eq!(f.check_request(&req("/r", &h)), None, "{a}");
+        }
+    }
+
+    #[test]
+    fn every_default_multipart() {
+        let f = defaults();
+        for entry in parse_list(DEFAULT_BLOCK_MULTIPART) {
+            for m in instances(&entry) {
+                let h = format!("Content-Type: {m}; boundary=----x\r\n");
+                assert_eq!(
+                    f.check_request(&req("/upload", &h)),
+                    Some(Counter::FilterMultipart),
+                    "{h}"
+                );
+            }
+        }
+        for v in [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "text/plain",
+        ] {
+            let h = format!("Content-Type: {v}\r\n");
+            assert_eq!(f.check_request(&req("/upload", &h)), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn overrides_and_empty_lists() {
+        let f = Filters::new("jpg, .PNG", "image/jpeg", "text/css", "multipart/*");
+        assert_eq!(
+            f.check_request(&req("/a.png", "")),
+            Some(Counter::FilterExt)
+        );
+        assert_eq!(
+            f.check_request(&req("/a.JPG", "")),
+            Some(Counter::FilterExt)
+        );
+        assert_eq!(f.check_request(&req("/a.css", "")), None);
+        assert_eq!(
+            f.check_response(&resp("image/jpeg")),
+            Some(Counter::FilterCtype)
+        );
+        assert_eq!(f.check_response(&resp("image/png")), None);
+        assert_eq!(f.check_response(&resp("text/html")), None);
+        assert_eq!(
+            f.check_request(&req("/s", "Accept: text/css\r\n")),
+            Some(Counter::FilterAccept)
+        );
+        assert_eq!(f.check_request(&req("/s", "Accept: image/png\r\n")), None);
+        assert_eq!(
+            f.check_request(&req("/u", "Content-Type: multipart/mixed; boundary=b\r\n")),
+            Some(Counter::FilterMultipart)
+        );
+        // Empty values turn each filter off.
+        let off = Filters::new("", " ", "", ",");
+        let all = "Accept: image/png\r\nContent-Type: multipart/form-data; boundary=b\r\n";
+        assert_eq!(off.check_request(&req("/a.png", all)), None);
+        assert_eq!(off.check_response(&resp("image/png")), None);
+        // The same through the configuration.
+        let c = Config::try_parse_from([
+            "httpcap",
+            "--filter-block-exts=",
+            "--filter-block-ctypes=",
+            "--filter-block-accept=",
+            "--filter-block-multipart=",
+        ])
+        .expect("config");
+        let off = Filters::from_config(&c);
+        assert_eq!(off.check_request(&req("/a.png", all)), None);
+        assert_eq!(off.check_response(&resp("image/png")), None);
+    }
+
+    /// Feeds one connection and returns what it emitted.
+    struct Rig {
+        stats: ShardStats,
+        filters: Filters,
+        done: Vec<crate::http::Transaction>,
+        conn: HttpConn,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            Rig {
+                stats: ShardStats::default(),
+                filters: defaults(),
+                done: Vec::new(),
+                conn: HttpConn::new(64 * 1024),
+            }
+        }
+        fn feed(&mut self, role: Role, data: &[u8]) {
+            let mut ctx = HttpCtx {
+                stats: &self.stats,
+                filters: &self.filters,
+                max_body: 1 << 20,
+                body_reserve: 4096,
+                done: &mut self.done,
+            };
+            self.conn.data(role, data, 1, &mut ctx);
+        }
+    }
+
+    #[test]
+    fn filtered_transactions_are_never_stored_decoded_or_emitted() {
+        let mut r = Rig::new();
+        let junk = vec![0x5au8; 64 * 1024];
+        // An image by extension; its gzip-labelled body is junk, so a
+        // decode attempt would show up as a failure.
+        r.feed(
+            Role::Request,
+            b"GET /img/logo.png HTTP/1.1\r\nHost: a\r\n\r\n",
+        );
+        r.feed(
+            Role::Response,
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 131072\r\n\r\n",
+        );
+        r.feed(Role::Response, &junk);
+        assert!(
+            r.conn.buffered_bytes() < 4096,
+            "{}",
+            r.conn.buffered_bytes()
+        );
+        r.feed(Role::Response, &junk);
+        // An HTML answer (Content-Type), chunked.
+        r.feed(Role::Request, b"GET /home HTTP/1.1\r\nHost: a\r\n\r\n");
+        r.feed(
+            Role::Response,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n",
+        );
+        r.feed(Role::Response, &junk);
+        assert!(
+            r.conn.buffered_bytes() < 4096,
+            "{}",
+            r.conn.buffered_bytes()
+        );
+        r.feed(Role::Response, b"\r\n0\r\n\r\n");
+        // A multipart upload: its body is not kept while it streams in.
+        r.feed(
+            Role::Request,
+            b"POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Encoding: gzip\r\nContent-Length: 65536\r\n\r\n",
+        );
+        r.feed(Role::Request, &junk[..60_000]);
+        assert!(
+            r.conn.buffered_bytes() < 4096,
+            "{}",
+            r.conn.buffered_bytes()
+        );
+        r.feed(Role::Request, &junk[60_000..65_536]);
+        r.feed(
+            Role::Response,
+            b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+        );
+        // An image Accept.
+        r.feed(
+            Role::Request,
+            b"GET /pic HTTP/1.1\r\nAccept: image/webp,*/*\r\n\r\n",
+        );
+        r.feed(
+            Role::Response,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+        );
+        // And one API call that is kept.
+        r.feed(
+            Role::Request,
+            b"GET /api/users HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+        );
+        r.feed(
+            Role::Response,
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]",
+        );
+        assert_eq!(r.done.len(), 1);
+        assert_eq!(
+            r.done[0].request.as_ref().unwrap().head.target(),
+            "/api/users"
+        );
+        assert_eq!(r.stats.get(Counter::FilterExt), 1);
+        assert_eq!(r.stats.get(Counter::FilterCtype), 1);
+        assert_eq!(r.stats.get(Counter::FilterMultipart), 1);
+        assert_eq!(r.stats.get(Counter::FilterAccept), 1);
+        assert_eq!(r.stats.get(Counter::HttpDecoded), 0);
+        assert_eq!(r.stats.get(Counter::HttpDecodeFailed), 0);
+    }
 
     #[test]
     fn extensions() {

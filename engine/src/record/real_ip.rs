@@ -2,7 +2,7 @@
 //! (REAL_IP_HEADER). Lists (X-Forwarded-For, Forwarded) yield their
 //! left-most valid address, the one the first proxy saw.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::http::Head;
 
@@ -47,6 +47,9 @@ pub fn parse_addr(s: &str) -> Option<IpAddr> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Some(ip);
     }
+    if let Some(ip) = dotted_decimal(s) {
+        return Some(IpAddr::V4(ip));
+    }
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Some(sa.ip());
     }
@@ -58,10 +61,25 @@ pub fn parse_addr(s: &str) -> Option<IpAddr> {
     // "192.0.2.1:80" with an odd port, or a zone: "fe80::1%eth0".
     if let Some((host, port)) = s.rsplit_once(':') {
         if host.contains('.') && !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) {
-            return host.parse::<IpAddr>().ok();
+            return dotted_decimal(host).map(IpAddr::V4);
         }
     }
     strip_zone(s)
+}
+
+/// IPv4 with leading zeros read as decimal ("10.000.000.03"), as nginx
+/// reads them; the standard parser rejects them as possibly octal.
+fn dotted_decimal(s: &str) -> Option<Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let mut n = 0;
+    for p in s.split('.') {
+        if n == 4 || p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        parts[n] = p.parse::<u16>().ok()?.try_into().ok()?;
+        n += 1;
+    }
+    (n == 4).then(|| Ipv4Addr::from(parts))
 }
 
 fn strip_zone(s: &str) -> Option<IpAddr> {
@@ -130,6 +148,8 @@ mod tests {
             ("fe80::1%eth0", "fe80::1"),
             ("[fe80::1%25eth0]:443", "fe80::1"),
             ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+            ("10.000.000.03", "10.0.0.3"),
+            ("010.1.1.1:8080", "10.1.1.1"),
         ] {
             assert_eq!(parse_addr(v), ip(want), "{v}");
         }
@@ -150,6 +170,8 @@ mod tests {
             "[1.2.3.4",
             "::g",
             "1.2.3.4:port",
+            "1.2.3.0004",
+            "1.2.3.256",
             "\u{0}\u{1}",
         ] {
             assert_eq!(parse_addr(v), None, "{v:?}");

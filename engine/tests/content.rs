@@ -1,0 +1,11 @@
+//! HTTP content end to end: decompression bombs, shared third-party
+//! captures with compressed bodies, and captures recorded from real
+//! servers (nginx with gzip, a Python server sending br and zstd).
+
+mod content {
+    pub mod alloc;
+    pub mod bombs;
+    pub mod common;
+    pub mod pcaps;
+    pub mod servers;
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Independent verification consumer for httpcap's Kafka output.
+
+Uses confluent-kafka (librdkafka from PyPI), not our producer code, so a test
+that compares what this prints with httpcap's file output checks the whole
+path through a real broker.
+
+  consume.py read   --bootstrap 127.0.0.1:19092 --topic T [--keys] [--idle-ms 2000]
+  consume.py create --bootstrap 127.0.0.1:19092 --topic T [--partitions 3]
+  consume.py count  --bootstrap ... --topic T
+
+`read` assigns every partition at the beginning (no consumer group, so runs
+never share offsets), prints each value as one line and stops once every
+partition has reached its high watermark and nothing new arrived for
+--idle-ms. Exit code 0 on success, 2 on a broker/topic error.
+"""
+import argparse
+import sys
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def client_conf(args):
+    conf = {"bootstrap.servers": args.bootstrap}
+    if args.username:
+        conf.update(
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": args.mechanism,
+                "sasl.username": args.username,
+                "sasl.password": args.password or "",
+            }
+        )
+    return conf
+
+
+def create(args):
+    admin = AdminClient(client_conf(args))
+    futures = admin.create_topics(
+        [NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)],
+        operation_timeout=10,
+        request_timeout=15,
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result()
+            print(f"created {name}", file=sys.stderr)
+        except KafkaException as e:
+            err = e.args[0]
+            # Creating an existing topic is fine: tests call this idempotently.
+            if err.name() == "TOPIC_ALREADY_EXISTS":
+                print(f"exists {name}", file=sys.stderr)
+            else:
+                print(f"create {name} failed: {err}", file=sys.stderr)
+                return 2
+    return 0
+
+
+def partitions_of(consumer, topic, deadline):
+    while time.monotonic() < deadline:
+        md = consumer.list_topics(topic, timeout=5)
+        t = md.topics.get(topic)
+        if t is not None and t.error is None and t.partitions:
+            return sorted(t.partitions)
+        time.sleep(0.2)
+    return None
+
+
+def read(args):
+    conf = client_conf(args)
+    conf.update(
+        {
+            # A group id is required by librdkafka even with manual assignment;
+            # nothing is committed, so it never affects another run.
+            "group.id": "httpcap-verify",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.message.max.bytes": 64 * 1024 * 1024,
+            "receive.message.max.bytes": 128 * 1024 * 1024,
+        }
+    )
+    consumer = Consumer(conf)
+    deadline = time.monotonic() + args.timeout
+    parts = partitions_of(consumer, args.topic, deadline)
+    if parts is None:
+        print(f"topic {args.topic} not found", file=sys.stderr)
+        return 2
+    consumer.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in parts])
+    at_eof = set()
+    last_msg = time.monotonic()
+    count = 0
+    out = sys.stdout
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        now = time.monotonic()
+        if msg is None:
+            if len(at_eof) == len(parts) and now - last_msg >= args.idle_ms / 1000:
+                break
+            continue
+        if msg.error():
+            if msg.error().code() == -191:  # _PARTITION_EOF
+                at_eof.add(msg.partition())
+                continue
+            print(f"consume error: {msg.error()}", file=sys.stderr)
+            return 2
+        at_eof.discard(msg.partition())
+        last_msg = now
+        count += 1
+        value = (msg.value() or b"").decode("utf-8", "replace")
+        if args.keys:
+            key = (msg.key() or b"").decode("utf-8", "replace")
+            out.write(f"{key}\t{value}\n")
+        elif not args.count_only:
+            out.write(value + "\n")
+    consumer.close()
+    if args.count_only:
+        out.write(f"{count}\n")
+    print(f"read {count} messages from {len(parts)} partitions", file=sys.stderr)
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("cmd", choices=["read", "create", "count"])
+    p.add_argument("--bootstrap", default="127.0.0.1:19092")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--partitions", type=int, default=3)
+    p.add_argument("--keys", action="store_true", help="print key<TAB>value")
+    p.add_argument("--idle-ms", type=int, default=1500)
+    p.add_argument("--timeout", type=float, default=60, help="overall bound, seconds")
+    p.add_argument("--username")
+    p.add_argument("--password")
+    p.add_argument("--mechanism", default="SCRAM-SHA-256")
+    args = p.parse_args()
+    args.count_only = args.cmd == "count"
+    if args.cmd == "create":
+        return create(args)
+    return read(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,7 @@
 //! once; every sink receives the same bytes.
 
 pub mod json_lines;
+pub mod kafka;
 
 use crate::record::RecordView;
 

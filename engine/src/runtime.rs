@@ -14,6 +14,7 @@ use crate::config::{engine_name, Config, Engine};
 use crate::decode::{flow_hash, DecodeOptions};
 use crate::http::filter::Filters;
 use crate::output::json_lines::JsonLinesWriter;
+use crate::output::kafka;
 use crate::output::RecordSink;
 use crate::record::RecordCtx;
 use crate::shard::{Shard, ShardSettings};
@@ -141,14 +142,23 @@ fn live_sources(
 
 /// The sinks one shard writes to.
 fn shard_sinks(
-    _cfg: &Config,
-    _shard: usize,
+    cfg: &Config,
+    shard: usize,
     stats: &Arc<ShardStats>,
     writer: Option<&JsonLinesWriter>,
 ) -> Result<Vec<Box<dyn RecordSink>>, RunError> {
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     if let Some(w) = writer {
         sinks.push(Box::new(w.sink(stats.clone())));
+    }
+    if cfg.output_kafka_host.is_some() {
+        if shard == 0 {
+            tracing::warn!(target: "lifecycle", "{}", kafka::startup_summary(cfg));
+        }
+        let k = kafka::KafkaSink::new(cfg, shard, stats.clone()).map_err(|e| {
+            RunError::Config(format!("OUTPUT_KAFKA_*: cannot create producer: {e}"))
+        })?;
+        sinks.push(Box::new(k));
     }
     Ok(sinks)
 }

@@ -244,6 +244,11 @@ pub struct Config {
     )]
     pub output_kafka_compression: Compression,
 
+    /// How long shutdown waits for queued Kafka records before counting
+    /// the rest as undelivered.
+    #[arg(long, env = "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub output_kafka_shutdown_timeout: Duration,
+
     // ---- Monitoring --------------------------------------------------------
     /// console, json, none, or prometheus:ADDR:PORT.
     #[arg(long, env = "METRICS_OUTPUT", default_value = "console")]
@@ -412,6 +417,7 @@ impl Config {
             "output_kafka_channel_buf" => s = self.output_kafka_channel_buf.to_string(),
             "output_kafka_producers" => s = self.output_kafka_producers.to_string(),
             "output_kafka_compression" => s = self.output_kafka_compression.as_str().into(),
+            "output_kafka_shutdown_timeout" => s = dur(&self.output_kafka_shutdown_timeout),
             "metrics_output" => s = self.metrics_output.clone(),
             "metrics_interval" => s = dur(&self.metrics_interval),
             "verbose" => s = self.verbose.to_string(),

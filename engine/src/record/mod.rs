@@ -8,7 +8,7 @@ pub mod real_ip;
 use base64::Engine as _;
 
 use crate::flow::Endpoint;
-use crate::http::{Message, Transaction};
+use crate::http::{Flags, Message, Transaction};
 use json::JsonWriter;
 
 /// The connection a transaction belongs to, oriented client → server.
@@ -59,7 +59,26 @@ impl RecordView<'_> {
 
     /// Appends the record as one line of JSON.
     pub fn write_line(&self, out: &mut Vec<u8>) {
+        self.write_capped(out, BodyCaps::NONE);
+        out.push(b'\n');
+    }
+
+    /// Kept body lengths (request, response), before any cap.
+    pub fn body_lens(&self) -> (usize, usize) {
+        let len = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.body.len());
+        (len(&self.txn.request), len(&self.txn.response))
+    }
+
+    /// Appends the record (no newline) with each body cut to at most its cap
+    /// in bytes, for outputs with a size limit. A cut body is marked
+    /// `body_truncated` and the record gets the `body_trimmed_for_kafka` flag.
+    pub fn write_capped(&self, out: &mut Vec<u8>, caps: BodyCaps) {
         let t = self.txn;
+        let cut = |m: &Option<Message>, cap: usize| m.as_ref().is_some_and(|m| m.body.len() > cap);
+        let mut flags = t.flags;
+        if cut(&t.request, caps.request) || cut(&t.response, caps.response) {
+            flags.set(Flags::BODY_TRIMMED);
+        }
         let mut w = JsonWriter::new(out);
         w.begin_object();
         w.key("id");
@@ -79,12 +98,12 @@ impl RecordView<'_> {
         }
         w.key("request");
         match &t.request {
-            Some(m) => write_message(&mut w, m, true),
+            Some(m) => write_message(&mut w, m, true, caps.request),
             None => w.null(),
         }
         w.key("response");
         match &t.response {
-            Some(m) => write_message(&mut w, m, false),
+            Some(m) => write_message(&mut w, m, false, caps.response),
             None => w.null(),
         }
         w.key("duration_us");
@@ -94,13 +113,26 @@ impl RecordView<'_> {
         }
         w.key("flags");
         w.begin_array();
-        for name in t.flags.names() {
+        for name in flags.names() {
             w.str(name);
         }
         w.end_array();
         w.end_object();
-        out.push(b'\n');
     }
+}
+
+/// Per-message body caps for `RecordView::write_capped`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyCaps {
+    pub request: usize,
+    pub response: usize,
+}
+
+impl BodyCaps {
+    pub const NONE: BodyCaps = BodyCaps {
+        request: usize::MAX,
+        response: usize::MAX,
+    };
 }
 
 /// A record id or key, formatted on the stack (no allocation per record).
@@ -175,7 +207,7 @@ fn write_conn(w: &mut JsonWriter<'_>, c: &ConnInfo) {
     w.end_object();
 }
 
-fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool) {
+fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usize) {
     let h = &msg.head;
     let mut ts = [0u8; 27];
     w.begin_object();
@@ -196,7 +228,8 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool) {
     w.str(h.version());
     w.key("headers");
     write_headers(w, h);
-    let (body, encoding) = body_text(&msg.body);
+    let kept = cap_body(&msg.body, cap);
+    let (body, encoding) = body_text(kept);
     w.key("body");
     w.str(&body);
     w.key("body_encoding");
@@ -204,7 +237,7 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool) {
     w.key("body_size");
     w.u64(msg.body_size);
     w.key("body_truncated");
-    w.bool(msg.body_truncated);
+    w.bool(msg.body_truncated || kept.len() < msg.body.len());
     w.key("content_encoding");
     match &msg.content_encoding {
         Some(c) => w.str(c),
@@ -253,6 +286,22 @@ pub fn format_rfc3339_micros(ts_ns: u64, buf: &mut [u8; 27]) -> &str {
     buf[19] = b'.';
     buf[26] = b'Z';
     std::str::from_utf8(&buf[..]).unwrap_or("")
+}
+
+/// The first `cap` bytes of a body; a text body is cut on a character
+/// boundary so that it stays text (and does not turn into longer base64).
+fn cap_body(body: &[u8], cap: usize) -> &[u8] {
+    if body.len() <= cap {
+        return body;
+    }
+    let mut end = cap;
+    if std::str::from_utf8(body).is_ok() {
+        // UTF-8 continuation bytes are 0b10xx_xxxx.
+        while end > 0 && body[end] & 0xC0 == 0x80 {
+            end -= 1;
+        }
+    }
+    &body[..end]
 }
 
 /// Text bodies go out as strings, anything else as base64.

@@ -89,6 +89,15 @@ counters! {
     KafkaFailed => "kafka_failed", "records whose delivery failed";
     KafkaTrimmed => "kafka_trimmed", "records whose bodies were trimmed to fit OUTPUT_KAFKA_MAX_MESSAGE_BYTES";
     KafkaUndelivered => "kafka_undelivered_at_exit", "records still queued when the shutdown deadline passed";
+    KafkaFailedTimeout => "kafka_failed_timeout", "failed deliveries: message.timeout.ms passed without an acknowledgement";
+    KafkaFailedAuth => "kafka_failed_auth", "failed deliveries: SASL, TLS or ACL refusal";
+    KafkaFailedTransport => "kafka_failed_transport", "failed deliveries: connection errors reported against the record";
+    KafkaFailedTooLarge => "kafka_failed_too_large", "failed deliveries: the broker refused the message size";
+    KafkaFailedPurged => "kafka_failed_purged", "failed deliveries: purged at shutdown after the flush bound";
+    KafkaFailedOther => "kafka_failed_other", "failed deliveries: any other broker error";
+    KafkaRefused => "drop_kafka_refused", "records the producer refused at enqueue for a reason other than a full queue";
+    KafkaAuthErrors => "kafka_auth_errors", "authentication failures reported by the Kafka client (per attempt, not per record)";
+    KafkaOutages => "kafka_outages", "times the Kafka brokers became unreachable";
 }
 
 /// Point-in-time values, as opposed to running totals.

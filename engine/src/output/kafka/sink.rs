@@ -1,0 +1,120 @@
+//! The Kafka output as a shard's `RecordSink`: key, size limit, polling
+//! cadence and the bounded flush at shutdown.
+
+use std::time::Duration;
+
+use super::fit::{fit, Fit};
+use super::producer::{KafkaOutput, Sent};
+use super::settings;
+use crate::config::Config;
+use crate::output::RecordSink;
+use crate::record::RecordView;
+use crate::stats::{Counter, Gauge, ShardStats};
+use std::sync::Arc;
+
+/// Delivery reports are served every this many records (and on every
+/// tick), so the report queue stays short without a poll per record.
+const POLL_EVERY: u32 = 32;
+
+pub struct KafkaSink {
+    out: KafkaOutput,
+    shard: usize,
+    max_message: usize,
+    close_bound: Duration,
+    stats: Arc<ShardStats>,
+    scratch: Vec<u8>,
+    since_poll: u32,
+    closed: bool,
+}
+
+impl KafkaSink {
+    pub fn new(cfg: &Config, shard: usize, stats: Arc<ShardStats>) -> Result<KafkaSink, String> {
+        let out = KafkaOutput::new(cfg, shard, stats.clone()).map_err(|e| e.to_string())?;
+        Ok(KafkaSink {
+            out,
+            shard,
+            max_message: cfg.output_kafka_max_message_bytes as usize,
+            close_bound: cfg.output_kafka_shutdown_timeout,
+            stats,
+            scratch: Vec::new(),
+            since_poll: 0,
+            closed: false,
+        })
+    }
+
+    fn send(&mut self, key: &[u8], payload: &[u8]) {
+        if let Sent::DroppedQueueFull = self.out.send(key, payload) {
+            // Counted by the producer; the log line comes from the
+            // periodic metrics (drop_kafka_queue), not once per record.
+        }
+    }
+}
+
+impl RecordSink for KafkaSink {
+    fn write(&mut self, view: &RecordView<'_>, line: &[u8]) {
+        let key = view.key();
+        let payload = line.strip_suffix(b"\n").unwrap_or(line);
+        let limit = self
+            .max_message
+            .saturating_sub(key.len() + settings::RECORD_OVERHEAD);
+        if payload.len() <= limit {
+            self.send(key.as_bytes(), payload);
+        } else {
+            let mut buf = std::mem::take(&mut self.scratch);
+            let result = fit(
+                limit,
+                view.body_lens(),
+                payload.len(),
+                &mut buf,
+                |caps, out| {
+                    // Serializing a record that serialized once cannot fail.
+                    let _ = view.write_capped(out, caps);
+                },
+            );
+            self.stats.inc(Counter::KafkaTrimmed);
+            if result == Fit::Impossible {
+                tracing::warn!(
+                    shard = self.shard,
+                    "kafka: record {} exceeds OUTPUT_KAFKA_MAX_MESSAGE_BYTES even without bodies",
+                    view.id()
+                );
+            }
+            self.send(key.as_bytes(), &buf);
+            buf.clear();
+            self.scratch = buf;
+        }
+        self.since_poll += 1;
+        if self.since_poll >= POLL_EVERY {
+            self.since_poll = 0;
+            self.out.poll();
+        }
+    }
+
+    fn tick(&mut self) {
+        self.out.poll();
+        self.stats
+            .set_gauge(Gauge::KafkaQueueDepth, self.out.queue_depth());
+    }
+
+    fn flush(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let left = self.out.close(self.close_bound);
+        self.stats.set_gauge(Gauge::KafkaQueueDepth, 0);
+        if left > 0 {
+            tracing::warn!(
+                shard = self.shard,
+                "kafka: {left} records not delivered within OUTPUT_KAFKA_SHUTDOWN_TIMEOUT ({})",
+                humantime::format_duration(self.close_bound)
+            );
+        }
+    }
+}
+
+impl Drop for KafkaSink {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}

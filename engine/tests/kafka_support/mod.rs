@@ -189,3 +189,201 @@ pub fn consume(args: &[&str]) -> Result<String, String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+// ---- Running the real binary ---------------------------------------------
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A scratch directory for one test, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("httpcap-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("scratch dir");
+        Scratch(p)
+    }
+    pub fn path(&self, f: &str) -> String {
+        self.0.join(f).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes a loadgen capture; `args` are loadgen flags such as
+/// `--transactions=200`.
+pub fn gen_pcap(path: &str, args: &[&str]) {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        p: httpcap_loadgen::Params,
+    }
+    let mut argv = vec!["loadgen"];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("loadgen params");
+    let f = std::io::BufWriter::new(std::fs::File::create(path).expect("create pcap"));
+    httpcap_loadgen::generate(&cli.p, f, None).expect("generate");
+}
+
+/// Base environment: file input, JSON lines to `jsonl`, Kafka to `addr`.
+pub fn base_env(pcap: &str, jsonl: &str, addr: &str, topic: &str) -> Vec<(String, String)> {
+    [
+        ("INPUT_RAW_ENGINE", "pcap_file"),
+        ("INPUT_RAW", pcap),
+        ("OUTPUT_FILE", jsonl),
+        ("OUTPUT_KAFKA_HOST", addr),
+        ("OUTPUT_KAFKA_TOPIC", topic),
+        ("PROCESSING_WORKERS", "2"),
+        ("METRICS_INTERVAL", "1h"),
+        ("VERBOSE", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
+    env.retain(|(n, _)| n != k);
+    env.push((k.into(), v.into()));
+}
+
+/// A running httpcap whose stderr is collected line by line.
+pub struct Running {
+    child: Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stderr: Vec<String>,
+    /// `name=value` lines of the end-of-run summary.
+    pub summary: HashMap<String, u64>,
+}
+
+impl Finished {
+    pub fn get(&self, name: &str) -> u64 {
+        *self
+            .summary
+            .get(name)
+            .unwrap_or_else(|| panic!("summary has no {name}:\n{}", self.stderr.join("\n")))
+    }
+    pub fn stderr_has(&self, needle: &str) -> bool {
+        self.stderr.iter().any(|l| l.contains(needle))
+    }
+}
+
+pub fn spawn(env: &[(String, String)]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_httpcap"));
+    // Only what the test sets: no stray OUTPUT_KAFKA_* from the caller.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OUTPUT_") || k.starts_with("INPUT_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn httpcap");
+    let err = child.stderr.take().unwrap();
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let sink = stderr.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Running {
+        child,
+        stderr,
+        reader: Some(reader),
+    }
+}
+
+impl Running {
+    /// Waits (bounded, only against hangs) for a stderr line containing `needle`.
+    pub fn wait_for_line(&self, needle: &str, bound: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < bound {
+            if self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits for exit; kills the process if `bound` passes (a hang is a failure).
+    pub fn wait(mut self, bound: Duration) -> Finished {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if start.elapsed() > bound {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let stderr = self.stderr.lock().unwrap().clone();
+        let summary = stderr
+            .iter()
+            .filter_map(|l| {
+                let (k, v) = l.trim().split_once('=')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect();
+        assert!(
+            status.is_some(),
+            "httpcap did not exit in time:\n{}",
+            stderr.join("\n")
+        );
+        Finished {
+            code: status.and_then(|s| s.code()),
+            stderr,
+            summary,
+        }
+    }
+}
+
+pub fn run(env: &[(String, String)], bound: Duration) -> Finished {
+    spawn(env).wait(bound)
+}
+
+/// The JSON-lines output, one String per record.
+pub fn read_lines(path: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("read JSON lines")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -78,7 +78,27 @@ fn topic_equals_json_lines_for_every_codec() {
             assert_eq!(done.get("kafka_failed"), 0, "{what}");
             assert_eq!(done.get("kafka_undelivered_at_exit"), 0, "{what}");
             assert!(lines[0].contains("\"collection_id\":\"test-collection\""));
-            assert_same_records(&broker.read_keyed(&topic), &lines, &what);
+            let mut keyed = broker.read_keyed(&topic);
+            if keyed.len() != lines.len() {
+                // Tell a slow broker from a lossy one in the failure message.
+                std::thread::sleep(Duration::from_secs(3));
+                let again = broker.read_keyed(&topic);
+                eprintln!(
+                    "{what}: read {} then {} of {} records; consumer said: {}",
+                    keyed.len(),
+                    again.len(),
+                    lines.len(),
+                    consume_diagnostics(&[
+                        "count",
+                        "--bootstrap",
+                        &broker.addr(),
+                        "--topic",
+                        &topic
+                    ])
+                );
+                keyed = again;
+            }
+            assert_same_records(&keyed, &lines, &what);
         }
     }
 }

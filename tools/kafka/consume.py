@@ -11,8 +11,8 @@ path through a real broker.
 
 `read` assigns every partition at the beginning (no consumer group, so runs
 never share offsets), prints each value as one line and stops once every
-partition has reached its high watermark and nothing new arrived for
---idle-ms. Exit code 0 on success, 2 on a broker/topic error.
+partition has reached the high watermark it had when reading began and
+nothing new arrived for --idle-ms. Exit code 0 on success, 2 on a broker/topic error.
 """
 import argparse
 import sys
@@ -87,8 +87,16 @@ def read(args):
     if parts is None:
         print(f"topic {args.topic} not found", file=sys.stderr)
         return 2
+    # The high watermark of every partition, read before consuming: we do
+    # not stop before reaching it, whatever the timing of fetches.
+    target = {}
+    for p in parts:
+        _, high = consumer.get_watermark_offsets(
+            TopicPartition(args.topic, p), timeout=10, cached=False
+        )
+        target[p] = high
     consumer.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in parts])
-    at_eof = set()
+    next_offset = {p: 0 for p in parts}
     last_msg = time.monotonic()
     count = 0
     out = sys.stdout
@@ -96,16 +104,16 @@ def read(args):
         msg = consumer.poll(0.2)
         now = time.monotonic()
         if msg is None:
-            if len(at_eof) == len(parts) and now - last_msg >= args.idle_ms / 1000:
+            reached = all(next_offset[p] >= target[p] for p in parts)
+            if reached and now - last_msg >= args.idle_ms / 1000:
                 break
             continue
         if msg.error():
             if msg.error().code() == -191:  # _PARTITION_EOF
-                at_eof.add(msg.partition())
                 continue
             print(f"consume error: {msg.error()}", file=sys.stderr)
             return 2
-        at_eof.discard(msg.partition())
+        next_offset[msg.partition()] = msg.offset() + 1
         last_msg = now
         count += 1
         value = (msg.value() or b"").decode("utf-8", "replace")
@@ -115,9 +123,16 @@ def read(args):
         elif not args.count_only:
             out.write(value + "\n")
     consumer.close()
+    short = {p: (next_offset[p], target[p]) for p in parts if next_offset[p] < target[p]}
+    if short:
+        print(f"timed out below the high watermark: {short}", file=sys.stderr)
+        return 2
     if args.count_only:
         out.write(f"{count}\n")
-    print(f"read {count} messages from {len(parts)} partitions", file=sys.stderr)
+    print(
+        f"read {count} messages from {len(parts)} partitions (high watermarks {target})",
+        file=sys.stderr,
+    )
     return 0
 
 

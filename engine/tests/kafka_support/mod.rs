@@ -387,3 +387,13 @@ pub fn read_lines(path: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// consume.py's diagnostics (stderr) for a failure message.
+pub fn consume_diagnostics(args: &[&str]) -> String {
+    Command::new("python3")
+        .arg(script("consume.py"))
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default()
+}

@@ -21,5 +21,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# Kafka tests: confluent-kafka (verification consumer) and the Tansu broker.
+bash "$(dirname "$0")/kafka/setup.sh"
 # nginx is started by the tests themselves, inside namespaces.
 systemctl disable --now nginx >/dev/null 2>&1 || true

@@ -56,7 +56,7 @@ impl RecordSink for KafkaSink {
         let payload = line.strip_suffix(b"\n").unwrap_or(line);
         let limit = self
             .max_message
-            .saturating_sub(key.len() + settings::RECORD_OVERHEAD);
+            .saturating_sub(key.as_bytes().len() + settings::RECORD_OVERHEAD);
         if payload.len() <= limit {
             self.send(key.as_bytes(), payload);
         } else {
@@ -67,8 +67,7 @@ impl RecordSink for KafkaSink {
                 payload.len(),
                 &mut buf,
                 |caps, out| {
-                    // Serializing a record that serialized once cannot fail.
-                    let _ = view.write_capped(out, caps);
+                    view.write_capped(out, caps);
                 },
             );
             self.stats.inc(Counter::KafkaTrimmed);

@@ -42,6 +42,7 @@ struct State {
     req: Vec<u8>,
     resp: Vec<u8>,
     imp: Impairments,
+    leave_open: bool,
 }
 
 /// Writes the capture for `p` to `out` and, if given, one truth line per
@@ -87,6 +88,7 @@ pub fn generate<W: Write>(
             retransmitted: 0,
             reordered: 0,
         },
+        leave_open: p.leave_open,
     };
     let mean_gap = 1_000_000_000 / p.pps.max(1);
     let planned_conns = p.connections.map(|c| c.clamp(1, p.transactions.max(1)));
@@ -106,7 +108,7 @@ pub fn generate<W: Write>(
             unassigned -= depth;
             let pipelined = opener.chance_ppm(pipeline_ppm);
             let mut conn = open(&mut opener, next_id, depth as u32, pipelined);
-            conn.server_closes = !conn.pipelined && opener.chance_ppm(close_ppm);
+            conn.server_closes = !conn.pipelined && opener.chance_ppm(close_ppm) && !p.leave_open;
             active.push(conn);
             next_id += 1;
         }
@@ -173,6 +175,12 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
     let now_ms = ((st.now_ns / 1_000_000) % (1 << 32)) as u32;
     if !conn.open {
         conn.handshake(&st.wrap, now_ms);
+        return Ok(());
+    }
+    if conn.remaining == 0 && st.leave_open {
+        // Idle from here on: the capture ends with the connection tracked.
+        conn.closed = true;
+        st.truth.left_open_connections += 1;
         return Ok(());
     }
     if conn.remaining == 0 {

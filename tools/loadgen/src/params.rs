@@ -56,6 +56,10 @@ pub struct Params {
     /// Share of data segments swapped with the one before (reordering).
     #[arg(long, default_value_t = 0.0)]
     pub reorder_share: f64,
+    /// Never close connections: after their last exchange they stay idle,
+    /// so every connection is still tracked when the capture ends.
+    #[arg(long)]
+    pub leave_open: bool,
     /// libdeflate level for gzip bodies (1 is nginx's default).
     #[arg(long, default_value_t = 1)]
     pub gzip_level: i32,

@@ -25,6 +25,8 @@ pub struct Truth {
     pub error_responses: u64,
     pub retransmitted_segments: u64,
     pub reordered_segments: u64,
+    /// Connections never closed (`--leave-open`).
+    pub left_open_connections: u64,
     pub first_ts_ns: u64,
     pub last_ts_ns: u64,
 }
@@ -45,7 +47,7 @@ impl Truth {
     }
 
     pub fn write_json(&self, mut out: impl Write) -> io::Result<()> {
-        let fields: [(&str, u64); 17] = [
+        let fields: [(&str, u64); 18] = [
             ("seed", self.seed),
             ("transactions", self.transactions),
             ("non_static_transactions", self.non_static_transactions),
@@ -61,6 +63,7 @@ impl Truth {
             ("error_responses", self.error_responses),
             ("retransmitted_segments", self.retransmitted_segments),
             ("reordered_segments", self.reordered_segments),
+            ("left_open_connections", self.left_open_connections),
             ("first_ts_ns", self.first_ts_ns),
             ("last_ts_ns", self.last_ts_ns),
         ];

@@ -161,3 +161,16 @@ fn impairments_add_packets_not_transactions() {
     assert_eq!(b.packets, tcp_frames(&pcap, false, false).len() as u64);
     assert_eq!(a.packets + b.retransmitted_segments, b.packets);
 }
+
+#[test]
+fn leave_open_sends_no_fin() {
+    let p = Params {
+        leave_open: true,
+        ..small(8)
+    };
+    let (pcap, truth, _) = run(&p);
+    let frames = tcp_frames(&pcap, false, false);
+    assert_eq!(frames.iter().filter(|f| f.0 & 0x01 != 0).count(), 0);
+    assert_eq!(truth.left_open_connections, truth.connections);
+    assert_eq!(truth.transactions, p.transactions);
+}

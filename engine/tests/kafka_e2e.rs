@@ -5,7 +5,6 @@
 
 mod kafka_support;
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use kafka_support::*;
@@ -17,37 +16,6 @@ fn sample_pcap() -> String {
         .join("engine/testdata/sample.pcap")
         .to_string_lossy()
         .into_owned()
-}
-
-/// Same records, each once, and every key is the record's connection with
-/// that connection's records in order.
-fn assert_same_records(keyed: &[(String, String)], jsonl: &[String], what: &str) {
-    assert!(!jsonl.is_empty(), "{what}: the run produced no records");
-    let values: Vec<&String> = keyed.iter().map(|(_, v)| v).collect();
-    let unique: HashSet<&String> = values.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        values.len(),
-        "{what}: duplicates in the topic"
-    );
-    assert_eq!(values.len(), jsonl.len(), "{what}: record count differs");
-    let mut a: Vec<&String> = values.clone();
-    let mut b: Vec<&String> = jsonl.iter().collect();
-    a.sort();
-    b.sort();
-    assert!(a == b, "{what}: topic content differs from the JSON lines");
-
-    let mut last_seq: HashMap<&str, u64> = HashMap::new();
-    for (key, value) in keyed {
-        let rec: serde_json::Value = serde_json::from_str(value).expect("record JSON");
-        let id = rec["id"].as_str().expect("id");
-        let (conn, seq) = id.rsplit_once('-').expect("id form");
-        assert_eq!(conn, key, "{what}: key is not the record's connection");
-        let seq: u64 = seq.parse().expect("seq");
-        if let Some(prev) = last_seq.insert(key, seq) {
-            assert!(seq > prev, "{what}: connection {key} out of order");
-        }
-    }
 }
 
 #[test]

@@ -40,7 +40,17 @@ pub fn skip(test: &str, why: &str) {
 pub struct Broker {
     pub port: u16,
     script: PathBuf,
+    /// Command that starts it again after `kill`/`stop`.
+    restart_cmd: &'static str,
+    /// consume.py flags for authenticating (SCRAM broker).
+    auth: Vec<String>,
 }
+
+/// SCRAM users created on the SCRAM broker: (name, password, mechanism).
+pub const SCRAM_USERS: [(&str, &str, &str); 2] = [
+    ("alice", "alice-secret", "SCRAM-SHA-256"),
+    ("bob", "bob-secret", "SCRAM-SHA-512"),
+];
 
 impl Broker {
     /// Starts the memory-storage broker, or explains why it cannot.
@@ -56,6 +66,8 @@ impl Broker {
         let b = Broker {
             port,
             script: script(name),
+            restart_cmd: "start",
+            auth: Vec::new(),
         };
         match b.run("start") {
             Ok(_) => Some(b),
@@ -75,10 +87,82 @@ impl Broker {
         let b = Broker {
             port: free_port(),
             script: script("broker.sh"),
+            restart_cmd: "start",
+            auth: Vec::new(),
         };
         if let Err(why) = b.run("install") {
             skip(test, &format!("broker not available: {why}"));
             return None;
+        }
+        Some(b)
+    }
+
+    /// The sqlite-backed Tansu of scram-broker.sh, built from source: with
+    /// SCRAM users and authentication on (`auth`), or open. Waits up to
+    /// HTTPCAP_SCRAM_WAIT_SECS for a background build (.ci/run starts one).
+    pub fn sqlite(test: &str, auth: bool, topics: &[&str]) -> Option<Broker> {
+        if let Err(why) = consumer_available() {
+            skip(test, &why);
+            return None;
+        }
+        let wait = std::env::var("HTTPCAP_SCRAM_WAIT_SECS").unwrap_or_else(|_| "0".into());
+        let built = Command::new("bash")
+            .arg(script("scram-broker.sh"))
+            .args(["wait-built", &wait])
+            .output();
+        match built {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                skip(
+                    test,
+                    &format!(
+                        "sqlite/SCRAM Tansu not built ({}); build it with tools/kafka/scram-broker.sh build",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                );
+                return None;
+            }
+            Err(e) => {
+                skip(test, &format!("cannot run scram-broker.sh: {e}"));
+                return None;
+            }
+        }
+        let users: Vec<String> = SCRAM_USERS
+            .iter()
+            .map(|(u, p, m)| {
+                let m = if *m == "SCRAM-SHA-256" {
+                    "scram256"
+                } else {
+                    "scram512"
+                };
+                format!("{u}:{p}:{m}")
+            })
+            .collect();
+        let mut b = Broker {
+            port: free_port(),
+            script: script("scram-broker.sh"),
+            restart_cmd: "resume",
+            auth: Vec::new(),
+        };
+        let out = Command::new("bash")
+            .arg(&b.script)
+            .arg(if auth { "start" } else { "open" })
+            .arg(b.port.to_string())
+            .env("HTTPCAP_SCRAM_USERS", users.join(" "))
+            .env("HTTPCAP_SCRAM_TOPICS", topics.join(" "))
+            .output()
+            .expect("run scram-broker.sh");
+        assert!(
+            out.status.success(),
+            "scram-broker.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if auth {
+            let (u, p, m) = SCRAM_USERS[0];
+            b.auth = ["--username", u, "--password", p, "--mechanism", m]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         }
         Some(b)
     }
@@ -106,7 +190,7 @@ impl Broker {
     }
 
     pub fn restart(&self) {
-        self.run("start").expect("broker start");
+        self.run(self.restart_cmd).expect("broker start");
     }
 
     pub fn kill(&self) {
@@ -132,22 +216,19 @@ impl Broker {
 
     /// Every message value in the topic, one String per message.
     pub fn read(&self, topic: &str) -> Vec<String> {
-        let out =
-            consume(&["read", "--bootstrap", &self.addr(), "--topic", topic]).expect("read topic");
+        let addr = self.addr();
+        let mut args = vec!["read", "--bootstrap", &addr, "--topic", topic];
+        args.extend(self.auth.iter().map(String::as_str));
+        let out = consume(&args).expect("read topic");
         out.lines().map(str::to_string).collect()
     }
 
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
-        let out = consume(&[
-            "read",
-            "--keys",
-            "--bootstrap",
-            &self.addr(),
-            "--topic",
-            topic,
-        ])
-        .expect("read topic");
+        let addr = self.addr();
+        let mut args = vec!["read", "--keys", "--bootstrap", &addr, "--topic", topic];
+        args.extend(self.auth.iter().map(String::as_str));
+        let out = consume(&args).expect("read topic");
         out.lines()
             .map(|l| {
                 let (k, v) = l.split_once('\t').unwrap_or(("", l));
@@ -396,4 +477,39 @@ pub fn consume_diagnostics(args: &[&str]) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
         .unwrap_or_default()
+}
+
+// ---- Comparing the topic with the JSON lines -------------------------------
+
+use std::collections::HashSet;
+
+/// Same records, each once, and every key is the record's connection with
+/// that connection's records in order.
+pub fn assert_same_records(keyed: &[(String, String)], jsonl: &[String], what: &str) {
+    assert!(!jsonl.is_empty(), "{what}: the run produced no records");
+    let values: Vec<&String> = keyed.iter().map(|(_, v)| v).collect();
+    let unique: HashSet<&String> = values.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        values.len(),
+        "{what}: duplicates in the topic"
+    );
+    assert_eq!(values.len(), jsonl.len(), "{what}: record count differs");
+    let mut a: Vec<&String> = values.clone();
+    let mut b: Vec<&String> = jsonl.iter().collect();
+    a.sort();
+    b.sort();
+    assert!(a == b, "{what}: topic content differs from the JSON lines");
+
+    let mut last_seq: HashMap<&str, u64> = HashMap::new();
+    for (key, value) in keyed {
+        let rec: serde_json::Value = serde_json::from_str(value).expect("record JSON");
+        let id = rec["id"].as_str().expect("id");
+        let (conn, seq) = id.rsplit_once('-').expect("id form");
+        assert_eq!(conn, key, "{what}: key is not the record's connection");
+        let seq: u64 = seq.parse().expect("seq");
+        if let Some(prev) = last_seq.insert(key, seq) {
+            assert!(seq > prev, "{what}: connection {key} out of order");
+        }
+    }
 }

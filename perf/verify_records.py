@@ -13,6 +13,11 @@ import json
 import sys
 
 
+def sockaddr(ip, port):
+    """The generator's form: [v6]:port or v4:port."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def main(truth_path, records_path):
     # Per connection, the non-static transactions in order.
     want = collections.defaultdict(list)
@@ -33,7 +38,7 @@ def main(truth_path, records_path):
             problems.append(f"incomplete record {r['id']} flags={r.get('flags')}")
             continue
         position = int(r["id"].rsplit("-", 1)[1])
-        conn = (f"{c['client_ip']}:{c['client_port']}", f"{c['server_ip']}:{c['server_port']}")
+        conn = (sockaddr(c["client_ip"], c["client_port"]), sockaddr(c["server_ip"], c["server_port"]))
         got[conn].append((position, rq["method"], rq["target"], rq["headers"].get("host"),
                           rs["status"], rq["body_size"], rs["body_size"]))
 

@@ -74,13 +74,12 @@ pub struct Conn {
     s_ts: u32,
 }
 
-/// Segment payload limit: Ethernet MTU minus IP and TCP headers and options.
-pub fn mss(wrap: &Wrapping) -> usize {
-    if wrap.tcp_timestamps {
-        1448
-    } else {
-        1460
-    }
+/// Segment payload limit: a 1500-byte MTU minus IP and TCP headers and
+/// options.
+pub fn mss(wrap: &Wrapping, ipv6: bool) -> usize {
+    let ip = if ipv6 { 40 } else { 20 };
+    let tcp = if wrap.tcp_timestamps { 32 } else { 20 };
+    1500 - ip - tcp
 }
 
 impl Conn {
@@ -149,7 +148,7 @@ impl Conn {
             ip_id,
             ts_val,
             ts_ecr: if flags == SYN { 0 } else { ts_ecr },
-            mss: 1460,
+            mss: if self.client.ip.is_ipv6() { 1440 } else { 1460 },
             payload,
         };
         let start = self.queue.bytes.len();
@@ -190,7 +189,7 @@ impl Conn {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
         };
-        let chunks = data.chunks(mss(wrap));
+        let chunks = data.chunks(mss(wrap, self.client.ip.is_ipv6()));
         let n = chunks.len();
         for (i, chunk) in chunks.enumerate() {
             let last = i + 1 == n;

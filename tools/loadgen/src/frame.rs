@@ -1,8 +1,8 @@
 //! Link, network and transport headers: Ethernet (optionally 802.1Q tagged),
-//! IPv4 (optionally inside an IPIP tunnel) and TCP, with real checksums so
-//! that peers which verify them accept the capture.
+//! IPv4 (optionally inside an IPIP tunnel) or IPv6, and TCP, with real
+//! checksums so that peers which verify them accept the capture.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const FIN: u8 = 0x01;
 pub const SYN: u8 = 0x02;
@@ -37,7 +37,7 @@ impl Wrapping {
 
 pub struct Endpoint {
     pub mac: [u8; 6],
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub port: u16,
 }
 
@@ -67,12 +67,22 @@ pub fn build(wrap: &Wrapping, seg: &Segment, out: &mut Vec<u8>) {
         out.extend_from_slice(&[0x81, 0x00]);
         out.extend_from_slice(&(vid & 0x0fff).to_be_bytes());
     }
-    out.extend_from_slice(&[0x08, 0x00]);
-
-    if let Some((outer_src, outer_dst)) = wrap.ipip {
-        push_ipv4(out, outer_src, outer_dst, 4, 20 + tcp_len, seg.ip_id);
-    }
-    push_ipv4(out, seg.src.ip, seg.dst.ip, 6, tcp_len, seg.ip_id);
+    let pseudo = match (seg.src.ip, seg.dst.ip) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            out.extend_from_slice(&[0x08, 0x00]);
+            if let Some((outer_src, outer_dst)) = wrap.ipip {
+                push_ipv4(out, outer_src, outer_dst, 4, 20 + tcp_len, seg.ip_id);
+            }
+            push_ipv4(out, src, dst, 6, tcp_len, seg.ip_id);
+            sum16(&src.octets()) + sum16(&dst.octets()) + 6 + tcp_len as u64
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            out.extend_from_slice(&[0x86, 0xdd]);
+            push_ipv6(out, src, dst, tcp_len);
+            sum16(&src.octets()) + sum16(&dst.octets()) + 6 + tcp_len as u64
+        }
+        _ => panic!("endpoints of one connection share an address family"),
+    };
 
     let start = out.len();
     out.extend_from_slice(&seg.src.port.to_be_bytes());
@@ -99,7 +109,7 @@ pub fn build(wrap: &Wrapping, seg: &Segment, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(seg.payload);
 
-    let sum = pseudo_header_sum(seg.src.ip, seg.dst.ip, tcp_len) + sum16(&out[start..]);
+    let sum = pseudo + sum16(&out[start..]);
     let csum = fold(sum).to_be_bytes();
     out[start + 16] = csum[0];
     out[start + 17] = csum[1];
@@ -124,8 +134,21 @@ fn push_ipv4(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload
     out[start + 11] = csum[1];
 }
 
-fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize) -> u64 {
-    sum16(&src.octets()) + sum16(&dst.octets()) + 6 + tcp_len as u64
+fn push_ipv6(out: &mut Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr, payload: usize) {
+    out.extend_from_slice(&[0x60, 0, 0, 0]);
+    out.extend_from_slice(&(payload as u16).to_be_bytes());
+    out.extend_from_slice(&[6, 64]); // next header TCP, hop limit 64
+    out.extend_from_slice(&src.octets());
+    out.extend_from_slice(&dst.octets());
+}
+
+#[cfg(test)]
+fn pseudo_header_sum(src: IpAddr, dst: IpAddr, tcp_len: usize) -> u64 {
+    let octets = |ip: IpAddr| match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    sum16(&octets(src)) + sum16(&octets(dst)) + 6 + tcp_len as u64
 }
 
 /// One's-complement sum of big-endian 16-bit words, not yet folded.
@@ -155,7 +178,7 @@ mod tests {
     fn ep(last: u8, port: u16) -> Endpoint {
         Endpoint {
             mac: [2, 0, 0, 0, 0, last],
-            ip: Ipv4Addr::new(192, 0, 2, last),
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
             port,
         }
     }
@@ -205,6 +228,33 @@ mod tests {
             0
         );
         assert_eq!(out.len(), wrap.overhead() + 18);
+    }
+
+    #[test]
+    fn ipv6_checksum_verifies() {
+        let v6 = |last: u16, port| Endpoint {
+            mac: [2, 0, 0, 0, 0, last as u8],
+            ip: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last)),
+            port,
+        };
+        let (a, b) = (v6(1, 40000), v6(2, 80));
+        let wrap = Wrapping {
+            tcp_timestamps: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        build(
+            &wrap,
+            &segment(&a, &b, PSH | ACK, b"GET / HTTP/1.1\r\n\r\n"),
+            &mut out,
+        );
+        assert_eq!(&out[12..14], &[0x86, 0xdd]);
+        let tcp = &out[14 + 40..];
+        assert_eq!(u16::from_be_bytes([out[18], out[19]]) as usize, tcp.len());
+        assert_eq!(
+            fold(pseudo_header_sum(a.ip, b.ip, tcp.len()) + sum16(tcp)),
+            0
+        );
     }
 
     #[test]

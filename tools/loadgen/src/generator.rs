@@ -4,7 +4,7 @@
 //! whatever the transaction count.
 
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -94,6 +94,7 @@ pub fn generate<W: Write>(
     let planned_conns = p.connections.map(|c| c.clamp(1, p.transactions.max(1)));
     let pipeline_ppm = ppm(p.pipeline_share);
     let close_ppm = ppm(p.close_share);
+    let ipv6_ppm = ppm(p.ipv6_share);
 
     let mut unassigned = p.transactions;
     let mut next_id = 0u64;
@@ -107,7 +108,9 @@ pub fn generate<W: Write>(
             .min(unassigned);
             unassigned -= depth;
             let pipelined = opener.chance_ppm(pipeline_ppm);
-            let mut conn = open(&mut opener, next_id, depth as u32, pipelined);
+            // IPIP carries IPv4 only, so tunnelled captures stay IPv4.
+            let v6 = opener.chance_ppm(ipv6_ppm) && !p.ipip;
+            let mut conn = open(&mut opener, next_id, depth as u32, pipelined, v6);
             conn.server_closes = !conn.pipelined && opener.chance_ppm(close_ppm) && !p.leave_open;
             active.push(conn);
             next_id += 1;
@@ -145,12 +148,17 @@ pub fn generate<W: Write>(
 /// A new connection from a documentation-range client. Ports advance with
 /// the connection number, so a 4-tuple repeats only after millions of
 /// connections, long after the earlier one closed.
-fn open(opener: &mut Rng, id: u64, depth: u32, pipelined: bool) -> Conn {
+fn open(opener: &mut Rng, id: u64, depth: u32, pipelined: bool, v6: bool) -> Conn {
     let mut rng = opener.fork();
     let who = Client::new(&mut rng);
+    let host = 10 + (id % 240) as u8;
     let client = Endpoint {
         mac: CLIENT_MAC,
-        ip: Ipv4Addr::new(198, 51, 100, 10 + (id % 240) as u8),
+        ip: if v6 {
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x100, 0, 0, 0, host as u16))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, host))
+        },
         port: 32_768 + ((id / 240) % 28_232) as u16,
     };
     let host_ix = crate::words::API_HOSTS
@@ -159,7 +167,20 @@ fn open(opener: &mut Rng, id: u64, depth: u32, pipelined: bool) -> Conn {
         .unwrap_or(0);
     let server = Endpoint {
         mac: SERVER_MAC,
-        ip: Ipv4Addr::new(192, 0, 2, 10 + host_ix as u8),
+        ip: if v6 {
+            IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                0x200,
+                0,
+                0,
+                0,
+                10 + host_ix as u16,
+            ))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + host_ix as u8))
+        },
         port: if who.host.ends_with(":8080") {
             8080
         } else {
@@ -213,8 +234,8 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         );
         st.truth.count(&info, group > 1);
         if let Some(out) = lines.as_mut() {
-            let client = format!("{}:{}", conn.client.ip, conn.client.port);
-            let server = format!("{}:{}", conn.server.ip, conn.server.port);
+            let client = std::net::SocketAddr::new(conn.client.ip, conn.client.port).to_string();
+            let server = std::net::SocketAddr::new(conn.server.ip, conn.server.port).to_string();
             write_line(out, conn.id, &client, &server, &info, group > 1)?;
         }
     }

@@ -63,6 +63,9 @@ pub struct Params {
     /// libdeflate level for gzip bodies (1 is nginx's default).
     #[arg(long, default_value_t = 1)]
     pub gzip_level: i32,
+    /// Share of connections over IPv6 (2001:db8::/32); ignored with --ipip.
+    #[arg(long, default_value_t = 0.0)]
+    pub ipv6_share: f64,
     /// Wrap every packet in IPv4-in-IPv4.
     #[arg(long)]
     pub ipip: bool,

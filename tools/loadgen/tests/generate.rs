@@ -45,21 +45,27 @@ fn tcp_frames(pcap: &[u8], vlan: bool, ipip: bool) -> Vec<(u8, Option<[u8; 6]>, 
             assert_eq!(&data[off..off + 2], &[0x81, 0x00]);
             off += 4;
         }
-        assert_eq!(&data[off..off + 2], &[0x08, 0x00]);
+        let v6 = data[off..off + 2] == [0x86, 0xdd];
+        assert!(v6 || data[off..off + 2] == [0x08, 0x00]);
         off += 2;
         if ipip {
             assert_eq!(data[off + 9], 4, "outer header is not IPIP");
             off += 20;
         }
-        assert_eq!(data[off + 9], 6);
-        let ip = &data[off..off + 20];
-        let tcp = &data[off + 20..];
+        // Client key: the low 4 bytes of the source address and the port.
+        let (src_low, tcp) = if v6 {
+            assert_eq!(data[off + 6], 6);
+            (&data[off + 20..off + 24], &data[off + 40..])
+        } else {
+            assert_eq!(data[off + 9], 6);
+            (&data[off + 12..off + 16], &data[off + 20..])
+        };
         let hlen = (tcp[12] >> 4) as usize * 4;
         let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
         let from_client = sport != 80 && sport != 8080;
         let mut key = [0u8; 6];
         if from_client {
-            key[..4].copy_from_slice(&ip[12..16]);
+            key[..4].copy_from_slice(src_low);
             key[4..].copy_from_slice(&tcp[0..2]);
         }
         out.push((tcp[13], from_client.then_some(key), tcp[hlen..].to_vec()));
@@ -121,6 +127,14 @@ fn truth_matches_capture_with_vlan_and_ipip() {
         ipip: true,
         no_tcp_timestamps: true,
         ..small(4)
+    });
+}
+
+#[test]
+fn truth_matches_capture_with_ipv6() {
+    check_truth(&Params {
+        ipv6_share: 0.5,
+        ..small(9)
     });
 }
 

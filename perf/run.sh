@@ -11,6 +11,7 @@
 #   PERF_SLICE_TXNS      transactions in tshark's slice     (50000)
 #   PERF_CALLGRIND_TXNS  small capture for callgrind        (2000; a 5x one is also used)
 #   PERF_SEED            generator seed                     (1)
+#   PERF_LOADGEN_ARGS    extra generator options, e.g. "--ipv6-share 0.3 --vlan 10"
 #   PERF_OUT             work directory, gitignored         (perf/out)
 #   PERF_SKIP            space-separated: suricata tshark callgrind
 # Install the peers first with perf/setup.sh.
@@ -40,11 +41,15 @@ LOADGEN=$(realpath target/release/httpcap-loadgen)
 
 # Captures are deterministic, so one generated earlier with the same size
 # and seed is reused unless the generator was rebuilt since.
+GEN_ARGS=${PERF_LOADGEN_ARGS:-}
+GEN_TAG=""
+[ -n "$GEN_ARGS" ] && GEN_TAG="-$(printf '%s' "$GEN_ARGS" | md5sum | cut -c1-8)"
 capture() {
-    local name="$OUT/http-$1-s$SEED.pcap"
+    local name="$OUT/http-$1-s$SEED$GEN_TAG.pcap"
     if [ ! -s "$name.truth.json" ] || [ "$LOADGEN" -nt "$name.truth.json" ]; then
         echo "generating $1 transactions -> $name" >&2
-        "$LOADGEN" -o "$name" --transactions "$1" --seed "$SEED" >&2
+        # shellcheck disable=SC2086 # options are meant to split
+        "$LOADGEN" -o "$name" --transactions "$1" --seed "$SEED" $GEN_ARGS >&2
     fi
     echo "$name"
 }
@@ -144,7 +149,8 @@ if command -v python3 >/dev/null; then
         v="$OUT/verify-$variant-$SLICE-s$SEED.pcap"
         impair=()
         [ "$variant" = rough ] && impair=(--retransmit-share 0.01 --reorder-share 0.01)
-        "$LOADGEN" -o "$v" --transactions "$SLICE" --seed "$SEED" --truth-lines "$v.lines" "${impair[@]}" 2>/dev/null
+        # shellcheck disable=SC2086
+        "$LOADGEN" -o "$v" --transactions "$SLICE" --seed "$SEED" --truth-lines "$v.lines" $GEN_ARGS "${impair[@]}" 2>/dev/null
         "$HTTPCAP" --input-raw-engine pcap_file --input-raw "$v" --processing-workers 2 \
             --output-file "$v.jsonl" --input-raw-bpf-filter '' 2>/dev/null
         echo "records check ($variant, $SLICE tx): $(python3 perf/verify_records.py "$v.lines" "$v.jsonl" | head -3)" | tee -a "$RESULTS"
@@ -188,5 +194,6 @@ fi
     echo "httpcap: $(git rev-parse --short HEAD)"
     skipping suricata || echo "peer:    $(suricata -V 2>&1 | grep -m1 -i version)"
     skipping tshark || echo "peer:    $(tshark -v 2>/dev/null | head -1)"
+    [ -n "$GEN_ARGS" ] && echo "options: $GEN_ARGS"
     echo "capture: $MAIN, $ALL transactions ($KEPT non-static), $(truth "$MAIN" packets) packets, $(truth "$MAIN" bytes) bytes"
 } | tee -a "$RESULTS"

@@ -3,9 +3,9 @@
 //! servers (nginx with gzip, a Python server sending br and zstd).
 
 mod content {
-    pub mod alloc;
     pub mod bombs;
     pub mod common;
+    pub mod limits;
     pub mod pcaps;
     pub mod servers;
 }

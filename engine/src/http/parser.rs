@@ -346,15 +346,21 @@ impl MessageParser {
             self.state = State::Resync;
             return end - old;
         }
-        self.buf.clear();
         match find_head_end(data, 0) {
             Some(end) => {
+                self.buf.clear();
                 self.state = State::Resync;
                 end
             }
             None => {
-                let keep = data.len().min(3);
-                self.buf.extend_from_slice(&data[data.len() - keep..]);
+                // Keep the last three bytes seen, across pieces of any size.
+                if data.len() > 8 {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(&data[data.len() - 3..]);
+                } else {
+                    let from = self.buf.len().saturating_sub(3);
+                    self.buf.drain(..from);
+                }
                 data.len()
             }
         }
@@ -364,6 +370,9 @@ impl MessageParser {
     /// few bytes of the previous piece, so that a start cut across two
     /// segments is still found.
     fn find_message(&mut self, data: &[u8], ts_ns: u64, stats: &ShardStats) -> usize {
+        // What was carried, kept so that pieces shorter than CARRY still add
+        // up to a whole method ("G", "E", "T", " ").
+        let mut carried = Vec::new();
         if !self.buf.is_empty() {
             let carry = self.buf.len();
             let mut probe = std::mem::take(&mut self.buf);
@@ -379,6 +388,8 @@ impl MessageParser {
                 return 0;
             }
             stats.add(Counter::HttpResyncBytes, carry as u64);
+            probe.truncate(carry);
+            carried = probe;
         }
         let found = match self.role {
             Role::Request => std::iter::once(0)
@@ -395,7 +406,9 @@ impl MessageParser {
         }
         let keep = data.len().min(CARRY);
         stats.add(Counter::HttpResyncBytes, (data.len() - keep) as u64);
-        self.buf = data[data.len() - keep..].to_vec();
+        carried.extend_from_slice(&data[data.len() - keep..]);
+        let from = carried.len().saturating_sub(CARRY);
+        self.buf = carried.split_off(from);
         data.len()
     }
 

@@ -131,7 +131,7 @@ impl Lab {
 
     /// Waits (bounded by a count, not a clock assertion) until `ok` holds.
     fn wait_for(&self, what: &str, mut ok: impl FnMut() -> bool) {
-        for _ in 0..200 {
+        for _ in 0..600 {
             if ok() {
                 return;
             }

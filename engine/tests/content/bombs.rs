@@ -48,7 +48,7 @@ fn zlib_bomb() -> Vec<u8> {
     out
 }
 
-fn gzip_bomb() -> Vec<u8> {
+pub fn gzip_bomb() -> Vec<u8> {
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     out.extend(raw_deflate_bomb());
     let mut crc = flate2::Crc::new();

@@ -39,6 +39,8 @@ CODERS = {
     "gzip-br": ("gzip, br", lambda b: brotli.compress(gzip.compress(b))),
     "br-zstd": ("br, zstd", lambda b: zstandard.ZstdCompressor().compress(brotli.compress(b))),
     "xgzip": ("x-gzip", gzip.compress),
+    # Already gzip on disk (the decompression bomb): sent as is.
+    "raw-gzip": ("gzip", lambda b: b),
 }
 
 class H(BaseHTTPRequestHandler):
@@ -258,6 +260,7 @@ fn setup() -> Option<(Lab, HashMap<&'static str, Vec<u8>>)> {
             .status();
     }
     let files = payloads(&dir);
+    std::fs::write(dir.join("files/bomb"), super::bombs::gzip_bomb()).expect("bomb");
     std::fs::write(dir.join("static/app.js"), "console.log(1);\n".repeat(200)).expect("js");
     std::fs::write(
         dir.join("static/logo.png"),
@@ -409,6 +412,9 @@ fn record(lab: &mut Lab) -> PathBuf {
     }
     let args_ref: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     lab.curl(&args_ref);
+    // A gzip bomb (1 GiB of zeros, about 1 MiB on the wire).
+    let bomb_url = py("/raw-gzip/bomb");
+    lab.curl(&[&bomb_url]);
     // A gzip-compressed request body.
     let gz = dir.join("small.gz");
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -476,7 +482,7 @@ fn check_bodies(run: &Run, files: &HashMap<&str, Vec<u8>>) -> usize {
         let Some((coder, name)) = t
             .strip_prefix('/')
             .and_then(|p| p.split_once('/'))
-            .filter(|(c, _)| *c != "upload")
+            .filter(|(c, _)| *c != "upload" && *c != "raw-gzip")
         else {
             continue;
         };
@@ -564,7 +570,21 @@ fn real_servers_round_trip() {
             "{t} was filtered"
         );
     }
-    assert_eq!(r.records.len(), checked + 1);
+    assert_eq!(r.records.len(), checked + 2);
+
+    // The bomb stops at MAX_BODY_BYTES; the gzip trailer tells its size.
+    let bomb = r
+        .records
+        .iter()
+        .find(|x| target(x) == "/raw-gzip/bomb")
+        .expect("bomb record");
+    let resp = &bomb["response"];
+    let body = body_bytes(resp);
+    assert_eq!(body.len(), 3 << 20);
+    assert!(body.iter().all(|b| *b == 0));
+    assert_eq!(resp["body_truncated"], true);
+    assert_eq!(resp["body_size"], 1u64 << 30);
+    assert_eq!(resp["content_encoding"], "gzip");
 
     // Other header choices.
     let r = run(&pcap, &[("REAL_IP_HEADER", "x-forwarded-for")]);
@@ -590,6 +610,14 @@ fn real_servers_round_trip() {
         let Some((_, name)) = target(x).strip_prefix('/').and_then(|p| p.split_once('/')) else {
             continue;
         };
+        if name == "bomb" {
+            // Its encoded bytes were cut at the cap too: ISIZE is unknown.
+            let resp = &x["response"];
+            assert_eq!(body_bytes(resp), vec![0u8; cap]);
+            assert_eq!(resp["body_truncated"], true);
+            assert!(resp["body_size"].as_u64().unwrap() >= cap as u64);
+            continue;
+        }
         let Some(want) = files.get(name) else {
             continue;
         };

@@ -46,26 +46,7 @@ fn topic_equals_json_lines_for_every_codec() {
             assert_eq!(done.get("kafka_failed"), 0, "{what}");
             assert_eq!(done.get("kafka_undelivered_at_exit"), 0, "{what}");
             assert!(lines[0].contains("\"collection_id\":\"test-collection\""));
-            let mut keyed = broker.read_keyed(&topic);
-            if keyed.len() != lines.len() {
-                // Tell a slow broker from a lossy one in the failure message.
-                std::thread::sleep(Duration::from_secs(3));
-                let again = broker.read_keyed(&topic);
-                eprintln!(
-                    "{what}: read {} then {} of {} records; consumer said: {}",
-                    keyed.len(),
-                    again.len(),
-                    lines.len(),
-                    consume_diagnostics(&[
-                        "count",
-                        "--bootstrap",
-                        &broker.addr(),
-                        "--topic",
-                        &topic
-                    ])
-                );
-                keyed = again;
-            }
+            let keyed = broker.read_expecting(&topic, lines.len());
             assert_same_records(&keyed, &lines, &what);
         }
     }
@@ -100,7 +81,11 @@ fn broker_down_at_start_then_started_delivers_everything() {
         .filter(|l| l.contains("brokers unreachable"))
         .count();
     assert!(outage_lines <= 2, "{outage_lines} outage lines (2 shards)");
-    assert_same_records(&broker.read_keyed("late"), &lines, "late broker");
+    assert_same_records(
+        &broker.read_expecting("late", lines.len()),
+        &lines,
+        "late broker",
+    );
 }
 
 #[test]
@@ -218,4 +203,61 @@ fn a_4mb_body_arrives_whole_and_a_20mb_body_trimmed_and_flagged() {
         .collect();
     assert!(flags.contains(&"body_trimmed_for_kafka"), "flags {flags:?}");
     assert_eq!(cut["id"], full["id"]);
+}
+
+/// tools/kafka/plain_peer.py, killed on drop.
+struct PlainPeer(std::process::Child);
+
+impl Drop for PlainPeer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sasl_plain_in_the_product_spelling_sends_the_credentials() {
+    // No PLAIN-capable broker installs here: a minimal protocol peer takes
+    // the PLAIN exchange, records the credentials and refuses them.
+    let dir = Scratch::new("kafka-plain");
+    let capture = dir.path("plain.txt");
+    let port = free_port();
+    let Ok(child) = std::process::Command::new("python3")
+        .arg(repo_root().join("tools/kafka/plain_peer.py"))
+        .args([port.to_string(), capture.clone()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    else {
+        skip("sasl_plain", "python3 not available");
+        return;
+    };
+    let mut peer = PlainPeer(child);
+    // Its first line says it listens.
+    let mut first = String::new();
+    let out = peer.0.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut first).unwrap();
+    assert!(first.contains("listening"), "{first}");
+
+    let jsonl = dir.path("out.jsonl");
+    let addr = format!("127.0.0.1:{port}");
+    let mut env = base_env(&sample_pcap(), &jsonl, &addr, "plain");
+    set(&mut env, "OUTPUT_KAFKA_USE_SASL", "true");
+    set(&mut env, "OUTPUT_KAFKA_SASL_MECH", "SASL/PLAIN");
+    set(&mut env, "OUTPUT_KAFKA_USERNAME", "app");
+    set(&mut env, "OUTPUT_KAFKA_PASSWORD", "plain-secret");
+    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "2s");
+    let done = run(&env, RUN_BOUND);
+    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    let seen = std::fs::read_to_string(&capture).expect("the peer saw no credentials");
+    assert!(
+        seen.lines().any(|l| l == "PLAIN\tapp\tplain-secret"),
+        "captured: {seen:?}"
+    );
+    assert!(done.stderr_has("broker refused user 'app' (PLAIN)"));
+    assert!(done.get("kafka_auth_errors") >= 1);
+    assert!(
+        !done.stderr_has("plain-secret"),
+        "password leaked to the log"
+    );
+    drop(peer);
 }

@@ -57,7 +57,7 @@ fn scram_right_password_delivers_with_sha256_and_sha512() {
         assert_eq!(done.get("kafka_delivered"), lines.len() as u64, "{topic}");
         assert_eq!(done.get("kafka_auth_errors"), 0, "{topic}");
         assert!(!done.stderr_has("alice-secret") && !done.stderr_has("bob-secret"));
-        assert_same_records(&broker.read_keyed(topic), &lines, topic);
+        assert_same_records(&broker.read_expecting(topic, lines.len()), &lines, topic);
     }
 }
 
@@ -181,5 +181,9 @@ fn broker_killed_mid_run_and_restarted_loses_nothing() {
     assert_eq!(done.get("kafka_failed"), 0);
     assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
     assert!(done.stderr_has("deliveries resumed"));
-    assert_same_records(&broker.read_keyed("restart"), &lines, "killed broker");
+    assert_same_records(
+        &broker.read_expecting("restart", lines.len()),
+        &lines,
+        "killed broker",
+    );
 }

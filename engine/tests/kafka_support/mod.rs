@@ -223,6 +223,29 @@ impl Broker {
         out.lines().map(str::to_string).collect()
     }
 
+    /// Every message as (key, value), re-read a few times (bounded) while
+    /// fewer than `expected` are visible: the memory broker was once seen
+    /// to show fewer records than it had acknowledged right after a run.
+    /// Each short read is printed, so a slow broker can be told from a
+    /// lossy one; a lossy one still fails the caller's comparison.
+    pub fn read_expecting(&self, topic: &str, expected: usize) -> Vec<(String, String)> {
+        let mut got = self.read_keyed(topic);
+        for attempt in 1..=5 {
+            if got.len() >= expected {
+                break;
+            }
+            eprintln!(
+                "short read of {topic}: {} of {expected} records (attempt {attempt}); consumer: {}",
+                got.len(),
+                consume_diagnostics(&["count", "--bootstrap", &self.addr(), "--topic", topic])
+                    .trim()
+            );
+            std::thread::sleep(Duration::from_secs(2));
+            got = self.read_keyed(topic);
+        }
+        got
+    }
+
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
         let addr = self.addr();

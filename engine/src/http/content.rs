@@ -123,6 +123,14 @@ pub fn decode_layer(
     input_cut: bool,
     lim: Limits,
 ) -> Result<Decoded, DecodeError> {
+    // First guess at the output: eight times the input, within BUFFER_CAP.
+    let lim = Limits {
+        reserve: input
+            .len()
+            .saturating_mul(8)
+            .clamp(4096, lim.reserve.max(4096)),
+        ..lim
+    };
     match c {
         Coding::Gzip => gzip(input, input_cut, lim),
         Coding::Deflate => deflate(input, input_cut, lim),

@@ -261,3 +261,45 @@ fn sasl_plain_in_the_product_spelling_sends_the_credentials() {
     );
     drop(peer);
 }
+
+#[test]
+fn sigterm_flushes_what_is_queued_before_exit() {
+    let Some(broker) = Broker::start("sigterm_flush") else {
+        return;
+    };
+    broker.create_topic("sigterm", 3);
+    let dir = Scratch::new("kafka-sigterm");
+    let pcap = dir.path("api.pcap");
+    gen_pcap(&pcap, &["--transactions=2000", "--seed=5"]);
+    let bytes = std::fs::read(&pcap).unwrap();
+    let (first, _) = split_pcap(&bytes, 0.5);
+    // A FIFO keeps the run going until the signal, like a live link.
+    let fifo = dir.path("input.pcap");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let jsonl = dir.path("out.jsonl");
+    let mut env = base_env(&fifo, &jsonl, &broker.addr(), "sigterm");
+    // A long linger: records are still queued when the signal comes.
+    set(&mut env, "OUTPUT_KAFKA_FLUSH_FREQUENCY", "2s");
+    let running = spawn(&env);
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut input, first).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(libc::SIGTERM);
+    // The file reader is blocked on the FIFO; closing it lets it see the end.
+    drop(input);
+    let done = running.wait(RUN_BOUND);
+    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    let lines = read_lines(&jsonl);
+    assert!(!lines.is_empty());
+    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
+    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
+    assert_same_records(
+        &broker.read_expecting("sigterm", lines.len()),
+        &lines,
+        "sigterm",
+    );
+}

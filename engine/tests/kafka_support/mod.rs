@@ -536,3 +536,16 @@ pub fn assert_same_records(keyed: &[(String, String)], jsonl: &[String], what: &
         }
     }
 }
+
+/// Pcap bytes split after the `at`-th fraction of its packets.
+pub fn split_pcap(bytes: &[u8], at: f64) -> (&[u8], &[u8]) {
+    let mut offsets = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        offsets.push(i);
+        let incl = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap()) as usize;
+        i += 16 + incl;
+    }
+    let cut = offsets[(offsets.len() as f64 * at) as usize];
+    bytes.split_at(cut)
+}

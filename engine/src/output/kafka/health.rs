@@ -52,6 +52,10 @@ impl Health {
         &self.link
     }
 
+    pub fn is_refused(&self) -> bool {
+        matches!(self.link, Link::Refused { .. })
+    }
+
     pub fn is_impaired(&self) -> bool {
         matches!(self.link, Link::Down { .. } | Link::Refused { .. })
     }

@@ -40,6 +40,9 @@ struct ShardContext {
     stats: Arc<ShardStats>,
     /// Fast path: delivered records skip the mutex unless we are impaired.
     impaired: AtomicBool,
+    /// The brokers refuse our credentials: records that time out meanwhile
+    /// failed for that reason, and are counted as such.
+    refused: AtomicBool,
     health: Mutex<Health>,
     /// For the refusal message: which identity was refused.
     identity: String,
@@ -53,6 +56,7 @@ impl ShardContext {
         }
         let notice = h.on_error(class, reason, Instant::now());
         self.impaired.store(h.is_impaired(), Ordering::Relaxed);
+        self.refused.store(h.is_refused(), Ordering::Relaxed);
         drop(h);
         match notice {
             Some(Notice::Unreachable { reason }) => {
@@ -81,6 +85,7 @@ impl ShardContext {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         let notice = h.on_delivered(Instant::now());
         self.impaired.store(false, Ordering::Relaxed);
+        self.refused.store(false, Ordering::Relaxed);
         drop(h);
         if let Some(Notice::Recovered { after, errors }) = notice {
             tracing::warn!(
@@ -126,7 +131,10 @@ impl ProducerContext for ShardContext {
             Ok(_) => self.delivered(),
             Err((err, _)) => {
                 let code = err.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail);
-                let class = FailClass::of(code);
+                let class = match FailClass::of(code) {
+                    FailClass::Timeout if self.refused.load(Ordering::Relaxed) => FailClass::Auth,
+                    c => c,
+                };
                 self.stats.add_shared(Counter::KafkaFailed, 1);
                 self.stats.add_shared(class.counter(), 1);
                 tracing::debug!(shard = self.shard, "kafka: delivery failed: {err}");
@@ -163,6 +171,7 @@ impl KafkaOutput {
             shard,
             stats: stats.clone(),
             impaired: AtomicBool::new(false),
+            refused: AtomicBool::new(false),
             health: Mutex::new(Health::default()),
             identity,
         };

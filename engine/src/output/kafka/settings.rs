@@ -99,11 +99,6 @@ pub fn security_protocol(cfg: &Config) -> &'static str {
     }
 }
 
-/// Largest payload (record JSON) that fits one message with `key_len` key bytes.
-pub fn payload_limit(cfg: &Config, key_len: usize) -> usize {
-    (cfg.output_kafka_max_message_bytes as usize).saturating_sub(key_len + RECORD_OVERHEAD)
-}
-
 /// Accepts `a:9092, b:9092` and `a:9092;b:9092` alike.
 fn normalize_hosts(hosts: &str) -> String {
     hosts

@@ -31,9 +31,12 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
 }
 
+/// Says why a test did not run. Written to the stderr descriptor directly:
+/// the test harness captures println!/eprintln! of passing tests, and a
+/// skip must be visible in CI's log.
 pub fn skip(test: &str, why: &str) {
-    println!("SKIPPED {test}: {why}");
-    eprintln!("SKIPPED {test}: {why}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// One broker process on its own port, stopped by PID on drop.

@@ -35,7 +35,8 @@ pub struct HalfStream {
     next_seq: Option<u32>,
     /// Segments ahead of `next_seq`, sorted, non-overlapping.
     pending: Vec<Pending>,
-    pending_bytes: usize,
+    /// Bytes in `pending` (u32: the per-stream cap is far below 4 GiB).
+    pending_bytes: u32,
     /// Sequence number just past the last byte, once a FIN was seen.
     fin_seq: Option<u32>,
     finished: bool,
@@ -58,7 +59,7 @@ impl HalfStream {
     }
 
     pub fn buffered_bytes(&self) -> usize {
-        self.pending_bytes
+        self.pending_bytes as usize
     }
 
     /// Capture time of the oldest buffered segment, if any.
@@ -145,14 +146,14 @@ impl HalfStream {
         }
         // Ahead of a hole: buffer it, making room by skipping the hole if the
         // stream's buffer would overflow.
-        if self.pending_bytes + payload.len() > max_buffer && !self.pending.is_empty() {
+        if self.pending_bytes as usize + payload.len() > max_buffer && !self.pending.is_empty() {
             self.skip_hole(ts_ns, stats, out);
             let next = self.next_seq.unwrap_or(seq);
             if rel(seq, next) <= 0 {
                 return self.accept(seq, payload, ts_ns, next, max_buffer, stats, out);
             }
         }
-        if self.pending_bytes + payload.len() > max_buffer {
+        if self.pending_bytes as usize + payload.len() > max_buffer {
             stats.inc(Counter::TcpBufferDrops);
             stats.add(Counter::TcpBufferDropBytes, payload.len() as u64);
             return;
@@ -200,7 +201,7 @@ impl HalfStream {
         }
         for (s, e) in pieces {
             let data: Box<[u8]> = payload[(s - start) as usize..(e - start) as usize].into();
-            self.pending_bytes += data.len();
+            self.pending_bytes += data.len() as u32;
             let seg = Pending {
                 seq: base.wrapping_add(s as u32),
                 ts_ns,
@@ -234,11 +235,15 @@ impl HalfStream {
                 break;
             }
             let p = self.pending.remove(0);
-            self.pending_bytes -= p.data.len();
+            self.pending_bytes -= p.data.len() as u32;
             let skip = (-offset) as usize;
             if skip < p.data.len() {
                 self.deliver(&p.data[skip..], p.ts_ns, out);
             }
+        }
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            // The hole closed: an idle stream keeps no buffer.
+            self.pending = Vec::new();
         }
     }
 

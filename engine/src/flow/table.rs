@@ -21,7 +21,6 @@ pub struct Conn<A> {
     /// Indexed by `Side::index()`.
     pub halves: [HalfStream; 2],
     pub app: A,
-    pub first_ns: u64,
     pub last_ns: u64,
     /// Whether any payload was seen: connections without any expire sooner.
     pub has_payload: bool,
@@ -89,7 +88,6 @@ impl<A> StreamTable<A> {
             client: None,
             halves: [HalfStream::default(), HalfStream::default()],
             app,
-            first_ns: ts_ns,
             last_ns: ts_ns,
             has_payload: false,
             closed: false,
@@ -113,5 +111,16 @@ impl<A> StreamTable<A> {
     /// index), for the memory budget.
     pub fn bytes_per_conn() -> usize {
         std::mem::size_of::<Conn<A>>() + std::mem::size_of::<(FlowKey, usize)>() + 16
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Idle streams must stay cheap (target: 512 bytes each, table entry
+    /// and index included, at a million streams). Guard the entry's size.
+    #[test]
+    fn connection_entry_stays_small() {
+        let per = super::StreamTable::<crate::http::HttpConn>::bytes_per_conn();
+        assert!(per <= 400, "a tracked connection costs {per} bytes");
     }
 }

@@ -176,6 +176,12 @@ impl HttpConn {
     }
 
     fn after(&mut self, stats: &ShardStats) {
+        // An idle keep-alive connection keeps no transaction storage: the
+        // queue's buffer (four transactions, over a kilobyte) is released
+        // once it empties, so idle streams cost only their table entry.
+        if self.x.pending.is_empty() && self.x.pending.capacity() > 0 {
+            self.x.pending = VecDeque::new();
+        }
         if self.x.tunnel && !(self.req.is_tunnel() && self.resp.is_tunnel()) {
             stats.inc(Counter::HttpUpgrades);
             self.req.enter_tunnel();

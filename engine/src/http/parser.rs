@@ -80,7 +80,8 @@ pub struct MessageParser {
     /// A head (or the tail of a skipped one) that spans segments.
     buf: Vec<u8>,
     head_ts: u64,
-    max_head: usize,
+    /// MAX_HEADER_BYTES (u32 keeps the per-connection state small).
+    max_head: u32,
 }
 
 /// Bytes of a previous piece kept while resynchronising: enough for the
@@ -119,7 +120,7 @@ impl MessageParser {
             state: State::Start,
             buf: Vec::new(),
             head_ts: 0,
-            max_head,
+            max_head: max_head.min(u32::MAX as usize) as u32,
         }
     }
 
@@ -213,7 +214,7 @@ impl MessageParser {
         if self.buf.is_empty() {
             // Fast path: the whole head is in this piece; parse it in place.
             if let Some(end) = find_head_end(data, 0) {
-                if end <= self.max_head {
+                if end <= self.max_head as usize {
                     self.finish_head(&data[..end], ts_ns, stats, sink);
                     return end;
                 }
@@ -222,7 +223,7 @@ impl MessageParser {
         let old = self.buf.len();
         self.buf.extend_from_slice(data);
         match find_head_end(&self.buf, old) {
-            Some(end) if end <= self.max_head => {
+            Some(end) if end <= self.max_head as usize => {
                 let head = std::mem::take(&mut self.buf);
                 self.finish_head(&head[..end], ts_ns, stats, sink);
                 end - old
@@ -236,7 +237,7 @@ impl MessageParser {
                 self.state = State::Resync;
                 end - old
             }
-            None if self.buf.len() > self.max_head => {
+            None if self.buf.len() > self.max_head as usize => {
                 stats.inc(Counter::HttpHeaderTooLarge);
                 sink.on_skipped(self.head_ts);
                 // Keep only what is needed to spot the head's end.
@@ -283,7 +284,7 @@ impl MessageParser {
             }
             Framing::Length(n) => State::Body(BodyState::Length(n)),
             Framing::Chunked => State::Body(BodyState::Chunked(Box::new(ChunkDecoder::new(
-                self.max_head,
+                self.max_head as usize,
             )))),
             Framing::UntilClose => State::Body(BodyState::UntilClose),
             Framing::Tunnel => {

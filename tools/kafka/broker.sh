@@ -7,6 +7,7 @@
 #   broker.sh stop   [PORT]      SIGTERM by PID file, SIGKILL after 5 s
 #   broker.sh kill   [PORT]      SIGKILL by PID file (simulates a crash)
 #   broker.sh status [PORT]      exit 0 when running
+#   broker.sh purge  [PORT]      stop, then remove its PID file and log
 #   broker.sh bin                print the binary's path
 #
 # Several brokers may run at once on different ports; each has its own PID
@@ -83,6 +84,7 @@ case $cmd in
   stop) stop TERM ;;
   kill) stop KILL ;;
   status) running ;;
+  purge) stop TERM; rm -f "$logfile" ;;
   bin) install; echo "$BIN" ;;
-  *) die "usage: broker.sh install|start|stop|kill|status|bin [PORT]" ;;
+  *) die "usage: broker.sh install|start|stop|kill|status|purge|bin [PORT]" ;;
 esac

@@ -10,6 +10,7 @@
 #   scram-broker.sh open   [PORT]     fresh database, no authentication (persistent plain broker)
 #   scram-broker.sh resume [PORT]     start again on the existing database, same mode
 #   scram-broker.sh stop|kill|status [PORT]
+#   scram-broker.sh purge  [PORT]     stop and remove its database and log
 #
 # Users come from $HTTPCAP_SCRAM_USERS, "name:password:scram256|scram512"
 # separated by spaces; topics to pre-create from $HTTPCAP_SCRAM_TOPICS.
@@ -142,5 +143,6 @@ case $cmd in
   stop) halt TERM ;;
   kill) halt KILL ;;
   status) running ;;
-  *) die "usage: scram-broker.sh build|build-bg|wait-built SECS|start|open|resume|stop|kill|status [PORT]" ;;
+  purge) halt TERM; rm -rf "$state" ;;
+  *) die "usage: scram-broker.sh build|build-bg|wait-built SECS|start|open|resume|stop|kill|status|purge [PORT]" ;;
 esac

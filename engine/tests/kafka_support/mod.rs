@@ -266,7 +266,8 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.run("stop");
+        // Stop it and remove its log and data: ports are fresh every run.
+        let _ = self.run("purge");
     }
 }
 

@@ -3,7 +3,11 @@
 //! knows whether they came from a file or a kernel ring.
 
 pub mod batch;
+pub mod bpf;
 pub mod pcap_file;
+pub mod steer;
+#[cfg(test)]
+mod testpkt;
 
 /// Link-layer framing of a captured frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,242 @@
+//! Which shard owns a connection, and the kernel program that agrees.
+//!
+//! A live shard's socket is one member of a PACKET_FANOUT group whose
+//! classic BPF program (PACKET_FANOUT_CBPF) returns `steer_hash` of the
+//! innermost TCP 5-tuple; the kernel picks member `hash % shards`. The hash
+//! is symmetric (XOR of the two endpoints), so both directions of a
+//! connection land on one shard, and it looks through IP-in-IP (when
+//! `IPIP=true`) and VXLAN, where the kernel's own flow hash would not
+//! (VXLAN's outer source port differs per direction).
+//!
+//! The shard recomputes the same hash from the decoded packet. A packet
+//! the kernel program could not parse (GRE, MPLS, IPv6 extension headers,
+//! QinQ) lands on shard 0 and is handed over through a bounded ring to its
+//! owner, counted as `steer_misrouted`.
+
+use std::net::IpAddr;
+
+use super::bpf::{self, Insn};
+use crate::capture::Packet;
+use crate::decode::{self, DecodeOptions};
+
+const MIX: u32 = 0x045d_9f3b;
+
+fn fold(ip: IpAddr) -> u32 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            (0..4).fold(0, |h, i| {
+                h ^ u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
+            })
+        }
+    }
+}
+
+/// The symmetric connection hash that the fanout program computes.
+pub fn steer_hash(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u32 {
+    let mut h = fold(src) ^ fold(dst) ^ (sport ^ dport) as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(MIX);
+    h ^= h >> 16;
+    h = h.wrapping_mul(MIX);
+    h ^ (h >> 16)
+}
+
+/// The shard that owns this packet's connection; None when the packet
+/// does not decode to TCP (it stays where it is and is counted there).
+pub fn owner(pkt: &Packet<'_>, opts: &DecodeOptions, shards: usize) -> Option<usize> {
+    let s = decode::decode(pkt, opts).ok()?;
+    Some((steer_hash(s.src, s.sport, s.dst, s.dport) % shards as u32) as usize)
+}
+
+/// A tiny assembler: forward jumps to labels, resolved at the end.
+#[derive(Default)]
+struct Asm {
+    code: Vec<Insn>,
+    /// (instruction index, label for jt, label for jf, or label for JA k)
+    fixups: Vec<(usize, Option<usize>, Option<usize>)>,
+    labels: Vec<Option<usize>>,
+}
+
+impl Asm {
+    fn label(&mut self) -> usize {
+        self.labels.push(None);
+        self.labels.len() - 1
+    }
+    fn bind(&mut self, l: usize) {
+        self.labels[l] = Some(self.code.len());
+    }
+    fn op(&mut self, code: u16, k: u32) {
+        self.code.push(Insn::stmt(code, k));
+    }
+    /// Conditional jump; `None` falls through.
+    fn jif(&mut self, code: u16, k: u32, jt: Option<usize>, jf: Option<usize>) {
+        self.fixups.push((self.code.len(), jt, jf));
+        self.code.push(Insn::jump(bpf::JMP | code | bpf::K, k, 0, 0));
+    }
+    fn ja(&mut self, l: usize) {
+        self.fixups.push((self.code.len(), Some(l), None));
+        self.code.push(Insn::stmt(bpf::JMP | bpf::JA, 0));
+    }
+    fn finish(mut self) -> Vec<Insn> {
+        for (at, jt, jf) in std::mem::take(&mut self.fixups) {
+            let target = |l: usize| self.labels[l].expect("label bound") - (at + 1);
+            let i = &mut self.code[at];
+            if i.code == bpf::JMP | bpf::JA {
+                i.k = target(jt.expect("ja target")) as u32;
+            } else {
+                if let Some(l) = jt {
+                    i.jt = u8::try_from(target(l)).expect("short jump");
+                }
+                if let Some(l) = jf {
+                    i.jf = u8::try_from(target(l)).expect("short jump");
+                }
+            }
+        }
+        self.code
+    }
+}
+
+/// Tunnels followed below the outermost IP header.
+const LEVELS: usize = 3;
+
+/// The fanout program: returns `steer_hash` of the innermost TCP 5-tuple,
+/// or 0 for anything it cannot parse. X holds the current header's offset
+/// from the network header; M[0] the folded addresses, M[1] a saved X,
+/// M[2] scratch.
+pub fn fanout_program(ipip: bool) -> Vec<Insn> {
+    use bpf::{ADD, ALU, AND, B, H, IND, LD, LDX, LSH, MEM, MISC, MUL, RET, RSH, ST, STX, TAX, TXA, W, XOR};
+    let net = bpf::NET_OFF;
+    let mut a = Asm::default();
+    let fail = a.label();
+    let tcp = a.label();
+    let ip: Vec<usize> = (0..=LEVELS).map(|_| a.label()).collect();
+    let ldx_mem = LDX | W | MEM;
+
+    a.op(LDX | W | bpf::IMM, 0);
+    for lvl in 0..LEVELS {
+        let (v4, v6, udp, dispatch) = (a.label(), a.label(), a.label(), a.label());
+        // Conditional jumps reach 255 instructions: far targets go through
+        // trampolines at the end of the level.
+        let (far_fail, far_tcp, far_next) = (fail, tcp, ip[lvl + 1]);
+        let (fail, tcp, next) = (a.label(), a.label(), a.label());
+        let deeper = (lvl + 1 < LEVELS).then_some(next);
+        a.bind(ip[lvl]);
+        a.op(LD | B | IND, net);
+        a.op(ALU | RSH | bpf::K, 4);
+        a.jif(bpf::JEQ, 4, Some(v4), None);
+        a.jif(bpf::JEQ, 6, Some(v6), Some(fail));
+
+        // IPv4: no fragments; fold addresses; X += ihl.
+        a.bind(v4);
+        a.op(LD | H | IND, net + 6);
+        a.jif(bpf::JSET, 0x3fff, Some(fail), None);
+        a.op(STX, 1);
+        a.op(LD | W | IND, net + 16);
+        a.op(ST, 2);
+        a.op(LD | W | IND, net + 12);
+        a.op(ldx_mem, 2);
+        a.op(ALU | XOR | bpf::X, 0);
+        a.op(ST, 0);
+        a.op(ldx_mem, 1);
+        a.op(LD | B | IND, net + 9);
+        a.op(ST, 2);
+        a.op(LD | B | IND, net);
+        a.op(ALU | AND | bpf::K, 0x0f);
+        a.op(ALU | LSH | bpf::K, 2);
+        a.op(ALU | ADD | bpf::X, 0);
+        a.op(MISC | TAX, 0);
+        a.ja(dispatch);
+
+        // IPv6: fold the eight address words; X += 40.
+        a.bind(v6);
+        a.op(STX, 1);
+        a.op(LD | W | IND, net + 8);
+        a.op(ST, 0);
+        for w in 1..8u32 {
+            a.op(ldx_mem, 1);
+            a.op(LD | W | IND, net + 8 + 4 * w);
+            a.op(ldx_mem, 0);
+            a.op(ALU | XOR | bpf::X, 0);
+            a.op(ST, 0);
+        }
+        a.op(ldx_mem, 1);
+        a.op(LD | B | IND, net + 6);
+        a.op(ST, 2);
+        a.op(MISC | TXA, 0);
+        a.op(ALU | ADD | bpf::K, 40);
+        a.op(MISC | TAX, 0);
+
+        // Protocol in M[2], X at the next header.
+        a.bind(dispatch);
+        a.op(LD | W | MEM, 2);
+        a.jif(bpf::JEQ, 6, Some(tcp), None);
+        a.jif(bpf::JEQ, 17, Some(udp), None);
+        match (ipip, deeper) {
+            (true, Some(d)) => {
+                a.jif(bpf::JEQ, 4, Some(d), None);
+                a.jif(bpf::JEQ, 41, Some(d), Some(fail));
+            }
+            _ => a.ja(fail),
+        }
+
+        // VXLAN on 4789 with the I flag: inner Ethernet, then IP.
+        a.bind(udp);
+        match deeper {
+            Some(d) => {
+                a.op(LD | H | IND, net + 2);
+                a.jif(bpf::JEQ, 4789, None, Some(fail));
+                a.op(LD | B | IND, net + 8);
+                a.jif(bpf::JSET, 0x08, None, Some(fail));
+                a.op(LD | H | IND, net + 28);
+                a.op(ST, 2);
+                a.op(MISC | TXA, 0);
+                a.op(ALU | ADD | bpf::K, 30);
+                a.op(MISC | TAX, 0);
+                a.op(LD | W | MEM, 2);
+                a.jif(bpf::JEQ, 0x0800, Some(d), None);
+                a.jif(bpf::JEQ, 0x86dd, Some(d), Some(fail));
+            }
+            None => a.ja(fail),
+        }
+        a.bind(fail);
+        a.ja(far_fail);
+        a.bind(tcp);
+        a.ja(far_tcp);
+        a.bind(next);
+        a.ja(far_next);
+    }
+    a.bind(ip[LEVELS]);
+    a.ja(fail);
+
+    // TCP: fold the ports into the addresses, then mix.
+    a.bind(tcp);
+    a.op(LD | W | IND, net);
+    a.op(ST, 2);
+    a.op(ALU | RSH | bpf::K, 16);
+    a.op(MISC | TAX, 0);
+    a.op(LD | W | MEM, 2);
+    a.op(ALU | AND | bpf::K, 0xffff);
+    a.op(ALU | XOR | bpf::X, 0);
+    a.op(ldx_mem, 0);
+    a.op(ALU | XOR | bpf::X, 0);
+    for round in 0..3 {
+        // h ^= h >> 16, then (twice) h *= MIX.
+        a.op(ST, 2);
+        a.op(ALU | RSH | bpf::K, 16);
+        a.op(MISC | TAX, 0);
+        a.op(LD | W | MEM, 2);
+        a.op(ALU | XOR | bpf::X, 0);
+        if round < 2 {
+            a.op(ALU | MUL | bpf::K, MIX);
+        }
+    }
+    a.op(RET | bpf::A, 0);
+    a.bind(fail);
+    a.op(RET | bpf::K, 0);
+    a.finish()
+}
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,7 @@ use crate::output::kafka;
 use crate::output::RecordSink;
 use crate::record::RecordCtx;
 use crate::shard::{Shard, ShardSettings};
-use crate::stats::{report, Registry, ShardStats, Totals};
+use crate::stats::{report, Counter, Registry, ShardStats, Totals};
 
 /// Why a run could not start or finish.
 #[derive(Debug)]
@@ -56,6 +56,7 @@ fn file_sources(
     cfg: &Config,
     shards: usize,
     shutdown: Arc<AtomicBool>,
+    stats0: Arc<ShardStats>,
 ) -> Result<Sources, RunError> {
     let files: Vec<String> = cfg
         .input_raw
@@ -81,6 +82,8 @@ fn file_sources(
         per_shard.push(Box::new(BatchSource::new(rx, recycle_tx.clone())));
     }
     let opts = DecodeOptions { ipip: cfg.ipip };
+    // INPUT_RAW_BPF_FILTER in userspace, as the kernel would run it live.
+    let mut filter = crate::capture::bpf::FileFilter::new(&cfg.input_raw_bpf_filter, cfg.ipip);
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())
         .spawn(move || -> Result<(), String> {
@@ -96,6 +99,13 @@ fn file_sources(
                 let mut on_packet = |p: crate::capture::Packet<'_>| {
                     if stop {
                         return;
+                    }
+                    if let Some(f) = filter.as_mut() {
+                        if !f.accepts(p.link, p.data) {
+                            // The reader is not a shard: a shared add.
+                            stats0.add_shared(Counter::BpfFiltered, 1);
+                            return;
+                        }
                     }
                     // Frames that don't decode go to shard 0, which counts them.
                     let shard = flow_hash(&p, &opts)
@@ -129,15 +139,99 @@ fn file_sources(
     })
 }
 
+/// INPUT_RAW_BPF_FILTER's compile error as a configuration error.
+fn filter_error(cfg: &Config, e: String) -> RunError {
+    RunError::Config(format!(
+        "INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter): invalid filter '{}': {e}: expected tcpdump filter syntax",
+        cfg.input_raw_bpf_filter
+    ))
+}
+
+/// Live input: per shard and per interface one kernel socket; each
+/// interface's sockets form one fanout group (see `capture::steer`).
 fn live_sources(
     cfg: &Config,
-    _shards: usize,
-    _shutdown: Arc<AtomicBool>,
+    shards: usize,
+    stats: &[Arc<ShardStats>],
 ) -> Result<Sources, RunError> {
-    Err(RunError::Config(format!(
-        "INPUT_RAW_ENGINE (--input-raw-engine): '{}' is not available in this build: expected pcap_file",
-        engine_name(cfg.input_raw_engine)
-    )))
+    use crate::capture::af_packet::{join_fanout, AfPacketRing};
+    use crate::capture::bpf::{self, Insn};
+    use crate::capture::live::{FrameRing, LiveSource, INBOX_BATCHES};
+    use crate::capture::pcap_live::PcapRing;
+    use crate::capture::{iface, privileges, steer, LinkType};
+
+    let engine = cfg.input_raw_engine;
+    if engine == Engine::AfXdp {
+        return Err(RunError::Config(
+            "INPUT_RAW_ENGINE (--input-raw-engine): 'af_xdp' is not available in this build (see README, Live capture): expected af_packet, pcap or pcap_file".into(),
+        ));
+    }
+    let ifaces = iface::parse(&cfg.input_raw).map_err(RunError::Config)?;
+    privileges::check_capture(engine_name(engine)).map_err(RunError::Config)?;
+    let fanout = steer::fanout_program(cfg.ipip);
+    let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
+    let failed = |what: &str, name: &str, e: String| {
+        RunError::Failed(format!("{what}: cannot capture on {name}: {e}"))
+    };
+    for (n, ifc) in ifaces.iter().enumerate() {
+        let expr = bpf::expression(&cfg.input_raw_bpf_filter, &ifc.ports);
+        let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, String> {
+            expr.as_deref()
+                .map(|e| bpf::build(e, link, cfg.ipip))
+                .transpose()
+        };
+        // A group id per interface; another process may hold one already.
+        let mut group = (std::process::id() as u16)
+            .wrapping_mul(0x9e37)
+            .wrapping_add(n as u16 * 17);
+        for (shard, shard_rings) in rings.iter_mut().enumerate() {
+            let ring: Box<dyn FrameRing> = match engine {
+                Engine::Pcap => Box::new(
+                    // The filter expression was validated in `run`.
+                    PcapRing::open(ifc, cfg.assembler_worker_pkt_buf, &filter_for)
+                        .map_err(|e| failed("pcap", &ifc.name, e))?,
+                ),
+                _ => {
+                    let link = if ifc.index == 0 {
+                        LinkType::RawIp
+                    } else {
+                        LinkType::Ethernet
+                    };
+                    let prog = filter_for(link).map_err(|e| filter_error(cfg, e))?;
+                    Box::new(
+                        AfPacketRing::open(ifc, cfg.assembler_worker_pkt_buf, prog.as_deref())
+                            .map_err(|e| failed("af_packet", &ifc.name, e))?,
+                    )
+                }
+            };
+            if shards > 1 {
+                let mut tries = 0;
+                while let Err(e) = join_fanout(ring.fd(), group, shard == 0, &fanout) {
+                    tries += 1;
+                    if shard > 0 || tries >= 16 {
+                        return Err(failed("fanout", &ifc.name, e));
+                    }
+                    group = group.wrapping_add(1);
+                }
+            }
+            shard_rings.push(ring);
+        }
+    }
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
+    let decode = DecodeOptions { ipip: cfg.ipip };
+    let per_shard = rings
+        .into_iter()
+        .zip(rxs)
+        .enumerate()
+        .map(|(i, (r, rx))| {
+            Box::new(LiveSource::new(i, r, decode, stats[i].clone(), rx, txs.clone()))
+                as Box<dyn PacketSource>
+        })
+        .collect();
+    Ok(Sources {
+        per_shard,
+        feeder: None,
+    })
 }
 
 /// The sinks one shard writes to.
@@ -175,9 +269,16 @@ pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunErro
         })?),
         None => None,
     };
+    // A bad filter is a configuration error whatever the input.
+    if !cfg.input_raw_bpf_filter.trim().is_empty() {
+        crate::capture::bpf::compile(&cfg.input_raw_bpf_filter, crate::capture::LinkType::Ethernet)
+            .map_err(|e| filter_error(cfg, e))?;
+    }
+    let shard_stats: Vec<Arc<ShardStats>> = handles.iter().map(|(s, _)| s.clone()).collect();
+    let live = cfg.input_raw_engine != Engine::PcapFile;
     let mut sources = match cfg.input_raw_engine {
-        Engine::PcapFile => file_sources(cfg, shards, shutdown.clone())?,
-        _ => live_sources(cfg, shards, shutdown.clone())?,
+        Engine::PcapFile => file_sources(cfg, shards, shutdown.clone(), shard_stats[0].clone())?,
+        _ => live_sources(cfg, shards, &shard_stats)?,
     };
     let filters = Arc::new(Filters::from_config(cfg));
     let record_ctx = Arc::new(RecordCtx {
@@ -188,13 +289,22 @@ pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunErro
     let settings = ShardSettings::from_config(cfg);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 
+    let mut all_sinks = Vec::with_capacity(shards);
+    for (i, (stats, _)) in handles.iter().enumerate() {
+        all_sinks.push(shard_sinks(cfg, i, stats, writer.as_ref())?);
+    }
+    if live {
+        // Sockets and sinks are open: nothing from here on needs privilege.
+        crate::capture::privileges::drop_all().map_err(RunError::Failed)?;
+    }
+
     let mut threads = Vec::new();
-    for (i, ((stats, hist), mut source)) in handles
+    for (i, (((stats, hist), mut source), sinks)) in handles
         .into_iter()
         .zip(sources.per_shard.drain(..))
+        .zip(all_sinks)
         .enumerate()
     {
-        let sinks = shard_sinks(cfg, i, &stats, writer.as_ref())?;
         let mut shard = Shard::new(
             i as u16,
             settings.clone(),

@@ -2,9 +2,14 @@
 //! frames with their link type and timestamp; nothing above this module
 //! knows whether they came from a file or a kernel ring.
 
+pub mod af_packet;
 pub mod batch;
 pub mod bpf;
+pub mod iface;
+pub mod live;
 pub mod pcap_file;
+pub mod pcap_live;
+pub mod privileges;
 pub mod steer;
 #[cfg(test)]
 mod testpkt;

@@ -1,0 +1,186 @@
+//! A live shard's packet source: the shard's own kernel rings (one per
+//! interface), plus a bounded inbox for the rare packet that the fanout put
+//! on the wrong shard (see `steer`). Kernel statistics are read about once
+//! a second into the shard's counters.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{Receiver, Sender, TrySendError};
+
+use super::batch::PacketBatch;
+use super::{steer, Packet, PacketSource, Poll};
+use crate::decode::DecodeOptions;
+use crate::stats::{Counter, ShardStats};
+
+/// Counters the kernel keeps per socket, as deltas since the last read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    pub packets: u64,
+    pub drops: u64,
+    pub freezes: u64,
+}
+
+/// One socket's receive ring, owned by one shard.
+pub trait FrameRing: Send {
+    /// For poll(2).
+    fn fd(&self) -> RawFd;
+    /// Delivers what is ready (a bounded amount); returns the number of
+    /// frames delivered.
+    fn read(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> usize;
+    /// Kernel counters since the previous call.
+    fn kernel_stats(&mut self) -> KernelStats;
+}
+
+/// How long a shard with nothing to do sleeps in poll(2). Short, so a
+/// shutdown is noticed promptly.
+const IDLE_WAIT_MS: i32 = 20;
+const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Batches in each shard's handover inbox.
+pub const INBOX_BATCHES: usize = 64;
+
+pub struct LiveSource {
+    shard: usize,
+    shards: usize,
+    rings: Vec<Box<dyn FrameRing>>,
+    decode: DecodeOptions,
+    stats: Arc<ShardStats>,
+    inbox: Receiver<PacketBatch>,
+    /// Every shard's inbox, this one's included (unused).
+    outboxes: Vec<Sender<PacketBatch>>,
+    /// Misrouted packets waiting to be handed over, per owner.
+    pending: Vec<Option<PacketBatch>>,
+    spare: Vec<PacketBatch>,
+    last_stats: Instant,
+}
+
+impl LiveSource {
+    pub fn new(
+        shard: usize,
+        rings: Vec<Box<dyn FrameRing>>,
+        decode: DecodeOptions,
+        stats: Arc<ShardStats>,
+        inbox: Receiver<PacketBatch>,
+        outboxes: Vec<Sender<PacketBatch>>,
+    ) -> LiveSource {
+        let shards = outboxes.len();
+        LiveSource {
+            shard,
+            shards,
+            rings,
+            decode,
+            stats,
+            inbox,
+            outboxes,
+            pending: (0..shards).map(|_| None).collect(),
+            spare: Vec::new(),
+            last_stats: Instant::now(),
+        }
+    }
+
+    fn read_kernel_stats(&mut self) {
+        for r in &mut self.rings {
+            let k = r.kernel_stats();
+            self.stats.add(Counter::KernelPackets, k.packets);
+            self.stats.add(Counter::KernelDrops, k.drops);
+            self.stats.add(Counter::KernelFreezes, k.freezes);
+        }
+        self.last_stats = Instant::now();
+    }
+
+    fn hand_over(&mut self, owner: usize) {
+        let Some(batch) = self.pending[owner].take() else {
+            return;
+        };
+        let n = batch.len() as u64;
+        match self.outboxes[owner].try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(mut b)) | Err(TrySendError::Disconnected(mut b)) => {
+                self.stats.add(Counter::SteerQueueFull, n);
+                b.clear();
+                self.spare.push(b);
+            }
+        }
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn poll(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> Poll {
+        let mut delivered = 0usize;
+        {
+            let LiveSource {
+                shard,
+                shards,
+                rings,
+                decode,
+                stats,
+                pending,
+                spare,
+                ..
+            } = self;
+            for ring in rings.iter_mut() {
+                delivered += ring.read(&mut |p| {
+                    if *shards > 1 {
+                        if let Some(owner) = steer::owner(&p, decode, *shards) {
+                            if owner != *shard {
+                                stats.inc(Counter::SteerMisrouted);
+                                let b = pending[owner].get_or_insert_with(|| {
+                                    spare.pop().unwrap_or_else(PacketBatch::with_capacity)
+                                });
+                                b.push(p);
+                                return;
+                            }
+                        }
+                    }
+                    on_packet(p);
+                });
+            }
+        }
+        // One read is bounded (a few ring blocks), so the handover batches
+        // are too.
+        for owner in 0..self.shards {
+            self.hand_over(owner);
+        }
+        while let Ok(mut b) = self.inbox.try_recv() {
+            for p in b.packets() {
+                on_packet(p);
+            }
+            delivered += b.len();
+            b.clear();
+            if self.spare.len() < 4 {
+                self.spare.push(b);
+            }
+        }
+        if self.last_stats.elapsed() >= STATS_EVERY {
+            self.read_kernel_stats();
+        }
+        if delivered > 0 {
+            return Poll::Packets;
+        }
+        let mut fds: Vec<libc::pollfd> = self
+            .rings
+            .iter()
+            .map(|r| libc::pollfd {
+                fd: r.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs that
+        // outlives the call; the descriptors belong to our rings.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, IDLE_WAIT_MS) };
+        Poll::Idle
+    }
+
+    fn is_live(&self) -> bool {
+        true
+    }
+}
+
+impl Drop for LiveSource {
+    fn drop(&mut self) {
+        // The last second of kernel counters.
+        self.read_kernel_stats();
+    }
+}

@@ -1,0 +1,355 @@
+//! Network namespaces for live-capture tests: two namespaces joined by a
+//! veth pair, addresses that exist only inside them, nginx, clients, and
+//! httpcap running in one of them. Everything is torn down on drop, also
+//! when a test fails.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why live tests cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("live capture tests need root".into());
+    }
+    for tool in ["ip", "nginx", "curl"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Some(format!("{tool} is not installed (tools/setup.sh)"));
+        }
+    }
+    None
+}
+
+/// True (after printing a SKIPPED line) when live tests cannot run here.
+pub fn skip() -> bool {
+    match skip_reason() {
+        Some(why) => {
+            eprintln!("SKIPPED: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+pub fn sh(cmd: &str) -> Output {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .expect("run sh")
+}
+
+pub fn must(cmd: &str) -> String {
+    let o = sh(cmd);
+    assert!(
+        o.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Two namespaces `a` (server side, where httpcap runs) and `b` (client),
+/// joined by veth `va`/`vb`, addressed 10.231.<n>.1 and .2.
+pub struct Pair {
+    pub a: String,
+    pub b: String,
+    pub va: String,
+    pub vb: String,
+    pub ip_a: String,
+    pub ip_b: String,
+    pub dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Pair {
+    /// `n` (1..=200) keeps concurrently running tests apart.
+    pub fn new(n: u8, mtu: u32) -> Pair {
+        let id = format!("{}{}", n, std::process::id() % 100_000);
+        let p = Pair {
+            a: format!("hc{id}a"),
+            b: format!("hc{id}b"),
+            va: format!("hc{id}a"),
+            vb: format!("hc{id}b"),
+            ip_a: format!("10.231.{n}.1"),
+            ip_b: format!("10.231.{n}.2"),
+            dir: std::env::temp_dir().join(format!("httpcap-live-{id}")),
+            children: Vec::new(),
+        };
+        let _ = std::fs::remove_dir_all(&p.dir);
+        std::fs::create_dir_all(p.dir.join("www")).unwrap();
+        must(&format!(
+            "ip netns add {a} && ip netns add {b} && \
+             ip link add {va} netns {a} mtu {mtu} type veth peer name {vb} netns {b} mtu {mtu} && \
+             ip -n {a} addr add {ia}/24 dev {va} && ip -n {b} addr add {ib}/24 dev {vb} && \
+             ip -n {a} link set lo up && ip -n {b} link set lo up && \
+             ip -n {a} link set {va} up && ip -n {b} link set {vb} up",
+            a = p.a,
+            b = p.b,
+            va = p.va,
+            vb = p.vb,
+            ia = p.ip_a,
+            ib = p.ip_b
+        ));
+        p
+    }
+
+    pub fn exec_a(&self, cmd: &str) -> Output {
+        sh(&format!("ip netns exec {} {cmd}", self.a))
+    }
+
+    pub fn exec_b(&self, cmd: &str) -> Output {
+        sh(&format!("ip netns exec {} {cmd}", self.b))
+    }
+
+    /// A VXLAN (VNI 42, UDP 4789) over the veth, addressed 10.232.<n>.1/.2.
+    /// Returns (device in a, address in a, address in b).
+    pub fn add_vxlan(&self, n: u8) -> (String, String, String) {
+        let dev = format!("vx{n}");
+        let (xa, xb) = (format!("10.232.{n}.1"), format!("10.232.{n}.2"));
+        for (ns, dev_ul, local, remote, addr) in [
+            (&self.a, &self.va, &self.ip_a, &self.ip_b, &xa),
+            (&self.b, &self.vb, &self.ip_b, &self.ip_a, &xb),
+        ] {
+            must(&format!(
+                "ip -n {ns} link add {dev} type vxlan id 42 dstport 4789 local {local} remote {remote} dev {dev_ul} && \
+                 ip -n {ns} addr add {addr}/24 dev {dev} && ip -n {ns} link set {dev} up"
+            ));
+        }
+        (dev, xa, xb)
+    }
+
+    /// nginx in `a` on `listen` (address:port), serving `dir/www`, with an
+    /// access log of "method uri status body_bytes" lines.
+    pub fn start_nginx(&mut self, listen: &str) {
+        let d = self.dir.display();
+        let conf = format!(
+            "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;
+events {{ worker_connections 1024; }}
+http {{
+  log_format t '$request_method $request_uri $status $body_bytes_sent';
+  access_log {d}/access.log t;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  keepalive_requests 100000;
+  server {{
+    listen {listen};
+    root {d}/www;
+    location /api/ {{ default_type application/json; return 200 '{{\"ok\":true}}'; }}
+    location /echo {{ client_max_body_size 10m; default_type text/plain; return 201 'created'; }}
+  }}
+}}
+"
+        );
+        std::fs::write(self.dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.a, "nginx", "-c"])
+            .arg(self.dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        self.children.push(child);
+        let port = listen.rsplit(':').next().unwrap();
+        wait_for(
+            || {
+                self.exec_a(&format!("sh -c 'ss -ltn | grep -q :{port}'"))
+                    .status
+                    .success()
+            },
+            "nginx listening",
+        );
+    }
+
+    /// Lines of nginx's access log, as (method, uri, status, bytes).
+    pub fn access_log(&self) -> Vec<(String, String, u16, u64)> {
+        let text = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                Some((
+                    f.first()?.to_string(),
+                    f.get(1)?.to_string(),
+                    f.get(2)?.parse().ok()?,
+                    f.get(3)?.parse().ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Packet sockets open in namespace `a`.
+    pub fn packet_sockets(&self) -> usize {
+        let o = self.exec_a("cat /proc/net/packet");
+        String::from_utf8_lossy(&o.stdout).lines().count().saturating_sub(1)
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("nginx.pid")) {
+            let _ = sh(&format!("kill {} 2>/dev/null", pid.trim()));
+        }
+        let _ = sh(&format!(
+            "ip netns del {} 2>/dev/null; ip netns del {} 2>/dev/null",
+            self.a, self.b
+        ));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `cond` until it holds; panics after a generous deadline (a stuck
+/// setup, not a performance assertion).
+pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// httpcap running in a namespace.
+pub struct Httpcap {
+    child: Option<Child>,
+    pub out: PathBuf,
+}
+
+/// What a finished httpcap run left behind.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub records: Vec<serde_json::Value>,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// A counter from the summary (`name=value` lines).
+    pub fn counter(&self, name: &str) -> u64 {
+        let key = format!("  {name}=");
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no counter {name} in:\n{}", self.stderr))
+    }
+
+    pub fn per_shard_packets(&self) -> Vec<u64> {
+        let line = self
+            .stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("per_shard_packets="))
+            .expect("per_shard_packets in summary");
+        line.trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .filter_map(|v| v.trim().parse().ok())
+            .collect()
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_httpcap")
+}
+
+/// Environment that turns the content filters off, so every exchange is
+/// recorded.
+pub const NO_FILTERS: &[(&str, &str)] = &[
+    ("FILTER_BLOCK_EXTS", ""),
+    ("FILTER_BLOCK_CTYPES", ""),
+    ("FILTER_BLOCK_ACCEPT", ""),
+    ("FILTER_BLOCK_MULTIPART", ""),
+];
+
+impl Httpcap {
+    /// Starts httpcap in namespace `ns` and waits until its `sockets`
+    /// packet sockets are open (as seen from `pair`).
+    pub fn start(pair: &Pair, args: &[&str], env: &[(&str, &str)], sockets: usize) -> Httpcap {
+        let before = pair.packet_sockets();
+        let out = pair.dir.join(format!("records-{}.json", before));
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &pair.a, binary()])
+            .args(args)
+            .arg("--output-file")
+            .arg(&out)
+            .envs(NO_FILTERS.iter().copied())
+            .envs(env.iter().copied())
+            .env("METRICS_INTERVAL", "1h")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().expect("start httpcap");
+        let mut h = Httpcap {
+            child: Some(child),
+            out,
+        };
+        wait_for(
+            || {
+                if let Some(Ok(Some(_))) = h.child.as_mut().map(|c| c.try_wait()) {
+                    return true; // exited early: `stop` shows why
+                }
+                pair.packet_sockets() >= before + sockets
+            },
+            "httpcap's sockets",
+        );
+        h
+    }
+
+    /// SIGINT, then collect records and the summary.
+    pub fn stop(mut self) -> Finished {
+        let mut child = self.child.take().unwrap();
+        let _ = sh(&format!("kill -INT {} 2>/dev/null", child.id()));
+        finish(&mut child, &self.out)
+    }
+}
+
+fn finish(child: &mut Child, out: &Path) -> Finished {
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let status = child.wait().expect("wait httpcap");
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    Finished {
+        code: status.code(),
+        records: text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("record is JSON"))
+            .collect(),
+        stderr,
+    }
+}
+
+impl Drop for Httpcap {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs httpcap to completion (file input, or an error exit).
+pub fn run_to_end(args: &[&str], env: &[(&str, &str)], out: &Path) -> Finished {
+    let mut child = Command::new(binary())
+        .args(args)
+        .arg("--output-file")
+        .arg(out)
+        .envs(NO_FILTERS.iter().copied())
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start httpcap");
+    finish(&mut child, out)
+}

@@ -1,0 +1,378 @@
+//! Live capture end to end, in network namespaces this test creates:
+//! nginx in one, curl/wrk/tcpreplay in the other, httpcap capturing on the
+//! veth between them with each live engine. Needs root; skipped otherwise.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::netns::{must, run_to_end, Httpcap, Pair};
+use serde_json::Value;
+
+/// (method, target, status, response body size) of each record.
+fn record_keys(records: &[Value]) -> Vec<(String, String, u16, u64)> {
+    let mut v: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["request"]["method"].as_str().unwrap_or("").to_string(),
+                r["request"]["target"].as_str().unwrap_or("").to_string(),
+                r["response"]["status"].as_u64().unwrap_or(0) as u16,
+                r["response"]["body_size"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+/// A few kinds of exchange: small API calls, a POST with a body, a
+/// 300 KB static file (many segments, GRO-sized frames), a 404.
+fn curl_workload(pair: &Pair) {
+    let www = pair.dir.join("www");
+    std::fs::write(www.join("small.txt"), "hello\n").unwrap();
+    let big: String = (0..300_000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    std::fs::write(www.join("big.txt"), big).unwrap();
+    let base = format!("http://{}", pair.ip_a);
+    let mut urls = String::new();
+    for i in 0..20 {
+        urls.push_str(&format!(" {base}/api/items/{i}?q={i}"));
+    }
+    // One keep-alive connection for many requests, and separate ones.
+    must(&format!(
+        "ip netns exec {} curl -sf -o /dev/null {urls}",
+        pair.b
+    ));
+    for path in ["/small.txt", "/big.txt", "/missing", "/api/x"] {
+        must(&format!(
+            "ip netns exec {} curl -s -o /dev/null {base}{path}",
+            pair.b
+        ));
+    }
+    must(&format!(
+        "ip netns exec {} curl -s -o /dev/null -d 'name=value&x=1' {base}/echo",
+        pair.b
+    ));
+}
+
+fn check_against_access_log(engine: &str, n: u8) {
+    let mut pair = Pair::new(n, 1500);
+    pair.start_nginx(&format!("{}:80", pair.ip_a));
+    let h = Httpcap::start(
+        &pair,
+        &["--input-raw-engine", engine, "--input-raw", &pair.va, "--processing-workers", "2"],
+        &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
+        2,
+    );
+    curl_workload(&pair);
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    let log: Vec<_> = pair
+        .access_log()
+        .into_iter()
+        .map(|(m, u, s, b)| (m, u, s, b))
+        .collect();
+    assert_eq!(log.len(), 26);
+    assert_eq!(record_keys(&fin.records), sorted(log), "{}", fin.stderr);
+    assert_eq!(fin.counter("steer_misrouted"), 0);
+    assert_eq!(fin.counter("kernel_drops"), 0);
+    assert!(fin.counter("kernel_packets") >= fin.counter("packets"));
+    // Both directions of each connection were on one shard: no connection
+    // was picked up mid-stream or left without its response.
+    assert_eq!(fin.counter("streams_midstream"), 0);
+    assert_eq!(fin.counter("transactions_no_response"), 0);
+}
+
+#[test]
+fn af_packet_records_match_nginx_access_log() {
+    if common::netns::skip() {
+        return;
+    }
+    check_against_access_log("af_packet", 1);
+}
+
+#[test]
+fn pcap_engine_records_match_nginx_access_log() {
+    if common::netns::skip() {
+        return;
+    }
+    check_against_access_log("pcap", 2);
+}
+
+#[test]
+fn wrk_load_with_two_shards_loses_nothing() {
+    if common::netns::skip() {
+        return;
+    }
+    if common::netns::sh("command -v wrk").stdout.is_empty() {
+        eprintln!("SKIPPED: wrk is not installed (tools/setup.sh)");
+        return;
+    }
+    let mut pair = Pair::new(3, 1500);
+    pair.start_nginx(&format!("{}:80", pair.ip_a));
+    let h = Httpcap::start(
+        &pair,
+        &["--input-raw", &pair.va, "--processing-workers", "2"],
+        &[],
+        2,
+    );
+    must(&format!(
+        "ip netns exec {} wrk -t2 -c16 -d3s http://{}/api/load",
+        pair.b, pair.ip_a
+    ));
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    let log = pair.access_log();
+    eprintln!(
+        "wrk: {} requests, kernel_packets={} kernel_drops={} per_shard_packets={:?}",
+        log.len(),
+        fin.counter("kernel_packets"),
+        fin.counter("kernel_drops"),
+        fin.per_shard_packets()
+    );
+    assert!(log.len() > 1000, "wrk made only {} requests", log.len());
+    assert_eq!(fin.counter("kernel_drops"), 0);
+    assert_eq!(fin.counter("steer_misrouted"), 0);
+    assert_eq!(fin.records.len(), log.len(), "{}", fin.stderr);
+    assert!(fin.per_shard_packets().iter().all(|p| *p > 0));
+}
+
+#[test]
+fn vxlan_connections_stay_on_one_shard() {
+    if common::netns::skip() {
+        return;
+    }
+    let mut pair = Pair::new(4, 1500);
+    let (_dev, xa, _xb) = pair.add_vxlan(4);
+    pair.start_nginx(&format!("{xa}:80"));
+    // Capture on the underlay: every frame is VXLAN, whose outer UDP
+    // source port differs per direction.
+    let h = Httpcap::start(
+        &pair,
+        &["--input-raw", &pair.va, "--processing-workers", "2"],
+        &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
+        2,
+    );
+    for i in 0..40 {
+        must(&format!(
+            "ip netns exec {} curl -sf -o /dev/null http://{xa}/api/vx/{i}",
+            pair.b
+        ));
+    }
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    let shards = fin.per_shard_packets();
+    eprintln!("vxlan: per_shard_packets={shards:?}");
+    assert_eq!(fin.records.len(), 40, "{}", fin.stderr);
+    // The fanout program put every frame on the shard that owns its inner
+    // connection (the shard checks each one), and both shards had work.
+    assert_eq!(fin.counter("steer_misrouted"), 0);
+    assert_eq!(fin.counter("streams_midstream"), 0);
+    assert!(shards.iter().all(|p| *p > 0), "{shards:?}");
+    for r in &fin.records {
+        assert_eq!(r["conn"]["server_ip"], Value::from(xa.clone()));
+    }
+}
+
+/// Generates a capture with the loadgen (optionally IPIP-wrapped).
+fn loadgen_capture(path: &std::path::Path, ipip: bool) {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        p: httpcap_loadgen::Params,
+    }
+    let mut args = vec![
+        "loadgen",
+        "--transactions",
+        "1500",
+        "--seed",
+        "7",
+        "--concurrency",
+        "16",
+    ];
+    if ipip {
+        args.push("--ipip");
+    }
+    let cli = Cli::parse_from(args);
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    httpcap_loadgen::generate(&cli.p, f, None).unwrap();
+}
+
+/// What must be equal between live and file input: everything but ids
+/// and times.
+fn comparable(records: &[Value]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        let mut r = r.clone();
+        let o = r.as_object_mut().unwrap();
+        o.remove("id");
+        o.remove("duration_us");
+        for side in ["request", "response"] {
+            if let Some(s) = o.get_mut(side).and_then(|s| s.as_object_mut()) {
+                s.remove("ts");
+            }
+        }
+        *m.entry(r.to_string()).or_insert(0) += 1;
+    }
+    m
+}
+
+fn replay_equals_file(n: u8, ipip: bool) {
+    if common::netns::sh("command -v tcpreplay").stdout.is_empty() {
+        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+        return;
+    }
+    let pair = Pair::new(n, 9000);
+    let pcap = pair.dir.join("replay.pcap");
+    loadgen_capture(&pcap, ipip);
+    let ipip_env = if ipip { "true" } else { "false" };
+    let file = run_to_end(
+        &["--input-raw-engine", "pcap_file", "--input-raw", pcap.to_str().unwrap(), "--processing-workers", "2"],
+        &[("IPIP", ipip_env)],
+        &pair.dir.join("file.json"),
+    );
+    assert_eq!(file.code, Some(0), "{}", file.stderr);
+    assert!(file.records.len() > 1000);
+
+    let h = Httpcap::start(
+        &pair,
+        &["--input-raw", &pair.va, "--processing-workers", "2"],
+        &[("IPIP", ipip_env)],
+        2,
+    );
+    must(&format!(
+        "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
+        pair.b,
+        pair.vb,
+        pcap.display()
+    ));
+    // Let the shards drain their rings (blocks retire within 10 ms); this
+    // is settle time, not a performance assertion.
+    let frames = file.counter("packets");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let live = h.stop();
+    assert_eq!(live.code, Some(0), "{}", live.stderr);
+    assert_eq!(live.counter("kernel_drops"), 0, "{}", live.stderr);
+    assert_eq!(live.counter("packets"), frames, "{}", live.stderr);
+    assert_eq!(live.counter("steer_misrouted"), 0);
+    assert_eq!(comparable(&live.records), comparable(&file.records));
+}
+
+#[test]
+fn tcpreplay_live_output_equals_pcap_file_output() {
+    if common::netns::skip() {
+        return;
+    }
+    replay_equals_file(5, false);
+}
+
+#[test]
+fn tcpreplay_ipip_live_output_equals_pcap_file_output() {
+    if common::netns::skip() {
+        return;
+    }
+    replay_equals_file(6, true);
+}
+
+#[test]
+fn ipip_port_list_matches_inner_ports() {
+    if common::netns::skip() {
+        return;
+    }
+    if common::netns::sh("command -v tcpreplay").stdout.is_empty() {
+        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+        return;
+    }
+    let pair = Pair::new(7, 9000);
+    let pcap = pair.dir.join("ipip.pcap");
+    loadgen_capture(&pcap, true);
+    // The loadgen's servers listen on 80; a port list of 80 keeps every
+    // tunnelled connection, a list of 8443 none.
+    for (port, expect_all) in [(80u16, true), (8443, false)] {
+        let h = Httpcap::start(
+            &pair,
+            &["--input-raw", &format!("{}:{port}", pair.va), "--processing-workers", "1"],
+            &[("IPIP", "true")],
+            1,
+        );
+        must(&format!(
+            "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
+            pair.b,
+            pair.vb,
+            pcap.display()
+        ));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let fin = h.stop();
+        assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+        if expect_all {
+            assert!(fin.records.len() > 1000, "{}", fin.stderr);
+        } else {
+            assert_eq!(fin.records.len(), 0, "{}", fin.stderr);
+        }
+    }
+}
+
+fn config_error(args: &[&str], env: &[(&str, &str)], wrap: Option<&str>) -> (Option<i32>, String) {
+    let mut cmd = String::new();
+    if let Some(w) = wrap {
+        cmd.push_str(w);
+        cmd.push(' ');
+    }
+    for (k, v) in env {
+        cmd = format!("{k}='{v}' {cmd}");
+    }
+    cmd.push_str(common::netns::binary());
+    for a in args {
+        cmd.push_str(&format!(" '{a}'"));
+    }
+    let o = common::netns::sh(&format!("{cmd} 2>&1 >/dev/null"));
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn bad_interface_filter_and_privileges_are_clear_errors() {
+    if common::netns::skip() {
+        return;
+    }
+    let (code, err) = config_error(&["--input-raw", "nosuchif9"], &[], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("INPUT_RAW (--input-raw): no network interface 'nosuchif9'"), "{err}");
+
+    let (code, err) = config_error(&["--input-raw", "lo:http"], &[], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("INPUT_RAW (--input-raw): invalid port"), "{err}");
+
+    for engine in ["af_packet", "pcap", "pcap_file"] {
+        let input = if engine == "pcap_file" { "testdata/sample.pcap" } else { "lo" };
+        let (code, err) = config_error(
+            &["--input-raw-engine", engine, "--input-raw", input],
+            &[("INPUT_RAW_BPF_FILTER", "tcp port eighty")],
+            None,
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter): invalid filter 'tcp port eighty'"), "{err}");
+        assert_eq!(err.lines().filter(|l| l.contains("error")).count(), 1, "{err}");
+    }
+
+    // Without the two capabilities (setpriv drops them from the bounding
+    // set, so even root lacks them after exec).
+    for engine in ["af_packet", "pcap"] {
+        let (code, err) = config_error(
+            &["--input-raw-engine", engine, "--input-raw", "lo"],
+            &[],
+            Some("setpriv --inh-caps=-net_raw,-net_admin --bounding-set=-net_raw,-net_admin"),
+        );
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("needs CAP_NET_RAW and CAP_NET_ADMIN; missing"), "{err}");
+    }
+
+    let (code, err) = config_error(&["--input-raw-engine", "af_xdp", "--input-raw", "lo"], &[], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("INPUT_RAW_ENGINE"), "{err}");
+}

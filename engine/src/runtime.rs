@@ -153,6 +153,7 @@ fn live_sources(
     cfg: &Config,
     shards: usize,
     stats: &[Arc<ShardStats>],
+    shutdown: Arc<AtomicBool>,
 ) -> Result<Sources, RunError> {
     use crate::capture::af_packet::{join_fanout, AfPacketRing};
     use crate::capture::bpf::{self, Insn};
@@ -224,8 +225,15 @@ fn live_sources(
         .zip(rxs)
         .enumerate()
         .map(|(i, (r, rx))| {
-            Box::new(LiveSource::new(i, r, decode, stats[i].clone(), rx, txs.clone()))
-                as Box<dyn PacketSource>
+            Box::new(LiveSource::new(
+                i,
+                r,
+                decode,
+                stats[i].clone(),
+                rx,
+                txs.clone(),
+                shutdown.clone(),
+            )) as Box<dyn PacketSource>
         })
         .collect();
     Ok(Sources {
@@ -271,14 +279,17 @@ pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunErro
     };
     // A bad filter is a configuration error whatever the input.
     if !cfg.input_raw_bpf_filter.trim().is_empty() {
-        crate::capture::bpf::compile(&cfg.input_raw_bpf_filter, crate::capture::LinkType::Ethernet)
-            .map_err(|e| filter_error(cfg, e))?;
+        crate::capture::bpf::compile(
+            &cfg.input_raw_bpf_filter,
+            crate::capture::LinkType::Ethernet,
+        )
+        .map_err(|e| filter_error(cfg, e))?;
     }
     let shard_stats: Vec<Arc<ShardStats>> = handles.iter().map(|(s, _)| s.clone()).collect();
     let live = cfg.input_raw_engine != Engine::PcapFile;
     let mut sources = match cfg.input_raw_engine {
         Engine::PcapFile => file_sources(cfg, shards, shutdown.clone(), shard_stats[0].clone())?,
-        _ => live_sources(cfg, shards, &shard_stats)?,
+        _ => live_sources(cfg, shards, &shard_stats, shutdown.clone())?,
     };
     let filters = Arc::new(Filters::from_config(cfg));
     let record_ctx = Arc::new(RecordCtx {

@@ -166,7 +166,8 @@ impl Shard {
                 self.maybe_sweep();
                 last_wall_tick = Instant::now();
             }
-            if poll == Poll::Done || shutdown.load(Ordering::Relaxed) {
+            // A live source drains its ring after shutdown and then says Done.
+            if poll == Poll::Done || (!live && shutdown.load(Ordering::Relaxed)) {
                 break;
             }
         }

@@ -97,7 +97,13 @@ fn os_err(what: &str) -> String {
 }
 
 /// Sets a socket option from a plain-old-data value.
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T, what: &str) -> Result<(), String> {
+fn setsockopt<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: &T,
+    what: &str,
+) -> Result<(), String> {
     // SAFETY: `v` points to a live, initialised `T` of the size passed;
     // the kernel only reads it.
     let rc = unsafe {
@@ -118,7 +124,13 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T, what: 
 
 /// Attaches a classic BPF program with SO_ATTACH_FILTER (or, for the
 /// fanout group, PACKET_FANOUT_DATA).
-pub fn attach_program(fd: RawFd, level: libc::c_int, name: libc::c_int, prog: &[Insn], what: &str) -> Result<(), String> {
+pub fn attach_program(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    prog: &[Insn],
+    what: &str,
+) -> Result<(), String> {
     let fprog = libc::sock_fprog {
         len: prog.len() as libc::c_ushort,
         // `Insn` has the layout of `struct sock_filter`; the kernel copies
@@ -133,7 +145,13 @@ pub fn join_fanout(fd: RawFd, group: u16, first: bool, program: &[Insn]) -> Resu
     let arg: u32 = group as u32 | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16);
     setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, "PACKET_FANOUT")?;
     if first {
-        attach_program(fd, SOL_PACKET, PACKET_FANOUT_DATA, program, "PACKET_FANOUT_DATA")?;
+        attach_program(
+            fd,
+            SOL_PACKET,
+            PACKET_FANOUT_DATA,
+            program,
+            "PACKET_FANOUT_DATA",
+        )?;
     }
     Ok(())
 }
@@ -170,9 +188,17 @@ pub struct AfPacketRing {
 
 impl AfPacketRing {
     /// Opens, filters, maps and binds a socket on `iface`.
-    pub fn open(iface: &Iface, pkt_buf: u32, filter: Option<&[Insn]>) -> Result<AfPacketRing, String> {
+    pub fn open(
+        iface: &Iface,
+        pkt_buf: u32,
+        filter: Option<&[Insn]>,
+    ) -> Result<AfPacketRing, String> {
         let any = iface.index == 0;
-        let kind = if any { libc::SOCK_DGRAM } else { libc::SOCK_RAW };
+        let kind = if any {
+            libc::SOCK_DGRAM
+        } else {
+            libc::SOCK_RAW
+        };
         // Protocol 0: nothing arrives before bind, so no unfiltered frame
         // reaches the ring.
         // SAFETY: plain socket(2) call; the result is checked.
@@ -185,7 +211,13 @@ impl AfPacketRing {
         let s = fd.as_raw_fd();
         setsockopt(s, SOL_PACKET, PACKET_VERSION, &TPACKET_V3, "PACKET_VERSION")?;
         if let Some(prog) = filter {
-            attach_program(s, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, prog, "SO_ATTACH_FILTER")?;
+            attach_program(
+                s,
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                prog,
+                "SO_ATTACH_FILTER",
+            )?;
         }
         let blocks = ring_blocks(pkt_buf);
         let req = TpacketReq3 {
@@ -241,14 +273,24 @@ impl AfPacketRing {
                 alen: 0,
                 address: [0; 8],
             };
-            setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, "promiscuous mode")?;
+            setsockopt(
+                s,
+                SOL_PACKET,
+                PACKET_ADD_MEMBERSHIP,
+                &mreq,
+                "promiscuous mode",
+            )?;
         }
         Ok(AfPacketRing {
             map,
             fd,
             blocks,
             next_block: 0,
-            link: if any { LinkType::RawIp } else { LinkType::Ethernet },
+            link: if any {
+                LinkType::RawIp
+            } else {
+                LinkType::Ethernet
+            },
             skip_outgoing: iface.loopback || any,
             scratch: Vec::with_capacity(SNAPLEN + 4),
         })
@@ -290,7 +332,15 @@ impl AfPacketRing {
                 let tpid = u16_at(off + 36)?;
                 let pkttype = *b.get(off + SLL_OFFSET + 10)?;
                 let data = b.get(off + mac..off + mac + snap)?;
-                Some((next, sec * 1_000_000_000 + nsec, status, tci, tpid, pkttype, data))
+                Some((
+                    next,
+                    sec * 1_000_000_000 + nsec,
+                    status,
+                    tci,
+                    tpid,
+                    pkttype,
+                    data,
+                ))
             })() else {
                 break;
             };
@@ -343,7 +393,8 @@ impl FrameRing for AfPacketRing {
                 break;
             }
             n += self.read_block(block, on_packet);
-            self.block_status(block).store(TP_STATUS_KERNEL, Ordering::Release);
+            self.block_status(block)
+                .store(TP_STATUS_KERNEL, Ordering::Release);
             self.next_block = (block + 1) % self.blocks;
         }
         n

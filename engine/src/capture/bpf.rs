@@ -95,6 +95,7 @@ pub fn pcap_linktype(link: LinkType) -> Linktype {
         LinkType::RawIp => 12,
         LinkType::Null => 0,
         LinkType::Loop => 108,
+        LinkType::Nflog => 239,
     })
 }
 
@@ -147,7 +148,7 @@ fn ip_layout(link: LinkType) -> Option<(u32, Option<u32>)> {
         LinkType::LinuxSll => Some((16, Some(14))),
         LinkType::LinuxSll2 => Some((20, Some(0))),
         LinkType::RawIp => Some((0, None)),
-        LinkType::Null | LinkType::Loop => None,
+        LinkType::Null | LinkType::Loop | LinkType::Nflog => None,
     }
 }
 
@@ -158,8 +159,8 @@ fn relocate(prog: &[Insn], by: u32) -> Vec<Insn> {
             let mut i = *i;
             let class = i.code & 0x07;
             let mode = i.code & 0xe0;
-            let shifted = (class == LD && (mode == ABS || mode == IND))
-                || (class == LDX && mode == MSH);
+            let shifted =
+                (class == LD && (mode == ABS || mode == IND)) || (class == LDX && mode == MSH);
             if shifted {
                 i.k = i.k.wrapping_add(by);
             }
@@ -203,7 +204,7 @@ pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, String
     v4.push(Insn::jump(JMP | JEQ | K, 4, 1, 0));
     v4.push(Insn::jump(JMP | JEQ | K, 41, 0, 0xfe)); // not IPIP → outer
     v4.push(Insn::stmt(JMP | JA, 0xfffd)); // → INNER4
-    // v6 guard: ethertype (or version), next header 4/41.
+                                           // v6 guard: ethertype (or version), next header 4/41.
     let mut v6 = Vec::new();
     match ethertype {
         Some(off) => {

@@ -50,13 +50,9 @@ pub fn parse(input: &str) -> Result<Vec<Iface>, String> {
     for item in input.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, port) = match item.rsplit_once(':') {
             Some((n, p)) => {
-                let port = p
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| {
-                        format!("INPUT_RAW (--input-raw): invalid port in '{item}': {FORM}")
-                    })?;
+                let port = p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    format!("INPUT_RAW (--input-raw): invalid port in '{item}': {FORM}")
+                })?;
                 (n.trim(), Some(port))
             }
             None => (item, None),
@@ -124,10 +120,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        for bad in ["nosuchif0", "lo:http", "lo:0", "lo:70000", ",", "any,lo", "a/b"] {
+        for bad in [
+            "nosuchif0",
+            "lo:http",
+            "lo:0",
+            "lo:70000",
+            ",",
+            "any,lo",
+            "a/b",
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(e.starts_with("INPUT_RAW (--input-raw): "), "{e}");
         }
-        assert!(parse("nosuchif0").unwrap_err().contains("no network interface 'nosuchif0'"));
+        assert!(parse("nosuchif0")
+            .unwrap_err()
+            .contains("no network interface 'nosuchif0'"));
     }
 }

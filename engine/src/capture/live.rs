@@ -4,6 +4,7 @@
 //! a second into the shard's counters.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,10 @@ pub trait FrameRing: Send {
 /// shutdown is noticed promptly.
 const IDLE_WAIT_MS: i32 = 20;
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// After shutdown, what is already in the rings is still read (the
+/// kernel retires a partly filled block within 10 ms), for at most this
+/// long under continuing traffic.
+const DRAIN_FOR: Duration = Duration::from_secs(1);
 /// Batches in each shard's handover inbox.
 pub const INBOX_BATCHES: usize = 64;
 
@@ -53,6 +58,9 @@ pub struct LiveSource {
     pending: Vec<Option<PacketBatch>>,
     spare: Vec<PacketBatch>,
     last_stats: Instant,
+    shutdown: Arc<AtomicBool>,
+    /// When shutdown was first seen, and idle polls since.
+    draining: Option<(Instant, u32)>,
 }
 
 impl LiveSource {
@@ -63,6 +71,7 @@ impl LiveSource {
         stats: Arc<ShardStats>,
         inbox: Receiver<PacketBatch>,
         outboxes: Vec<Sender<PacketBatch>>,
+        shutdown: Arc<AtomicBool>,
     ) -> LiveSource {
         let shards = outboxes.len();
         LiveSource {
@@ -76,6 +85,8 @@ impl LiveSource {
             pending: (0..shards).map(|_| None).collect(),
             spare: Vec::new(),
             last_stats: Instant::now(),
+            shutdown,
+            draining: None,
         }
     }
 
@@ -154,6 +165,17 @@ impl PacketSource for LiveSource {
         }
         if self.last_stats.elapsed() >= STATS_EVERY {
             self.read_kernel_stats();
+        }
+        if self.draining.is_none() && self.shutdown.load(Ordering::Relaxed) {
+            self.draining = Some((Instant::now(), 0));
+        }
+        if let Some((since, idle)) = &mut self.draining {
+            if delivered == 0 {
+                *idle += 1;
+            }
+            if *idle > 2 || since.elapsed() >= DRAIN_FOR {
+                return Poll::Done;
+            }
         }
         if delivered > 0 {
             return Poll::Packets;

@@ -81,8 +81,8 @@ impl FrameRing for PcapRing {
             match self.cap.next_packet() {
                 Ok(p) => {
                     let ts = p.header.ts;
-                    let ts_ns = ts.tv_sec.max(0) as u64 * 1_000_000_000
-                        + ts.tv_usec.max(0) as u64 * 1_000;
+                    let ts_ns =
+                        ts.tv_sec.max(0) as u64 * 1_000_000_000 + ts.tv_usec.max(0) as u64 * 1_000;
                     on_packet(Packet {
                         ts_ns,
                         link: self.link,

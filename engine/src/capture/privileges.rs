@@ -31,7 +31,12 @@ pub fn check_capture(engine: &str) -> Result<(), String> {
 /// Drops every capability of the calling thread (threads started later
 /// inherit the empty sets).
 pub fn drop_all() -> Result<(), String> {
-    for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
         caps::clear(None, set).map_err(|e| format!("cannot drop capabilities: {e}"))?;
     }
     Ok(())

@@ -73,7 +73,8 @@ impl Asm {
     /// Conditional jump; `None` falls through.
     fn jif(&mut self, code: u16, k: u32, jt: Option<usize>, jf: Option<usize>) {
         self.fixups.push((self.code.len(), jt, jf));
-        self.code.push(Insn::jump(bpf::JMP | code | bpf::K, k, 0, 0));
+        self.code
+            .push(Insn::jump(bpf::JMP | code | bpf::K, k, 0, 0));
     }
     fn ja(&mut self, l: usize) {
         self.fixups.push((self.code.len(), Some(l), None));
@@ -106,7 +107,9 @@ const LEVELS: usize = 3;
 /// from the network header; M[0] the folded addresses, M[1] a saved X,
 /// M[2] scratch.
 pub fn fanout_program(ipip: bool) -> Vec<Insn> {
-    use bpf::{ADD, ALU, AND, B, H, IND, LD, LDX, LSH, MEM, MISC, MUL, RET, RSH, ST, STX, TAX, TXA, W, XOR};
+    use bpf::{
+        ADD, ALU, AND, B, H, IND, LD, LDX, LSH, MEM, MISC, MUL, RET, RSH, ST, STX, TAX, TXA, W, XOR,
+    };
     let net = bpf::NET_OFF;
     let mut a = Asm::default();
     let fail = a.label();

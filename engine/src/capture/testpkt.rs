@@ -71,16 +71,32 @@ pub fn tcp_frame(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Vec<u8> {
 }
 
 /// The same, wrapped in an outer IP header (protocol 4 or 41).
-pub fn ipip_frame(outer: (IpAddr, IpAddr), src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Vec<u8> {
+pub fn ipip_frame(
+    outer: (IpAddr, IpAddr),
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+) -> Vec<u8> {
     let inner = ip(src, dst, 6, &tcp(sport, dport, b"GET / HTTP/1.1\r\n\r\n"));
     let proto = if src.is_ipv4() { 4 } else { 41 };
     ether(ethertype_of(outer.0), &ip(outer.0, outer.1, proto, &inner))
 }
 
 /// The same, in VXLAN over UDP 4789 with the given outer source port.
-pub fn vxlan_frame(outer: (IpAddr, IpAddr), outer_sport: u16, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Vec<u8> {
+pub fn vxlan_frame(
+    outer: (IpAddr, IpAddr),
+    outer_sport: u16,
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+) -> Vec<u8> {
     let inner = tcp_frame(src, sport, dst, dport);
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
     vx.extend_from_slice(&inner);
-    ether(ethertype_of(outer.0), &ip(outer.0, outer.1, 17, &udp(outer_sport, 4789, &vx)))
+    ether(
+        ethertype_of(outer.0),
+        &ip(outer.0, outer.1, 17, &udp(outer_sport, 4789, &vx)),
+    )
 }

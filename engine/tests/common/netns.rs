@@ -188,7 +188,10 @@ http {{
     /// Packet sockets open in namespace `a`.
     pub fn packet_sockets(&self) -> usize {
         let o = self.exec_a("cat /proc/net/packet");
-        String::from_utf8_lossy(&o.stdout).lines().count().saturating_sub(1)
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .count()
+            .saturating_sub(1)
     }
 }
 
@@ -242,7 +245,7 @@ impl Finished {
         self.stderr
             .lines()
             .find_map(|l| l.strip_prefix(&key))
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or_else(|| panic!("no counter {name} in:\n{}", self.stderr))
     }
 

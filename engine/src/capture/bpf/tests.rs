@@ -14,8 +14,14 @@ fn accepts(prog: &[Insn], frame: &[u8]) -> bool {
 #[test]
 fn default_filter_compiles_and_excludes_its_hosts() {
     let prog = build(crate::config::DEFAULT_BPF_FILTER, LinkType::Ethernet, false).unwrap();
-    assert!(accepts(&prog, &tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80)));
-    assert!(!accepts(&prog, &tcp_frame(v4("10.95.91.34"), 40000, v4("10.1.1.2"), 80)));
+    assert!(accepts(
+        &prog,
+        &tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80)
+    ));
+    assert!(!accepts(
+        &prog,
+        &tcp_frame(v4("10.95.91.34"), 40000, v4("10.1.1.2"), 80)
+    ));
 }
 
 #[test]
@@ -36,16 +42,30 @@ fn expression_combines_user_filter_and_ports() {
 
 #[test]
 fn interpreter_agrees_with_libpcap() {
-    let exprs = ["tcp port 80", "host 10.1.1.2 and tcp", "ip6", "not (host 10.1.1.1 or net 192.168.0.0/16)", "tcp[13] & 2 != 0"];
+    let exprs = [
+        "tcp port 80",
+        "host 10.1.1.2 and tcp",
+        "ip6",
+        "not (host 10.1.1.1 or net 192.168.0.0/16)",
+        "tcp[13] & 2 != 0",
+    ];
     let frames = [
         tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80),
         tcp_frame(v4("10.1.1.3"), 40000, v4("10.1.1.2"), 8080),
         tcp_frame(v4("192.168.3.3"), 1234, v4("10.9.9.9"), 443),
-        tcp_frame("fd00::1".parse().unwrap(), 40000, "fd00::2".parse().unwrap(), 80),
+        tcp_frame(
+            "fd00::1".parse().unwrap(),
+            40000,
+            "fd00::2".parse().unwrap(),
+            80,
+        ),
     ];
     for e in exprs {
         let ours = compile(e, LinkType::Ethernet).unwrap();
-        let theirs = pcap::Capture::dead(pcap_linktype(LinkType::Ethernet)).unwrap().compile(e, true).unwrap();
+        let theirs = pcap::Capture::dead(pcap_linktype(LinkType::Ethernet))
+            .unwrap()
+            .compile(e, true)
+            .unwrap();
         for f in &frames {
             assert_eq!(accepts(&ours, f), theirs.filter(f), "{e}");
         }
@@ -102,6 +122,9 @@ fn file_filter_caches_per_link_type() {
     let frame = tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80);
     assert!(f.accepts(LinkType::Ethernet, &frame));
     assert!(f.accepts(LinkType::RawIp, &frame[14..]));
-    assert!(!f.accepts(LinkType::Ethernet, &tcp_frame(v4("10.1.1.1"), 1, v4("10.1.1.2"), 2)));
+    assert!(!f.accepts(
+        LinkType::Ethernet,
+        &tcp_frame(v4("10.1.1.1"), 1, v4("10.1.1.2"), 2)
+    ));
     assert!(FileFilter::new("  ", false).is_none());
 }

@@ -8,14 +8,27 @@ use crate::capture::LinkType;
 fn ips() -> Vec<(IpAddr, IpAddr)> {
     vec![
         ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap()),
-        ("192.168.1.10".parse().unwrap(), "172.16.5.4".parse().unwrap()),
+        (
+            "192.168.1.10".parse().unwrap(),
+            "172.16.5.4".parse().unwrap(),
+        ),
         ("fd00::2".parse().unwrap(), "fd00::1".parse().unwrap()),
-        ("2001:db8::beef".parse().unwrap(), "2001:db8:1::1".parse().unwrap()),
+        (
+            "2001:db8::beef".parse().unwrap(),
+            "2001:db8:1::1".parse().unwrap(),
+        ),
     ]
 }
 
 fn kernel(prog: &[Insn], frame: &[u8]) -> u32 {
-    run(prog, frame, Meta { net: 14, protocol: 0 })
+    run(
+        prog,
+        frame,
+        Meta {
+            net: 14,
+            protocol: 0,
+        },
+    )
 }
 
 #[test]
@@ -29,7 +42,11 @@ fn fanout_program_matches_the_shard_hash_in_both_directions() {
             let want = steer_hash(a, port, b, 80);
             assert_eq!(kernel(&prog, &fwd), want, "{a} {port}");
             assert_eq!(kernel(&prog, &rev), want);
-            let pkt = Packet { ts_ns: 0, link: LinkType::Ethernet, data: &fwd };
+            let pkt = Packet {
+                ts_ns: 0,
+                link: LinkType::Ethernet,
+                data: &fwd,
+            };
             for n in 1..5 {
                 assert_eq!(owner(&pkt, &opts, n), Some((want % n as u32) as usize));
             }
@@ -49,8 +66,14 @@ fn fanout_program_looks_inside_ipip_and_vxlan() {
             assert_eq!(kernel(&prog, &ipip_frame(outer, a, 40000, b, 80)), want);
             assert_eq!(kernel(&prog, &ipip_frame(rev_outer, b, 80, a, 40000)), want);
             // VXLAN: the outer source port differs per direction.
-            assert_eq!(kernel(&prog, &vxlan_frame(outer, 50001, a, 40000, b, 80)), want);
-            assert_eq!(kernel(&prog, &vxlan_frame(rev_outer, 61234, b, 80, a, 40000)), want);
+            assert_eq!(
+                kernel(&prog, &vxlan_frame(outer, 50001, a, 40000, b, 80)),
+                want
+            );
+            assert_eq!(
+                kernel(&prog, &vxlan_frame(rev_outer, 61234, b, 80, a, 40000)),
+                want
+            );
         }
     }
 }

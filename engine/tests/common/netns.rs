@@ -185,13 +185,19 @@ http {{
             .collect()
     }
 
-    /// Packet sockets open in namespace `a`.
-    pub fn packet_sockets(&self) -> usize {
-        let o = self.exec_a("cat /proc/net/packet");
+    /// Packet sockets bound to a protocol in namespace `ns`.
+    pub fn packet_sockets(&self, ns: &str) -> usize {
+        let o = sh(&format!("ip netns exec {ns} cat /proc/net/packet"));
+        // sk RefCnt Type Proto Iface R Rmem User Inode
         String::from_utf8_lossy(&o.stdout)
             .lines()
+            .skip(1)
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(3)
+                    .is_some_and(|p| p != "0000" && p != "0")
+            })
             .count()
-            .saturating_sub(1)
     }
 }
 
@@ -279,10 +285,21 @@ impl Httpcap {
     /// Starts httpcap in namespace `ns` and waits until its `sockets`
     /// packet sockets are open (as seen from `pair`).
     pub fn start(pair: &Pair, args: &[&str], env: &[(&str, &str)], sockets: usize) -> Httpcap {
-        let before = pair.packet_sockets();
+        Httpcap::start_in(pair, &pair.a, args, env, sockets)
+    }
+
+    /// The same in namespace `ns` (one of the pair's).
+    pub fn start_in(
+        pair: &Pair,
+        ns: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        sockets: usize,
+    ) -> Httpcap {
+        let before = pair.packet_sockets(ns);
         let out = pair.dir.join(format!("records-{}.json", before));
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &pair.a, binary()])
+        cmd.args(["netns", "exec", ns, binary()])
             .args(args)
             .arg("--output-file")
             .arg(&out)
@@ -301,10 +318,14 @@ impl Httpcap {
                 if let Some(Ok(Some(_))) = h.child.as_mut().map(|c| c.try_wait()) {
                     return true; // exited early: `stop` shows why
                 }
-                pair.packet_sockets() >= before + sockets
+                pair.packet_sockets(ns) >= before + sockets
             },
             "httpcap's sockets",
         );
+        // The last socket joins the fanout group right after binding; a
+        // frame that came earlier would be handed over and counted as
+        // misrouted.
+        std::thread::sleep(Duration::from_millis(200));
         h
     }
 

@@ -279,8 +279,9 @@ impl Shard {
 
     /// Whether the memory budget allows another connection entry.
     fn has_room(&self) -> bool {
-        let per = StreamTable::<HttpConn>::bytes_per_conn();
-        (self.table.len() + 1) * per <= self.settings.memory_budget
+        // The table's real footprint, spare capacity included: counting
+        // live entries only let a SYN flood use several times the budget.
+        self.table.table_bytes_after_insert() <= self.settings.memory_budget
     }
 
     /// Serializes the transactions the last call finished.
@@ -436,7 +437,7 @@ impl Shard {
             self.close_slot(slot, now, Counter::StreamsExpired);
         }
         // Memory budget: evict the least recently active connections first.
-        let table_bytes = self.table.len() * StreamTable::<HttpConn>::bytes_per_conn();
+        let table_bytes = self.table.table_bytes();
         let mut total = table_bytes + buffered;
         if total > self.settings.memory_budget {
             by_age.sort_unstable();

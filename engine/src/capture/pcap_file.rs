@@ -78,6 +78,7 @@ fn read_pcap<R: Read>(
 struct Interface {
     link: Option<LinkType>,
     raw_linktype: u32,
+    snaplen: u32,
     /// Timestamp units per second (if_tsresol; microseconds by default).
     units_per_sec: u64,
 }
@@ -124,6 +125,7 @@ fn read_pcapng<R: Read>(
                 ifaces.push(Interface {
                     link: LinkType::from_linktype(raw),
                     raw_linktype: raw,
+                    snaplen: idb.snaplen,
                     units_per_sec: units,
                 });
             }
@@ -151,11 +153,18 @@ fn read_pcapng<R: Read>(
                 let link = iface
                     .link
                     .ok_or_else(|| FileError::UnknownLinkType(path.into(), iface.raw_linktype))?;
+                // The block's data is padded to 4 bytes and carries no
+                // captured length: it is the original length, cut at the
+                // interface's snap length.
+                let mut len = (spb.original_len as usize).min(spb.data.len());
+                if iface.snaplen > 0 {
+                    len = len.min(iface.snaplen as usize);
+                }
                 n += 1;
                 on_packet(Packet {
                     ts_ns: last_ts,
                     link,
-                    data: &spb.data,
+                    data: &spb.data[..len],
                 });
             }
             _ => {}
@@ -167,6 +176,148 @@ fn read_pcapng<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    use pcap_file::{DataLink, Endianness, TsResolution};
+
+    fn temp(name: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("httpcap-pcap-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name).to_string_lossy().into_owned()
+    }
+
+    fn read_all(path: &str) -> Vec<(u64, LinkType, Vec<u8>)> {
+        let mut out = Vec::new();
+        read_file(path, &mut |p| out.push((p.ts_ns, p.link, p.data.to_vec()))).unwrap();
+        out
+    }
+
+    #[test]
+    fn pcap_nanosecond_both_byte_orders() {
+        for endianness in [Endianness::Big, Endianness::Little] {
+            for (res, ts) in [
+                (
+                    TsResolution::NanoSecond,
+                    Duration::new(1_700_000_000, 123_456_789),
+                ),
+                (
+                    TsResolution::MicroSecond,
+                    Duration::new(1_700_000_000, 123_456_000),
+                ),
+            ] {
+                let path = temp(&format!("ts-{endianness:?}-{res:?}.pcap"));
+                let header = PcapHeader {
+                    datalink: DataLink::LINUX_SLL2,
+                    ts_resolution: res,
+                    endianness,
+                    ..Default::default()
+                };
+                let f = File::create(&path).unwrap();
+                let mut w = PcapWriter::with_header(f, header).unwrap();
+                w.write_packet(&PcapPacket::new(ts, 3, b"abc")).unwrap();
+                drop(w);
+                let got = read_all(&path);
+                assert_eq!(
+                    got,
+                    vec![(ts.as_nanos() as u64, LinkType::LinuxSll2, b"abc".to_vec())]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pcapng_several_interfaces() {
+        let path = temp("multi.pcapng");
+        let f = File::create(&path).unwrap();
+        let mut w = PcapNgWriter::new(f).unwrap();
+        // Interface 0: Ethernet, microseconds (the default resolution).
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 65535,
+            options: vec![],
+        })
+        .unwrap();
+        // Interface 1: raw IP, nanoseconds.
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::RAW,
+            snaplen: 65535,
+            options: vec![InterfaceDescriptionOption::IfTsResol(9)],
+        })
+        .unwrap();
+        // Timestamps are written as raw ticks in the interface's unit.
+        let epb = |iface: u32, ticks: u64, data: &'static [u8]| EnhancedPacketBlock {
+            interface_id: iface,
+            timestamp: Duration::from_nanos(ticks),
+            original_len: data.len() as u32,
+            data: Cow::Borrowed(data),
+            options: vec![],
+        };
+        w.write_pcapng_block(epb(0, 1_700_000_000_000_001, b"eth"))
+            .unwrap();
+        w.write_pcapng_block(epb(1, 1_700_000_000_000_000_002, b"raw"))
+            .unwrap();
+        w.write_pcapng_block(SimplePacketBlock {
+            original_len: 3,
+            data: Cow::Borrowed(b"spb"),
+        })
+        .unwrap();
+        drop(w);
+        let got = read_all(&path);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    1_700_000_000_000_001_000,
+                    LinkType::Ethernet,
+                    b"eth".to_vec()
+                ),
+                (1_700_000_000_000_000_002, LinkType::RawIp, b"raw".to_vec()),
+                // An SPB has no timestamp: it takes the last one seen.
+                (
+                    1_700_000_000_000_000_002,
+                    LinkType::Ethernet,
+                    b"spb".to_vec()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_link_type_is_a_clear_error() {
+        let path = temp("unknown.pcap");
+        let header = PcapHeader {
+            datalink: DataLink::IEEE802_11,
+            ..Default::default()
+        };
+        let mut w = PcapWriter::with_header(File::create(&path).unwrap(), header).unwrap();
+        w.write_packet(&PcapPacket::new(Duration::ZERO, 1, b"x"))
+            .unwrap();
+        drop(w);
+        let err = read_file(&path, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, FileError::UnknownLinkType(_, 105)), "{err}");
+    }
+
+    #[test]
+    fn truncated_last_record_ends_quietly() {
+        let path = temp("cut.pcap");
+        let mut w = PcapWriter::new(File::create(&path).unwrap()).unwrap();
+        for _ in 0..3 {
+            w.write_packet(&PcapPacket::new(Duration::ZERO, 10, &[0; 10]))
+                .unwrap();
+        }
+        drop(w);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len - 4).unwrap();
+        assert_eq!(read_all(&path).len(), 2);
+    }
 
     #[test]
     fn tsresol_units() {

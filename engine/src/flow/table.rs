@@ -112,6 +112,65 @@ impl<A> StreamTable<A> {
     pub fn bytes_per_conn() -> usize {
         std::mem::size_of::<Conn<A>>() + std::mem::size_of::<(FlowKey, usize)>() + 16
     }
+
+    /// Bytes the table's arena and index hold, counting their spare
+    /// capacity: both grow by doubling, so their footprint can be twice
+    /// the live entries.
+    pub fn table_bytes(&self) -> usize {
+        Self::footprint(self.conns.capacity(), buckets(self.index.capacity()))
+    }
+
+    /// What `table_bytes` will be after one more insert, including the
+    /// doubling that insert may trigger.
+    pub fn table_bytes_after_insert(&self) -> usize {
+        let slab = match self.conns.capacity() {
+            cap if self.conns.len() >= cap => (cap * 2).max(4),
+            cap => cap,
+        };
+        let index = match buckets(self.index.capacity()) {
+            b if self.index.len() >= self.index.capacity() => (b * 2).max(4),
+            b => b,
+        };
+        Self::footprint(slab, index)
+    }
+
+    fn footprint(slab_cap: usize, index_buckets: usize) -> usize {
+        // A slab entry is the connection plus a tag; a hash table bucket is
+        // the pair plus a control byte.
+        let slab = slab_cap * (std::mem::size_of::<Conn<A>>() + 8);
+        let index = index_buckets * (std::mem::size_of::<(FlowKey, usize)>() + 1);
+        slab + index
+    }
+}
+
+/// Buckets behind a hash table of this capacity: a power of two, at most
+/// 7/8 full (all but one for tiny tables).
+fn buckets(cap: usize) -> usize {
+    match cap {
+        0 => 0,
+        c if c < 8 => (c + 1).next_power_of_two(),
+        c => (c * 8 / 7).next_power_of_two(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footprint_counts_spare_capacity() {
+        let mut t: StreamTable<()> = StreamTable::new(0);
+        let ip = "192.0.2.1".parse().unwrap();
+        let mut last = t.table_bytes();
+        for port in 0..1000 {
+            let projected = t.table_bytes_after_insert();
+            t.insert(FlowKey::new(ip, port, ip, 80), (), 0);
+            assert!(t.table_bytes() <= projected);
+            assert!(t.table_bytes() >= last);
+            last = t.table_bytes();
+        }
+        assert!(t.table_bytes() >= 1000 * StreamTable::<()>::bytes_per_conn() / 2);
+    }
 }
 
 #[cfg(test)]

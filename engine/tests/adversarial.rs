@@ -1,0 +1,315 @@
+//! Hostile input: evasion captures from the shared corpus and captures we
+//! generate (random bytes on port 80, a 10 MB header, a million half-open
+//! SYNs). The engine must finish without a panic, within a memory bound,
+//! and say what it dropped in its counters.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::DataLink;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Peak resident memory any run may reach. The engine's own budget
+/// (HEAP_LIMIT) is set well below this; the rest is code, rings and
+/// allocator slack.
+const MAX_RSS_KB: u64 = 400 * 1024;
+
+fn corpus() -> Option<PathBuf> {
+    [
+        std::env::var_os("HTTPCAP_PCAPS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")),
+        Some(PathBuf::from("/work/shared/pcaps")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_dir())
+}
+
+struct Outcome {
+    records: usize,
+    targets: Vec<String>,
+    counters: HashMap<String, u64>,
+    max_rss_kb: u64,
+}
+
+/// Waits for `pid` and returns its exit status and peak RSS (KiB).
+fn wait_rusage(pid: u32) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zero is a valid value for every field.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes only to the two pointers, which point to live
+    // locals; the pid is our own child, not yet reaped.
+    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid as libc::pid_t, "wait4 failed");
+    (status, usage.ru_maxrss as u64)
+}
+
+// The child is reaped by wait4 (for its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
+fn run(capture: &Path, env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_httpcap"));
+    cmd.args(["--input-raw-engine", "pcap_file", "--input-raw"])
+        .arg(capture)
+        .args(["--input-raw-bpf-filter", "", "--processing-workers", "2"])
+        .args(["--metrics-output", "none", "--heap-limit", "64MiB"])
+        .env("FILTER_BLOCK_EXTS", "")
+        .env("FILTER_BLOCK_CTYPES", "")
+        .env("FILTER_BLOCK_ACCEPT", "")
+        .env("FILTER_BLOCK_MULTIPART", "")
+        .env_remove("OUTPUT_KAFKA_HOST")
+        .env_remove("OUTPUT_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn httpcap");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        // Keep only the targets: bodies can be large.
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("record is JSON");
+                v["request"]["target"].as_str().unwrap_or("-").to_string()
+            })
+            .collect::<Vec<_>>()
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let (status, max_rss_kb) = wait_rusage(child.id());
+    let targets = out_t.join().unwrap();
+    let err = err_t.join().unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{}: httpcap failed ({status}):\n{err}",
+        capture.display()
+    );
+    assert!(!err.contains("panicked"), "{}: {err}", capture.display());
+    let counters = err
+        .lines()
+        .filter_map(|l| l.trim().split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect();
+    Outcome {
+        records: targets.len(),
+        targets,
+        counters,
+        max_rss_kb,
+    }
+}
+
+fn check_bounded(name: &str, o: &Outcome) {
+    println!(
+        "{name}: records={} max_rss={} KiB packets={}",
+        o.records,
+        o.max_rss_kb,
+        o.counters.get("packets").copied().unwrap_or(0)
+    );
+    assert!(
+        o.max_rss_kb < MAX_RSS_KB,
+        "{name}: peak RSS {} KiB",
+        o.max_rss_kb
+    );
+}
+
+#[test]
+fn corpus_evasions_run_clean() {
+    let Some(root) = corpus() else {
+        println!("SKIPPED: shared pcap corpus absent (set HTTPCAP_PCAPS)");
+        return;
+    };
+    let mut captures: Vec<PathBuf> = Vec::new();
+    for dir in ["suricata-verify/http-evader", "zeek/http/261"] {
+        let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                captures.push(p.join("input.pcap"));
+            } else if p.extension().is_some_and(|x| x == "pcap") {
+                captures.push(p);
+            }
+        }
+    }
+    captures.push(root.join("nDPI/http-manipulated.pcap"));
+    captures.retain(|p| p.is_file());
+    captures.sort();
+    assert!(captures.len() >= 10, "expected the evasion captures");
+    for c in &captures {
+        let o = run(c, &[]);
+        check_bounded(&c.display().to_string(), &o);
+        assert!(o.counters.get("packets").copied().unwrap_or(0) > 0);
+    }
+}
+
+/// Writes a pcap of raw IPv4 packets.
+struct Gen {
+    w: PcapWriter<std::io::BufWriter<std::fs::File>>,
+    ts_ns: u64,
+}
+
+impl Gen {
+    fn new(path: &Path) -> Gen {
+        let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        let header = PcapHeader {
+            datalink: DataLink::RAW,
+            ..Default::default()
+        };
+        Gen {
+            w: PcapWriter::with_header(f, header).unwrap(),
+            ts_ns: 1_700_000_000_000_000_000,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        &mut self,
+        src: Ipv4Addr,
+        sport: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        let total = (40 + payload.len()) as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[8] = 64;
+        p[9] = 6;
+        p[12..16].copy_from_slice(&src.octets());
+        p[16..20].copy_from_slice(&dst.octets());
+        p[20..22].copy_from_slice(&sport.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p[24..28].copy_from_slice(&seq.to_be_bytes());
+        p[32] = 5 << 4;
+        p[33] = flags;
+        p.extend_from_slice(payload);
+        self.ts_ns += 1_000;
+        let ts = std::time::Duration::from_nanos(self.ts_ns);
+        self.w
+            .write_packet(&PcapPacket::new(ts, p.len() as u32, &p))
+            .unwrap();
+    }
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const PSH_ACK: u8 = 0x18;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("httpcap-adversarial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn random_bytes_on_port_80() {
+    let path = scratch("random.pcap");
+    let mut g = Gen::new(&path);
+    let mut rng = SmallRng::seed_from_u64(80);
+    let c: Ipv4Addr = "10.9.0.1".parse().unwrap();
+    let s: Ipv4Addr = "10.9.0.2".parse().unwrap();
+    for conn in 0..200u16 {
+        let port = 20000 + conn;
+        let (mut cs, mut ss) = (rng.gen::<u32>(), rng.gen::<u32>());
+        if conn % 2 == 0 {
+            g.tcp(c, port, s, 80, cs, SYN, b"");
+            g.tcp(s, 80, c, port, ss, SYN | ACK, b"");
+            cs = cs.wrapping_add(1);
+            ss = ss.wrapping_add(1);
+        }
+        for _ in 0..20 {
+            let len = rng.gen_range(0..1460);
+            let data: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            // Random flags and the odd wild sequence number too.
+            let flags = if rng.gen_ratio(1, 10) {
+                rng.gen()
+            } else {
+                PSH_ACK
+            };
+            if rng.gen() {
+                let seq = if rng.gen_ratio(1, 20) { rng.gen() } else { cs };
+                g.tcp(c, port, s, 80, seq, flags, &data);
+                cs = cs.wrapping_add(len as u32);
+            } else {
+                let seq = if rng.gen_ratio(1, 20) { rng.gen() } else { ss };
+                g.tcp(s, 80, c, port, seq, flags, &data);
+                ss = ss.wrapping_add(len as u32);
+            }
+        }
+    }
+    drop(g);
+    let o = run(&path, &[]);
+    check_bounded("random bytes", &o);
+    assert_eq!(o.counters["packets"], 200 * 20 + 200);
+    assert!(o.counters["http_resync_bytes"] > 0 || o.counters["http_parse_errors"] > 0);
+}
+
+#[test]
+fn ten_megabyte_header_then_a_normal_request() {
+    let path = scratch("bighead.pcap");
+    let mut g = Gen::new(&path);
+    let c: Ipv4Addr = "10.9.1.1".parse().unwrap();
+    let s: Ipv4Addr = "10.9.1.2".parse().unwrap();
+    let (mut cs, mut ss) = (1000u32, 5000u32);
+    g.tcp(c, 40000, s, 80, cs, SYN, b"");
+    g.tcp(s, 80, c, 40000, ss, SYN | ACK, b"");
+    cs += 1;
+    ss += 1;
+    let mut req = b"GET /huge HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    req.resize(req.len() + 10 * 1024 * 1024, b'a');
+    req.extend_from_slice(b"\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    for chunk in req.chunks(1448) {
+        g.tcp(c, 40000, s, 80, cs, PSH_ACK, chunk);
+        cs = cs.wrapping_add(chunk.len() as u32);
+    }
+    for resp in [
+        &b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n"[..],
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..],
+    ] {
+        g.tcp(s, 80, c, 40000, ss, PSH_ACK, resp);
+        ss = ss.wrapping_add(resp.len() as u32);
+    }
+    drop(g);
+    let o = run(&path, &[]);
+    check_bounded("10 MB header", &o);
+    assert_eq!(o.counters["http_header_too_large"], 1);
+    // The connection survives: the next request is paired with its response.
+    assert!(o.targets.iter().any(|t| t == "/after"), "{:?}", o.targets);
+}
+
+#[test]
+fn a_million_half_open_syns() {
+    let path = scratch("syns.pcap");
+    let mut g = Gen::new(&path);
+    let s: Ipv4Addr = "10.9.2.2".parse().unwrap();
+    let n: u32 = 1_000_000;
+    for i in 0..n {
+        let src = Ipv4Addr::from(0x0a0a_0000 + (i >> 8));
+        g.tcp(src, 1024 + (i & 0xff) as u16, s, 80, i, SYN, b"");
+    }
+    drop(g);
+    let o = run(&path, &[]);
+    check_bounded("1M SYNs", &o);
+    assert_eq!(o.counters["packets"], n as u64);
+    // Either expired (no payload: they age out quickly) or refused by the
+    // memory budget; never all held at once.
+    let opened = o.counters["streams_opened"];
+    let refused = o.counters["drop_memory_budget"];
+    assert_eq!(opened + refused, n as u64);
+    let _ = std::fs::remove_file(&path);
+}

@@ -10,7 +10,7 @@
 //! The corpus is third-party data and lives outside the repository:
 //! `HTTPCAP_PCAPS`, else `../shared/pcaps` beside the checkout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -167,6 +167,7 @@ fn unescape(uri: &str) -> String {
 
 struct Run {
     records: Vec<Key>,
+    values: Vec<serde_json::Value>,
     stderr: String,
 }
 
@@ -213,12 +214,18 @@ fn run_engine(capture: &Path) -> Result<Run, String> {
         return Err(format!("httpcap failed ({status}): {last}"));
     }
     let mut records = Vec::new();
+    let mut values = Vec::new();
     for l in out.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value =
             serde_json::from_str(l).map_err(|e| format!("record is not JSON: {e}: {l}"))?;
         records.push(key_of(&v));
+        values.push(v);
     }
-    Ok(Run { records, stderr })
+    Ok(Run {
+        records,
+        values,
+        stderr,
+    })
 }
 
 #[derive(Clone, Debug, Default)]
@@ -276,11 +283,11 @@ fn read_scoreboard(path: &Path) -> BTreeMap<String, Score> {
     m
 }
 
-fn write_scoreboard(path: &Path, rows: &BTreeMap<String, Score>) {
-    let mut s = String::from(
-        "# Conformance with Zeek's http.log (method, host, uri, status_code,\n\
-         # request_body_len, response_body_len). Written by tests/conformance.rs\n\
-         # with HTTPCAP_UPDATE_SCOREBOARD=1; the reason column is kept by hand.\n\
+fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>) {
+    let mut s = format!(
+        "# {title}\n\
+         # Written by tests/conformance.rs with HTTPCAP_UPDATE_SCOREBOARD=1;\n\
+         # the reason column is kept by hand.\n\
          # oracle\texpected\tmatched\tmissing\textra\treason\n",
     );
     for (name, r) in rows {
@@ -318,6 +325,7 @@ fn zeek_http_log_scoreboard() {
                 println!("    error: {e}");
                 Run {
                     records: Vec::new(),
+                    values: Vec::new(),
                     stderr: e,
                 }
             }
@@ -367,7 +375,11 @@ fn zeek_http_log_scoreboard() {
         now.len()
     );
     if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
-        write_scoreboard(&board_path, &now);
+        write_scoreboard(
+            &board_path,
+            "Conformance with Zeek's http.log: transactions matching on method, host, uri, status_code, request_body_len, response_body_len.",
+            &now,
+        );
         return;
     }
     assert!(
@@ -375,4 +387,200 @@ fn zeek_http_log_scoreboard() {
         "below the committed scoreboard:\n{}",
         failures.join("\n")
     );
+}
+
+// ---- Arkime ----------------------------------------------------------
+//
+// Arkime's test baselines describe each session (connection) by sets of
+// facts: methods, hosts, host+target URIs, status codes and the MD5 of
+// each body. We derive the same facts from our records, per capture, and
+// score the overlap. The MD5s check bodies byte for byte after
+// de-chunking.
+
+const ARKIME_SCOREBOARD: &str = "tests/conformance/arkime.tsv";
+
+fn arkime_oracles(root: &Path) -> Vec<(PathBuf, PathBuf, String)> {
+    let dir = root.join("arkime");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".pcap") else {
+            continue;
+        };
+        let test = dir.join(format!("{name}.oracle/{stem}.test"));
+        if test.is_file() {
+            out.push((p.clone(), test, format!("arkime/{name}")));
+        }
+    }
+    out.sort_by(|a, b| a.2.cmp(&b.2));
+    out
+}
+
+fn arkime_facts(test: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(test).expect("read oracle");
+    let json = &text[text.find('{').unwrap_or(0)..];
+    let v: serde_json::Value = serde_json::from_str(json).expect("oracle is JSON");
+    let mut facts = BTreeSet::new();
+    let empty = Vec::new();
+    for s in v["sessions3"].as_array().unwrap_or(&empty) {
+        let http = &s["body"]["http"];
+        for (field, tag) in [
+            ("method", "method"),
+            ("host", "host"),
+            ("uri", "uri"),
+            ("statuscode", "status"),
+            ("md5", "md5"),
+        ] {
+            for x in http[field].as_array().unwrap_or(&empty) {
+                let val = match x {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let val = if tag == "host" {
+                    val.to_ascii_lowercase()
+                } else {
+                    val
+                };
+                facts.insert(format!("{tag}:{val}"));
+            }
+        }
+    }
+    facts
+}
+
+fn record_facts(rec: &serde_json::Value, facts: &mut BTreeSet<String>) {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    let req = &rec["request"];
+    let resp = &rec["response"];
+    if let Some(m) = req["method"].as_str() {
+        facts.insert(format!("method:{m}"));
+    }
+    let host = req["headers"]["host"].as_str().unwrap_or("");
+    if !host.is_empty() {
+        let h = host.to_ascii_lowercase();
+        // Arkime records the host with and without its port.
+        if let Some((name, _)) = h.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) {
+            facts.insert(format!("host:{name}"));
+        }
+        facts.insert(format!("host:{h}"));
+    }
+    if let Some(t) = req["target"].as_str() {
+        facts.insert(format!("uri:{host}{t}"));
+    }
+    if let Some(s) = resp["status"].as_u64() {
+        facts.insert(format!("status:{s}"));
+    }
+    for m in [req, resp] {
+        let Some(body) = m["body"].as_str() else {
+            continue;
+        };
+        if body.is_empty() || m["body_truncated"].as_bool() == Some(true) {
+            continue;
+        }
+        let bytes = if m["body_encoding"] == "base64" {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap_or_default()
+        } else {
+            body.as_bytes().to_vec()
+        };
+        let digest = md5::Md5::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        facts.insert(format!("md5:{hex}"));
+    }
+}
+
+#[test]
+fn arkime_session_facts_scoreboard() {
+    let Some(root) = corpus() else {
+        println!("SKIPPED: shared pcap corpus absent (set HTTPCAP_PCAPS)");
+        return;
+    };
+    let board_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ARKIME_SCOREBOARD);
+    let committed = read_scoreboard(&board_path);
+    let mut now: BTreeMap<String, Score> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (capture, test, name) in arkime_oracles(&root) {
+        let expected = arkime_facts(&test);
+        let mut got = BTreeSet::new();
+        match run_engine(&capture) {
+            Ok(run) => {
+                for v in &run.values {
+                    record_facts(v, &mut got);
+                }
+            }
+            Err(e) => println!("    error: {e}"),
+        }
+        let matched = expected.intersection(&got).count();
+        let missing: Vec<_> = expected.difference(&got).collect();
+        let extra: Vec<_> = got.difference(&expected).collect();
+        let score = Score {
+            expected: expected.len(),
+            matched,
+            missing: missing.len(),
+            extra: extra.len(),
+            reason: committed
+                .get(&name)
+                .map(|s| s.reason.clone())
+                .unwrap_or_default(),
+        };
+        println!(
+            "{:<50} {:>8} {:>7} {:>7} {:>5}",
+            name, score.expected, score.matched, score.missing, score.extra
+        );
+        for f in &missing {
+            println!("    missing: {}", truncate(f));
+        }
+        for f in &extra {
+            println!("    extra:   {}", truncate(f));
+        }
+        match committed.get(&name) {
+            Some(c) if score.matched < c.matched || score.extra > c.extra => {
+                failures.push(format!(
+                    "{name}: matched {} (was {}), extra {} (was {})",
+                    score.matched, c.matched, score.extra, c.extra
+                ))
+            }
+            Some(_) => {}
+            None => failures.push(format!("{name}: not in the scoreboard")),
+        }
+        now.insert(name, score);
+    }
+    let total: usize = now.values().map(|s| s.expected).sum();
+    let matched: usize = now.values().map(|s| s.matched).sum();
+    println!(
+        "arkime total: {} captures, {total} facts, {matched} matched",
+        now.len()
+    );
+    if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
+        write_scoreboard(
+            &board_path,
+            "Conformance with Arkime's session baselines: facts (method, host, uri, status, body MD5) per capture.",
+            &now,
+        );
+        return;
+    }
+    assert!(
+        failures.is_empty(),
+        "below the committed Arkime scoreboard:\n{}",
+        failures.join("\n")
+    );
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() > 160 {
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(160).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s.to_string()
+    }
 }

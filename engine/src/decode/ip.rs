@@ -177,6 +177,7 @@ fn gre(p: &[u8]) -> Result<Next<'_>, DecodeError> {
 }
 
 /// UDP ports of the tunnels followed inside UDP.
+const VXLAN_GPE_PORT: u16 = 4790;
 const TEREDO_PORT: u16 = 3544;
 const AYIYA_PORT: u16 = 5072;
 const GTP_U_PORT: u16 = 2152;
@@ -189,8 +190,9 @@ fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
     let sport = u16::from_be_bytes([p[0], p[1]]);
     let dport = u16::from_be_bytes([p[2], p[3]]);
     let v = &p[8..];
+    // Either port: mirrors capture both directions of a tunnel.
     let on = |port: u16| sport == port || dport == port;
-    if dport == VXLAN_PORT {
+    if on(VXLAN_PORT) || on(VXLAN_GPE_PORT) {
         vxlan(v)
     } else if on(GTP_U_PORT) {
         gtp_u(v)
@@ -214,7 +216,9 @@ fn is_bare_ipv6(v: &[u8]) -> bool {
     v.len() >= 40 && v[0] >> 4 == 6 && u16::from_be_bytes([v[4], v[5]]) as usize + 40 == v.len()
 }
 
-/// VXLAN: 8-byte header with the I flag, then an Ethernet frame.
+/// VXLAN: 8-byte header with the I flag, then an Ethernet frame. With the
+/// P flag (VXLAN-GPE) the fourth byte names the payload: IPv4, IPv6 or
+/// Ethernet.
 fn vxlan(v: &[u8]) -> Result<Next<'_>, DecodeError> {
     if v.len() < 8 {
         return Err(DecodeError::Truncated);
@@ -222,7 +226,14 @@ fn vxlan(v: &[u8]) -> Result<Next<'_>, DecodeError> {
     if v[0] & 0x08 == 0 {
         return Err(DecodeError::NotTcp);
     }
-    Ok(Next::Ether(&v[8..]))
+    if v[0] & 0x04 == 0 {
+        return Ok(Next::Ether(&v[8..]));
+    }
+    match v[3] {
+        1 | 2 => Ok(Next::Ip(&v[8..])),
+        3 => Ok(Next::Ether(&v[8..])),
+        _ => Err(DecodeError::TunnelUnsupported),
+    }
 }
 
 /// GTP-U version 1 (mobile core user plane): an 8-byte header, 4 more when

@@ -67,8 +67,9 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
-/// Tunnels nested deeper than this are not followed.
-const MAX_DEPTH: u8 = 6;
+/// Layers (link, shim and tunnel headers) followed before giving up: ERSPAN
+/// in GRE carrying VXLAN already takes eight.
+const MAX_DEPTH: u8 = 16;
 
 /// What the link layer or a tunnel hands to the next decoder.
 #[derive(Clone, Copy, Debug)]

@@ -281,6 +281,21 @@ fn vxlan() {
     vx.extend_from_slice(&ether(0x0800, &v4_tcp()));
     let outer = ether(0x0800, &ipv4(17, &udp(5555, 4789, &vx)));
     assert_v4_segment(run(LinkType::Ethernet, &outer, false));
+    // VXLAN-GPE carrying Ethernet (next protocol 3), inside ERSPAN in GRE.
+    let mut gpe = vec![0x0c, 0, 0, 3, 0, 0, 42, 0];
+    gpe.extend_from_slice(&ether(0x0800, &v4_tcp()));
+    let mut gre = vec![0x10, 0, 0x88, 0xbe, 0, 0, 0, 1];
+    gre.extend_from_slice(&[0; 8]);
+    gre.extend_from_slice(&ether(0x0800, &ipv4(17, &udp(4789, 4790, &gpe))));
+    assert_v4_segment(run(LinkType::RawIp, &ipv4(47, &gre), false));
+    // VXLAN-GPE carrying IPv4 directly (next protocol 1).
+    let mut gpe_ip = vec![0x0c, 0, 0, 1, 0, 0, 42, 0];
+    gpe_ip.extend_from_slice(&v4_tcp());
+    assert_v4_segment(run(
+        LinkType::RawIp,
+        &ipv4(17, &udp(9, 4790, &gpe_ip)),
+        false,
+    ));
 }
 
 #[test]

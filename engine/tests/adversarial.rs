@@ -254,6 +254,7 @@ fn random_bytes_on_port_80() {
     }
     drop(g);
     let o = run(&path, &[]);
+    let _ = std::fs::remove_file(&path);
     check_bounded("random bytes", &o);
     assert_eq!(o.counters["packets"], 200 * 20 + 200);
     assert!(o.counters["http_resync_bytes"] > 0 || o.counters["http_parse_errors"] > 0);
@@ -286,6 +287,7 @@ fn ten_megabyte_header_then_a_normal_request() {
     }
     drop(g);
     let o = run(&path, &[]);
+    let _ = std::fs::remove_file(&path);
     check_bounded("10 MB header", &o);
     assert_eq!(o.counters["http_header_too_large"], 1);
     // The connection survives: the next request is paired with its response.
@@ -304,6 +306,7 @@ fn a_million_half_open_syns() {
     }
     drop(g);
     let o = run(&path, &[]);
+    let _ = std::fs::remove_file(&path);
     check_bounded("1M SYNs", &o);
     assert_eq!(o.counters["packets"], n as u64);
     // Either expired (no payload: they age out quickly) or refused by the
@@ -311,5 +314,4 @@ fn a_million_half_open_syns() {
     let opened = o.counters["streams_opened"];
     let refused = o.counters["drop_memory_budget"];
     assert_eq!(opened + refused, n as u64);
-    let _ = std::fs::remove_file(&path);
 }

@@ -58,7 +58,8 @@ pub fn must(cmd: &str) -> String {
 }
 
 /// Two namespaces `a` (server side, where httpcap runs) and `b` (client),
-/// joined by veth `va`/`vb`, addressed 10.231.<n>.1 and .2.
+/// joined by veth `va`/`vb`, addressed 10.231.<n>.1 and .2. IPv6 is off,
+/// so the only frames on the link are the test's.
 pub struct Pair {
     pub a: String,
     pub b: String,
@@ -88,6 +89,8 @@ impl Pair {
         std::fs::create_dir_all(p.dir.join("www")).unwrap();
         must(&format!(
             "ip netns add {a} && ip netns add {b} && \
+             ip netns exec {a} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && \
+             ip netns exec {b} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && \
              ip link add {va} netns {a} mtu {mtu} type veth peer name {vb} netns {b} mtu {mtu} && \
              ip -n {a} addr add {ia}/24 dev {va} && ip -n {b} addr add {ib}/24 dev {vb} && \
              ip -n {a} link set lo up && ip -n {b} link set lo up && \

@@ -332,6 +332,23 @@ impl Httpcap {
         h
     }
 
+    /// Effective capabilities (hex) of each thread, by thread name.
+    pub fn thread_caps(&self) -> Vec<(String, String)> {
+        let pid = self.child.as_ref().unwrap().id();
+        let mut out = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .flatten()
+        {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            if let Some(eff) = status.lines().find_map(|l| l.strip_prefix("CapEff:")) {
+                out.push((comm.trim().to_string(), eff.trim().to_string()));
+            }
+        }
+        out
+    }
+
     /// SIGINT, then collect records and the summary.
     pub fn stop(mut self) -> Finished {
         let mut child = self.child.take().unwrap();

@@ -74,7 +74,8 @@ pub struct Pair {
 impl Pair {
     /// `n` (1..=200) keeps concurrently running tests apart.
     pub fn new(n: u8, mtu: u32) -> Pair {
-        let id = format!("{}{}", n, std::process::id() % 100_000);
+        sweep_stale();
+        let id = format!("{}-{}", n, std::process::id());
         let p = Pair {
             a: format!("hc{id}a"),
             b: format!("hc{id}b"),
@@ -218,6 +219,24 @@ impl Drop for Pair {
             self.a, self.b
         ));
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes namespaces left by a test process that was killed before its
+/// clean-up ran (`hc<n>-<pid>a`/`b` whose pid is gone).
+fn sweep_stale() {
+    let list = sh("ip netns list");
+    for line in String::from_utf8_lossy(&list.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix("hc") else {
+            continue;
+        };
+        let Some((_, pid)) = rest.trim_end_matches(['a', 'b']).split_once('-') else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = sh(&format!("ip netns del {name}"));
+        }
     }
 }
 

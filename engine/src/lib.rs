@@ -13,6 +13,7 @@ pub mod decode;
 pub mod flow;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod output;
 pub mod record;
 pub mod runtime;

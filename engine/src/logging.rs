@@ -1,20 +1,31 @@
 //! Structured logs on stderr at the VERBOSE level: 0 errors only,
 //! 1 warnings, lifecycle and metrics, 2 info, 3 debug, 4 per-connection
-//! trace, 5 per-transaction trace.
+//! trace, 5 per-transaction trace. LOG_FORMAT=json writes one JSON object
+//! per event (timestamp, level, target, fields) for log shippers.
 
 use tracing_subscriber::filter::LevelFilter;
 
-pub fn init(verbose: u8) {
-    let level = match verbose {
+use crate::config::LogFormat;
+
+pub fn level(verbose: u8) -> LevelFilter {
+    match verbose {
         0 => LevelFilter::ERROR,
         1 => LevelFilter::WARN,
         2 => LevelFilter::INFO,
         3 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
-    };
-    let _ = tracing_subscriber::fmt()
+    }
+}
+
+pub fn init(verbose: u8, format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(level)
+        .with_max_level(level(verbose))
         .with_target(true)
-        .try_init();
+        // Colour only for a person at a terminal, never into `docker logs`.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

@@ -7,9 +7,36 @@ use httpcap::runtime::{self, RunError};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Words that select something other than a capture run. They come first
+/// and are stripped before the usual flags and environment are parsed.
+enum Mode {
+    Run,
+    /// Parse and validate the configuration, print the startup line, exit 0.
+    CheckConfig,
+    /// Judge the running process from its status file (compose health check).
+    Health,
+}
+
 fn main() {
-    let cfg = Config::from_env_or_exit();
-    httpcap::logging::init(cfg.verbose);
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mode = match args.get(1).and_then(|a| a.to_str()) {
+        Some("check-config") => Mode::CheckConfig,
+        Some("health") => Mode::Health,
+        _ => Mode::Run,
+    };
+    if !matches!(mode, Mode::Run) {
+        args.remove(1);
+    }
+    let cfg = Config::from_args_or_exit(args);
+    match mode {
+        Mode::Run => {}
+        Mode::CheckConfig => {
+            println!("{}", cfg.startup_line());
+            return;
+        }
+        Mode::Health => std::process::exit(httpcap::metrics::health::check(&cfg)),
+    }
+    httpcap::logging::init(cfg.verbose, cfg.log_format);
     // The full effective command line, so an operator can see every setting.
     eprintln!("{}", cfg.startup_line());
 

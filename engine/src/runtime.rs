@@ -13,6 +13,7 @@ use crate::capture::{pcap_file, PacketSource};
 use crate::config::{engine_name, Config, Engine};
 use crate::decode::{flow_hash, DecodeOptions};
 use crate::http::filter::Filters;
+use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
 use crate::output::kafka;
 use crate::output::RecordSink;
@@ -267,6 +268,17 @@ fn shard_sinks(
 
 /// Runs the engine to completion (end of file input, or `shutdown`).
 pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunError> {
+    let mut telemetry = Telemetry::start(cfg).map_err(RunError::Config)?;
+    run_with(cfg, shutdown, &mut telemetry)
+}
+
+/// As `run`, exporting metrics through a caller-owned `Telemetry` (which
+/// keeps serving the final numbers after the run).
+pub fn run_with(
+    cfg: &Config,
+    shutdown: Arc<AtomicBool>,
+    telemetry: &mut Telemetry,
+) -> Result<RunReport, RunError> {
     let shards = cfg.shards();
     let (mut registry, handles) = Registry::new(shards);
     let writer = match cfg.json_lines_path() {
@@ -341,20 +353,9 @@ pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunErro
 
     // Periodic metrics while the shards run.
     let started = Instant::now();
-    let mut last = registry.totals();
-    let mut last_at = Instant::now();
-    let console = cfg.metrics_output == "console";
     while threads.iter().any(|t| !t.is_finished()) {
         std::thread::sleep(Duration::from_millis(50));
-        if last_at.elapsed() >= cfg.metrics_interval {
-            registry.refresh_histograms(Duration::from_millis(10));
-            let now = registry.totals();
-            if console {
-                tracing::warn!(target: "metrics", "{}", report::console_line(&now, &last, last_at.elapsed().as_secs_f64(), &registry));
-            }
-            last = now;
-            last_at = Instant::now();
-        }
+        telemetry.tick(&mut registry);
     }
     let mut shard_panicked = false;
     for t in threads {
@@ -365,7 +366,7 @@ pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunErro
         w.finish()
             .map_err(|e| RunError::Failed(format!("writing JSON lines failed: {e}")))?;
     }
-    registry.refresh_histograms(Duration::from_millis(100));
+    telemetry.finish(&mut registry);
     let totals = registry.totals();
     let summary = report::summary(&totals, &registry);
     tracing::debug!("run took {:?}", started.elapsed());

@@ -60,6 +60,13 @@ pub enum Engine {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 #[clap(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[clap(rename_all = "lowercase")]
 pub enum Compression {
     None,
     Gzip,
@@ -261,6 +268,15 @@ pub struct Config {
     #[arg(long, env = "VERBOSE", default_value = "1", value_parser = clap::value_parser!(u8).range(0..=5))]
     pub verbose: u8,
 
+    /// Log line format on stderr: text, or json (one object per line).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Status file the running process refreshes and `httpcap health` reads
+    /// (empty turns it off).
+    #[arg(long, env = "HEALTH_FILE", default_value = "/tmp/httpcap-health.json")]
+    pub health_file: String,
+
     // ---- Filters -----------------------------------------------------------
     /// Request path extensions to drop (comma-separated; empty turns it off).
     #[arg(long, env = "FILTER_BLOCK_EXTS", default_value = DEFAULT_BLOCK_EXTS)]
@@ -286,7 +302,17 @@ impl Config {
     /// Parses flags and environment; on a bad value prints one line naming the
     /// variable, the value and the accepted form, then exits with code 2.
     pub fn from_env_or_exit() -> Config {
-        match Config::try_parse() {
+        Config::from_args_or_exit(std::env::args_os())
+    }
+
+    /// As `from_env_or_exit`, with explicit arguments (the first is the
+    /// program name): lets subcommands strip their own word first.
+    pub fn from_args_or_exit<I, T>(args: I) -> Config
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        match Config::try_parse_from(args) {
             Ok(c) => match c.validate() {
                 Ok(()) => c,
                 Err(line) => config_exit(&line),
@@ -311,6 +337,27 @@ impl Config {
         }
         if self.input_raw.trim().is_empty() {
             return Err("INPUT_RAW: empty value: expected interfaces such as eth0,eth1 or eth0:80, or capture files with INPUT_RAW_ENGINE=pcap_file".into());
+        }
+        if let Err(form) = crate::metrics::MetricsOutput::parse(&self.metrics_output) {
+            return Err(format!(
+                "METRICS_OUTPUT: invalid value '{}': expected {form}",
+                self.metrics_output
+            ));
+        }
+        if self.metrics_interval.is_zero() {
+            return Err("METRICS_INTERVAL: invalid value '0s': expected a duration such as 50ms, 500ms, 5s or 1m, above zero".into());
+        }
+        if !is_header_name(&self.real_ip_header) {
+            return Err(format!(
+                "REAL_IP_HEADER: invalid value '{}': expected an HTTP header name such as x-real-ip or x-forwarded-for",
+                self.real_ip_header
+            ));
+        }
+        if !is_topic_name(&self.output_kafka_topic) {
+            return Err(format!(
+                "OUTPUT_KAFKA_TOPIC: invalid value '{}': expected 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' or '-'",
+                self.output_kafka_topic
+            ));
         }
         if self.max_header_bytes < 64 {
             return Err(format!(
@@ -421,6 +468,13 @@ impl Config {
             "metrics_output" => s = self.metrics_output.clone(),
             "metrics_interval" => s = dur(&self.metrics_interval),
             "verbose" => s = self.verbose.to_string(),
+            "log_format" => {
+                s = match self.log_format {
+                    LogFormat::Text => "text".into(),
+                    LogFormat::Json => "json".into(),
+                }
+            }
+            "health_file" => s = self.health_file.clone(),
             "filter_block_exts" => s = self.filter_block_exts.clone(),
             "filter_block_ctypes" => s = self.filter_block_ctypes.clone(),
             "filter_block_accept" => s = self.filter_block_accept.clone(),
@@ -437,6 +491,20 @@ impl Config {
             .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
             .collect()
     }
+}
+
+/// An HTTP field name: one or more token characters (RFC 9110, 5.6.2).
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Kafka's rule for topic names.
+fn is_topic_name(s: &str) -> bool {
+    (1..=249).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 pub fn engine_name(e: Engine) -> &'static str {

@@ -38,6 +38,20 @@ pub fn console_line(now: &Totals, before: &Totals, secs: f64, reg: &Registry) ->
     s
 }
 
+/// Every counter and gauge as `name=value`, in catalogue order: the tail of
+/// the console line, so nothing needs the summary to be seen.
+pub fn counters_line(t: &Totals) -> String {
+    let mut s = String::new();
+    for c in Counter::ALL {
+        let _ = write!(s, "{}={} ", c.name(), t.get(*c));
+    }
+    for g in Gauge::ALL {
+        let _ = write!(s, "{}={} ", g.name(), t.gauge(*g));
+    }
+    s.pop();
+    s
+}
+
 /// Counters that measure something lost or rejected.
 pub fn is_drop(c: Counter) -> bool {
     let n = c.name();

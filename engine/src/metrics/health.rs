@@ -1,0 +1,250 @@
+//! Health: the running process judges itself every METRICS_INTERVAL and
+//! writes the verdict to HEALTH_FILE (and serves it at `/health` when the
+//! Prometheus listener is on); `httpcap health` reads the file and exits
+//! 0 or 1, which is what the compose health check runs.
+//!
+//! Unhealthy means one of:
+//! - `stale`: the status file was not refreshed for 3 intervals (the stats
+//!   thread, hence probably the process, is stuck or gone);
+//! - `stalled`: live capture and no packet for `stall_after`;
+//! - `kafka_unreachable`: Kafka output on, records waiting or failing, and
+//!   no delivery acknowledged for `stall_after`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Snapshot;
+use crate::config::{Config, Engine};
+use crate::stats::{Counter, Gauge};
+
+/// The verdict, as written to the status file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub updated_unix_s: f64,
+    pub interval_s: f64,
+    /// `ok`, `stalled`, `kafka_unreachable` or `done`.
+    pub state: String,
+    pub reason: String,
+    pub packets: u64,
+    pub transactions: u64,
+    pub since_last_packet_s: f64,
+    pub kafka: bool,
+    pub kafka_queue_depth: u64,
+    pub since_last_delivery_s: f64,
+    pub pid: u32,
+}
+
+/// Remembers when things last moved.
+pub struct Tracker {
+    path: Option<PathBuf>,
+    live: bool,
+    kafka: bool,
+    interval_s: f64,
+    stall_after_s: f64,
+    packets: u64,
+    packets_at: f64,
+    delivered: u64,
+    failed: u64,
+    delivered_at: f64,
+}
+
+/// Quiet time after which capture or Kafka counts as stuck.
+pub fn stall_after_s(interval_s: f64) -> f64 {
+    (6.0 * interval_s).max(60.0)
+}
+
+impl Tracker {
+    pub fn new(cfg: &Config, live: bool) -> Tracker {
+        let now = super::unix_now();
+        let interval_s = cfg.metrics_interval.as_secs_f64();
+        Tracker {
+            path: (!cfg.health_file.is_empty()).then(|| PathBuf::from(&cfg.health_file)),
+            live: live && cfg.input_raw_engine != Engine::PcapFile,
+            kafka: cfg
+                .output_kafka_host
+                .as_deref()
+                .is_some_and(|h| !h.is_empty()),
+            interval_s,
+            stall_after_s: stall_after_s(interval_s),
+            packets: 0,
+            packets_at: now,
+            delivered: 0,
+            failed: 0,
+            delivered_at: now,
+        }
+    }
+
+    /// Judges a fresh snapshot and refreshes the status file.
+    pub fn update(&mut self, snap: &Snapshot) -> Status {
+        let now = snap.unix_s;
+        let packets = snap.counter(Counter::Packets);
+        if packets != self.packets {
+            self.packets = packets;
+            self.packets_at = now;
+        }
+        let delivered = snap.counter(Counter::KafkaDelivered);
+        let failed = snap.counter(Counter::KafkaFailed);
+        let depth = snap.gauge(Gauge::KafkaQueueDepth);
+        let waiting = depth > 0 || failed != self.failed;
+        if delivered != self.delivered || !waiting {
+            // Progress, or nothing to deliver: Kafka is not holding us up.
+            self.delivered_at = now;
+        }
+        self.delivered = delivered;
+        self.failed = failed;
+        let since_packet = now - self.packets_at;
+        let since_delivery = now - self.delivered_at;
+        let (state, reason) = if snap.done {
+            ("done", "the run has ended".to_string())
+        } else if self.live && since_packet >= self.stall_after_s {
+            (
+                "stalled",
+                format!("no packet captured for {since_packet:.0}s"),
+            )
+        } else if self.kafka && since_delivery >= self.stall_after_s {
+            (
+                "kafka_unreachable",
+                format!(
+                    "no Kafka delivery for {since_delivery:.0}s with {depth} records queued and {failed} failed"
+                ),
+            )
+        } else {
+            ("ok", String::new())
+        };
+        let status = Status {
+            updated_unix_s: now,
+            interval_s: self.interval_s,
+            state: state.into(),
+            reason,
+            packets,
+            transactions: snap.counter(Counter::Transactions),
+            since_last_packet_s: since_packet,
+            kafka: self.kafka,
+            kafka_queue_depth: depth,
+            since_last_delivery_s: since_delivery,
+            pid: std::process::id(),
+        };
+        if let Some(p) = &self.path {
+            if let Err(e) = write_atomically(p, &status) {
+                tracing::warn!(target: "health", "cannot write {}: {e}", p.display());
+            }
+        }
+        status
+    }
+}
+
+fn write_atomically(path: &std::path::Path, status: &Status) -> std::io::Result<()> {
+    let text = simd_json::to_string(status).map_err(std::io::Error::other)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text + "\n")?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A verdict for humans and exit codes.
+pub struct Verdict {
+    pub ok: bool,
+    pub line: String,
+}
+
+/// Judges a status read back at `now_unix_s`.
+pub fn judge(status: &Status, now_unix_s: f64) -> Verdict {
+    let age = now_unix_s - status.updated_unix_s;
+    let stale_after = 3.0 * status.interval_s + 5.0;
+    let summary = format!(
+        "packets={} transactions={} since_last_packet={:.0}s kafka_queue={}",
+        status.packets, status.transactions, status.since_last_packet_s, status.kafka_queue_depth
+    );
+    if age > stale_after {
+        return Verdict {
+            ok: false,
+            line: format!(
+                "unhealthy: stale: status not refreshed for {age:.0}s (pid {}); {summary}",
+                status.pid
+            ),
+        };
+    }
+    match status.state.as_str() {
+        "ok" | "done" => Verdict {
+            ok: true,
+            line: format!("healthy: {summary}"),
+        },
+        other => Verdict {
+            ok: false,
+            line: format!("unhealthy: {other}: {}; {summary}", status.reason),
+        },
+    }
+}
+
+/// The verdict the `/health` endpoint serves, from the latest snapshot.
+pub fn verdict_of(snap: &Snapshot) -> Verdict {
+    match &snap.health {
+        Some(s) => judge(s, super::unix_now()),
+        None => Verdict {
+            ok: false,
+            line: "unhealthy: no status yet".into(),
+        },
+    }
+}
+
+/// `httpcap health`: reads HEALTH_FILE, prints one line, returns the exit code.
+pub fn check(cfg: &Config) -> i32 {
+    if cfg.health_file.is_empty() {
+        println!("unhealthy: HEALTH_FILE is empty, so no status is written");
+        return 1;
+    }
+    let text = match std::fs::read_to_string(&cfg.health_file) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("unhealthy: cannot read {}: {e}", cfg.health_file);
+            return 1;
+        }
+    };
+    let mut bytes = text.into_bytes();
+    let status: Status = match simd_json::from_slice(&mut bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("unhealthy: {} is not a status file: {e}", cfg.health_file);
+            return 1;
+        }
+    };
+    let v = judge(&status, super::unix_now());
+    println!("{}", v.line);
+    if v.ok {
+        0
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: &str, updated: f64) -> Status {
+        Status {
+            updated_unix_s: updated,
+            interval_s: 10.0,
+            state: state.into(),
+            reason: "why".into(),
+            packets: 1,
+            transactions: 1,
+            since_last_packet_s: 0.0,
+            kafka: false,
+            kafka_queue_depth: 0,
+            since_last_delivery_s: 0.0,
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn fresh_ok_is_healthy_and_stale_or_stalled_is_not() {
+        assert!(judge(&status("ok", 100.0), 110.0).ok);
+        let stale = judge(&status("ok", 100.0), 140.0);
+        assert!(!stale.ok && stale.line.contains("stale"), "{}", stale.line);
+        let stalled = judge(&status("stalled", 100.0), 101.0);
+        assert!(!stalled.ok && stalled.line.contains("stalled"));
+        assert!(!judge(&status("kafka_unreachable", 100.0), 101.0).ok);
+    }
+}

@@ -1,0 +1,301 @@
+//! Getting the merged statistics out of the process while it runs:
+//! the console line, a JSON line, a Prometheus endpoint, and the status
+//! file `httpcap health` reads.
+//!
+//! The stats thread owns a `Telemetry`: every METRICS_INTERVAL it takes a
+//! `Snapshot` of every shard's counters, gauges and the merged histograms,
+//! prints it in the configured form, hands it to the Prometheus listener
+//! and refreshes the health file. Shards never see any of this.
+
+pub mod health;
+pub mod prometheus;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{Config, Engine};
+use crate::stats::{report, Counter, Gauge, Registry, Totals};
+
+/// Where metrics go (METRICS_OUTPUT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsOutput {
+    /// A compact line on stderr every interval.
+    Console,
+    /// One JSON object on stderr every interval.
+    Json,
+    /// Nothing periodic (the end-of-run summary is still printed).
+    None,
+    /// A Prometheus/OpenMetrics text endpoint at `/metrics` (and `/health`).
+    Prometheus(SocketAddr),
+}
+
+pub const METRICS_FORM: &str =
+    "console, json, none or prometheus:HOST:PORT (e.g. prometheus:127.0.0.1:9100)";
+
+impl MetricsOutput {
+    pub fn parse(s: &str) -> Result<MetricsOutput, String> {
+        let t = s.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "console" => return Ok(MetricsOutput::Console),
+            "json" => return Ok(MetricsOutput::Json),
+            "none" | "" => return Ok(MetricsOutput::None),
+            _ => {}
+        }
+        let addr = t
+            .strip_prefix("prometheus:")
+            .ok_or_else(|| METRICS_FORM.to_string())?;
+        // Only literal addresses: resolving a name here could block startup.
+        addr.parse::<SocketAddr>()
+            .ok()
+            .or_else(|| {
+                addr.strip_prefix("localhost:")
+                    .and_then(|p| ("127.0.0.1", p.parse::<u16>().ok()?).to_socket_addrs().ok())
+                    .and_then(|mut a| a.next())
+            })
+            .map(MetricsOutput::Prometheus)
+            .ok_or_else(|| METRICS_FORM.to_string())
+    }
+}
+
+/// Latency quantiles from a merged HDR histogram, in microseconds.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Quantiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Quantiles {
+    fn of(h: &hdrhistogram::Histogram<u64>) -> Quantiles {
+        Quantiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// One shard's numbers.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShardSnapshot {
+    pub counters: Vec<u64>,
+    pub gauges: Vec<u64>,
+}
+
+/// Every number at one moment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    pub unix_s: f64,
+    pub uptime_s: f64,
+    /// Whether the run has ended (the values are final).
+    pub done: bool,
+    pub shards: Vec<ShardSnapshot>,
+    pub latency_us: Quantiles,
+    pub duration_us: Quantiles,
+    /// Resident set size of the process, and its peak.
+    pub rss_bytes: u64,
+    pub rss_peak_bytes: u64,
+    /// The health verdict made from this snapshot.
+    pub health: Option<health::Status>,
+}
+
+impl Snapshot {
+    pub fn take(reg: &Registry, started: Instant, done: bool) -> Snapshot {
+        let shards = reg
+            .shards
+            .iter()
+            .map(|s| ShardSnapshot {
+                counters: Counter::ALL.iter().map(|c| s.get(*c)).collect(),
+                gauges: Gauge::ALL.iter().map(|g| s.gauge(*g)).collect(),
+            })
+            .collect();
+        let (rss, peak) = process_rss();
+        Snapshot {
+            unix_s: unix_now(),
+            uptime_s: started.elapsed().as_secs_f64(),
+            done,
+            shards,
+            latency_us: Quantiles::of(&reg.latency_us),
+            duration_us: Quantiles::of(&reg.duration_us),
+            rss_bytes: rss,
+            rss_peak_bytes: peak,
+            health: None,
+        }
+    }
+
+    pub fn counter(&self, c: Counter) -> u64 {
+        self.shards.iter().map(|s| s.counters[c as usize]).sum()
+    }
+
+    pub fn gauge(&self, g: Gauge) -> u64 {
+        self.shards.iter().map(|s| s.gauges[g as usize]).sum()
+    }
+
+    /// The JSON form: totals by name, per-shard arrays, quantiles and RSS.
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            unix_s: f64,
+            uptime_s: f64,
+            done: bool,
+            counters: std::collections::BTreeMap<&'static str, u64>,
+            gauges: std::collections::BTreeMap<&'static str, u64>,
+            per_shard: Vec<std::collections::BTreeMap<&'static str, u64>>,
+            latency_us: &'a Quantiles,
+            duration_us: &'a Quantiles,
+            rss_bytes: u64,
+            rss_peak_bytes: u64,
+        }
+        let out = Out {
+            unix_s: self.unix_s,
+            uptime_s: self.uptime_s,
+            done: self.done,
+            counters: Counter::ALL
+                .iter()
+                .map(|c| (c.name(), self.counter(*c)))
+                .collect(),
+            gauges: Gauge::ALL
+                .iter()
+                .map(|g| (g.name(), self.gauge(*g)))
+                .collect(),
+            per_shard: self
+                .shards
+                .iter()
+                .map(|s| {
+                    Counter::ALL
+                        .iter()
+                        .map(|c| (c.name(), s.counters[*c as usize]))
+                        .chain(Gauge::ALL.iter().map(|g| (g.name(), s.gauges[*g as usize])))
+                        .collect()
+                })
+                .collect(),
+            latency_us: &self.latency_us,
+            duration_us: &self.duration_us,
+            rss_bytes: self.rss_bytes,
+            rss_peak_bytes: self.rss_peak_bytes,
+        };
+        simd_json::to_string(&out).unwrap_or_default()
+    }
+}
+
+/// The stats thread's side of metrics export.
+pub struct Telemetry {
+    output: MetricsOutput,
+    interval: Duration,
+    started: Instant,
+    /// Last published snapshot, shared with the Prometheus listener.
+    latest: Arc<Mutex<Option<Snapshot>>>,
+    server: Option<prometheus::Server>,
+    health: health::Tracker,
+    last_totals: Option<(Totals, Instant)>,
+    last_publish: Instant,
+}
+
+impl Telemetry {
+    /// Starts the Prometheus listener when configured. Fails (as a
+    /// configuration error) when its address cannot be bound.
+    pub fn start(cfg: &Config) -> Result<Telemetry, String> {
+        let output = MetricsOutput::parse(&cfg.metrics_output).map_err(|form| {
+            format!(
+                "METRICS_OUTPUT: invalid value '{}': expected {form}",
+                cfg.metrics_output
+            )
+        })?;
+        let latest = Arc::new(Mutex::new(None));
+        let server = match &output {
+            MetricsOutput::Prometheus(addr) => Some(
+                prometheus::Server::start(*addr, latest.clone())
+                    .map_err(|e| format!("METRICS_OUTPUT: cannot listen on {addr}: {e}"))?,
+            ),
+            _ => None,
+        };
+        let live = cfg.input_raw_engine != Engine::PcapFile;
+        Ok(Telemetry {
+            output,
+            interval: cfg.metrics_interval,
+            started: Instant::now(),
+            latest,
+            server,
+            health: health::Tracker::new(cfg, live),
+            last_totals: None,
+            last_publish: Instant::now(),
+        })
+    }
+
+    /// Address the Prometheus listener is bound to (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(|s| s.addr())
+    }
+
+    /// Called often by the stats thread; publishes once per interval.
+    pub fn tick(&mut self, reg: &mut Registry) {
+        if self.last_publish.elapsed() >= self.interval {
+            self.publish(reg, false);
+        }
+    }
+
+    /// Publishes the final numbers at the end of a run.
+    pub fn finish(&mut self, reg: &mut Registry) {
+        self.publish(reg, true);
+    }
+
+    fn publish(&mut self, reg: &mut Registry, done: bool) {
+        reg.refresh_histograms(Duration::from_millis(if done { 100 } else { 10 }));
+        let mut snap = Snapshot::take(reg, self.started, done);
+        let totals = reg.totals();
+        let now = Instant::now();
+        match &self.output {
+            MetricsOutput::Console => {
+                let (before, secs) = match &self.last_totals {
+                    Some((t, at)) => (Some(t), now.duration_since(*at).as_secs_f64()),
+                    None => (None, now.duration_since(self.started).as_secs_f64()),
+                };
+                let zero = Totals {
+                    counters: [0; Counter::COUNT],
+                    gauges: [0; Gauge::COUNT],
+                    per_shard_packets: Vec::new(),
+                };
+                let line = report::console_line(&totals, before.unwrap_or(&zero), secs, reg);
+                let all = report::counters_line(&totals);
+                tracing::warn!(target: "metrics", "{line} | {all}");
+            }
+            MetricsOutput::Json => eprintln!("{}", snap.to_json()),
+            MetricsOutput::None | MetricsOutput::Prometheus(_) => {}
+        }
+        snap.health = Some(self.health.update(&snap));
+        if let Ok(mut l) = self.latest.lock() {
+            *l = Some(snap);
+        }
+        self.last_totals = Some((totals, now));
+        self.last_publish = now;
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Current and peak resident set size, from /proc/self/status.
+pub fn process_rss() -> (u64, u64) {
+    let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
+        return (0, 0);
+    };
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -73,6 +73,13 @@ pub struct Shard {
     next_sweep_ns: u64,
     /// Wall time the current batch of packets was received.
     batch_start: Instant,
+    /// Bytes charged to each slot's buffers (out-of-order segments, partial
+    /// heads, pending transactions), indexed like the table.
+    charges: Vec<usize>,
+    /// Sum of `charges`.
+    buffered: usize,
+    /// Memory use above which the next packet triggers an eviction pass.
+    evict_above: usize,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's HTTP state.
@@ -137,6 +144,9 @@ impl Shard {
             now_ns: 0,
             next_sweep_ns: 0,
             batch_start: Instant::now(),
+            charges: Vec::new(),
+            buffered: 0,
+            evict_above: usize::MAX,
         }
     }
 
@@ -184,6 +194,9 @@ impl Shard {
             Ok(seg) => self.handle_segment(&seg, pkt.ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }
+        if self.memory_used() > self.evict_above {
+            self.enforce_budget();
+        }
         self.maybe_sweep();
     }
 
@@ -203,7 +216,7 @@ impl Shard {
                     // Bare ACKs, FINs and RSTs of unknown connections carry nothing.
                     return;
                 }
-                if !self.has_room() {
+                if !self.make_room(ts_ns) {
                     self.stats.inc(Counter::MemoryDrops);
                     return;
                 }
@@ -262,6 +275,7 @@ impl Shard {
         }
         let closed = conn.closed;
         self.emit(slot);
+        self.recharge(slot);
         if closed {
             self.close_slot(slot, ts_ns, Counter::StreamsClosed);
         }
@@ -277,11 +291,129 @@ impl Shard {
         slot
     }
 
-    /// Whether the memory budget allows another connection entry.
-    fn has_room(&self) -> bool {
-        // The table's real footprint, spare capacity included: counting
-        // live entries only let a SYN flood use several times the budget.
-        self.table.table_bytes_after_insert() <= self.settings.memory_budget
+    // ---- Memory budget ------------------------------------------------
+    //
+    // The shard's share of HEAP_LIMIT covers the stream table (arena and
+    // index, by capacity, since they never shrink) and every connection's
+    // buffers. The table may use at most half of it; buffers the rest.
+    // Charges are updated after every segment, so the budget holds between
+    // sweeps too, and sweeps recompute them exactly.
+
+    /// Bytes charged against the budget now.
+    pub fn memory_used(&self) -> usize {
+        self.table.memory_bytes() + self.buffered
+    }
+
+    fn conn_bytes(conn: &Conn<HttpConn>) -> usize {
+        conn.halves[0].buffered_bytes()
+            + conn.halves[1].buffered_bytes()
+            + conn.app.buffered_bytes()
+    }
+
+    /// Re-measures one connection's buffers.
+    fn recharge(&mut self, slot: usize) {
+        let b = Self::conn_bytes(self.table.get_mut(slot));
+        if self.charges.len() <= slot {
+            self.charges.resize(slot + 1, 0);
+        }
+        self.buffered = self.buffered - self.charges[slot] + b;
+        self.charges[slot] = b;
+    }
+
+    fn discharge(&mut self, slot: usize) {
+        if let Some(c) = self.charges.get_mut(slot) {
+            self.buffered -= *c;
+            *c = 0;
+        }
+    }
+
+    /// Makes sure a new connection fits: when the table would have to grow
+    /// beyond its half of the budget, the least valuable half of the
+    /// connections is evicted instead (the index then rehashes in place).
+    /// Returns false only when not even an empty table fits.
+    fn make_room(&mut self, now: u64) -> bool {
+        if !self.table.insert_grows() {
+            return true;
+        }
+        let budget = self.settings.memory_budget;
+        let peak = self.table.growth_peak_bytes();
+        if peak <= budget / 2 && peak + self.buffered <= budget {
+            return true;
+        }
+        if self.table.is_empty() {
+            return false;
+        }
+        let keep = self.table.len_without_growth().min(self.table.len() / 2);
+        self.evict(now, keep);
+        true
+    }
+
+    /// Evicts connections with buffers, least recently active first, until
+    /// memory use is back under 90% of the budget.
+    fn enforce_budget(&mut self) {
+        let budget = self.settings.memory_budget;
+        let target = budget / 10 * 9;
+        if self.memory_used() > target {
+            let now = self.now_ns;
+            // Only connections holding buffers free anything here.
+            let charges = std::mem::take(&mut self.charges);
+            let mut freed_needed = self.memory_used().saturating_sub(target);
+            let mut plan = Vec::new();
+            let mut order: Vec<(u64, usize)> = self
+                .table
+                .slots()
+                .into_iter()
+                .filter(|s| charges.get(*s).copied().unwrap_or(0) > 0)
+                .map(|s| (self.table.get_mut(s).last_ns, s))
+                .collect();
+            order.sort_unstable();
+            for (_, slot) in order {
+                if freed_needed == 0 {
+                    break;
+                }
+                freed_needed = freed_needed.saturating_sub(charges[slot]);
+                plan.push(slot);
+            }
+            self.charges = charges;
+            for slot in plan {
+                self.close_slot(slot, now, Counter::StreamsEvicted);
+            }
+        }
+        // Check again only once use has grown by a tenth of the budget.
+        self.evict_above = self
+            .memory_used()
+            .max(target)
+            .saturating_add(budget / 10)
+            .min(budget);
+        self.stats
+            .set_gauge(Gauge::MemoryBytes, self.memory_used() as u64);
+    }
+
+    /// Evicts connections until at most `keep` remain: those without
+    /// payload (half-open, handshake only) first, then the least recently
+    /// active.
+    fn evict(&mut self, now: u64, keep: usize) {
+        let n = self.table.len();
+        if n <= keep {
+            return;
+        }
+        let mut order: Vec<(bool, u64, usize)> = self
+            .table
+            .slots()
+            .into_iter()
+            .map(|s| {
+                let c = self.table.get_mut(s);
+                (c.has_payload, c.last_ns, s)
+            })
+            .collect();
+        let excess = n - keep;
+        if excess < order.len() {
+            order.select_nth_unstable(excess);
+            order.truncate(excess);
+        }
+        for (_, _, slot) in order {
+            self.close_slot(slot, now, Counter::StreamsEvicted);
+        }
     }
 
     /// Serializes the transactions the last call finished.
@@ -331,6 +463,7 @@ impl Shard {
     }
 
     fn close_slot(&mut self, slot: usize, ts_ns: u64, why: Counter) {
+        self.discharge(slot);
         let mut conn = self.table.remove(slot);
         self.stats.inc(why);
         self.stats
@@ -384,9 +517,7 @@ impl Shard {
         let now = self.now_ns;
         let age = self.settings.flush_age_ns;
         let mut expired = Vec::new();
-        let mut buffered = 0usize;
         let mut pending = 0usize;
-        let mut by_age: Vec<(u64, usize)> = Vec::new();
         for slot in self.table.slots() {
             let settings = &self.settings;
             let stats = &*self.stats;
@@ -424,36 +555,15 @@ impl Shard {
             if idle_for >= limit {
                 expired.push(slot);
             } else {
-                let b = conn.halves[0].buffered_bytes()
-                    + conn.halves[1].buffered_bytes()
-                    + conn.app.buffered_bytes();
-                buffered += b;
                 pending += conn.app.pending_len();
-                by_age.push((conn.last_ns, slot));
             }
             self.emit(slot);
+            self.recharge(slot);
         }
         for slot in expired {
             self.close_slot(slot, now, Counter::StreamsExpired);
         }
-        // Memory budget: evict the least recently active connections first.
-        let table_bytes = self.table.table_bytes();
-        let mut total = table_bytes + buffered;
-        if total > self.settings.memory_budget {
-            by_age.sort_unstable();
-            for (_, slot) in by_age {
-                if total <= self.settings.memory_budget * 9 / 10 {
-                    break;
-                }
-                let conn = self.table.get_mut(slot);
-                let b = conn.halves[0].buffered_bytes()
-                    + conn.halves[1].buffered_bytes()
-                    + conn.app.buffered_bytes();
-                total = total.saturating_sub(b + StreamTable::<HttpConn>::bytes_per_conn());
-                self.close_slot(slot, now, Counter::StreamsEvicted);
-            }
-        }
-        self.stats.set_gauge(Gauge::MemoryBytes, total as u64);
+        self.enforce_budget();
         self.stats.set_gauge(Gauge::PendingRequests, pending as u64);
         self.stats
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);

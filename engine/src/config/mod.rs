@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 
-use units::{parse_bool, parse_duration, parse_size};
+use units::{parse_bool, parse_duration, parse_int, parse_size};
 
 /// The product description's default capture filter: infrastructure hosts
 /// whose traffic is never wanted.
@@ -110,7 +110,7 @@ pub struct Config {
     pub input_raw_engine: Engine,
 
     /// Decapsulate IP-in-IP (IPv4/IPv6 in IPv4/IPv6); the inner flow is reassembled.
-    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool)]
+    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub ipip: bool,
 
     /// Header holding the real client address (x-real-ip, x-forwarded-for, forwarded, ...).
@@ -124,21 +124,21 @@ pub struct Config {
     // ---- Performance -------------------------------------------------------
     /// Number of shards: pinned threads, each owning its capture socket,
     /// stream table and output.
-    #[arg(long, env = "PROCESSING_WORKERS", default_value = "3", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "PROCESSING_WORKERS", default_value = "3", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024))]
     pub processing_workers: u16,
 
     /// Kept for compatibility: reassembly runs inside each shard, so this only
     /// bounds PROCESSING_WORKERS from below when that is left at its default.
-    #[arg(long, env = "ASSEMBLER_WORKERS", default_value = "5", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "ASSEMBLER_WORKERS", default_value = "5", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024))]
     pub assembler_workers: u16,
 
     /// Packets buffered per shard between reader and shard (file input), or
     /// ring frames per shard (live input).
-    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
     pub assembler_worker_pkt_buf: u32,
 
     /// Records buffered per shard before output.
-    #[arg(long, env = "ASSEMBLER_OUT_BUF", default_value = "30000", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ASSEMBLER_OUT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
     pub assembler_out_buf: u32,
 
     /// How often streams are checked for stale data and idle connections.
@@ -201,7 +201,7 @@ pub struct Config {
     )]
     pub output_kafka_password: String,
 
-    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool)]
+    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub output_kafka_use_sasl: bool,
 
     /// SASL/PLAIN (or PLAIN), SCRAM-SHA-256, SCRAM-SHA-512.
@@ -209,7 +209,7 @@ pub struct Config {
     pub output_kafka_sasl_mech: String,
 
     /// Use TLS to the brokers (SSL, or SASL_SSL with SASL).
-    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool)]
+    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub output_kafka_tls: bool,
 
     #[arg(long, env = "OUTPUT_KAFKA_TLS_CA")]
@@ -234,13 +234,13 @@ pub struct Config {
     #[arg(long, env = "OUTPUT_KAFKA_FLUSH_BYTES", default_value = "2mb", value_parser = parse_size)]
     pub output_kafka_flush_bytes: u64,
 
-    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_MESSAGES", default_value = "500", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_MESSAGES", default_value = "500", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
     pub output_kafka_flush_messages: u32,
 
-    #[arg(long, env = "OUTPUT_KAFKA_CHANNEL_BUF", default_value = "30000", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "OUTPUT_KAFKA_CHANNEL_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
     pub output_kafka_channel_buf: u32,
 
-    #[arg(long, env = "OUTPUT_KAFKA_PRODUCERS", default_value = "3", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, env = "OUTPUT_KAFKA_PRODUCERS", default_value = "3", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024))]
     pub output_kafka_producers: u16,
 
     #[arg(
@@ -265,7 +265,7 @@ pub struct Config {
     pub metrics_interval: Duration,
 
     /// 0 errors only, 1 warnings and lifecycle, 2 info, 3 debug, 4 per-stream, 5 per-transaction.
-    #[arg(long, env = "VERBOSE", default_value = "1", value_parser = clap::value_parser!(u8).range(0..=5))]
+    #[arg(long, env = "VERBOSE", default_value = "1", value_parser = |s: &str| parse_int::<u8>(s, 0, 5))]
     pub verbose: u8,
 
     /// Log line format on stderr: text, or json (one object per line).

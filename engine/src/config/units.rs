@@ -34,6 +34,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|_| DURATION_FORM.to_string())
 }
 
+/// Parses a whole number within `min..=max`; the error names the range.
+pub fn parse_int<T: TryFrom<u64>>(s: &str, min: u64, max: u64) -> Result<T, String> {
+    let form = || format!("a whole number from {min} to {max}");
+    let n: u64 = s.trim().parse().map_err(|_| form())?;
+    if !(min..=max).contains(&n) {
+        return Err(form());
+    }
+    T::try_from(n).map_err(|_| form())
+}
+
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
@@ -76,5 +86,8 @@ mod tests {
         assert_eq!(parse_bool("1"), Ok(true));
         assert_eq!(parse_bool("FALSE"), Ok(false));
         assert!(parse_bool("yes").is_err());
+        assert_eq!(parse_int::<u16>("3", 1, 1024), Ok(3));
+        assert!(parse_int::<u16>("0", 1, 1024).is_err());
+        assert!(parse_int::<u8>("-1", 0, 5).is_err());
     }
 }

@@ -51,6 +51,8 @@ pub struct StreamTable<A> {
     conns: Slab<Conn<A>>,
     next_id: u64,
     shard: u16,
+    /// Largest index capacity seen: the hash table's size without tombstones.
+    index_full: usize,
 }
 
 impl<A> StreamTable<A> {
@@ -60,6 +62,7 @@ impl<A> StreamTable<A> {
             conns: Slab::new(),
             next_id: 0,
             shard,
+            index_full: 0,
         }
     }
 
@@ -93,6 +96,7 @@ impl<A> StreamTable<A> {
             closed: false,
         });
         self.index.insert(key, slot);
+        self.index_full = self.index_full.max(self.index.capacity());
         slot
     }
 
@@ -111,6 +115,39 @@ impl<A> StreamTable<A> {
     /// index), for the memory budget.
     pub fn bytes_per_conn() -> usize {
         std::mem::size_of::<Conn<A>>() + std::mem::size_of::<(FlowKey, usize)>() + 16
+    }
+
+    /// Bytes the arena and index hold, by capacity (they never shrink),
+    /// for the memory budget. The index is counted at the largest size it
+    /// has had: tombstones lower its reported capacity, not its memory.
+    pub fn memory_bytes(&self) -> usize {
+        Self::footprint(
+            self.conns.capacity(),
+            buckets(self.index_full.max(self.index.capacity())),
+        )
+    }
+
+    /// Whether the next insert makes the arena or the index reallocate.
+    pub fn insert_grows(&self) -> bool {
+        // A full index with tombstones rehashes in place while at most half
+        // of its real capacity is in use; only beyond that does it grow.
+        let index_full = self.index.len() >= self.index.capacity();
+        self.conns.len() == self.conns.capacity()
+            || (index_full && self.index.len() + 1 > self.index_full / 2)
+    }
+
+    /// Connections to keep at most so that the next insert reuses the
+    /// index's memory (rehashing in place) instead of growing it.
+    pub fn len_without_growth(&self) -> usize {
+        (self.index_full / 2).saturating_sub(1)
+    }
+
+    /// Peak bytes while the next insert grows the table: the old and the
+    /// doubled allocations are both live during the copy.
+    pub fn growth_peak_bytes(&self) -> usize {
+        let slots = self.conns.capacity().max(1);
+        let index = buckets(self.index_full.max(self.index.capacity()).max(1));
+        Self::footprint(slots * 3, index * 3)
     }
 
     /// Bytes the table's arena and index hold, counting their spare

@@ -1,0 +1,333 @@
+//! The configuration contract, over the real binary: every environment
+//! variable accepts its documented forms and rejects others with exactly
+//! one line (variable, value, accepted form) and exit code 2; defaults
+//! are the product description's; the startup line names every parameter
+//! and never shows the password.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+
+use httpcap::config::Config;
+
+const BIN: &str = env!("CARGO_BIN_EXE_httpcap");
+
+/// One variable: a value it must accept (with how the startup line shows
+/// it) and a value it must reject (`None`: any string is valid).
+struct Case {
+    env: &'static str,
+    valid: &'static str,
+    shown: &'static str,
+    invalid: Option<&'static str>,
+}
+
+const fn case(
+    env: &'static str,
+    valid: &'static str,
+    shown: &'static str,
+    invalid: Option<&'static str>,
+) -> Case {
+    Case {
+        env,
+        valid,
+        shown,
+        invalid,
+    }
+}
+
+const CASES: &[Case] = &[
+    case(
+        "INPUT_RAW",
+        "eth0:80,eth1:443",
+        "eth0:80,eth1:443",
+        Some(" "),
+    ),
+    case("INPUT_RAW_ENGINE", "pcap", "pcap", Some("netmap")),
+    case("IPIP", "1", "true", Some("yes")),
+    case(
+        "REAL_IP_HEADER",
+        "x-forwarded-for",
+        "x-forwarded-for",
+        Some("x real ip"),
+    ),
+    case(
+        "INPUT_RAW_BPF_FILTER",
+        "not (host 10.0.0.1 or net 192.168.0.0/24)",
+        "'not (host 10.0.0.1 or net 192.168.0.0/24)'",
+        None,
+    ),
+    case("PROCESSING_WORKERS", "20", "20", Some("0")),
+    case("ASSEMBLER_WORKERS", "15", "15", Some("many")),
+    case("ASSEMBLER_WORKER_PKT_BUF", "50000", "50000", Some("-1")),
+    case("ASSEMBLER_OUT_BUF", "10000", "10000", Some("0")),
+    case("ASSEMBLER_FLUSH_INTERVAL", "250ms", "250ms", Some("soon")),
+    case("ASSEMBLER_FLUSH_AGE", "1m", "1m", Some("5 parsecs")),
+    case("ASSEMBLER_MAX_STREAM_BUFFER", "5mb", "5242880", Some("5xb")),
+    case("BUFFER_CAP", "128KiB", "131072", Some("KiB")),
+    case("HEAP_LIMIT", "8GiB", "8589934592", Some("8 gigs")),
+    case("MAX_BODY_BYTES", "3MiB", "3145728", Some("3.5MiB")),
+    case("MAX_HEADER_BYTES", "64KiB", "65536", Some("12")),
+    case("OUTPUT_FILE", "/tmp/out.jsonl", "/tmp/out.jsonl", None),
+    case(
+        "OUTPUT_KAFKA_HOST",
+        "broker-a:9092,broker-b:9092",
+        "broker-a:9092,broker-b:9092",
+        None,
+    ),
+    case(
+        "OUTPUT_KAFKA_TOPIC",
+        "team.http_logs",
+        "team.http_logs",
+        Some("bad topic!"),
+    ),
+    case("OUTPUT_KAFKA_USERNAME", "svc", "svc", None),
+    case("OUTPUT_KAFKA_PASSWORD", "hunter2-secret", "***", None),
+    case("OUTPUT_KAFKA_USE_SASL", "true", "true", Some("on")),
+    case(
+        "OUTPUT_KAFKA_SASL_MECH",
+        "SCRAM-SHA-512",
+        "SCRAM-SHA-512",
+        Some("GSSAPI"),
+    ),
+    case("OUTPUT_KAFKA_TLS", "0", "false", Some("maybe")),
+    case("OUTPUT_KAFKA_TLS_CA", "/etc/ca.pem", "/etc/ca.pem", None),
+    case("OUTPUT_KAFKA_TLS_CERT", "/etc/c.pem", "/etc/c.pem", None),
+    case("OUTPUT_KAFKA_TLS_KEY", "/etc/k.pem", "/etc/k.pem", None),
+    case(
+        "OUTPUT_KAFKA_COLLECTION_ID",
+        "d9e796d6-a6c9-4af7-84f1-e5814339941b",
+        "d9e796d6-a6c9-4af7-84f1-e5814339941b",
+        None,
+    ),
+    case(
+        "OUTPUT_KAFKA_MAX_MESSAGE_BYTES",
+        "5mb",
+        "5242880",
+        Some("five"),
+    ),
+    case("OUTPUT_KAFKA_FLUSH_FREQUENCY", "50ms", "50ms", Some("50")),
+    case("OUTPUT_KAFKA_FLUSH_BYTES", "2mb", "2097152", Some("2zb")),
+    case("OUTPUT_KAFKA_FLUSH_MESSAGES", "500", "500", Some("0")),
+    case("OUTPUT_KAFKA_CHANNEL_BUF", "30000", "30000", Some("lots")),
+    case("OUTPUT_KAFKA_PRODUCERS", "3", "3", Some("0")),
+    case("OUTPUT_KAFKA_COMPRESSION", "zstd", "zstd", Some("brotli")),
+    case(
+        "METRICS_OUTPUT",
+        "prometheus:127.0.0.1:9100",
+        "prometheus:127.0.0.1:9100",
+        Some("graphite"),
+    ),
+    case("METRICS_INTERVAL", "5s", "5s", Some("0s")),
+    case("VERBOSE", "5", "5", Some("6")),
+    case("LOG_FORMAT", "json", "json", Some("xml")),
+    case(
+        "HEALTH_FILE",
+        "/run/httpcap.json",
+        "/run/httpcap.json",
+        None,
+    ),
+    case(
+        "FILTER_BLOCK_EXTS",
+        "jpg,png,css,js",
+        "jpg,png,css,js",
+        None,
+    ),
+    case(
+        "FILTER_BLOCK_CTYPES",
+        "image/jpeg,image/png",
+        "image/jpeg,image/png",
+        None,
+    ),
+    case("FILTER_BLOCK_ACCEPT", "", "''", None),
+    case(
+        "FILTER_BLOCK_MULTIPART",
+        "multipart/form-data",
+        "multipart/form-data",
+        None,
+    ),
+];
+
+/// Runs the binary with a clean environment plus `env`.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run httpcap")
+}
+
+fn flag_of(env: &str) -> String {
+    format!("--{}", env.to_ascii_lowercase().replace('_', "-"))
+}
+
+#[test]
+fn table_covers_every_variable() {
+    let table: BTreeSet<&str> = CASES.iter().map(|c| c.env).collect();
+    let binary: BTreeSet<String> = Config::env_names().into_iter().collect();
+    let binary: BTreeSet<&str> = binary.iter().map(|s| s.as_str()).collect();
+    assert_eq!(table, binary, "the test table and the binary disagree");
+}
+
+#[test]
+fn every_variable_accepts_its_forms() {
+    for c in CASES {
+        let out = run(&["check-config"], &[(c.env, c.valid)]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}={:?} rejected: {}",
+            c.env,
+            c.valid,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = format!(" {}={}", flag_of(c.env), c.shown);
+        assert!(
+            stdout.contains(&want),
+            "{}: startup line lacks {want:?}: {stdout}",
+            c.env
+        );
+    }
+}
+
+/// The flag form is the same contract as the variable.
+#[test]
+fn every_flag_accepts_its_forms() {
+    for c in CASES {
+        let arg = format!("{}={}", flag_of(c.env), c.valid);
+        let out = run(&["check-config", &arg], &[]);
+        assert!(
+            out.status.success(),
+            "{arg} rejected: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn assert_one_line_rejection(out: &Output, env: &str, value: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{env}={value:?}: exit {:?}, stderr {stderr}",
+        out.status
+    );
+    assert!(out.stdout.is_empty(), "{env}: nothing on stdout");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{env}={value:?}: not one line: {stderr}");
+    let line = lines[0];
+    assert!(line.contains(env), "{env}: line does not name it: {line}");
+    assert!(
+        line.contains(value.trim()),
+        "{env}: line does not show the value {value:?}: {line}"
+    );
+    assert!(
+        line.contains("expected"),
+        "{env}: line does not give the accepted form: {line}"
+    );
+}
+
+#[test]
+fn every_variable_rejects_bad_values_in_one_line() {
+    for c in CASES {
+        let Some(bad) = c.invalid else { continue };
+        let out = run(&["check-config"], &[(c.env, bad)]);
+        assert_one_line_rejection(&out, c.env, bad);
+    }
+}
+
+/// A real run (not check-config) rejects the same way, before doing anything.
+#[test]
+fn a_real_run_rejects_bad_values_the_same_way() {
+    for (env, bad) in [
+        ("HEAP_LIMIT", "16 GiB please"),
+        ("PROCESSING_WORKERS", "0"),
+        ("METRICS_OUTPUT", "statsd"),
+    ] {
+        let out = run(&[], &[(env, bad)]);
+        assert_one_line_rejection(&out, env, bad);
+    }
+}
+
+/// Defaults, as the startup line shows them with nothing set. The
+/// customer-specific values (broker, SASL user and switch, collection id)
+/// are deliberately empty: the binary alone never contacts anything.
+#[test]
+fn defaults_are_the_contract() {
+    let out = run(&["check-config"], &[]);
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout);
+    for (env, shown) in [
+        ("INPUT_RAW", "eth0"),
+        ("INPUT_RAW_ENGINE", "af_packet"),
+        ("IPIP", "false"),
+        ("REAL_IP_HEADER", "x-real-ip"),
+        ("PROCESSING_WORKERS", "3"),
+        ("ASSEMBLER_WORKERS", "5"),
+        ("ASSEMBLER_WORKER_PKT_BUF", "30000"),
+        ("ASSEMBLER_OUT_BUF", "30000"),
+        ("ASSEMBLER_FLUSH_INTERVAL", "500ms"),
+        ("ASSEMBLER_FLUSH_AGE", "5s"),
+        ("ASSEMBLER_MAX_STREAM_BUFFER", "5242880"),
+        ("BUFFER_CAP", "131072"),
+        ("HEAP_LIMIT", "17179869184"),
+        ("MAX_BODY_BYTES", "3145728"),
+        ("MAX_HEADER_BYTES", "65536"),
+        ("OUTPUT_KAFKA_HOST", "''"),
+        ("OUTPUT_KAFKA_TOPIC", "apifort.httpcap_logs"),
+        ("OUTPUT_KAFKA_USERNAME", "''"),
+        ("OUTPUT_KAFKA_PASSWORD", "''"),
+        ("OUTPUT_KAFKA_USE_SASL", "false"),
+        ("OUTPUT_KAFKA_SASL_MECH", "SASL/PLAIN"),
+        ("OUTPUT_KAFKA_COLLECTION_ID", "''"),
+        ("OUTPUT_KAFKA_MAX_MESSAGE_BYTES", "5242880"),
+        ("OUTPUT_KAFKA_FLUSH_FREQUENCY", "50ms"),
+        ("OUTPUT_KAFKA_FLUSH_BYTES", "2097152"),
+        ("OUTPUT_KAFKA_FLUSH_MESSAGES", "500"),
+        ("OUTPUT_KAFKA_CHANNEL_BUF", "30000"),
+        ("OUTPUT_KAFKA_PRODUCERS", "3"),
+        ("OUTPUT_KAFKA_COMPRESSION", "snappy"),
+        ("METRICS_OUTPUT", "console"),
+        ("VERBOSE", "1"),
+    ] {
+        let want = format!(" {}={} ", flag_of(env), shown);
+        assert!(
+            line.contains(&want),
+            "default of {env}: want {want:?} in {line}"
+        );
+    }
+    assert!(line.contains("host 10.95.91.34"), "default BPF filter");
+    assert!(line.contains("woff2"), "default extension filter");
+}
+
+/// The startup line of a real run names every parameter and never the password.
+#[test]
+fn startup_line_names_everything_and_hides_the_password() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
+    let out = run(
+        &[],
+        &[
+            ("INPUT_RAW_ENGINE", "pcap_file"),
+            ("INPUT_RAW", sample),
+            ("OUTPUT_KAFKA_PASSWORD", "hunter2-secret"),
+            ("OUTPUT_KAFKA_USERNAME", "svc-user"),
+            ("HEALTH_FILE", ""),
+            ("METRICS_OUTPUT", "none"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("httpcap --"))
+        .expect("startup line");
+    for env in Config::env_names() {
+        assert!(
+            line.contains(&format!(" {}=", flag_of(&env))),
+            "startup line lacks {env}: {line}"
+        );
+    }
+    assert!(line.contains("--output-kafka-password=***"));
+    assert!(line.contains("--output-kafka-username=svc-user"));
+}

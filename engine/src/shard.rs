@@ -328,8 +328,8 @@ impl Shard {
     }
 
     /// Makes sure a new connection fits: when the table would have to grow
-    /// beyond its half of the budget, the least valuable half of the
-    /// connections is evicted instead (the index then rehashes in place).
+    /// beyond its half of the budget, the least recently active half of
+    /// the connections is evicted instead (the index then rehashes in place).
     /// Returns false only when not even an empty table fits.
     fn make_room(&mut self, now: u64) -> bool {
         if !self.table.insert_grows() {
@@ -389,29 +389,26 @@ impl Shard {
             .set_gauge(Gauge::MemoryBytes, self.memory_used() as u64);
     }
 
-    /// Evicts connections until at most `keep` remain: those without
-    /// payload (half-open, handshake only) first, then the least recently
-    /// active.
+    /// Evicts connections until at most `keep` remain, least recently
+    /// active first. (Half-open connections are not preferred: a real
+    /// client's handshake looks the same as a flood's, and is newer.)
     fn evict(&mut self, now: u64, keep: usize) {
         let n = self.table.len();
         if n <= keep {
             return;
         }
-        let mut order: Vec<(bool, u64, usize)> = self
+        let mut order: Vec<(u64, usize)> = self
             .table
             .slots()
             .into_iter()
-            .map(|s| {
-                let c = self.table.get_mut(s);
-                (c.has_payload, c.last_ns, s)
-            })
+            .map(|s| (self.table.get_mut(s).last_ns, s))
             .collect();
         let excess = n - keep;
         if excess < order.len() {
             order.select_nth_unstable(excess);
             order.truncate(excess);
         }
-        for (_, _, slot) in order {
+        for (_, slot) in order {
             self.close_slot(slot, now, Counter::StreamsEvicted);
         }
     }
@@ -450,6 +447,7 @@ impl Shard {
                 conn: info,
                 txn: &txn,
             };
+            tracing::trace!(target: "transaction", shard = self.id, conn = info.id, seq = txn.seq, flags = txn.flags.0, "transaction");
             self.line.clear();
             view.write_line(&mut self.line);
             self.stats.add(Counter::RecordBytes, self.line.len() as u64);
@@ -465,6 +463,7 @@ impl Shard {
     fn close_slot(&mut self, slot: usize, ts_ns: u64, why: Counter) {
         self.discharge(slot);
         let mut conn = self.table.remove(slot);
+        tracing::trace!(target: "connection", shard = self.id, id = conn.id, lo = %conn.key.lo.ip, lo_port = conn.key.lo.port, hi = %conn.key.hi.ip, hi_port = conn.key.hi.port, why = why.name(), "connection ended");
         self.stats.inc(why);
         self.stats
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);

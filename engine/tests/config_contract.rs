@@ -111,6 +111,12 @@ const CASES: &[Case] = &[
     case("OUTPUT_KAFKA_PRODUCERS", "3", "3", Some("0")),
     case("OUTPUT_KAFKA_COMPRESSION", "zstd", "zstd", Some("brotli")),
     case(
+        "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT",
+        "30s",
+        "30s",
+        Some("forever"),
+    ),
+    case(
         "METRICS_OUTPUT",
         "prometheus:127.0.0.1:9100",
         "prometheus:127.0.0.1:9100",
@@ -203,6 +209,20 @@ fn every_flag_accepts_its_forms() {
     }
 }
 
+/// A boolean flag alone means true, as before; with a value it takes the
+/// variable's forms.
+#[test]
+fn boolean_flags_work_bare_and_with_a_value() {
+    let on = run(&["check-config", "--ipip", "--output-kafka-tls"], &[]);
+    let line = String::from_utf8_lossy(&on.stdout);
+    assert!(
+        line.contains(" --ipip=true ") && line.contains(" --output-kafka-tls=true "),
+        "{line}"
+    );
+    let off = run(&["check-config", "--ipip=0"], &[("IPIP", "true")]);
+    assert!(String::from_utf8_lossy(&off.stdout).contains(" --ipip=false "));
+}
+
 fn assert_one_line_rejection(out: &Output, env: &str, value: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -286,6 +306,7 @@ fn defaults_are_the_contract() {
         ("OUTPUT_KAFKA_CHANNEL_BUF", "30000"),
         ("OUTPUT_KAFKA_PRODUCERS", "3"),
         ("OUTPUT_KAFKA_COMPRESSION", "snappy"),
+        ("OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "10s"),
         ("METRICS_OUTPUT", "console"),
         ("VERBOSE", "1"),
     ] {

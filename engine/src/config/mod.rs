@@ -110,7 +110,7 @@ pub struct Config {
     pub input_raw_engine: Engine,
 
     /// Decapsulate IP-in-IP (IPv4/IPv6 in IPv4/IPv6); the inner flow is reassembled.
-    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub ipip: bool,
 
     /// Header holding the real client address (x-real-ip, x-forwarded-for, forwarded, ...).
@@ -201,7 +201,7 @@ pub struct Config {
     )]
     pub output_kafka_password: String,
 
-    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub output_kafka_use_sasl: bool,
 
     /// SASL/PLAIN (or PLAIN), SCRAM-SHA-256, SCRAM-SHA-512.
@@ -209,7 +209,7 @@ pub struct Config {
     pub output_kafka_sasl_mech: String,
 
     /// Use TLS to the brokers (SSL, or SASL_SSL with SASL).
-    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub output_kafka_tls: bool,
 
     #[arg(long, env = "OUTPUT_KAFKA_TLS_CA")]

@@ -147,7 +147,8 @@ impl HttpConn {
                         .unwrap_or(0)
             })
             .sum();
-        bodies + self.req.buffered_bytes() + self.resp.buffered_bytes()
+        let slots = self.x.pending.capacity() * std::mem::size_of::<Transaction>();
+        bodies + slots + self.req.buffered_bytes() + self.resp.buffered_bytes()
     }
 
     pub fn is_tunnel(&self) -> bool {

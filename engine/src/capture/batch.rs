@@ -27,7 +27,10 @@ impl PacketBatch {
 
     pub fn with_capacity() -> PacketBatch {
         PacketBatch {
-            bytes: Vec::with_capacity(Self::MAX_BYTES),
+            // Start small and let a batch grow to what its packets need:
+            // recycled batches keep their size, so the rings' memory follows
+            // the traffic instead of MAX_BYTES times the ring depth.
+            bytes: Vec::with_capacity(Self::MAX_BYTES / 8),
             slots: Vec::with_capacity(Self::MAX_PACKETS),
         }
     }

@@ -296,6 +296,18 @@ impl SideSink<'_, '_, '_> {
         }
     }
 
+    /// A message whose body is about to arrive. A declared length reserves
+    /// the body buffer up front (at most BUFFER_CAP and MAX_BODY_BYTES), so
+    /// it is not regrown piece by piece; filtered bodies are never stored.
+    fn new_message(&self, head: Head, ts_ns: u64, framing: Framing, filtered: bool) -> Message {
+        let mut msg = Message::new(head, ts_ns);
+        if let (Framing::Length(n), false) = (framing, filtered) {
+            let cap = n.min(self.ctx.body_reserve as u64).min(self.ctx.max_body as u64);
+            msg.body.reserve(cap as usize);
+        }
+        msg
+    }
+
     fn request_head(&mut self, head: Head, ts_ns: u64) -> Framing {
         let framing = request_framing(&head).unwrap_or_else(|_| {
             self.ctx.stats.inc(Counter::HttpParseErrors);
@@ -307,16 +319,7 @@ impl SideSink<'_, '_, '_> {
             t.flags.set(Flags::UPGRADE);
             self.x.tunnel = true;
         }
-        let mut msg = Message::new(head, ts_ns);
-        if let Framing::Length(n) = framing {
-            if t.filtered.is_none() {
-                msg.body.reserve(
-                    n.min(self.ctx.body_reserve as u64)
-                        .min(self.ctx.max_body as u64) as usize,
-                );
-            }
-        }
-        t.request = Some(msg);
+        t.request = Some(self.new_message(head, ts_ns, framing, t.filtered.is_some()));
         let seq = self.push(t);
         self.x.req_target = Some(seq);
         framing
@@ -341,12 +344,10 @@ impl SideSink<'_, '_, '_> {
                 self.x.pending.len() - 1
             }
         };
-        let method = self.x.pending[idx]
-            .request
-            .as_ref()
-            .map(|r| r.head.method().to_string());
-        let framing = response_framing(&head, method.as_deref()).unwrap_or_else(|_| {
-            self.ctx.stats.inc(Counter::HttpParseErrors);
+        let stats = self.ctx.stats;
+        let method = self.x.pending[idx].request.as_ref().map(|r| r.head.method());
+        let framing = response_framing(&head, method).unwrap_or_else(|_| {
+            stats.inc(Counter::HttpParseErrors);
             Framing::UntilClose
         });
         let filtered = self.ctx.filters.check_response(&head);
@@ -358,15 +359,9 @@ impl SideSink<'_, '_, '_> {
             t.flags.set(Flags::UPGRADE);
             self.x.tunnel = true;
         }
-        let mut msg = Message::new(head, ts_ns);
-        if let Framing::Length(n) = framing {
-            if t.filtered.is_none() {
-                msg.body.reserve(
-                    n.min(self.ctx.body_reserve as u64)
-                        .min(self.ctx.max_body as u64) as usize,
-                );
-            }
-        }
+        let filtered = t.filtered.is_some();
+        let msg = self.new_message(head, ts_ns, framing, filtered);
+        let t = &mut self.x.pending[idx];
         t.response = Some(msg);
         let seq = t.seq;
         self.x.resp_target = Some(Target::Txn(seq));

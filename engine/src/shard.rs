@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::capture::{Packet, PacketSource, Poll};
 use crate::decode::{self, DecodeOptions, Segment};
-use crate::flow::reassembly::StreamConsumer;
+use crate::flow::reassembly::{HalfStream, StreamConsumer};
 use crate::flow::table::{Conn, StreamTable};
 use crate::flow::{FlowKey, Side};
 use crate::http::filter::Filters;
@@ -98,6 +98,51 @@ impl StreamConsumer for Deliver<'_, '_> {
     }
     fn on_fin(&mut self, ts_ns: u64) {
         self.http.eof(self.role, ts_ns, self.ctx);
+    }
+}
+
+/// The HTTP layer's view of the shard, borrowed for one call.
+fn http_ctx<'a>(
+    settings: &ShardSettings,
+    stats: &'a ShardStats,
+    filters: &'a Filters,
+    done: &'a mut Vec<Transaction>,
+) -> HttpCtx<'a> {
+    HttpCtx {
+        stats,
+        filters,
+        max_body: settings.max_body,
+        body_reserve: settings.body_reserve,
+        done,
+    }
+}
+
+/// Runs `f` on each direction of an oriented connection, request side
+/// first, with a consumer that feeds that direction's HTTP parser.
+fn for_each_direction(
+    conn: &mut Conn<HttpConn>,
+    ctx: &mut HttpCtx<'_>,
+    mut f: impl FnMut(&mut HalfStream, &mut Deliver<'_, '_>),
+) {
+    let Some(client) = conn.client else { return };
+    let Conn { halves, app, .. } = conn;
+    for (side, role) in [(client, Role::Request), (client.other(), Role::Response)] {
+        let mut deliver = Deliver {
+            http: app,
+            role,
+            ctx,
+        };
+        f(&mut halves[side.index()], &mut deliver);
+    }
+}
+
+/// The connection as a record names it, oriented client to server.
+fn conn_info(conn: &Conn<HttpConn>) -> ConnInfo {
+    let client = conn.client.unwrap_or(Side::Lo);
+    ConnInfo {
+        id: conn.id,
+        client: conn.key.endpoint(client),
+        server: conn.key.endpoint(client.other()),
     }
 }
 
@@ -226,13 +271,7 @@ impl Shard {
 
         let settings = &self.settings;
         let stats = &*self.stats;
-        let mut ctx = HttpCtx {
-            stats,
-            filters: &self.filters,
-            max_body: settings.max_body,
-            body_reserve: settings.body_reserve,
-            done: &mut self.done,
-        };
+        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
         let conn = self.table.get_mut(slot);
         conn.last_ns = ts_ns;
         if conn.client.is_none() {
@@ -418,13 +457,7 @@ impl Shard {
         if self.done.is_empty() {
             return;
         }
-        let conn = self.table.get_mut(slot);
-        let client = conn.client.unwrap_or(Side::Lo);
-        let info = ConnInfo {
-            id: conn.id,
-            client: conn.key.endpoint(client),
-            server: conn.key.endpoint(client.other()),
-        };
+        let info = conn_info(self.table.get_mut(slot));
         self.emit_with(&info);
     }
 
@@ -469,37 +502,12 @@ impl Shard {
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
         let settings = &self.settings;
         let stats = &*self.stats;
-        let mut ctx = HttpCtx {
-            stats,
-            filters: &self.filters,
-            max_body: settings.max_body,
-            body_reserve: settings.body_reserve,
-            done: &mut self.done,
-        };
-        if let Some(client) = conn.client {
-            let Conn { halves, app, .. } = &mut conn;
-            for side in [client, client.other()] {
-                let role = if side == client {
-                    Role::Request
-                } else {
-                    Role::Response
-                };
-                let mut deliver = Deliver {
-                    http: app,
-                    role,
-                    ctx: &mut ctx,
-                };
-                halves[side.index()].close(ts_ns, stats, &mut deliver);
-            }
-        }
+        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
+        for_each_direction(&mut conn, &mut ctx, |half, deliver| {
+            half.close(ts_ns, stats, deliver)
+        });
         conn.app.close(ts_ns, &mut ctx);
-        let client = conn.client.unwrap_or(Side::Lo);
-        let info = ConnInfo {
-            id: conn.id,
-            client: conn.key.endpoint(client),
-            server: conn.key.endpoint(client.other()),
-        };
-        self.emit_with(&info);
+        self.emit_with(&conn_info(&conn));
     }
 
     fn maybe_sweep(&mut self) {
@@ -520,30 +528,11 @@ impl Shard {
         for slot in self.table.slots() {
             let settings = &self.settings;
             let stats = &*self.stats;
-            let mut ctx = HttpCtx {
-                stats,
-                filters: &self.filters,
-                max_body: settings.max_body,
-                body_reserve: settings.body_reserve,
-                done: &mut self.done,
-            };
+            let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
             let conn = self.table.get_mut(slot);
-            if let Some(client) = conn.client {
-                let Conn { halves, app, .. } = &mut *conn;
-                for side in [client, client.other()] {
-                    let role = if side == client {
-                        Role::Request
-                    } else {
-                        Role::Response
-                    };
-                    let mut deliver = Deliver {
-                        http: app,
-                        role,
-                        ctx: &mut ctx,
-                    };
-                    halves[side.index()].flush_aged(now, age, stats, &mut deliver);
-                }
-            }
+            for_each_direction(conn, &mut ctx, |half, deliver| {
+                half.flush_aged(now, age, stats, deliver)
+            });
             conn.app.expire_pending(now, age, &mut ctx);
             let idle_for = now.saturating_sub(conn.last_ns);
             let limit = if conn.has_payload {

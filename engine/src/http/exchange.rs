@@ -302,7 +302,9 @@ impl SideSink<'_, '_, '_> {
     fn new_message(&self, head: Head, ts_ns: u64, framing: Framing, filtered: bool) -> Message {
         let mut msg = Message::new(head, ts_ns);
         if let (Framing::Length(n), false) = (framing, filtered) {
-            let cap = n.min(self.ctx.body_reserve as u64).min(self.ctx.max_body as u64);
+            let cap = n
+                .min(self.ctx.body_reserve as u64)
+                .min(self.ctx.max_body as u64);
             msg.body.reserve(cap as usize);
         }
         msg
@@ -345,7 +347,10 @@ impl SideSink<'_, '_, '_> {
             }
         };
         let stats = self.ctx.stats;
-        let method = self.x.pending[idx].request.as_ref().map(|r| r.head.method());
+        let method = self.x.pending[idx]
+            .request
+            .as_ref()
+            .map(|r| r.head.method());
         let framing = response_framing(&head, method).unwrap_or_else(|_| {
             stats.inc(Counter::HttpParseErrors);
             Framing::UntilClose

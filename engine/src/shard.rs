@@ -73,6 +73,11 @@ pub struct Shard {
     next_sweep_ns: u64,
     /// Wall time the current batch of packets was received.
     batch_start: Instant,
+    /// Live sources stamp packets with the wall clock (kernel timestamps);
+    /// file input carries the capture's own times.
+    live: bool,
+    /// Timestamp of the packet being handled.
+    packet_ts_ns: u64,
     /// Bytes charged to each slot's buffers (out-of-order segments, partial
     /// heads, pending transactions), indexed like the table.
     charges: Vec<usize>,
@@ -189,6 +194,8 @@ impl Shard {
             now_ns: 0,
             next_sweep_ns: 0,
             batch_start: Instant::now(),
+            live: false,
+            packet_ts_ns: 0,
             charges: Vec::new(),
             buffered: 0,
             evict_above: usize::MAX,
@@ -203,6 +210,7 @@ impl Shard {
     /// closes every connection and flushes the sinks.
     pub fn run(&mut self, source: &mut dyn PacketSource, shutdown: &AtomicBool) {
         let live = source.is_live();
+        self.live = live;
         let mut last_wall_tick = Instant::now();
         loop {
             self.batch_start = Instant::now();
@@ -232,6 +240,7 @@ impl Shard {
     pub fn handle_packet(&mut self, pkt: Packet<'_>) {
         self.stats.inc(Counter::Packets);
         self.stats.add(Counter::Bytes, pkt.data.len() as u64);
+        self.packet_ts_ns = pkt.ts_ns;
         if pkt.ts_ns > self.now_ns {
             self.now_ns = pkt.ts_ns;
         }
@@ -487,10 +496,26 @@ impl Shard {
             for sink in &mut self.sinks {
                 sink.write(&view, &self.line);
             }
-            let lat = self.batch_start.elapsed().as_micros() as u64;
+            let lat = self.latency_us();
             let _ = self.hist.latency_us.record(lat.max(1));
         }
         self.done = done;
+    }
+
+    /// Packet-to-record latency of a record being handed to the sinks. Live:
+    /// from the kernel's timestamp of the packet that completed it (ring
+    /// wait included). File input, whose timestamps are the capture's: from
+    /// the moment the shard received that packet's batch.
+    fn latency_us(&self) -> u64 {
+        if self.live {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            now.saturating_sub(self.packet_ts_ns) / 1_000
+        } else {
+            self.batch_start.elapsed().as_micros() as u64
+        }
     }
 
     fn close_slot(&mut self, slot: usize, ts_ns: u64, why: Counter) {

@@ -45,7 +45,7 @@ fn queue_overflow_drops_newest_and_counts_exactly_then_delivers_the_rest() {
     let mut outcomes = (0, 0);
     for i in 0..250u32 {
         let payload = format!("{{\"n\":{i}}}");
-        match out.send(i.to_string().as_bytes(), payload.as_bytes()) {
+        match out.send(i.to_string().as_bytes(), payload.as_bytes(), None) {
             Sent::Queued => outcomes.0 += 1,
             Sent::DroppedQueueFull => outcomes.1 += 1,
             other => panic!("unexpected {other:?}"),
@@ -101,7 +101,7 @@ fn large_message_under_the_limit_arrives_whole_with_every_codec() {
         let body: String = (0..4 * 1024 * 1024 / 8)
             .map(|i: u32| format!("{:08x}", i.wrapping_mul(2654435761)))
             .collect();
-        assert_eq!(out.send(b"k", body.as_bytes()), Sent::Queued);
+        assert_eq!(out.send(b"k", body.as_bytes(), None), Sent::Queued);
         assert_eq!(out.close(Duration::from_secs(30)), 0, "{codec}");
         assert_eq!(stats.get(Counter::KafkaDelivered), 1, "{codec}");
         let got = broker.read(&topic);

@@ -1,6 +1,7 @@
 //! One shard's librdkafka producer and its callbacks.
 //!
-//! `send` never blocks (a full queue drops the newest record and counts it)
+//! `send` never blocks live capture (a full queue drops the newest record
+//! and counts it; file input waits for the broker, within a bound)
 //! and `poll` serves delivery reports without waiting; both are called from
 //! the owning shard's thread only.
 
@@ -147,6 +148,9 @@ pub struct KafkaOutput {
     producer: BaseProducer<ShardContext>,
     topic: String,
     stats: Arc<ShardStats>,
+    /// A wait for room timed out: drop at once until the queue takes a
+    /// record again, so a stalled broker cannot slow every record.
+    stalled: bool,
 }
 
 impl KafkaOutput {
@@ -180,11 +184,43 @@ impl KafkaOutput {
             producer,
             topic: cfg.output_kafka_topic.clone(),
             stats,
+            stalled: false,
         })
     }
 
-    /// Enqueues one record. Never blocks; never retries into a full queue.
-    pub fn send(&mut self, key: &[u8], payload: &[u8]) -> Sent {
+    /// Enqueues one record. With `wait` None it never blocks: a full queue
+    /// drops the record (live capture must not stall). With `wait` it serves
+    /// delivery reports and retries for up to that long first (file input,
+    /// which has no wire to fall behind, waits for the broker instead of
+    /// losing records); only then is the record dropped. Drops are counted.
+    pub fn send(&mut self, key: &[u8], payload: &[u8], wait: Option<Duration>) -> Sent {
+        let deadline = wait.map(|w| Instant::now() + w);
+        loop {
+            match self.try_send(key, payload) {
+                Sent::DroppedQueueFull => {
+                    // Waiting makes sense only while the brokers answer.
+                    let answering = !self.producer.context().impaired.load(Ordering::Relaxed);
+                    match deadline {
+                        Some(d) if Instant::now() < d && answering && !self.stalled => {
+                            self.producer.poll(Duration::from_millis(20));
+                        }
+                        _ => {
+                            self.stalled |= deadline.is_some();
+                            self.stats.add_shared(Counter::KafkaQueueFull, 1);
+                            return Sent::DroppedQueueFull;
+                        }
+                    }
+                }
+                Sent::Queued => {
+                    self.stalled = false;
+                    return Sent::Queued;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_send(&mut self, key: &[u8], payload: &[u8]) -> Sent {
         let rec = BaseRecord::to(&self.topic).key(key).payload(payload);
         match self.producer.send(rec) {
             Ok(()) => {
@@ -192,7 +228,6 @@ impl KafkaOutput {
                 Sent::Queued
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                self.stats.add_shared(Counter::KafkaQueueFull, 1);
                 Sent::DroppedQueueFull
             }
             Err((e, _)) => {

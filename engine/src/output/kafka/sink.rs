@@ -25,7 +25,15 @@ pub struct KafkaSink {
     scratch: Vec<u8>,
     since_poll: u32,
     closed: bool,
+    /// File input waits this long for room in a full queue; live input
+    /// never waits.
+    full_queue_wait: Option<Duration>,
 }
+
+/// How long file input waits for the broker to make room before a record
+/// is dropped (and counted): long enough for a slow broker, short enough
+/// that a dead one cannot hang the run.
+const FILE_INPUT_FULL_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 impl KafkaSink {
     pub fn new(cfg: &Config, shard: usize, stats: Arc<ShardStats>) -> Result<KafkaSink, String> {
@@ -39,11 +47,13 @@ impl KafkaSink {
             scratch: Vec::new(),
             since_poll: 0,
             closed: false,
+            full_queue_wait: (cfg.input_raw_engine == crate::config::Engine::PcapFile)
+                .then_some(FILE_INPUT_FULL_QUEUE_WAIT),
         })
     }
 
     fn send(&mut self, key: &[u8], payload: &[u8]) {
-        if let Sent::DroppedQueueFull = self.out.send(key, payload) {
+        if let Sent::DroppedQueueFull = self.out.send(key, payload, self.full_queue_wait) {
             // Counted by the producer; the log line comes from the
             // periodic metrics (drop_kafka_queue), not once per record.
         }

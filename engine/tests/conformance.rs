@@ -283,6 +283,25 @@ fn read_scoreboard(path: &Path) -> BTreeMap<String, Score> {
     m
 }
 
+/// A capture's score may not fall below the committed one: fewer matches
+/// or more extras than before is a failure, and so is a capture missing
+/// from the scoreboard.
+fn check_score(
+    committed: &BTreeMap<String, Score>,
+    name: &str,
+    score: &Score,
+    failures: &mut Vec<String>,
+) {
+    match committed.get(name) {
+        Some(c) if score.matched < c.matched || score.extra > c.extra => failures.push(format!(
+            "{name}: matched {} (was {}), extra {} (was {})",
+            score.matched, c.matched, score.extra, c.extra
+        )),
+        Some(_) => {}
+        None => failures.push(format!("{name}: not in the scoreboard")),
+    }
+}
+
 fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>) {
     let mut s = format!(
         "# {title}\n\
@@ -355,16 +374,7 @@ fn zeek_http_log_scoreboard() {
         if std::env::var_os("HTTPCAP_CONFORMANCE_STDERR").is_some() {
             println!("{}", run.stderr);
         }
-        match committed.get(&name) {
-            Some(c) if score.matched < c.matched || score.extra > c.extra => {
-                failures.push(format!(
-                    "{name}: matched {} (was {}), extra {} (was {})",
-                    score.matched, c.matched, score.extra, c.extra
-                ))
-            }
-            Some(_) => {}
-            None => failures.push(format!("{name}: not in the scoreboard")),
-        }
+        check_score(&committed, &name, &score, &mut failures);
         now.insert(name, score);
     }
     let total: usize = now.values().map(|s| s.expected).sum();
@@ -541,16 +551,7 @@ fn arkime_session_facts_scoreboard() {
         for f in &extra {
             println!("    extra:   {}", truncate(f));
         }
-        match committed.get(&name) {
-            Some(c) if score.matched < c.matched || score.extra > c.extra => {
-                failures.push(format!(
-                    "{name}: matched {} (was {}), extra {} (was {})",
-                    score.matched, c.matched, score.extra, c.extra
-                ))
-            }
-            Some(_) => {}
-            None => failures.push(format!("{name}: not in the scoreboard")),
-        }
+        check_score(&committed, &name, &score, &mut failures);
         now.insert(name, score);
     }
     let total: usize = now.values().map(|s| s.expected).sum();

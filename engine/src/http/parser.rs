@@ -485,13 +485,7 @@ pub fn request_framing(head: &Head) -> Result<Framing, BadFraming> {
         // HTTP/2 with prior knowledge: the connection preface.
         return Ok(Framing::Tunnel);
     }
-    if is_chunked(head) {
-        return Ok(Framing::Chunked);
-    }
-    match content_length(head)? {
-        Some(n) => Ok(Framing::Length(n)),
-        None => Ok(Framing::None),
-    }
+    declared_body(head, Framing::None)
 }
 
 /// The framing of a response to a request with `request_method`
@@ -512,13 +506,16 @@ pub fn response_framing(head: &Head, request_method: Option<&str>) -> Result<Fra
     {
         return Ok(Framing::None);
     }
+    declared_body(head, Framing::UntilClose)
+}
+
+/// The body a head declares: chunked, else Content-Length, else `otherwise`
+/// (no body for requests, read-until-close for responses).
+fn declared_body(head: &Head, otherwise: Framing) -> Result<Framing, BadFraming> {
     if is_chunked(head) {
         return Ok(Framing::Chunked);
     }
-    match content_length(head)? {
-        Some(n) => Ok(Framing::Length(n)),
-        None => Ok(Framing::UntilClose),
-    }
+    Ok(content_length(head)?.map_or(otherwise, Framing::Length))
 }
 
 fn is_chunked(head: &Head) -> bool {

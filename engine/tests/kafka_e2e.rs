@@ -274,12 +274,7 @@ fn sigterm_flushes_what_is_queued_before_exit() {
     let bytes = std::fs::read(&pcap).unwrap();
     let (first, _) = split_pcap(&bytes, 0.5);
     // A FIFO keeps the run going until the signal, like a live link.
-    let fifo = dir.path("input.pcap");
-    let ok = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let fifo = dir.fifo("input.pcap");
     let jsonl = dir.path("out.jsonl");
     let mut env = base_env(&fifo, &jsonl, &broker.addr(), "sigterm");
     // A long linger: records are still queued when the signal comes.

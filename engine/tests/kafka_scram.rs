@@ -135,12 +135,7 @@ fn broker_killed_mid_run_and_restarted_loses_nothing() {
 
     // The capture arrives through a FIFO, so the run is still going (reading)
     // while the broker is killed and restarted.
-    let fifo = dir.path("input.pcap");
-    let ok = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let fifo = dir.fifo("input.pcap");
     let jsonl = dir.path("out.jsonl");
     let mut env = base_env(&fifo, &jsonl, &broker.addr(), "restart");
     set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");

@@ -319,6 +319,18 @@ impl Scratch {
     pub fn path(&self, f: &str) -> String {
         self.0.join(f).to_string_lossy().into_owned()
     }
+
+    /// A named pipe in the scratch directory: fed as capture input, it keeps
+    /// a run going (like a live link) until the test closes it.
+    pub fn fifo(&self, f: &str) -> String {
+        let path = self.path(f);
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("run mkfifo");
+        assert!(ok.success(), "mkfifo {path}");
+        path
+    }
 }
 
 impl Drop for Scratch {

@@ -88,7 +88,7 @@ say "baseline producer: $B_LINE"
 
 # 3. Read both topics back and compare with the file.
 verify() {
-    python3 tools/kafka/consume.py read --bootstrap "$BOOT" --topic "$1" --timeout 600 >"$OUT/kafka-$1.read"
+    python3 tools/kafka/consume.py read --bootstrap "$BOOT" --topic "$1" --timeout 600 --expect "$(wc -l <"$JSONL")" >"$OUT/kafka-$1.read"
     python3 - "$JSONL" "$OUT/kafka-$1.read" <<'EOF'
 import collections, hashlib, sys
 def digests(path):

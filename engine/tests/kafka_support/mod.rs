@@ -226,33 +226,33 @@ impl Broker {
         out.lines().map(str::to_string).collect()
     }
 
-    /// Every message as (key, value), re-read a few times (bounded) while
-    /// fewer than `expected` are visible: the memory broker was once seen
-    /// to show fewer records than it had acknowledged right after a run.
-    /// Each short read is printed, so a slow broker can be told from a
-    /// lossy one; a lossy one still fails the caller's comparison.
+    /// Every message as (key, value), reading until at least `expected`
+    /// arrived or the consumer's bound ran out. A short read fails the
+    /// caller's comparison with the consumer's diagnostics (offsets reached
+    /// per partition) printed, so a slow broker can be told from a lossy one.
     pub fn read_expecting(&self, topic: &str, expected: usize) -> Vec<(String, String)> {
-        let mut got = self.read_keyed(topic);
-        for attempt in 1..=5 {
-            if got.len() >= expected {
-                break;
-            }
+        let expect = expected.to_string();
+        let got = self.read_keyed_with(topic, &["--expect", &expect]);
+        if got.len() < expected {
             eprintln!(
-                "short read of {topic}: {} of {expected} records (attempt {attempt}); consumer: {}",
+                "short read of {topic}: {} of {expected} records; consumer: {}",
                 got.len(),
                 consume_diagnostics(&["count", "--bootstrap", &self.addr(), "--topic", topic])
                     .trim()
             );
-            std::thread::sleep(Duration::from_secs(2));
-            got = self.read_keyed(topic);
         }
         got
     }
 
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
+        self.read_keyed_with(topic, &[])
+    }
+
+    fn read_keyed_with(&self, topic: &str, extra: &[&str]) -> Vec<(String, String)> {
         let addr = self.addr();
         let mut args = vec!["read", "--keys", "--bootstrap", &addr, "--topic", topic];
+        args.extend_from_slice(extra);
         args.extend(self.auth.iter().map(String::as_str));
         let out = consume(&args).expect("read topic");
         out.lines()

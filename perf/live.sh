@@ -7,13 +7,25 @@
 # against the truth.
 #
 # Settings: PERF_TXNS (1000000), PERF_SEED (1), PERF_OUT (perf/out),
-# PERF_SHARDS (2). Needs root, tcpreplay, iproute2 (perf/setup.sh).
+# PERF_SHARDS (2), PERF_PPS (unset: --topspeed; a number: replay at that
+# many packets per second, for latency at a rate the machine sustains),
+# PERF_GEN_ARGS (extra httpcap-loadgen flags; PERF_GEN_ARGS=dense is short
+# keep-alive API calls, ~3.2 packets per transaction, so that tcpreplay's
+# packet rate gives about 100k transactions/s).
+# Needs root, tcpreplay, iproute2 (perf/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TXNS=${PERF_TXNS:-1000000}
 SEED=${PERF_SEED:-1}
 SHARDS=${PERF_SHARDS:-2}
+PPS=${PERF_PPS:-}
+GEN_ARGS=${PERF_GEN_ARGS:-}
+if [ "$GEN_ARGS" = dense ]; then
+    GEN_ARGS="--keepalive 64 --request-body 16 --response-body uniform:100-400 --static-share 0 --gzip-share 0 --chunked-share 0 --close-share 0 --pipeline-share 0"
+fi
+GEN_TAG=${GEN_ARGS:+-$(cksum <<<"$GEN_ARGS" | cut -d' ' -f1)}
+if [ -n "$PPS" ]; then RATE=(--pps="$PPS"); else RATE=(--topspeed); fi
 OUT=${PERF_OUT:-perf/out}
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
@@ -31,9 +43,9 @@ trap cleanup EXIT
 command -v tcpreplay >/dev/null || { echo "perf/live.sh: tcpreplay not found (run perf/setup.sh)" >&2; exit 1; }
 cargo build --release -q -p httpcap -p httpcap-loadgen
 HTTPCAP=$(realpath target/release/httpcap)
-PCAP="$OUT/http-$TXNS-s$SEED.pcap"
+PCAP="$OUT/http-$TXNS-s$SEED$GEN_TAG.pcap"
 if [ ! -s "$PCAP.truth.json" ] || [ target/release/httpcap-loadgen -nt "$PCAP.truth.json" ]; then
-    target/release/httpcap-loadgen -o "$PCAP" --transactions "$TXNS" --seed "$SEED"
+    target/release/httpcap-loadgen -o "$PCAP" --transactions "$TXNS" --seed "$SEED" $GEN_ARGS
 fi
 truth() { awk -F': ' -v k="\"$1\"" '$1 ~ k { gsub(/,/, "", $2); print $2 }' "$PCAP.truth.json"; }
 cat "$PCAP" >/dev/null
@@ -56,7 +68,7 @@ cap_pid=$!
 sleep 3
 kill -0 "$cap_pid" || { echo "httpcap exited early:" >&2; cat "$OUT/live-httpcap.err" >&2; exit 1; }
 
-ip netns exec "$tx_ns" tcpreplay --topspeed -i live-tx "$PCAP" >"$OUT/live-tcpreplay.out" 2>&1
+ip netns exec "$tx_ns" tcpreplay "${RATE[@]}" -i live-tx "$PCAP" >"$OUT/live-tcpreplay.out" 2>&1
 sleep 3
 # /usr/bin/time ignores SIGINT while it waits, so signal httpcap itself.
 kill -INT "$(pgrep -P "$cap_pid")"
@@ -68,7 +80,7 @@ got=$(wc -l <"$OUT/live.jsonl")
 want=$(truth non_static_transactions)
 drops=$(grep -oE 'kernel_drops=[0-9]+' "$OUT/live-httpcap.err" | tail -1 | cut -d= -f2)
 {
-    echo "live: tcpreplay --topspeed, af_packet, $SHARDS shards, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "live: tcpreplay ${RATE[*]}, af_packet, $SHARDS shards, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     grep -E "Actual|Rated" "$OUT/live-tcpreplay.out" | sed 's/^ */tcpreplay: /'
     echo "httpcap records: $got of $want expected ($([ "$got" = "$want" ] && echo complete || echo INCOMPLETE))"
     echo "kernel drops:    $drops"

@@ -284,7 +284,7 @@ fn replay_equals_file(n: u8, ipip: bool) {
         pcap.display()
     ));
     // Shards drain their rings at shutdown; the last block retires within
-    // 10 ms. Settle time, not a performance assertion.
+    // 1 ms. Settle time, not a performance assertion.
     let frames = file.counter("packets");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let live = h.stop();

@@ -21,6 +21,8 @@ pub struct KernelStats {
     pub packets: u64,
     pub drops: u64,
     pub freezes: u64,
+    /// Frames the ring cut short (captured length below the wire length).
+    pub truncated: u64,
 }
 
 /// One socket's receive ring, owned by one shard.
@@ -39,7 +41,7 @@ pub trait FrameRing: Send {
 const IDLE_WAIT_MS: i32 = 20;
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// After shutdown, what is already in the rings is still read (the
-/// kernel retires a partly filled block within 10 ms), for at most this
+/// kernel retires a partly filled block within 1 ms), for at most this
 /// long under continuing traffic.
 const DRAIN_FOR: Duration = Duration::from_secs(1);
 /// Batches in each shard's handover inbox.
@@ -96,6 +98,7 @@ impl LiveSource {
             self.stats.add(Counter::KernelPackets, k.packets);
             self.stats.add(Counter::KernelDrops, k.drops);
             self.stats.add(Counter::KernelFreezes, k.freezes);
+            self.stats.add(Counter::CaptureTruncated, k.truncated);
         }
         self.last_stats = Instant::now();
     }

@@ -26,6 +26,8 @@ pub struct PcapRing {
     cap: Capture<Active>,
     link: LinkType,
     last: (u64, u64),
+    /// Frames cut at the snaplen since the last stats read.
+    truncated: u64,
 }
 
 impl PcapRing {
@@ -66,6 +68,7 @@ impl PcapRing {
             cap,
             link,
             last: (0, 0),
+            truncated: 0,
         })
     }
 }
@@ -80,6 +83,9 @@ impl FrameRing for PcapRing {
         while n < FRAMES_PER_READ {
             match self.cap.next_packet() {
                 Ok(p) => {
+                    if p.header.caplen < p.header.len {
+                        self.truncated += 1;
+                    }
                     let ts = p.header.ts;
                     let ts_ns =
                         ts.tv_sec.max(0) as u64 * 1_000_000_000 + ts.tv_usec.max(0) as u64 * 1_000;
@@ -110,6 +116,7 @@ impl FrameRing for PcapRing {
             packets: recv.saturating_sub(self.last.0),
             drops: drop.saturating_sub(self.last.1),
             freezes: 0,
+            truncated: std::mem::take(&mut self.truncated),
         };
         self.last = (recv, drop);
         d

@@ -32,6 +32,7 @@ counters! {
     KernelPackets => "kernel_packets", "packets the kernel ring saw (PACKET_STATISTICS)";
     KernelDrops => "kernel_drops", "packets the kernel dropped because a ring was full";
     KernelFreezes => "kernel_freezes", "times a TPACKET_V3 ring froze its queue";
+    CaptureTruncated => "capture_truncated", "live frames the capture ring cut short (larger than a ring block or the snaplen)";
     BpfFiltered => "filter_bpf", "packets rejected by INPUT_RAW_BPF_FILTER";
     SteerMisrouted => "steer_misrouted", "live packets handed to another shard because fanout put them on the wrong one";
     SteerQueueFull => "steer_queue_full", "packets dropped because a shard's input ring was full";

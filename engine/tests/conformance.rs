@@ -1,34 +1,33 @@
-//! Conformance against Zeek: for every capture in the shared pcap corpus
-//! that has a Zeek `http.log` oracle, run the real binary and compare each
-//! transaction's method, host, uri, status code and body lengths.
+//! Conformance against the oracles stored beside the shared public
+//! captures: Zeek's `http.log`, Arkime's session baselines and
+//! suricata-verify's eve.json checks. For every capture with an oracle we
+//! run the real binary and compare what both saw.
 //!
-//! The committed scoreboard (`tests/conformance/scoreboard.tsv`) records,
-//! per oracle, how many transactions we match and why the rest differ. The
-//! test fails when any oracle scores below it (fewer matches, more extras).
-//! `HTTPCAP_UPDATE_SCOREBOARD=1` rewrites the numbers, keeping the reasons.
+//! The committed scoreboards (`tests/conformance/*.tsv`) record, per
+//! oracle, how many expectations we match and why the rest differ. A test
+//! fails when any oracle scores below its board (fewer matches, more
+//! extras). `HTTPCAP_UPDATE_SCOREBOARD=1` rewrites the numbers, keeping
+//! the reasons.
 //!
 //! The corpus is third-party data and lives outside the repository:
-//! `HTTPCAP_PCAPS`, else `../shared/pcaps` beside the checkout.
+//! `HTTPCAP_PCAPS`, else `../shared/pcaps` beside the checkout. Without it
+//! every test here prints SKIPPED and passes.
+
+#[path = "conformance/board.rs"]
+mod board;
+#[path = "conformance/suricata.rs"]
+mod suricata;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use board::*;
 
 /// The fields compared, in Zeek's spelling: method, host, uri,
 /// status_code, request_body_len, response_body_len ("-" when unset).
 type Key = [String; 6];
 
 const SCOREBOARD: &str = "tests/conformance/scoreboard.tsv";
-
-fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("HTTPCAP_PCAPS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")),
-        Some(PathBuf::from("/work/shared/pcaps")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir())
-}
 
 /// Every `http.log` under a `<capture>.oracle/<test>/` directory.
 fn oracles(root: &Path) -> Vec<(PathBuf, PathBuf, String)> {
@@ -165,78 +164,6 @@ fn unescape(uri: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-struct Run {
-    records: Vec<Key>,
-    values: Vec<serde_json::Value>,
-    stderr: String,
-}
-
-fn run_engine(capture: &Path) -> Result<Run, String> {
-    let bin = env!("CARGO_BIN_EXE_httpcap");
-    let ipip = capture.components().any(|c| c.as_os_str() == "tunnels");
-    let mut child = Command::new(bin)
-        .args(["--input-raw-engine", "pcap_file", "--input-raw"])
-        .arg(capture)
-        .args(["--input-raw-bpf-filter", "", "--processing-workers", "2"])
-        .args(["--metrics-output", "none"])
-        .env("IPIP", if ipip { "true" } else { "false" })
-        .env("FILTER_BLOCK_EXTS", "")
-        .env("FILTER_BLOCK_CTYPES", "")
-        .env("FILTER_BLOCK_ACCEPT", "")
-        .env("FILTER_BLOCK_MULTIPART", "")
-        .env_remove("OUTPUT_KAFKA_HOST")
-        .env_remove("OUTPUT_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn httpcap");
-    // A hang guard, not a timing assertion: a stalled engine must not
-    // stall CI.
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let err_t = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{}: httpcap did not finish", capture.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out_t.join().unwrap();
-    let stderr = err_t.join().unwrap();
-    if !status.success() {
-        let last = stderr.lines().last().unwrap_or("").to_string();
-        return Err(format!("httpcap failed ({status}): {last}"));
-    }
-    let mut records = Vec::new();
-    let mut values = Vec::new();
-    for l in out.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value =
-            serde_json::from_str(l).map_err(|e| format!("record is not JSON: {e}: {l}"))?;
-        records.push(key_of(&v));
-        values.push(v);
-    }
-    Ok(Run {
-        records,
-        values,
-        stderr,
-    })
-}
-
-#[derive(Clone, Debug, Default)]
-struct Score {
-    expected: usize,
-    matched: usize,
-    missing: usize,
-    extra: usize,
-    reason: String,
-}
-
 /// Multiset comparison: each oracle row may be matched by one record.
 fn compare(expected: &[Key], got: &[Key]) -> (usize, Vec<Key>, Vec<Key>) {
     let mut left: Vec<Option<&Key>> = got.iter().map(Some).collect();
@@ -253,69 +180,6 @@ fn compare(expected: &[Key], got: &[Key]) -> (usize, Vec<Key>, Vec<Key>) {
     }
     let extra = left.into_iter().flatten().cloned().collect();
     (matched, missing, extra)
-}
-
-fn read_scoreboard(path: &Path) -> BTreeMap<String, Score> {
-    let mut m = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return m;
-    };
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let c: Vec<&str> = line.splitn(6, '\t').collect();
-        if c.len() < 5 {
-            continue;
-        }
-        let n = |i: usize| c[i].trim().parse().unwrap_or(0);
-        m.insert(
-            c[0].to_string(),
-            Score {
-                expected: n(1),
-                matched: n(2),
-                missing: n(3),
-                extra: n(4),
-                reason: c.get(5).unwrap_or(&"").to_string(),
-            },
-        );
-    }
-    m
-}
-
-/// A capture's score may not fall below the committed one: fewer matches
-/// or more extras than before is a failure, and so is a capture missing
-/// from the scoreboard.
-fn check_score(
-    committed: &BTreeMap<String, Score>,
-    name: &str,
-    score: &Score,
-    failures: &mut Vec<String>,
-) {
-    match committed.get(name) {
-        Some(c) if score.matched < c.matched || score.extra > c.extra => failures.push(format!(
-            "{name}: matched {} (was {}), extra {} (was {})",
-            score.matched, c.matched, score.extra, c.extra
-        )),
-        Some(_) => {}
-        None => failures.push(format!("{name}: not in the scoreboard")),
-    }
-}
-
-fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>) {
-    let mut s = format!(
-        "# {title}\n\
-         # Written by tests/conformance.rs with HTTPCAP_UPDATE_SCOREBOARD=1;\n\
-         # the reason column is kept by hand.\n\
-         # oracle\texpected\tmatched\tmissing\textra\treason\n",
-    );
-    for (name, r) in rows {
-        s.push_str(&format!(
-            "{name}\t{}\t{}\t{}\t{}\t{}\n",
-            r.expected, r.matched, r.missing, r.extra, r.reason
-        ));
-    }
-    std::fs::write(path, s).expect("write scoreboard");
 }
 
 fn fmt_key(k: &Key) -> String {
@@ -343,13 +207,13 @@ fn zeek_http_log_scoreboard() {
             Err(e) => {
                 println!("    error: {e}");
                 Run {
-                    records: Vec::new(),
                     values: Vec::new(),
                     stderr: e,
                 }
             }
         };
-        let (matched, missing, extra) = compare(&expected, &run.records);
+        let records: Vec<Key> = run.values.iter().map(key_of).collect();
+        let (matched, missing, extra) = compare(&expected, &records);
         let reason = committed
             .get(&name)
             .map(|s| s.reason.clone())
@@ -573,15 +437,4 @@ fn arkime_session_facts_scoreboard() {
         "below the committed Arkime scoreboard:\n{}",
         failures.join("\n")
     );
-}
-
-fn truncate(s: &str) -> String {
-    if s.len() > 160 {
-        format!(
-            "{}...",
-            &s[..s.char_indices().nth(160).map(|(i, _)| i).unwrap_or(s.len())]
-        )
-    } else {
-        s.to_string()
-    }
 }

@@ -49,7 +49,7 @@ impl ShardSettings {
             max_body: c.max_body_bytes as usize,
             body_reserve: c.buffer_cap as usize,
             max_head: c.max_header_bytes as usize,
-            memory_budget: (c.heap_limit / c.processing_workers.max(1) as u64) as usize,
+            memory_budget: crate::config::memory::ShardMemory::of(c).streams as usize,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! those live in docker-compose.yml, so the binary alone never contacts
 //! anything.
 
+pub mod memory;
 pub mod units;
 
 use std::time::Duration;

@@ -46,10 +46,14 @@ pub fn producer_properties(cfg: &Config, shard: usize) -> Vec<(&'static str, Str
         "queue.buffering.max.messages",
         cfg.output_kafka_channel_buf.to_string(),
     ));
-    // The message-count bound above is the one we document and count drops
-    // against; the byte bound is set high enough (whole queue of maximum
-    // size records up to librdkafka's ceiling) not to trigger first.
-    p.push(("queue.buffering.max.kbytes", "2147483647".into()));
+    // Both bounds count drops the same way (a full queue): the record count
+    // is OUTPUT_KAFKA_CHANNEL_BUF, the bytes are this shard's slice of
+    // HEAP_LIMIT (config::memory), so the queue stays inside the budget.
+    let queue_kib = crate::config::memory::ShardMemory::of(cfg).kafka_queue / 1024;
+    p.push((
+        "queue.buffering.max.kbytes",
+        queue_kib.clamp(1, i32::MAX as u64).to_string(),
+    ));
     p.push((
         "message.max.bytes",
         clamp_i32(cfg.output_kafka_max_message_bytes.max(1000)).to_string(),
@@ -234,8 +238,12 @@ mod tests {
             "--output-kafka-channel-buf=30000",
             "--output-kafka-compression=zstd",
             "--output-kafka-max-message-bytes=5mb",
+            "--heap-limit=8GiB",
+            "--processing-workers=4",
         ]);
         let p = producer_properties(&c, 3);
+        // A quarter of the shard's 2 GiB share of HEAP_LIMIT.
+        assert_eq!(get(&p, "queue.buffering.max.kbytes"), Some("524288"));
         assert_eq!(get(&p, "linger.ms"), Some("50"));
         assert_eq!(get(&p, "batch.num.messages"), Some("500"));
         assert_eq!(get(&p, "queue.buffering.max.messages"), Some("30000"));

@@ -48,6 +48,9 @@ fn run_id() -> u32 {
 struct Sources {
     per_shard: Vec<Box<dyn PacketSource>>,
     feeder: Option<JoinHandle<Result<(), String>>>,
+    /// Kept until the shards are done (af_xdp: the attached XDP programs,
+    /// detached when dropped).
+    _guards: Vec<Box<dyn std::any::Any>>,
 }
 
 /// Recorded input: one reader thread steers each packet to its shard by a
@@ -137,6 +140,7 @@ fn file_sources(
     Ok(Sources {
         per_shard,
         feeder: Some(feeder),
+        _guards: Vec::new(),
     })
 }
 
@@ -149,7 +153,8 @@ fn filter_error(cfg: &Config, e: String) -> RunError {
 }
 
 /// Live input: per shard and per interface one kernel socket; each
-/// interface's sockets form one fanout group (see `capture::steer`).
+/// interface's sockets form one fanout group (see `capture::steer`), or
+/// with af_xdp one XDP program steers to them (see `capture::xdp`).
 fn live_sources(
     cfg: &Config,
     shards: usize,
@@ -158,18 +163,16 @@ fn live_sources(
 ) -> Result<Sources, RunError> {
     use crate::capture::af_packet::{join_fanout, AfPacketRing};
     use crate::capture::bpf::{self, Insn};
-    use crate::capture::live::{FrameRing, LiveSource, INBOX_BATCHES};
+    use crate::capture::live::FrameRing;
     use crate::capture::pcap_live::PcapRing;
     use crate::capture::{iface, privileges, steer, LinkType};
 
     let engine = cfg.input_raw_engine;
-    if engine == Engine::AfXdp {
-        return Err(RunError::Config(
-            "INPUT_RAW_ENGINE (--input-raw-engine): 'af_xdp' is not available in this build (see README, Live capture): expected af_packet, pcap or pcap_file".into(),
-        ));
-    }
     let ifaces = iface::parse(&cfg.input_raw).map_err(RunError::Config)?;
     privileges::check_capture(engine_name(engine)).map_err(RunError::Config)?;
+    if engine == Engine::AfXdp {
+        return xdp_sources(cfg, shards, stats, shutdown, &ifaces);
+    }
     let fanout = steer::fanout_program(cfg.ipip);
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
     let failed = |what: &str, name: &str, e: String| {
@@ -219,9 +222,66 @@ fn live_sources(
             shard_rings.push(ring);
         }
     }
+    Ok(Sources {
+        per_shard: live_shards(cfg, rings, stats, shutdown),
+        feeder: None,
+        _guards: Vec::new(),
+    })
+}
+
+/// af_xdp: per interface one XDP program and per shard one AF_XDP socket
+/// on each RX queue. The capture filter runs in userspace on each frame.
+fn xdp_sources(
+    cfg: &Config,
+    shards: usize,
+    stats: &[Arc<ShardStats>],
+    shutdown: Arc<AtomicBool>,
+    ifaces: &[crate::capture::iface::Iface],
+) -> Result<Sources, RunError> {
+    use crate::capture::af_xdp;
+    use crate::capture::live::FrameRing;
+    use crate::capture::{bpf, LinkType};
+
+    let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
+    for ifc in ifaces {
+        let filter = bpf::expression(&cfg.input_raw_bpf_filter, &ifc.ports)
+            .map(|e| bpf::build(&e, LinkType::Ethernet, cfg.ipip))
+            .transpose()
+            .map_err(|e| filter_error(cfg, e))?;
+        let opened = af_xdp::open_interface(
+            ifc,
+            shards as u32,
+            cfg.assembler_worker_pkt_buf,
+            cfg.ipip,
+            filter,
+        )
+        .map_err(|e| RunError::Failed(format!("af_xdp: cannot capture on {}: {e}", ifc.name)))?;
+        for (shard, r) in opened.per_shard.into_iter().enumerate() {
+            rings[shard].extend(r.into_iter().map(|r| Box::new(r) as Box<dyn FrameRing>));
+        }
+        guards.push(Box::new(opened.attachment));
+    }
+    Ok(Sources {
+        per_shard: live_shards(cfg, rings, stats, shutdown),
+        feeder: None,
+        _guards: guards,
+    })
+}
+
+/// One live source per shard over its rings, with the handover inboxes
+/// for packets steered to the wrong shard.
+fn live_shards(
+    cfg: &Config,
+    rings: Vec<Vec<Box<dyn crate::capture::live::FrameRing>>>,
+    stats: &[Arc<ShardStats>],
+    shutdown: Arc<AtomicBool>,
+) -> Vec<Box<dyn PacketSource>> {
+    use crate::capture::live::{LiveSource, INBOX_BATCHES};
+    let shards = rings.len();
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
     let decode = DecodeOptions { ipip: cfg.ipip };
-    let per_shard = rings
+    rings
         .into_iter()
         .zip(rxs)
         .enumerate()
@@ -236,11 +296,7 @@ fn live_sources(
                 shutdown.clone(),
             )) as Box<dyn PacketSource>
         })
-        .collect();
-    Ok(Sources {
-        per_shard,
-        feeder: None,
-    })
+        .collect()
 }
 
 /// The sinks one shard writes to.
@@ -362,6 +418,8 @@ pub fn run_with(
         shard_panicked |= t.join().is_err();
     }
     let feeder_result = sources.feeder.take().map(|f| f.join());
+    // The shards are done: detach XDP programs before the summary.
+    drop(sources);
     if let Some(w) = writer {
         w.finish()
             .map_err(|e| RunError::Failed(format!("writing JSON lines failed: {e}")))?;

@@ -435,6 +435,7 @@ impl FrameRing for AfPacketRing {
             drops: st.drops as u64,
             freezes: st.freeze_q_cnt as u64,
             truncated: std::mem::take(&mut self.truncated),
+            ..KernelStats::default()
         }
     }
 }

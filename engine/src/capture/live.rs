@@ -23,6 +23,20 @@ pub struct KernelStats {
     pub freezes: u64,
     /// Frames the ring cut short (captured length below the wire length).
     pub truncated: u64,
+    /// Frames a ring rejected with INPUT_RAW_BPF_FILTER in userspace
+    /// (af_xdp, which has no socket filter).
+    pub filtered: u64,
+    /// af_xdp's itemised losses (see `Counter`).
+    pub xdp: XdpLosses,
+}
+
+/// What XDP_STATISTICS and the XDP program report beyond packets/drops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpLosses {
+    pub rx_ring_full: u64,
+    pub fill_ring_empty: u64,
+    pub invalid_descs: u64,
+    pub no_socket: u64,
 }
 
 /// One socket's receive ring, owned by one shard.
@@ -99,6 +113,13 @@ impl LiveSource {
             self.stats.add(Counter::KernelDrops, k.drops);
             self.stats.add(Counter::KernelFreezes, k.freezes);
             self.stats.add(Counter::CaptureTruncated, k.truncated);
+            self.stats.add(Counter::BpfFiltered, k.filtered);
+            self.stats.add(Counter::XdpRxRingFull, k.xdp.rx_ring_full);
+            self.stats
+                .add(Counter::XdpFillRingEmpty, k.xdp.fill_ring_empty);
+            self.stats
+                .add(Counter::XdpInvalidDescs, k.xdp.invalid_descs);
+            self.stats.add(Counter::XdpNoSocket, k.xdp.no_socket);
         }
         self.last_stats = Instant::now();
     }

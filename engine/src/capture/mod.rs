@@ -3,6 +3,7 @@
 //! knows whether they came from a file or a kernel ring.
 
 pub mod af_packet;
+pub mod af_xdp;
 pub mod batch;
 pub mod bpf;
 pub mod iface;
@@ -13,6 +14,7 @@ pub mod privileges;
 pub mod steer;
 #[cfg(test)]
 mod testpkt;
+pub mod xdp;
 
 /// Link-layer framing of a captured frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

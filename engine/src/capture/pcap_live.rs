@@ -115,8 +115,8 @@ impl FrameRing for PcapRing {
         let d = KernelStats {
             packets: recv.saturating_sub(self.last.0),
             drops: drop.saturating_sub(self.last.1),
-            freezes: 0,
             truncated: std::mem::take(&mut self.truncated),
+            ..KernelStats::default()
         };
         self.last = (recv, drop);
         d

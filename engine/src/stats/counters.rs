@@ -29,10 +29,14 @@ counters! {
     // Capture
     Packets => "packets", "packets handed to a shard";
     Bytes => "bytes", "bytes of those packets (captured length)";
-    KernelPackets => "kernel_packets", "packets the kernel ring saw (PACKET_STATISTICS)";
-    KernelDrops => "kernel_drops", "packets the kernel dropped because a ring was full";
+    KernelPackets => "kernel_packets", "packets the kernel ring saw (PACKET_STATISTICS; af_xdp: frames the XDP program steered to the shard)";
+    KernelDrops => "kernel_drops", "packets the kernel dropped because a ring was full (af_xdp: every frame lost before the shard, itemised by the xdp_ counters)";
     KernelFreezes => "kernel_freezes", "times a TPACKET_V3 ring froze its queue";
     CaptureTruncated => "capture_truncated", "live frames the capture ring cut short (larger than a ring block or the snaplen)";
+    XdpRxRingFull => "xdp_rx_ring_full", "af_xdp: frames dropped because a shard's RX ring was full (in kernel_drops)";
+    XdpFillRingEmpty => "xdp_fill_ring_empty", "af_xdp: frames dropped because the shared fill ring had no free frame (in kernel_drops)";
+    XdpInvalidDescs => "xdp_invalid_descs", "af_xdp: invalid RX descriptors the kernel reported";
+    XdpNoSocket => "xdp_no_socket", "af_xdp: frames of an RX queue without sockets, left to the kernel stack (in kernel_drops)";
     BpfFiltered => "filter_bpf", "packets rejected by INPUT_RAW_BPF_FILTER";
     SteerMisrouted => "steer_misrouted", "live packets handed to another shard because fanout put them on the wrong one";
     SteerQueueFull => "steer_queue_full", "packets dropped because a shard's input ring was full";

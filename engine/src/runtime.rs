@@ -244,6 +244,11 @@ fn xdp_sources(
 
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
     let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
+    if ifaces.iter().any(|i| i.index == 0) {
+        return Err(RunError::Config(
+            "INPUT_RAW (--input-raw): 'any' cannot be used with INPUT_RAW_ENGINE=af_xdp, which attaches to real interfaces: list them (eth0,eth1)".into(),
+        ));
+    }
     for ifc in ifaces {
         let filter = bpf::expression(&cfg.input_raw_bpf_filter, &ifc.ports)
             .map(|e| bpf::build(&e, LinkType::Ethernet, cfg.ipip))

@@ -427,9 +427,6 @@ pub fn open_interface(
     filter: Option<Vec<Insn>>,
 ) -> Result<XdpInterface, String> {
     use super::xdp::{AttachMode, Steering};
-    if iface.index == 0 {
-        return Err("'any' is not an interface XDP can attach to; list the interfaces".into());
-    }
     let queues = rx_queues(&iface.name);
     let frames = frames_per_socket(pkt_buf, queues);
     let steering = Steering::load(shards, queues, ipip)?;

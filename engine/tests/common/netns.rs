@@ -223,7 +223,7 @@ impl Drop for Pair {
 }
 
 /// Removes namespaces left by a test process that was killed before its
-/// clean-up ran (`hc<n>-<pid>a`/`b` whose pid is gone).
+/// clean-up ran (`hc<n>-<pid>a`/`b`/`c` whose pid is gone).
 fn sweep_stale() {
     let list = sh("ip netns list");
     for line in String::from_utf8_lossy(&list.stdout).lines() {
@@ -231,7 +231,7 @@ fn sweep_stale() {
         let Some(rest) = name.strip_prefix("hc") else {
             continue;
         };
-        let Some((_, pid)) = rest.trim_end_matches(['a', 'b']).split_once('-') else {
+        let Some((_, pid)) = rest.trim_end_matches(['a', 'b', 'c']).split_once('-') else {
             continue;
         };
         if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
@@ -257,6 +257,8 @@ pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
 pub struct Httpcap {
     child: Option<Child>,
     pub out: PathBuf,
+    /// Where its stderr goes, when not to a pipe.
+    log: Option<PathBuf>,
 }
 
 /// What a finished httpcap run left behind.
@@ -334,6 +336,7 @@ impl Httpcap {
         let mut h = Httpcap {
             child: Some(child),
             out,
+            log: None,
         };
         wait_for(
             || {
@@ -349,6 +352,52 @@ impl Httpcap {
         // misrouted.
         std::thread::sleep(Duration::from_millis(200));
         h
+    }
+
+    /// Starts httpcap in namespace `ns` with its log in a file, and waits
+    /// until the log has a line containing `ready` (for engines whose
+    /// sockets /proc/net/packet does not list, such as af_xdp).
+    pub fn start_logged(
+        pair: &Pair,
+        ns: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready: &str,
+    ) -> Httpcap {
+        let n = std::fs::read_dir(&pair.dir).map(|d| d.count()).unwrap_or(0);
+        let out = pair.dir.join(format!("records-{n}.json"));
+        let log = pair.dir.join(format!("httpcap-{n}.log"));
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, binary()])
+            .args(args)
+            .arg("--output-file")
+            .arg(&out)
+            .envs(NO_FILTERS.iter().copied())
+            .envs(env.iter().copied())
+            .env("METRICS_INTERVAL", "1h")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start httpcap");
+        let mut h = Httpcap {
+            child: Some(child),
+            out,
+            log: Some(log.clone()),
+        };
+        wait_for(
+            || {
+                if let Some(Ok(Some(_))) = h.child.as_mut().map(|c| c.try_wait()) {
+                    return true; // exited early: `stop` shows why
+                }
+                std::fs::read_to_string(&log).is_ok_and(|t| t.contains(ready))
+            },
+            "httpcap ready",
+        );
+        h
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
     }
 
     /// Effective capabilities (hex) of each thread, by thread name.
@@ -372,16 +421,26 @@ impl Httpcap {
     pub fn stop(mut self) -> Finished {
         let mut child = self.child.take().unwrap();
         let _ = sh(&format!("kill -INT {} 2>/dev/null", child.id()));
-        finish(&mut child, &self.out)
+        finish(&mut child, &self.out, self.log.as_deref())
+    }
+
+    /// SIGKILL: no clean-up of any kind.
+    pub fn kill(mut self) -> Finished {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        finish(&mut child, &self.out, self.log.as_deref())
     }
 }
 
-fn finish(child: &mut Child, out: &Path) -> Finished {
+fn finish(child: &mut Child, out: &Path, log: Option<&Path>) -> Finished {
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut stderr);
     }
     let status = child.wait().expect("wait httpcap");
+    if let Some(l) = log {
+        stderr = std::fs::read_to_string(l).unwrap_or_default();
+    }
     let text = std::fs::read_to_string(out).unwrap_or_default();
     Finished {
         code: status.code(),
@@ -414,5 +473,5 @@ pub fn run_to_end(args: &[&str], env: &[(&str, &str)], out: &Path) -> Finished {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start httpcap");
-    finish(&mut child, out)
+    finish(&mut child, out, None)
 }

@@ -1,0 +1,324 @@
+//! The af_xdp engine end to end, in network namespaces this test creates.
+//! XDP takes the frames it steers away from the kernel stack, so httpcap
+//! never attaches to a device a server or client uses: it captures on a
+//! mirror port (tc mirred) or on the receiving end of a replay veth.
+//! Needs root; skipped otherwise.
+
+mod common;
+
+use common::netns::{must, run_to_end, sh, Finished, Httpcap, Pair};
+use common::workload::{comparable, curl_workload, loadgen_capture, record_keys, sorted};
+
+/// What httpcap logs once its sockets are open and the program steers.
+const READY: &str = "shard socket(s)";
+
+/// A third namespace `c` holding `m1`, whose peer `m0` sits in the pair's
+/// namespace `a`, where tc mirrors every frame of `va` (both directions)
+/// to `m0`. Segmentation offloads are off on every device involved, so
+/// each mirrored frame is wire-sized and fits a UMEM frame.
+struct Mirror {
+    ns: String,
+    dev: String,
+}
+
+impl Mirror {
+    fn new(pair: &Pair, n: u8) -> Mirror {
+        let ns = format!("hc{n}-{}c", std::process::id());
+        let (m0, m1) = (format!("hm{n}x0"), format!("hm{n}x1"));
+        must(&format!(
+            "ip netns add {ns} && \
+             ip netns exec {ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && \
+             ip -n {a} link add {m0} type veth peer name {m1} netns {ns} && \
+             ip -n {a} link set {m0} up && ip -n {ns} link set {m1} up && \
+             ip netns exec {a} ethtool -K {va} tso off gso off gro off && \
+             ip netns exec {b} ethtool -K {vb} tso off gso off gro off && \
+             ip netns exec {a} ethtool -K {m0} tso off gso off && \
+             ip netns exec {ns} ethtool -K {m1} gro off && \
+             ip netns exec {a} tc qdisc add dev {va} clsact && \
+             ip netns exec {a} tc filter add dev {va} ingress u32 match u32 0 0 action mirred egress mirror dev {m0} && \
+             ip netns exec {a} tc filter add dev {va} egress u32 match u32 0 0 action mirred egress mirror dev {m0}",
+            a = pair.a,
+            b = pair.b,
+            va = pair.va,
+            vb = pair.vb,
+        ));
+        Mirror { ns, dev: m1 }
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        // m0 goes with the pair's namespace.
+        let _ = sh(&format!("ip netns del {} 2>/dev/null", self.ns));
+    }
+}
+
+/// The XDP program currently on `dev` in `ns`, as `ip link` shows it.
+fn xdp_prog(ns: &str, dev: &str) -> Option<String> {
+    let o = sh(&format!("ip -n {ns} -d link show dev {dev}"));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.lines()
+        .find(|l| l.trim_start().starts_with("prog/xdp"))
+        .map(|l| l.trim().to_string())
+}
+
+fn xdp_args<'a>(dev: &'a str, shards: &'a str) -> Vec<&'a str> {
+    vec![
+        "--input-raw-engine",
+        "af_xdp",
+        "--input-raw",
+        dev,
+        "--processing-workers",
+        shards,
+    ]
+}
+
+/// Nothing lost anywhere between the wire and the shards.
+fn assert_nothing_lost(fin: &Finished) {
+    for c in [
+        "kernel_drops",
+        "xdp_rx_ring_full",
+        "xdp_fill_ring_empty",
+        "xdp_invalid_descs",
+        "xdp_no_socket",
+        "steer_queue_full",
+    ] {
+        assert_eq!(fin.counter(c), 0, "{c}\n{}", fin.stderr);
+    }
+}
+
+#[test]
+fn af_xdp_on_a_mirror_port_matches_nginx_access_log() {
+    if common::netns::skip() {
+        return;
+    }
+    let mut pair = Pair::new(21, 1500);
+    let mirror = Mirror::new(&pair, 21);
+    pair.start_nginx(&format!("{}:80", pair.ip_a));
+    let h = Httpcap::start_logged(
+        &pair,
+        &mirror.ns,
+        &xdp_args(&mirror.dev, "2"),
+        &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
+        READY,
+    );
+    assert!(
+        xdp_prog(&mirror.ns, &mirror.dev).is_some_and(|p| p.contains("httpcap_steer")),
+        "no XDP program on {}",
+        mirror.dev
+    );
+    curl_workload(&pair);
+    // Sockets are open: the shards run without any capability.
+    let caps = h.thread_caps();
+    let shards: Vec<_> = caps
+        .iter()
+        .filter(|(n, _)| n.starts_with("httpcap-shard"))
+        .collect();
+    assert_eq!(shards.len(), 2, "{caps:?}");
+    assert!(
+        shards
+            .iter()
+            .all(|(_, eff)| eff.trim_start_matches('0').is_empty()),
+        "{caps:?}"
+    );
+    // Mirrored frames reach m1 asynchronously; give the last ones time to
+    // arrive (settle time, not a performance assertion).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    let log = pair.access_log();
+    eprintln!(
+        "af_xdp mirror: {} frames, {} records, per_shard_packets={:?}",
+        fin.counter("packets"),
+        fin.records.len(),
+        fin.per_shard_packets()
+    );
+    assert_eq!(log.len(), 25);
+    assert_eq!(record_keys(&fin.records), sorted(log), "{}", fin.stderr);
+    assert_nothing_lost(&fin);
+    assert_eq!(fin.counter("steer_misrouted"), 0);
+    assert!(fin.counter("kernel_packets") >= fin.counter("packets"));
+    assert_eq!(fin.counter("streams_midstream"), 0);
+    assert_eq!(fin.counter("transactions_no_response"), 0);
+    assert!(fin.stderr.contains("af_xdp: XDP program attached to"));
+    // Detached at exit: the interface is left as it was.
+    assert_eq!(xdp_prog(&mirror.ns, &mirror.dev), None);
+}
+
+/// Replays a generated capture at full speed into `a`'s end of a veth
+/// whose MTU decides the XDP mode (1500: native; 9000: generic, since
+/// veth's native XDP needs a multi-buffer program above a page), with 2
+/// shards, and compares with the `pcap_file` output of the same capture.
+fn replay_equals_file(n: u8, mtu: u32, ipip: bool) {
+    if sh("command -v tcpreplay").stdout.is_empty() {
+        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+        return;
+    }
+    let pair = Pair::new(n, mtu);
+    let pcap = pair.dir.join("replay.pcap");
+    loadgen_capture(&pcap, ipip);
+    let ipip_env = if ipip { "true" } else { "false" };
+    let file = run_to_end(
+        &[
+            "--input-raw-engine",
+            "pcap_file",
+            "--input-raw",
+            pcap.to_str().unwrap(),
+            "--processing-workers",
+            "2",
+        ],
+        &[("IPIP", ipip_env)],
+        &pair.dir.join("file.json"),
+    );
+    assert_eq!(file.code, Some(0), "{}", file.stderr);
+    assert!(file.records.len() > 1000);
+
+    let h = Httpcap::start_logged(
+        &pair,
+        &pair.a,
+        &xdp_args(&pair.va, "2"),
+        &[("IPIP", ipip_env)],
+        READY,
+    );
+    must(&format!(
+        "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
+        pair.b,
+        pair.vb,
+        pcap.display()
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let live = h.stop();
+    let veth = sh(&format!("ip -n {} -s link show dev {}", pair.a, pair.va));
+    let diag = format!("{}\n{}", live.stderr, String::from_utf8_lossy(&veth.stdout));
+    assert_eq!(live.code, Some(0), "{diag}");
+    let mode = if mtu > 1500 { "generic" } else { "native" };
+    assert!(live.stderr.contains(&format!("in {mode} (")), "{diag}");
+    assert_nothing_lost(&live);
+    assert_eq!(live.counter("packets"), file.counter("packets"), "{diag}");
+    assert_eq!(live.counter("bytes"), file.counter("bytes"));
+    assert_eq!(live.counter("kernel_packets"), file.counter("packets"));
+    // The XDP program put every frame on the shard that owns its
+    // connection (each shard checks every frame it gets), so both
+    // directions of every connection were on one shard; and both shards
+    // had connections.
+    assert_eq!(live.counter("steer_misrouted"), 0, "{diag}");
+    assert_eq!(live.counter("streams_midstream"), 0);
+    let shards = live.per_shard_packets();
+    eprintln!(
+        "af_xdp replay (MTU {mtu}, {mode}): {} frames, {} records, per_shard_packets={shards:?}",
+        live.counter("packets"),
+        live.records.len()
+    );
+    assert!(shards.iter().all(|p| *p > 0), "{shards:?}");
+    assert_eq!(comparable(&live.records), comparable(&file.records));
+}
+
+#[test]
+fn af_xdp_native_replay_equals_pcap_file_output() {
+    if common::netns::skip() {
+        return;
+    }
+    replay_equals_file(22, 1500, false);
+}
+
+#[test]
+fn af_xdp_generic_ipip_replay_equals_pcap_file_output() {
+    if common::netns::skip() {
+        return;
+    }
+    replay_equals_file(23, 9000, true);
+}
+
+#[test]
+fn af_xdp_killed_leaves_no_program_and_restarts() {
+    if common::netns::skip() {
+        return;
+    }
+    let pair = Pair::new(24, 1500);
+    let args = xdp_args(&pair.va, "2");
+    let h = Httpcap::start_logged(&pair, &pair.a, &args, &[], READY);
+    assert!(xdp_prog(&pair.a, &pair.va).is_some());
+    // SIGKILL: the kernel closes the BPF link, which detaches the program.
+    let fin = h.kill();
+    assert_ne!(fin.code, Some(0));
+    common::netns::wait_for(
+        || xdp_prog(&pair.a, &pair.va).is_none(),
+        "the XDP program to go with the killed process",
+    );
+    let h = Httpcap::start_logged(&pair, &pair.a, &args, &[], READY);
+    assert!(xdp_prog(&pair.a, &pair.va).is_some());
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    assert_eq!(xdp_prog(&pair.a, &pair.va), None);
+}
+
+/// Runs httpcap in `ns` to its error exit; (exit code, stderr).
+fn error_exit(ns: &str, wrap: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = format!("ip netns exec {ns} {wrap} {}", common::netns::binary());
+    for a in args {
+        cmd.push_str(&format!(" '{a}'"));
+    }
+    for (k, v) in env {
+        cmd = format!("{k}='{v}' {cmd}");
+    }
+    let o = sh(&format!("{cmd} 2>&1 >/dev/null"));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn af_xdp_bad_interface_filter_and_privileges_are_clear_errors() {
+    if common::netns::skip() {
+        return;
+    }
+    // Only the namespace's own devices are ever named.
+    let pair = Pair::new(25, 1500);
+    let ns = &pair.a;
+
+    let (code, err) = error_exit(ns, "", &xdp_args("nosuchif9", "2"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("INPUT_RAW (--input-raw): no network interface 'nosuchif9'"),
+        "{err}"
+    );
+
+    let (code, err) = error_exit(ns, "", &xdp_args("any", "2"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("'any' cannot be used with INPUT_RAW_ENGINE=af_xdp"),
+        "{err}"
+    );
+
+    let (code, err) = error_exit(
+        ns,
+        "",
+        &xdp_args(&pair.va, "2"),
+        &[("INPUT_RAW_BPF_FILTER", "tcp port eighty")],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter): invalid filter 'tcp port eighty'"
+        ),
+        "{err}"
+    );
+
+    // Without CAP_BPF and CAP_SYS_ADMIN (setpriv drops them from the
+    // bounding set, so even root lacks them after exec).
+    let (code, err) = error_exit(
+        ns,
+        "setpriv --inh-caps=-bpf,-sys_admin --bounding-set=-bpf,-sys_admin",
+        &xdp_args(&pair.va, "2"),
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("INPUT_RAW_ENGINE=af_xdp needs CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF")
+            && err.contains("missing CAP_BPF"),
+        "{err}"
+    );
+    // None of them attached anything.
+    assert_eq!(xdp_prog(ns, &pair.va), None);
+}

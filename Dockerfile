@@ -7,7 +7,7 @@
 
 FROM rust:1-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config libssl-dev zlib1g-dev libpcap-dev \
+ && apt-get install -y --no-install-recommends build-essential pkg-config libssl-dev zlib1g-dev libpcap-dev clang-14 libelf-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -15,7 +15,7 @@ RUN cargo build --release --locked -p httpcap
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 zlib1g libpcap0.8 netcat-openbsd \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 zlib1g libpcap0.8 libelf1 netcat-openbsd \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/httpcap /usr/local/bin/httpcap
 ENTRYPOINT ["/usr/local/bin/httpcap"]

@@ -7,7 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(
   build-essential pkg-config libssl-dev zlib1g-dev   # rdkafka's bundled librdkafka
   libpcap-dev                                        # pcap engine, BPF compilation
-  iproute2 ethtool tcpdump tcpreplay                 # network namespaces, capture, replay
+  clang-14 libelf-dev                                # af_xdp: XDP program (clang -target bpf), libbpf (libelf)
+  iproute2 ethtool tcpdump tcpreplay iputils-ping    # network namespaces, capture, replay
   nginx curl wrk                                     # real servers and clients for live tests
   python3 python3-pip python3-venv                   # verification consumer
   python3-brotli python3-zstandard                   # br/zstd test server (content tests)

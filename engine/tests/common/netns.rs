@@ -74,6 +74,12 @@ pub struct Pair {
 impl Pair {
     /// `n` (1..=200) keeps concurrently running tests apart.
     pub fn new(n: u8, mtu: u32) -> Pair {
+        Pair::with_queues(n, mtu, 1)
+    }
+
+    /// The same with `queues` TX and RX queues on each end of the veth
+    /// (the sender's TX queue picks the receiver's RX queue).
+    pub fn with_queues(n: u8, mtu: u32, queues: u32) -> Pair {
         sweep_stale();
         let id = format!("{}-{}", n, std::process::id());
         let p = Pair {
@@ -92,7 +98,7 @@ impl Pair {
             "ip netns add {a} && ip netns add {b} && \
              ip netns exec {a} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && \
              ip netns exec {b} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && \
-             ip link add {va} netns {a} mtu {mtu} type veth peer name {vb} netns {b} mtu {mtu} && \
+             ip link add {va} netns {a} mtu {mtu} {q} type veth peer name {vb} netns {b} mtu {mtu} {q} && \
              ip -n {a} addr add {ia}/24 dev {va} && ip -n {b} addr add {ib}/24 dev {vb} && \
              ip -n {a} link set lo up && ip -n {b} link set lo up && \
              ip -n {a} link set {va} up && ip -n {b} link set {vb} up",
@@ -101,7 +107,12 @@ impl Pair {
             va = p.va,
             vb = p.vb,
             ia = p.ip_a,
-            ib = p.ip_b
+            ib = p.ip_b,
+            q = if queues > 1 {
+                format!("numtxqueues {queues} numrxqueues {queues}")
+            } else {
+                String::new()
+            },
         ));
         p
     }

@@ -135,7 +135,8 @@ impl FillRings {
         let mut w = self.fill.fill(addrs.len() as u32);
         // The ring holds every frame of the UMEM, so there is always room
         // for the frames we hold.
-        w.insert(addrs.iter().copied());
+        let n = w.insert(addrs.iter().copied());
+        debug_assert_eq!(n as usize, addrs.len(), "fill ring smaller than the UMEM");
         w.commit();
         drop(w);
         if self.fill.needs_wakeup() {

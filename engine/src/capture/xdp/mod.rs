@@ -158,7 +158,7 @@ impl Steering {
     pub fn attach(&self, ifname: &str, ifindex: u32) -> Result<Attachment, String> {
         let prog = self.program(PROGRAM)?;
         let fd = prog.as_fd().as_raw_fd();
-        remove_stale(ifname, ifindex)?;
+        remove_stale(&Xdp::new(prog.as_fd()), ifname, ifindex)?;
         let native = link_xdp(fd, ifindex, libbpf_sys::XDP_FLAGS_DRV_MODE);
         let (link, mode) = match native {
             Ok(link) => (link, AttachMode::Native),
@@ -206,11 +206,7 @@ fn link_xdp(prog_fd: RawFd, ifindex: u32, flags: u32) -> Result<OwnedFd, String>
 
 /// Takes off a program of ours left attached without a link (by an older
 /// build, or by hand); refuses to touch anyone else's.
-fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), String> {
-    // Xdp needs a descriptor only for attaching; query and detach use
-    // the interface alone.
-    let any = std::io::stdin();
-    let xdp = Xdp::new(any.as_fd());
+fn remove_stale(xdp: &Xdp<'_>, ifname: &str, ifindex: u32) -> Result<(), String> {
     let q = match xdp.query(ifindex as i32, XdpFlags::NONE) {
         Ok(q) => q,
         Err(_) => return Ok(()),

@@ -57,4 +57,7 @@ fn main() {
             clang.display()
         );
     }
+    // For the tests that attach the object with `ip link` as another
+    // tool would.
+    println!("cargo:rustc-env=HTTPCAP_XDP_OBJECT={}", out.display());
 }

@@ -358,6 +358,43 @@ fn af_xdp_counts_frames_too_long_for_a_umem_frame() {
     assert!(fin.counter("kernel_packets") >= 5);
 }
 
+#[test]
+fn af_xdp_replaces_its_own_stale_program_and_refuses_others() {
+    if common::netns::skip() {
+        return;
+    }
+    let pair = Pair::new(28, 1500);
+    let (ns, dev) = (&pair.a, &pair.va);
+    let obj = env!("HTTPCAP_XDP_OBJECT");
+    // Ours, attached the old way (netlink, no link): as if left by hand.
+    must(&format!(
+        "ip -n {ns} link set dev {dev} xdpgeneric obj {obj} sec xdp program httpcap_steer"
+    ));
+    let h = Httpcap::start_logged(&pair, ns, &xdp_args(dev, "2"), &[], READY);
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    assert!(
+        fin.stderr.contains("removed a stale httpcap_steer program"),
+        "{}",
+        fin.stderr
+    );
+    assert_eq!(xdp_prog(ns, dev), None);
+
+    // Someone else's (here the test-only probe, under its own name).
+    must(&format!(
+        "ip -n {ns} link set dev {dev} xdpgeneric obj {obj} sec xdp program httpcap_hash_probe"
+    ));
+    let (code, err) = error_exit(ns, "", &xdp_args(dev, "2"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{dev} already has an XDP program"))
+            && err.contains("httpcap_hash_pr"),
+        "{err}"
+    );
+    // Left alone.
+    assert!(xdp_prog(ns, dev).is_some_and(|p| p.contains("httpcap_hash_pr")));
+}
+
 /// Runs httpcap in `ns` to its error exit; (exit code, stderr).
 fn error_exit(ns: &str, wrap: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = format!("ip netns exec {ns} {wrap} {}", common::netns::binary());

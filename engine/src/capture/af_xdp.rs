@@ -216,7 +216,11 @@ impl XskRing {
         frames: u32,
         mode: BindMode,
     ) -> Result<Vec<XskRing>, String> {
-        let total = frames * shards;
+        // Rings index frames with u32s and need a power-of-two size.
+        let total = frames
+            .checked_mul(shards)
+            .filter(|t| *t <= 1 << 30)
+            .ok_or("too many UMEM frames: lower ASSEMBLER_WORKER_PKT_BUF")?;
         let area = Arc::new(Area::new(total as usize * FRAME_SIZE as usize)?);
         let ring_size = total.next_power_of_two();
         let config = UmemConfig {

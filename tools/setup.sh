@@ -1,27 +1,47 @@
 #!/usr/bin/env bash
-# Installs what httpcap's build and tests need on Debian 12 (run as root).
-# Idempotent: a second run installs nothing new.
+# Installs what httpcap's build and tests need on Debian 12 (as root, or
+# through sudo). Idempotent: a second run installs nothing new.
+#
+#   setup.sh               build and test packages, Python packages, broker
+#   setup.sh --build-only  only what `cargo build` needs (tools/try.sh)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-APT_PACKAGES=(
+BUILD_PACKAGES=(
   build-essential pkg-config libssl-dev zlib1g-dev   # rdkafka's bundled librdkafka
   libpcap-dev                                        # pcap engine, BPF compilation
   clang-14 libelf-dev                                # af_xdp: XDP program (clang -target bpf), libbpf (libelf)
+)
+TEST_PACKAGES=(
   iproute2 ethtool tcpdump tcpreplay iputils-ping    # network namespaces, capture, replay
   nginx curl wrk                                     # real servers and clients for live tests
   python3 python3-pip python3-venv                   # verification consumer
   python3-brotli python3-zstandard                   # br/zstd test server (content tests)
 )
 
+if [[ ${1:-} == --build-only ]]; then
+  APT_PACKAGES=("${BUILD_PACKAGES[@]}")
+else
+  APT_PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+fi
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || {
+      echo "setup.sh: missing Debian packages: ${missing[*]}; run as root: apt-get install ${missing[*]}" >&2
+      exit 1
+    }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+[[ ${1:-} == --build-only ]] && exit 0
 # Kafka tests: confluent-kafka (verification consumer) and the Tansu broker.
 bash "$(dirname "$0")/kafka/setup.sh"
 # nginx is started by the tests themselves, inside namespaces.

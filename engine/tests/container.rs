@@ -164,6 +164,20 @@ fn apt_packages(text: &str, from: usize) -> BTreeSet<String> {
         .collect()
 }
 
+/// The package names in tools/setup.sh's BUILD_PACKAGES array.
+fn setup_build_packages() -> BTreeSet<String> {
+    let setup = read("tools/setup.sh");
+    let at = setup
+        .find("BUILD_PACKAGES=(")
+        .expect("BUILD_PACKAGES in setup.sh");
+    let body = &setup[at + "BUILD_PACKAGES=(".len()..];
+    let body = &body[..body.find("\n)").expect("end of BUILD_PACKAGES")];
+    body.lines()
+        .flat_map(|l| l.split('#').next().unwrap_or("").split_whitespace())
+        .map(str::to_string)
+        .collect()
+}
+
 fn cargo_build(text: &str) -> String {
     let at = text.find("cargo build").expect("cargo build");
     text[at..].lines().next().unwrap().trim().to_string()
@@ -190,6 +204,11 @@ fn dockerfile_builds_like_the_readme() {
         cargo_build(&dockerfile[build_stage..]),
         cargo_build(&readme[section..]),
         "build command differs between Dockerfile and README"
+    );
+    assert_eq!(
+        setup_build_packages(),
+        apt_packages(&readme, section),
+        "build packages differ between tools/setup.sh (--build-only, used by tools/try.sh) and README"
     );
     let runtime = apt_packages(&dockerfile, runtime_stage);
     assert!(

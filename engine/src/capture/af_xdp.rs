@@ -20,17 +20,13 @@
 //! Frames carry no kernel timestamp in copy mode: they are stamped with
 //! the wall clock when the shard reads them.
 
-use std::num::NonZeroU32;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
-use xdpilone::{
-    CompletionQueue, FillQueue, IfInfo, RingRx, Socket, SocketConfig, Umem, UmemConfig, User,
-};
-
 use super::bpf::{self, Insn};
 use super::live::{FrameRing, KernelStats, XdpLosses};
+use super::xdp::xsk::{self, ConsRing, ProdRing, Socket, Statistics, XdpDesc};
 use super::xdp::FrameCounts;
 use super::{LinkType, Packet};
 
@@ -123,57 +119,29 @@ impl Drop for Area {
 }
 
 /// The fill ring of one queue's UMEM (and its completion ring, which an
-/// RX-only socket never uses but the kernel requires).
+/// RX-only socket never uses but the kernel requires), with the UMEM's
+/// own socket, through which the kernel is woken.
 struct FillRings {
-    fill: FillQueue,
-    _completion: CompletionQueue,
+    fill: ProdRing<u64>,
+    _completion: ConsRing<u64>,
+    owner: Arc<Socket>,
 }
 
 impl FillRings {
     /// Gives `addrs` back to the kernel.
     fn give(&mut self, addrs: &[u64]) {
-        let mut w = self.fill.fill(addrs.len() as u32);
         // The ring holds every frame of the UMEM, so there is always room
         // for the frames we hold.
-        let n = w.insert(addrs.iter().copied());
+        let n = self.fill.reserve(addrs.len() as u32);
         debug_assert_eq!(n as usize, addrs.len(), "fill ring smaller than the UMEM");
-        w.commit();
-        drop(w);
+        for (i, &addr) in addrs.iter().take(n as usize).enumerate() {
+            self.fill.set(i as u32, addr);
+        }
+        self.fill.submit(n);
         if self.fill.needs_wakeup() {
-            self.fill.wake();
+            self.owner.wake();
         }
     }
-}
-
-/// `struct xdp_statistics` (linux/if_xdp.h), cumulative.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct XdpStatistics {
-    rx_dropped: u64,
-    rx_invalid_descs: u64,
-    tx_invalid_descs: u64,
-    rx_ring_full: u64,
-    rx_fill_ring_empty_descs: u64,
-    tx_ring_empty_descs: u64,
-}
-
-const SOL_XDP: libc::c_int = 283;
-const XDP_STATISTICS: libc::c_int = 7;
-
-fn xdp_statistics(fd: RawFd) -> Option<XdpStatistics> {
-    let mut st = XdpStatistics::default();
-    let mut len = std::mem::size_of::<XdpStatistics>() as libc::socklen_t;
-    // SAFETY: `st` is a writable XdpStatistics of `len` bytes.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            SOL_XDP,
-            XDP_STATISTICS,
-            &mut st as *mut XdpStatistics as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(st)
 }
 
 /// Where a ring's counters come from besides its socket.
@@ -188,8 +156,8 @@ pub struct RingCounts {
 /// One shard's AF_XDP socket on one RX queue.
 pub struct XskRing {
     // Field order: the ring's mappings go before the UMEM they point into.
-    rx: RingRx,
-    user: User,
+    rx: ConsRing<XdpDesc>,
+    socket: Arc<Socket>,
     fill: Arc<Mutex<FillRings>>,
     area: Arc<Area>,
     /// The fill ring's empty count is per queue: one socket reports it.
@@ -199,7 +167,7 @@ pub struct XskRing {
     /// Frames read in this batch, to give back to the fill ring.
     done: Vec<u64>,
     /// Cumulative counters at the last report.
-    last: XdpStatistics,
+    last: Statistics,
     last_frames: u64,
     last_missed: u64,
     filtered: u64,
@@ -223,74 +191,75 @@ impl XskRing {
             .ok_or("too many UMEM frames: lower ASSEMBLER_WORKER_PKT_BUF")?;
         let area = Arc::new(Area::new(total as usize * FRAME_SIZE as usize)?);
         let ring_size = total.next_power_of_two();
-        let config = UmemConfig {
-            fill_size: ring_size,
-            complete_size: 64,
-            frame_size: FRAME_SIZE,
-            headroom: 0,
-            flags: 0,
-        };
-        let err = |what: &str, e: xdpilone::Errno| format!("{what} (queue {queue}): {e}");
-        // SAFETY: the area is a page-aligned mapping of exactly the
-        // registered size, kept alive by every ring (`Arc<Area>`) for as
-        // long as their sockets exist.
-        let umem = unsafe { Umem::new(config, area.as_slice_ptr()) }
-            .map_err(|e| err("cannot register the UMEM", e))?;
-        let mut info = IfInfo::invalid();
-        info.from_ifindex(ifindex)
-            .map_err(|e| err("interface", e))?;
-        info.set_queue(queue);
-        let bind_flags = SocketConfig::XDP_BIND_NEED_WAKEUP
-            | match mode {
-                BindMode::ZeroCopy => SocketConfig::XDP_BIND_ZEROCOPY,
-                BindMode::Copy => SocketConfig::XDP_BIND_COPY,
-            };
-        let sc = SocketConfig {
-            rx_size: NonZeroU32::new(ring_size),
-            tx_size: None,
-            bind_flags,
-        };
+        const COMPLETION_SIZE: u32 = 64;
+        let err = |what: &str, e: std::io::Error| format!("{what} (queue {queue}): {e}");
         // The first socket is the UMEM's own and owns the fill ring; the
         // others share it and inherit its mode (the kernel refuses mode
         // flags on a shared bind).
-        let shared = SocketConfig {
-            bind_flags: 0,
-            ..sc.clone()
-        };
-        let first = Socket::with_shared(&info, &umem).map_err(|e| err("AF_XDP socket", e))?;
-        let device = umem.fq_cq(&first).map_err(|e| err("fill ring", e))?;
-        let mut users = vec![umem.rx_tx(&first, &sc).map_err(|e| err("RX ring", e))?];
+        let first = Arc::new(Socket::new().map_err(|e| err("AF_XDP socket", e))?);
+        // SAFETY: the area is a page-aligned mapping of exactly the
+        // registered size, kept alive by every ring (`Arc<Area>`) for as
+        // long as their sockets exist, and read only through
+        // `Area::frame`, for frames an RX ring handed over.
+        unsafe { first.register_umem(area.as_slice_ptr(), FRAME_SIZE, 0) }
+            .map_err(|e| err("cannot register the UMEM", e))?;
+        let (fill, completion) = (|| {
+            first.set_fill_size(ring_size)?;
+            first.set_completion_size(COMPLETION_SIZE)?;
+            let off = first.mmap_offsets()?;
+            Ok((
+                first.map_fill(&off, ring_size)?,
+                first.map_completion(&off, COMPLETION_SIZE)?,
+            ))
+        })()
+        .map_err(|e| err("fill ring", e))?;
+        let mut sockets = vec![first.clone()];
         for _ in 1..shards {
-            let s = Socket::new(&info).map_err(|e| err("AF_XDP socket", e))?;
-            users.push(umem.rx_tx(&s, &shared).map_err(|e| err("RX ring", e))?);
+            sockets.push(Arc::new(
+                Socket::new().map_err(|e| err("AF_XDP socket", e))?,
+            ));
         }
-        let mut rxs = Vec::with_capacity(users.len());
-        for u in &users {
-            rxs.push(u.map_rx().map_err(|e| err("RX ring", e))?);
-            umem.bind(u).map_err(|e| err("bind", e))?;
+        for s in &sockets {
+            s.set_rx_size(ring_size).map_err(|e| err("RX ring", e))?;
         }
-        let (fill, completion) = device.into_parts();
+        let bind_flags = xsk::XDP_USE_NEED_WAKEUP
+            | match mode {
+                BindMode::ZeroCopy => xsk::XDP_ZEROCOPY,
+                BindMode::Copy => xsk::XDP_COPY,
+            };
+        let mut rxs = Vec::with_capacity(sockets.len());
+        for (i, s) in sockets.iter().enumerate() {
+            let off = s.mmap_offsets().map_err(|e| err("RX ring", e))?;
+            rxs.push(s.map_rx(&off, ring_size).map_err(|e| err("RX ring", e))?);
+            if i == 0 {
+                s.bind(ifindex, queue, bind_flags)
+            } else {
+                s.bind_shared(ifindex, queue, &first)
+            }
+            .map_err(|e| err("bind", e))?;
+        }
         let mut rings = FillRings {
             fill,
             _completion: completion,
+            owner: first,
         };
         let all: Vec<u64> = (0..total as u64).map(|i| i * FRAME_SIZE as u64).collect();
         rings.give(&all);
         let fill = Arc::new(Mutex::new(rings));
-        Ok(users
+        Ok(sockets
             .into_iter()
             .zip(rxs)
             .enumerate()
-            .map(|(i, (user, rx))| XskRing {
+            .map(|(i, (socket, rx))| XskRing {
                 rx,
-                user,
+                socket,
                 fill: fill.clone(),
                 area: area.clone(),
                 reports_fill: i == 0,
                 counts: None,
                 filter: None,
                 done: Vec::with_capacity(RX_BATCH as usize),
-                last: XdpStatistics::default(),
+                last: Statistics::default(),
                 last_frames: 0,
                 last_missed: 0,
                 filtered: 0,
@@ -319,14 +288,15 @@ fn wall_ns() -> u64 {
 
 impl FrameRing for XskRing {
     fn fd(&self) -> RawFd {
-        self.user.as_raw_fd()
+        self.socket.as_raw_fd()
     }
 
     fn read(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> usize {
         let mut n = 0;
         let ts_ns = wall_ns();
-        let mut rx = self.rx.receive(RX_BATCH);
-        while let Some(desc) = rx.read() {
+        let ready = self.rx.peek(RX_BATCH);
+        for i in 0..ready {
+            let desc = self.rx.get(i);
             // SAFETY: the descriptor came from our RX ring and its frame
             // goes back to the fill ring only below, after the shard is
             // done with the bytes.
@@ -349,8 +319,7 @@ impl FrameRing for XskRing {
             // Aligned mode: any address inside a chunk names the chunk.
             self.done.push(desc.addr & !(FRAME_SIZE as u64 - 1));
         }
-        rx.release();
-        drop(rx);
+        self.rx.release(ready);
         if !self.done.is_empty() {
             // One lock per batch.
             self.fill
@@ -377,8 +346,8 @@ impl FrameRing for XskRing {
                 self.last_missed = missed;
             }
         }
-        if let Some(now) = xdp_statistics(self.user.as_raw_fd()) {
-            let d = |f: fn(&XdpStatistics) -> u64| f(&now).saturating_sub(f(&self.last));
+        if let Ok(now) = self.socket.statistics() {
+            let d = |f: fn(&Statistics) -> u64| f(&now).saturating_sub(f(&self.last));
             k.xdp = XdpLosses {
                 rx_ring_full: d(|s| s.rx_ring_full),
                 fill_ring_empty: if self.reports_fill {

@@ -1,6 +1,7 @@
 //! The af_xdp engine's XDP program (`steer.bpf.c`, compiled by build.rs
 //! and embedded): loading it, filling its maps, attaching it to an
-//! interface and reading its per-shard frame counts.
+//! interface and reading its per-shard frame counts. The AF_XDP sockets
+//! and rings themselves are in `xsk`.
 //!
 //! The program is attached through a BPF link, so closing the link (at
 //! exit, or when the kernel closes the descriptor of a killed process)
@@ -16,6 +17,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, Object, ObjectBuilder, Xdp, XdpFla
 
 #[cfg(test)]
 mod tests;
+pub mod xsk;
 
 static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/steer.bpf.o"));
 

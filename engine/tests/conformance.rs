@@ -248,19 +248,7 @@ fn zeek_http_log_scoreboard() {
         "total: {} oracles, {total} expected, {matched} matched, {extra} extra",
         now.len()
     );
-    if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
-        write_scoreboard(
-            &board_path,
-            "Conformance with Zeek's http.log: transactions matching on method, host, uri, status_code, request_body_len, response_body_len.",
-            &now,
-        );
-        return;
-    }
-    assert!(
-        failures.is_empty(),
-        "below the committed scoreboard:\n{}",
-        failures.join("\n")
-    );
+    settle_scoreboard(&board_path, "Conformance with Zeek's http.log: transactions matching on method, host, uri, status_code, request_body_len, response_body_len.", &now, &failures);
 }
 
 // ---- Arkime ----------------------------------------------------------
@@ -424,17 +412,5 @@ fn arkime_session_facts_scoreboard() {
         "arkime total: {} captures, {total} facts, {matched} matched",
         now.len()
     );
-    if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
-        write_scoreboard(
-            &board_path,
-            "Conformance with Arkime's session baselines: facts (method, host, uri, status, body MD5) per capture.",
-            &now,
-        );
-        return;
-    }
-    assert!(
-        failures.is_empty(),
-        "below the committed Arkime scoreboard:\n{}",
-        failures.join("\n")
-    );
+    settle_scoreboard(&board_path, "Conformance with Arkime's session baselines: facts (method, host, uri, status, body MD5) per capture.", &now, &failures);
 }

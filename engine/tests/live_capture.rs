@@ -6,7 +6,8 @@ mod common;
 
 use common::netns::{must, run_to_end, Httpcap, Pair};
 use common::workload::{
-    comparable, curl_workload, loadgen_capture, loadgen_capture_with, record_keys, sorted,
+    comparable, curl_workload, loadgen_capture, loadgen_capture_with, record_keys,
+    replay_reference, replay_topspeed, sorted,
 };
 use serde_json::Value;
 
@@ -151,23 +152,8 @@ fn replay_equals_file(n: u8, ipip: bool) {
         return;
     }
     let pair = Pair::new(n, 9000);
-    let pcap = pair.dir.join("replay.pcap");
-    loadgen_capture(&pcap, ipip);
+    let (pcap, file) = replay_reference(&pair, ipip);
     let ipip_env = if ipip { "true" } else { "false" };
-    let file = run_to_end(
-        &[
-            "--input-raw-engine",
-            "pcap_file",
-            "--input-raw",
-            pcap.to_str().unwrap(),
-            "--processing-workers",
-            "2",
-        ],
-        &[("IPIP", ipip_env)],
-        &pair.dir.join("file.json"),
-    );
-    assert_eq!(file.code, Some(0), "{}", file.stderr);
-    assert!(file.records.len() > 1000);
 
     // Captured where tcpreplay sends: the kernel hands every transmitted
     // frame to packet sockets synchronously, so the receive side's backlog
@@ -179,12 +165,7 @@ fn replay_equals_file(n: u8, ipip: bool) {
         &[("IPIP", ipip_env)],
         2,
     );
-    must(&format!(
-        "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
-        pair.b,
-        pair.vb,
-        pcap.display()
-    ));
+    replay_topspeed(&pair, &pcap);
     // Shards drain their rings at shutdown; the last block retires within
     // 1 ms. Settle time, not a performance assertion.
     let frames = file.counter("packets");

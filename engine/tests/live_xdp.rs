@@ -6,8 +6,11 @@
 
 mod common;
 
-use common::netns::{must, run_to_end, sh, Finished, Httpcap, Pair};
-use common::workload::{comparable, curl_workload, loadgen_capture, record_keys, sorted};
+use common::netns::{must, sh, Finished, Httpcap, Pair};
+use common::workload::{
+    comparable, curl_workload, loadgen_capture, record_keys, replay_reference, replay_topspeed,
+    sorted,
+};
 
 /// What httpcap logs once its sockets are open and the program steers.
 const READY: &str = "shard socket(s)";
@@ -171,23 +174,8 @@ fn replay_equals_file(n: u8, mtu: u32, queues: u32, ipip: bool) {
         return;
     }
     let pair = Pair::with_queues(n, mtu, queues);
-    let pcap = pair.dir.join("replay.pcap");
-    loadgen_capture(&pcap, ipip);
+    let (pcap, file) = replay_reference(&pair, ipip);
     let ipip_env = if ipip { "true" } else { "false" };
-    let file = run_to_end(
-        &[
-            "--input-raw-engine",
-            "pcap_file",
-            "--input-raw",
-            pcap.to_str().unwrap(),
-            "--processing-workers",
-            "2",
-        ],
-        &[("IPIP", ipip_env)],
-        &pair.dir.join("file.json"),
-    );
-    assert_eq!(file.code, Some(0), "{}", file.stderr);
-    assert!(file.records.len() > 1000);
 
     let h = Httpcap::start_logged(
         &pair,
@@ -196,12 +184,7 @@ fn replay_equals_file(n: u8, mtu: u32, queues: u32, ipip: bool) {
         &[("IPIP", ipip_env)],
         READY,
     );
-    must(&format!(
-        "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
-        pair.b,
-        pair.vb,
-        pcap.display()
-    ));
+    replay_topspeed(&pair, &pcap);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let live = h.stop();
     let veth = sh(&format!("ip -n {} -s link show dev {}", pair.a, pair.va));

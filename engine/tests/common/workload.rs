@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::netns::{must, Pair};
+use super::netns::{must, run_to_end, Finished, Pair};
 
 /// (method, target, status, response body size) of each record.
 pub fn record_keys(records: &[Value]) -> Vec<(String, String, u16, u64)> {
@@ -87,6 +87,39 @@ pub fn loadgen_capture_with(path: &std::path::Path, extra: &[&str]) {
     let cli = Cli::try_parse_from(args).expect("loadgen arguments");
     let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     httpcap_loadgen::generate(&cli.p, f, None).unwrap();
+}
+
+/// A generated capture in the pair's directory (optionally IPIP-wrapped)
+/// and httpcap's `pcap_file` output of it with 2 shards: the reference
+/// that a live replay of the same capture must equal.
+pub fn replay_reference(pair: &Pair, ipip: bool) -> (std::path::PathBuf, Finished) {
+    let pcap = pair.dir.join("replay.pcap");
+    loadgen_capture(&pcap, ipip);
+    let file = run_to_end(
+        &[
+            "--input-raw-engine",
+            "pcap_file",
+            "--input-raw",
+            pcap.to_str().unwrap(),
+            "--processing-workers",
+            "2",
+        ],
+        &[("IPIP", if ipip { "true" } else { "false" })],
+        &pair.dir.join("file.json"),
+    );
+    assert_eq!(file.code, Some(0), "{}", file.stderr);
+    assert!(file.records.len() > 1000);
+    (pcap, file)
+}
+
+/// Replays `pcap` from the pair's `b` side at tcpreplay's top speed.
+pub fn replay_topspeed(pair: &Pair, pcap: &std::path::Path) {
+    must(&format!(
+        "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
+        pair.b,
+        pair.vb,
+        pcap.display()
+    ));
 }
 
 /// What must be equal between live and file input: everything but ids

@@ -128,7 +128,7 @@ pub fn check_score(
     }
 }
 
-pub fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>) {
+fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>) {
     let mut s = format!(
         "# {title}\n\
          # Written by tests/conformance.rs with HTTPCAP_UPDATE_SCOREBOARD=1;\n\
@@ -142,6 +142,26 @@ pub fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>
         ));
     }
     std::fs::write(path, s).expect("write scoreboard");
+}
+
+/// Ends a scoreboard test: with `HTTPCAP_UPDATE_SCOREBOARD` set, rewrites
+/// the board from this run; otherwise fails on any score below it.
+pub fn settle_scoreboard(
+    path: &Path,
+    title: &str,
+    now: &BTreeMap<String, Score>,
+    failures: &[String],
+) {
+    if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
+        write_scoreboard(path, title, now);
+        return;
+    }
+    let board = path.file_name().unwrap_or_default().to_string_lossy();
+    assert!(
+        failures.is_empty(),
+        "below the committed scoreboard {board}:\n{}",
+        failures.join("\n")
+    );
 }
 
 pub fn truncate(s: &str) -> String {

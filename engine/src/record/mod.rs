@@ -295,7 +295,7 @@ fn cap_body(body: &[u8], cap: usize) -> &[u8] {
         return body;
     }
     let mut end = cap;
-    if std::str::from_utf8(body).is_ok() {
+    if simdutf8::basic::from_utf8(body).is_ok() {
         // UTF-8 continuation bytes are 0b10xx_xxxx.
         while end > 0 && body[end] & 0xC0 == 0x80 {
             end -= 1;
@@ -306,7 +306,7 @@ fn cap_body(body: &[u8], cap: usize) -> &[u8] {
 
 /// Text bodies go out as strings, anything else as base64.
 fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
-    match std::str::from_utf8(body) {
+    match simdutf8::basic::from_utf8(body) {
         Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
         Err(_) => (
             std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(body)),

@@ -26,13 +26,25 @@ impl PacketBatch {
     pub const MAX_BYTES: usize = 512 * 1024;
 
     pub fn with_capacity() -> PacketBatch {
+        Self::sized_like(0)
+    }
+
+    /// A batch with room for `bytes` of packets and a quarter more, so a
+    /// batch sized like the last full one rarely regrows (each regrowth
+    /// copies it). Start small and let batches follow the traffic: recycled
+    /// batches keep their size, so the rings' memory is what the packets
+    /// need instead of MAX_BYTES times the ring depth.
+    pub fn sized_like(bytes: usize) -> PacketBatch {
+        let cap = (bytes + bytes / 4).clamp(Self::MAX_BYTES / 8, Self::MAX_BYTES);
         PacketBatch {
-            // Start small and let a batch grow to what its packets need:
-            // recycled batches keep their size, so the rings' memory follows
-            // the traffic instead of MAX_BYTES times the ring depth.
-            bytes: Vec::with_capacity(Self::MAX_BYTES / 8),
+            bytes: Vec::with_capacity(cap),
             slots: Vec::with_capacity(Self::MAX_PACKETS),
         }
+    }
+
+    /// Bytes of packet data held.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
     }
 
     pub fn push(&mut self, p: Packet<'_>) {

@@ -9,6 +9,7 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use httpcap::decode::{decode, DecodeOptions};
 use httpcap::flow::reassembly::{HalfStream, StreamConsumer};
 use httpcap::http::filter::Filters;
+use httpcap::http::head::Text;
 use httpcap::http::parser::Role;
 use httpcap::http::{HttpConn, HttpCtx};
 use httpcap::output::RecordSink;
@@ -257,20 +258,11 @@ fn bench_json(c: &mut Criterion) {
             black_box(out.len())
         })
     });
-    let headers: Vec<(&[u8], &[u8])> = vec![
-        (
-            &b"Content-Type"[..],
-            &b"application/json; charset=utf-8"[..],
-        ),
-        (
-            &b"X-Request-Id"[..],
-            &b"0734d21a-9c18-8986-4efd-4ced9a9382d8"[..],
-        ),
-        (&b"ETag"[..], &b"W/\"002ec034dab3f57f\""[..]),
-        (
-            &b"Cache-Control"[..],
-            &b"private, max-age=0, must-revalidate"[..],
-        ),
+    let headers: Vec<(&str, &str)> = vec![
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("X-Request-Id", "0734d21a-9c18-8986-4efd-4ced9a9382d8"),
+        ("ETag", "W/\"002ec034dab3f57f\""),
+        ("Cache-Control", "private, max-age=0, must-revalidate"),
     ];
     g.throughput(Throughput::Elements(headers.len() as u64));
     g.bench_function("header_fields", |b| {
@@ -279,8 +271,8 @@ fn bench_json(c: &mut Criterion) {
             let mut w = httpcap::record::json::JsonWriter::new(&mut out);
             w.begin_object();
             for (name, value) in black_box(&headers) {
-                w.key_lowercase(name);
-                w.text(value);
+                w.key_lowercase(Text::Str(name));
+                w.head_text(Text::Str(value));
             }
             w.end_object();
             black_box(out.len())

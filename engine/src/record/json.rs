@@ -11,6 +11,8 @@
 
 use std::net::IpAddr;
 
+use crate::http::head::Text;
+
 /// json-escape-simd reserves six times its input (the worst case) before
 /// writing, so longer strings are escaped in pieces of this size to keep
 /// that reservation, and so the line buffer, near the record's real size.
@@ -38,11 +40,6 @@ fn escape_str(out: &mut Vec<u8>, s: &str) {
         rest = tail;
     }
     out.push(b'"');
-}
-
-/// Bytes a header name may have to be written as a key without escaping.
-fn plain_key_byte(b: u8) -> bool {
-    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
 }
 
 pub struct JsonWriter<'a> {
@@ -94,20 +91,30 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// Writes a header name as a key, lower-cased.
-    pub fn key_lowercase(&mut self, name: &[u8]) {
+    pub fn key_lowercase(&mut self, name: Text<'_>) {
         self.sep();
-        if name.iter().all(|&b| plain_key_byte(b)) {
-            // The usual case: a token, nothing to escape.
-            self.out.push(b'"');
-            self.out.extend(name.iter().map(u8::to_ascii_lowercase));
-            self.out.push(b'"');
-        } else {
-            let start = self.out.len();
-            self.lossy(name);
-            self.out[start..].make_ascii_lowercase();
-        }
+        let start = self.out.len();
+        self.head_text_inner(name);
+        // Escapes are lower case already (`\n`, `\u001b`): this changes
+        // only the name's own letters.
+        self.out[start..].make_ascii_lowercase();
         self.out.push(b':');
         self.comma = false;
+    }
+
+    /// Text from a message head (header values, the reason phrase):
+    /// invalid UTF-8 is replaced lossily.
+    pub fn head_text(&mut self, t: Text<'_>) {
+        self.sep();
+        self.head_text_inner(t);
+        self.comma = true;
+    }
+
+    fn head_text_inner(&mut self, t: Text<'_>) {
+        match t {
+            Text::Str(s) => escape_str(self.out, s),
+            Text::Bytes(b) => self.lossy(b),
+        }
     }
 
     pub fn str(&mut self, s: &str) {
@@ -235,7 +242,7 @@ mod tests {
             w.null();
             w.bool(true);
             w.end_array();
-            w.key_lowercase(b"Content-Type");
+            w.key_lowercase(Text::Str("Content-Type"));
             w.ip(&"192.0.2.1".parse().unwrap());
             w.key("v6");
             w.ip(&"2001:db8::1".parse().unwrap());

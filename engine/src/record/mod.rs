@@ -222,7 +222,7 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         w.key("status");
         w.u64(h.status() as u64);
         w.key("reason");
-        w.text(h.reason());
+        w.head_text(h.reason_text());
     }
     w.key("version");
     w.str(h.version());
@@ -318,48 +318,38 @@ fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
 /// Headers as an object: lower-case names, repeated fields joined with
 /// ", " at the first occurrence's place.
 fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
-    let fields: Vec<(&[u8], &[u8])>;
-    let mut stack: [(&[u8], &[u8]); 48] = [(&[], &[]); 48];
-    let fields: &[(&[u8], &[u8])] = if head.header_count() <= stack.len() {
-        let mut n = 0;
-        for f in head.headers() {
-            stack[n] = f;
-            n += 1;
+    let n = head.header_count();
+    let name = |i: usize| head.header_name(i);
+    // A cheap case-insensitive signature per name finds repeated fields
+    // without comparing every pair of names byte by byte.
+    let mut stack = [0u32; 48];
+    let heap: Vec<u32>;
+    let sigs: &[u32] = if n <= stack.len() {
+        for (i, sig) in stack[..n].iter_mut().enumerate() {
+            *sig = signature(name(i));
         }
         &stack[..n]
     } else {
-        fields = head.headers().collect();
-        &fields
+        heap = (0..n).map(|i| signature(name(i))).collect();
+        &heap
     };
-    // A cheap case-insensitive signature per name finds repeated fields
-    // without comparing every pair of names byte by byte.
-    let mut sigs = [0u32; 48];
-    for (i, (name, _)) in fields.iter().enumerate().take(sigs.len()) {
-        sigs[i] = signature(name);
-    }
-    let sig = |i: usize| {
-        if i < sigs.len() {
-            sigs[i]
-        } else {
-            signature(fields[i].0)
-        }
-    };
-    let same =
-        |i: usize, j: usize| sig(i) == sig(j) && fields[i].0.eq_ignore_ascii_case(fields[j].0);
+    let same = |i: usize, j: usize| sigs[i] == sigs[j] && name(i).eq_ignore_ascii_case(name(j));
     w.begin_object();
-    for (i, (name, value)) in fields.iter().enumerate() {
-        if (0..i).any(|j| same(i, j)) {
+    for i in 0..n {
+        let sig = sigs[i];
+        if sigs[..i].contains(&sig) && (0..i).any(|j| same(i, j)) {
             continue; // joined into its first occurrence
         }
-        w.key_lowercase(name);
-        let mut later = (i + 1..fields.len()).filter(|&j| same(i, j)).peekable();
-        if later.peek().is_none() {
-            w.text(value);
+        let (key, value) = head.header_text(i);
+        w.key_lowercase(key);
+        let mut later = (i + 1..n).filter(|&j| same(i, j)).peekable();
+        if !sigs[i + 1..].contains(&sig) || later.peek().is_none() {
+            w.head_text(value);
         } else {
-            let mut joined = String::from_utf8_lossy(value).into_owned();
+            let mut joined = String::from_utf8_lossy(head.header_value(i)).into_owned();
             for j in later {
                 joined.push_str(", ");
-                joined.push_str(&String::from_utf8_lossy(fields[j].1));
+                joined.push_str(&String::from_utf8_lossy(head.header_value(j)));
             }
             w.str(&joined);
         }

@@ -328,6 +328,15 @@ impl Head {
             .map(|(_, v)| v)
     }
 
+    /// The first value of a header, by case-insensitive name, as text
+    /// where it is valid UTF-8.
+    pub fn header_text_of(&self, name: &str) -> Option<Text<'_>> {
+        self.headers
+            .iter()
+            .find(|(n, _)| self.bytes(n).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| self.text_of(v))
+    }
+
     /// Whether any value of the header contains `token` (case-insensitive),
     /// as in `Connection: keep-alive, Upgrade`.
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {

@@ -138,6 +138,19 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
+    /// A string we produced ourselves (ids, timestamps, versions, flag
+    /// names): printable ASCII with nothing to escape, copied as is.
+    pub fn plain(&mut self, s: &[u8]) {
+        debug_assert!(s
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+        self.sep();
+        self.out.push(b'"');
+        self.out.extend_from_slice(s);
+        self.out.push(b'"');
+        self.comma = true;
+    }
+
     pub fn u64(&mut self, v: u64) {
         self.sep();
         self.out
@@ -163,13 +176,26 @@ impl<'a> JsonWriter<'a> {
         self.out.push(b'"');
         match ip {
             IpAddr::V4(a) => {
-                let mut digits = itoa::Buffer::new();
-                for (i, octet) in a.octets().iter().enumerate() {
+                // Formatted on the stack and copied once.
+                let mut buf = [0u8; 15];
+                let mut n = 0;
+                for (i, octet) in a.octets().into_iter().enumerate() {
                     if i > 0 {
-                        self.out.push(b'.');
+                        buf[n] = b'.';
+                        n += 1;
                     }
-                    self.out.extend_from_slice(digits.format(*octet).as_bytes());
+                    if octet >= 100 {
+                        buf[n] = b'0' + octet / 100;
+                        n += 1;
+                    }
+                    if octet >= 10 {
+                        buf[n] = b'0' + octet / 10 % 10;
+                        n += 1;
+                    }
+                    buf[n] = b'0' + octet % 10;
+                    n += 1;
                 }
+                self.out.extend_from_slice(&buf[..n]);
             }
             IpAddr::V6(a) => {
                 use std::io::Write;
@@ -244,13 +270,19 @@ mod tests {
             w.end_array();
             w.key_lowercase(Text::Str("Content-Type"));
             w.ip(&"192.0.2.1".parse().unwrap());
+            w.key("v4");
+            w.begin_array();
+            for ip in ["0.0.0.0", "255.255.255.255", "10.200.3.99", "1.20.100.9"] {
+                w.ip(&ip.parse().unwrap());
+            }
+            w.end_array();
             w.key("v6");
             w.ip(&"2001:db8::1".parse().unwrap());
             w.end_object();
         });
         assert_eq!(
             out,
-            r#"{"a":1,"b":["x",null,true],"content-type":"192.0.2.1","v6":"2001:db8::1"}"#
+            r#"{"a":1,"b":["x",null,true],"content-type":"192.0.2.1","v4":["0.0.0.0","255.255.255.255","10.200.3.99","1.20.100.9"],"v6":"2001:db8::1"}"#
         );
     }
 }

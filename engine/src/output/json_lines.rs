@@ -16,6 +16,9 @@ use crate::stats::{Counter, ShardStats};
 use std::sync::Arc;
 
 const BUF_BYTES: usize = 256 * 1024;
+/// Free space a buffer lent for direct serialization must have: a larger
+/// record regrows it (copying what it holds), which is rare but works.
+const LEND_ROOM: usize = 64 * 1024;
 
 /// The writer thread and the ring that feeds it.
 pub struct JsonLinesWriter {
@@ -43,6 +46,8 @@ impl JsonLinesWriter {
                         result = out.write_all(&buf);
                     }
                     buf.clear();
+                    // A buffer a huge record made grow is not kept at that size.
+                    buf.shrink_to(2 * BUF_BYTES);
                     let _ = recycle_tx.try_send(buf);
                 }
                 out.flush()?;
@@ -112,6 +117,21 @@ impl RecordSink for JsonLinesSink {
             self.send();
         }
         self.buf.extend_from_slice(line);
+        self.lines += 1;
+        self.stats.inc(Counter::RecordsOut);
+        if self.buf.len() >= BUF_BYTES {
+            self.send();
+        }
+    }
+
+    fn line_buffer(&mut self) -> Option<&mut Vec<u8>> {
+        if self.buf.capacity() - self.buf.len() < LEND_ROOM {
+            self.send();
+        }
+        Some(&mut self.buf)
+    }
+
+    fn appended(&mut self, _view: &RecordView<'_>) {
         self.lines += 1;
         self.stats.inc(Counter::RecordsOut);
         if self.buf.len() >= BUF_BYTES {

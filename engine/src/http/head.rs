@@ -386,16 +386,22 @@ fn unfold(raw: &[u8]) -> Vec<u8> {
 /// resume a scan without looking at old bytes again.
 pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let start = from.saturating_sub(3);
-    for nl in memchr::memchr_iter(b'\n', &buf[start..]) {
-        let i = start + nl;
-        match buf.get(i + 1) {
-            Some(b'\n') => return Some(i + 2),
-            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some(i + 3),
-            _ => {}
-        }
+    let hay = &buf[start..];
+    let [crlf, lf] = &*BLANK_LINES;
+    // LF CRLF ends a CRLF head (and a mixed one); a bare LF LF wins only if
+    // it starts first. Two vector searches instead of a stop at every LF.
+    let crlf_at = crlf.find(hay);
+    let lf_end = crlf_at.map_or(hay.len(), |i| i + 1);
+    match (lf.find(&hay[..lf_end]), crlf_at) {
+        (Some(i), _) => Some(start + i + 2),
+        (None, Some(i)) => Some(start + i + 3),
+        (None, None) => None,
     }
-    None
 }
+
+/// Searchers for the blank line that ends a head, built once.
+static BLANK_LINES: LazyLock<[memmem::Finder<'static>; 2]> =
+    LazyLock::new(|| [memmem::Finder::new(b"\n\r\n"), memmem::Finder::new(b"\n\n")]);
 
 #[cfg(test)]
 mod tests {
@@ -437,10 +443,40 @@ mod tests {
         assert_eq!(h.header("x-long"), Some(&b"a b"[..]));
     }
 
+    /// The plain definition: the first LF followed by LF or CRLF.
+    fn head_end_by_lines(buf: &[u8], from: usize) -> Option<usize> {
+        let start = from.saturating_sub(3);
+        (start..buf.len()).find_map(|i| match (buf[i], buf.get(i + 1), buf.get(i + 2)) {
+            (b'\n', Some(b'\n'), _) => Some(i + 2),
+            (b'\n', Some(b'\r'), Some(b'\n')) => Some(i + 3),
+            _ => None,
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn head_end_is_the_first_blank_line(
+            buf in proptest::collection::vec(proptest::sample::select(b"\r\na :".to_vec()), 0..80),
+            from in 0usize..80,
+        ) {
+            let from = from.min(buf.len());
+            proptest::prop_assert_eq!(find_head_end(&buf, from), head_end_by_lines(&buf, from));
+        }
+    }
+
     #[test]
     fn head_end() {
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\nX", 0), Some(18));
         assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nX", 0), Some(16));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
+        // Mixed endings, and the earlier blank line wins.
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\nA: b\n\r\nX", 0), Some(22));
+        assert_eq!(find_head_end(b"GET /\n\nA\r\n\r\n", 0), Some(7));
+        assert_eq!(find_head_end(b"GET /\r\nA\r\n\r\nB\n\n", 0), Some(12));
+        // Resuming: the blank line straddles the old and new bytes.
+        let b = b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody";
+        for from in 0..=b.len() - 4 {
+            assert_eq!(find_head_end(b, from.min(24)), Some(24), "from {from}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use crossbeam::channel::{bounded, Sender};
 use crate::capture::batch::{BatchSource, PacketBatch};
 use crate::capture::{pcap_file, PacketSource};
 use crate::config::{engine_name, Config, Engine};
-use crate::decode::{flow_hash, DecodeOptions};
+use crate::decode::{decode, segment_hash, DecodeOptions};
 use crate::http::filter::Filters;
 use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
@@ -122,12 +122,16 @@ fn file_sources(
                             return;
                         }
                     }
-                    // Frames that don't decode go to shard 0, which counts them.
-                    let shard = flow_hash(&p, &opts)
-                        .map(|h| (h % shards as u64) as usize)
+                    // Frames that don't decode go to shard 0, which counts
+                    // them. The segment rides along so the shard need not
+                    // decode the frame again.
+                    let seg = decode(&p, &opts).ok();
+                    let shard = seg
+                        .as_ref()
+                        .map(|s| (segment_hash(s) % shards as u64) as usize)
                         .unwrap_or(0);
                     let b = &mut batches[shard];
-                    b.push(p);
+                    b.push(p, seg.as_ref());
                     if b.is_full() {
                         let full = std::mem::replace(b, fresh(b.byte_len()));
                         if senders[shard].send(full).is_err() || shutdown.load(Ordering::Relaxed) {

@@ -239,7 +239,7 @@ impl Shard {
         let mut last_wall_tick = Instant::now();
         loop {
             self.batch_start = Instant::now();
-            let poll = source.poll(&mut |p| self.handle_packet(p));
+            let poll = source.poll_decoded(&mut |p, seg| self.handle_decoded(p, seg));
             if live
                 && (poll == Poll::Idle
                     || last_wall_tick.elapsed().as_nanos() as u64
@@ -263,13 +263,18 @@ impl Shard {
     }
 
     pub fn handle_packet(&mut self, pkt: Packet<'_>) {
+        self.handle_decoded(pkt, None);
+    }
+
+    /// A packet, with its segment when the source decoded it already.
+    pub fn handle_decoded(&mut self, pkt: Packet<'_>, seg: Option<Segment<'_>>) {
         self.stats.inc(Counter::Packets);
         self.stats.add(Counter::Bytes, pkt.data.len() as u64);
         self.packet_ts_ns = pkt.ts_ns;
         if pkt.ts_ns > self.now_ns {
             self.now_ns = pkt.ts_ns;
         }
-        match decode::decode(&pkt, &self.settings.decode) {
+        match seg.map_or_else(|| decode::decode(&pkt, &self.settings.decode), Ok) {
             Ok(seg) => self.handle_segment(&seg, pkt.ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }

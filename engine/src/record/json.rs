@@ -43,7 +43,7 @@ fn escape_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Lower-cases ASCII letters in place and says whether every byte may
-/// stand in a JSON string as it is. No early exit, so the loop vectorises.
+/// stand in a JSON string as it is, in one pass without a branch per byte.
 fn lowercase_plain(b: &mut [u8]) -> bool {
     let mut plain = true;
     for c in b.iter_mut() {

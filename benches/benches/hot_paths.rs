@@ -9,6 +9,7 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use httpcap::decode::{decode, DecodeOptions};
 use httpcap::flow::reassembly::{HalfStream, StreamConsumer};
 use httpcap::http::filter::Filters;
+use httpcap::http::head::Text;
 use httpcap::http::parser::Role;
 use httpcap::http::{HttpConn, HttpCtx};
 use httpcap::output::RecordSink;
@@ -157,6 +158,10 @@ fn bench_http(c: &mut Criterion) {
 }
 
 fn one_transaction() -> httpcap::http::Transaction {
+    transaction(RESPONSE)
+}
+
+fn transaction(response: &[u8]) -> httpcap::http::Transaction {
     let stats = ShardStats::default();
     let filters = Filters::none();
     let mut done = Vec::new();
@@ -165,11 +170,23 @@ fn one_transaction() -> httpcap::http::Transaction {
     conn.data(Role::Request, REQUEST, 1_764_057_600_000_000_000, &mut ctx);
     conn.data(
         Role::Response,
-        RESPONSE,
+        response,
         1_764_057_600_000_500_000,
         &mut ctx,
     );
     done.pop().expect("one transaction")
+}
+
+/// A response with a realistic JSON body (see `api_body`).
+fn api_response() -> Vec<u8> {
+    let body = api_body();
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nServer: openresty\r\nDate: Wed, 25 Nov 2026 08:00:00 GMT\r\nContent-Type: application/json; charset=utf-8\r\nVary: Accept-Encoding\r\nContent-Length: {}\r\nETag: W/\"002ec034dab3f57f\"\r\nCache-Control: private, max-age=0, must-revalidate\r\nX-Request-Id: 0734d21a-9c18-8986-4efd-4ced9a9382d8\r\nConnection: keep-alive\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body.as_bytes());
+    r
 }
 
 fn bench_record(c: &mut Criterion) {
@@ -202,6 +219,63 @@ fn bench_record(c: &mut Criterion) {
             };
             view.write_line(&mut line);
             black_box(line.len())
+        })
+    });
+    let api = transaction(&api_response());
+    g.bench_function("serialize_json_line_api_body", |b| {
+        b.iter(|| {
+            line.clear();
+            let view = RecordView {
+                ctx: &rctx,
+                conn: &conn,
+                txn: &api,
+            };
+            view.write_line(&mut line);
+            black_box(line.len())
+        })
+    });
+    g.finish();
+}
+
+/// A JSON API body of about 3 KB from the load generator: a quote to
+/// escape every few bytes, like most bodies in the benchmark capture.
+fn api_body() -> String {
+    let mut rng = httpcap_loadgen::rng::Rng::new(1);
+    let mut body = Vec::new();
+    httpcap_loadgen::content::json_body(&mut rng, 3000, 1_764_057_600, &mut body);
+    String::from_utf8(body).expect("JSON is UTF-8")
+}
+
+fn bench_json(c: &mut Criterion) {
+    let mut g = c.benchmark_group("json");
+    let body = api_body();
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    let mut out = Vec::with_capacity(64 * 1024);
+    g.bench_function("escape_api_body", |b| {
+        b.iter(|| {
+            out.clear();
+            httpcap::record::json::JsonWriter::new(&mut out).str(black_box(&body));
+            black_box(out.len())
+        })
+    });
+    let headers: Vec<(&str, &str)> = vec![
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("X-Request-Id", "0734d21a-9c18-8986-4efd-4ced9a9382d8"),
+        ("ETag", "W/\"002ec034dab3f57f\""),
+        ("Cache-Control", "private, max-age=0, must-revalidate"),
+    ];
+    g.throughput(Throughput::Elements(headers.len() as u64));
+    g.bench_function("header_fields", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut w = httpcap::record::json::JsonWriter::new(&mut out);
+            w.begin_object();
+            for (name, value) in black_box(&headers) {
+                w.key_lowercase(Text::Str(name));
+                w.head_text(Text::Str(value));
+            }
+            w.end_object();
+            black_box(out.len())
         })
     });
     g.finish();
@@ -255,6 +329,7 @@ fn all(c: &mut Criterion) {
     bench_reassembly(c);
     bench_http(c);
     bench_record(c);
+    bench_json(c);
     bench_shard(c, &frames);
 }
 

@@ -106,6 +106,31 @@ impl StreamConsumer for Deliver<'_, '_> {
     }
 }
 
+/// Serializes a record once and hands it to every sink: straight into the
+/// buffer of a lone sink that lends one, else through the shard's scratch
+/// line. Returns the record's size.
+fn write_record(
+    sinks: &mut [Box<dyn RecordSink>],
+    line: &mut Vec<u8>,
+    view: &RecordView<'_>,
+) -> usize {
+    if let [only] = sinks {
+        if let Some(buf) = only.line_buffer() {
+            let start = buf.len();
+            view.write_line(buf);
+            let bytes = buf.len() - start;
+            only.appended(view);
+            return bytes;
+        }
+    }
+    line.clear();
+    view.write_line(line);
+    for sink in sinks.iter_mut() {
+        sink.write(view, line);
+    }
+    line.len()
+}
+
 /// The HTTP layer's view of the shard, borrowed for one call.
 fn http_ctx<'a>(
     settings: &ShardSettings,
@@ -214,7 +239,7 @@ impl Shard {
         let mut last_wall_tick = Instant::now();
         loop {
             self.batch_start = Instant::now();
-            let poll = source.poll(&mut |p| self.handle_packet(p));
+            let poll = source.poll_decoded(&mut |p, seg| self.handle_decoded(p, seg));
             if live
                 && (poll == Poll::Idle
                     || last_wall_tick.elapsed().as_nanos() as u64
@@ -238,13 +263,18 @@ impl Shard {
     }
 
     pub fn handle_packet(&mut self, pkt: Packet<'_>) {
+        self.handle_decoded(pkt, None);
+    }
+
+    /// A packet, with its segment when the source decoded it already.
+    pub fn handle_decoded(&mut self, pkt: Packet<'_>, seg: Option<Segment<'_>>) {
         self.stats.inc(Counter::Packets);
         self.stats.add(Counter::Bytes, pkt.data.len() as u64);
         self.packet_ts_ns = pkt.ts_ns;
         if pkt.ts_ns > self.now_ns {
             self.now_ns = pkt.ts_ns;
         }
-        match decode::decode(&pkt, &self.settings.decode) {
+        match seg.map_or_else(|| decode::decode(&pkt, &self.settings.decode), Ok) {
             Ok(seg) => self.handle_segment(&seg, pkt.ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }
@@ -490,12 +520,8 @@ impl Shard {
                 txn: &txn,
             };
             tracing::trace!(target: "transaction", shard = self.id, conn = info.id, seq = txn.seq, flags = txn.flags.0, "transaction");
-            self.line.clear();
-            view.write_line(&mut self.line);
-            self.stats.add(Counter::RecordBytes, self.line.len() as u64);
-            for sink in &mut self.sinks {
-                sink.write(&view, &self.line);
-            }
+            let bytes = write_record(&mut self.sinks, &mut self.line, &view);
+            self.stats.add(Counter::RecordBytes, bytes as u64);
             let lat = self.latency_us();
             let _ = self.hist.latency_us.record(lat.max(1));
         }

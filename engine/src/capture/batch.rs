@@ -6,6 +6,7 @@
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 
 use super::{LinkType, Packet, PacketSource, Poll};
+use crate::decode::{Segment, SegmentMeta};
 
 #[derive(Clone, Copy, Debug)]
 struct Slot {
@@ -13,6 +14,8 @@ struct Slot {
     link: LinkType,
     start: u32,
     len: u32,
+    /// What the reader decoded (None when the frame did not decode).
+    seg: Option<SegmentMeta>,
 }
 
 #[derive(Default)]
@@ -26,16 +29,28 @@ impl PacketBatch {
     pub const MAX_BYTES: usize = 512 * 1024;
 
     pub fn with_capacity() -> PacketBatch {
+        Self::sized_like(0)
+    }
+
+    /// A batch with room for `bytes` of packets and a quarter more, so a
+    /// batch sized like the last full one rarely regrows (each regrowth
+    /// copies it). Start small and let batches follow the traffic: recycled
+    /// batches keep their size, so the rings' memory is what the packets
+    /// need instead of MAX_BYTES times the ring depth.
+    pub fn sized_like(bytes: usize) -> PacketBatch {
+        let cap = (bytes + bytes / 4).clamp(Self::MAX_BYTES / 8, Self::MAX_BYTES);
         PacketBatch {
-            // Start small and let a batch grow to what its packets need:
-            // recycled batches keep their size, so the rings' memory follows
-            // the traffic instead of MAX_BYTES times the ring depth.
-            bytes: Vec::with_capacity(Self::MAX_BYTES / 8),
+            bytes: Vec::with_capacity(cap),
             slots: Vec::with_capacity(Self::MAX_PACKETS),
         }
     }
 
-    pub fn push(&mut self, p: Packet<'_>) {
+    /// Bytes of packet data held.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn push(&mut self, p: Packet<'_>, seg: Option<&Segment<'_>>) {
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(p.data);
         self.slots.push(Slot {
@@ -43,6 +58,7 @@ impl PacketBatch {
             link: p.link,
             start,
             len: p.data.len() as u32,
+            seg: seg.map(|s| s.meta(p.data)),
         });
     }
 
@@ -64,10 +80,19 @@ impl PacketBatch {
     }
 
     pub fn packets(&self) -> impl Iterator<Item = Packet<'_>> {
-        self.slots.iter().map(|s| Packet {
-            ts_ns: s.ts_ns,
-            link: s.link,
-            data: &self.bytes[s.start as usize..(s.start + s.len) as usize],
+        self.decoded().map(|(p, _)| p)
+    }
+
+    /// Packets with what the reader decoded from each.
+    pub fn decoded(&self) -> impl Iterator<Item = (Packet<'_>, Option<Segment<'_>>)> {
+        self.slots.iter().map(|s| {
+            let data = &self.bytes[s.start as usize..(s.start + s.len) as usize];
+            let p = Packet {
+                ts_ns: s.ts_ns,
+                link: s.link,
+                data,
+            };
+            (p, s.seg.map(|m| m.segment(data)))
         })
     }
 }
@@ -86,6 +111,10 @@ impl BatchSource {
 
 impl PacketSource for BatchSource {
     fn poll(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> Poll {
+        self.poll_decoded(&mut |p, _| on_packet(p))
+    }
+
+    fn poll_decoded(&mut self, on_packet: &mut dyn FnMut(Packet<'_>, Option<Segment<'_>>)) -> Poll {
         let mut batch = match self.incoming.try_recv() {
             Ok(b) => b,
             Err(TryRecvError::Empty) => {
@@ -101,8 +130,8 @@ impl PacketSource for BatchSource {
             }
             Err(TryRecvError::Disconnected) => return Poll::Done,
         };
-        for p in batch.packets() {
-            on_packet(p);
+        for (p, seg) in batch.decoded() {
+            on_packet(p, seg);
         }
         batch.clear();
         // The reader may have finished; a closed recycle ring is fine.

@@ -163,7 +163,7 @@ impl PacketSource for LiveSource {
                                 let b = pending[owner].get_or_insert_with(|| {
                                     spare.pop().unwrap_or_else(PacketBatch::with_capacity)
                                 });
-                                b.push(p);
+                                b.push(p, None);
                                 return;
                             }
                         }

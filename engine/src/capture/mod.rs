@@ -76,6 +76,15 @@ pub trait PacketSource: Send {
     /// Delivers zero or more packets to `on_packet`.
     fn poll(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> Poll;
 
+    /// Like `poll`, with the segment each frame decoded to when the source
+    /// decoded it already (file input does, to pick the shard).
+    fn poll_decoded(
+        &mut self,
+        on_packet: &mut dyn FnMut(Packet<'_>, Option<crate::decode::Segment<'_>>),
+    ) -> Poll {
+        self.poll(&mut |p| on_packet(p, None))
+    }
+
     /// Wall-clock sources return None; file sources return the capture time
     /// reached so far, which drives flushing and expiry.
     fn is_live(&self) -> bool;

@@ -67,6 +67,59 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
+/// A decoded segment without its borrow of the frame: the file reader
+/// decodes every frame to pick its shard and hands this over with it, so
+/// the shard does not decode the frame a second time.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentMeta {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    /// Where the payload lies in the frame.
+    payload_at: u32,
+    payload_len: u32,
+}
+
+impl Segment<'_> {
+    /// This segment's fields, with the payload as a position in `frame`
+    /// (the frame it was decoded from).
+    pub fn meta(&self, frame: &[u8]) -> SegmentMeta {
+        let at = (self.payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+        SegmentMeta {
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            payload_at: at as u32,
+            payload_len: self.payload.len() as u32,
+        }
+    }
+}
+
+impl SegmentMeta {
+    /// The segment again, borrowing its payload from the same frame.
+    pub fn segment<'a>(&self, frame: &'a [u8]) -> Segment<'a> {
+        let at = self.payload_at as usize;
+        Segment {
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            payload: &frame[at..at + self.payload_len as usize],
+        }
+    }
+}
+
 /// Layers (link, shim and tunnel headers) followed before giving up: ERSPAN
 /// in GRE carrying VXLAN already takes eight.
 const MAX_DEPTH: u8 = 16;
@@ -109,9 +162,12 @@ pub fn decode<'a>(pkt: &Packet<'a>, opts: &DecodeOptions) -> Result<Segment<'a>,
 /// A hash of the innermost 5-tuple that is the same in both directions:
 /// the file reader uses it to keep a connection on one shard.
 pub fn flow_hash(pkt: &Packet<'_>, opts: &DecodeOptions) -> Option<u64> {
-    decode(pkt, opts)
-        .ok()
-        .map(|s| crate::flow::FlowKey::new(s.src, s.sport, s.dst, s.dport).symmetric_hash())
+    decode(pkt, opts).ok().map(|s| segment_hash(&s))
+}
+
+/// `flow_hash` of a segment already decoded.
+pub fn segment_hash(s: &Segment<'_>) -> u64 {
+    crate::flow::FlowKey::new(s.src, s.sport, s.dst, s.dport).symmetric_hash()
 }
 
 #[cfg(test)]

@@ -438,3 +438,16 @@ proptest! {
         let _ = run(LinkType::Ethernet, &f, ipip);
     }
 }
+
+#[test]
+fn segment_meta_round_trip() {
+    // Ethernet padding after the IP packet: the payload must end where
+    // the IP length says, in the re-borrowed segment too.
+    let mut frame = ether(0x0800, &v4_tcp());
+    frame.extend_from_slice(&[0; 6]);
+    let seg = run(LinkType::Ethernet, &frame, false).expect("decodes");
+    let meta = seg.meta(&frame);
+    assert_v4_segment(Ok(meta.segment(&frame)));
+    let copy = frame.clone();
+    assert_eq!(meta.segment(&copy).payload, seg.payload);
+}

@@ -4,6 +4,7 @@
 pub mod reassembly;
 pub mod table;
 
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 /// One end of a TCP connection.
@@ -15,10 +16,24 @@ pub struct Endpoint {
 
 /// A connection's identity, the same whichever direction a packet travels:
 /// the two endpoints in a canonical order (`lo` sorts first).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     pub lo: Endpoint,
     pub hi: Endpoint,
+}
+
+/// Hashed as three words: the derived impl fed the hasher every field and
+/// enum tag separately, which cost more than the table lookup itself.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => u32::from(a) as u128,
+            IpAddr::V6(a) => u128::from(a),
+        };
+        state.write_u128(bits(self.lo.ip));
+        state.write_u128(bits(self.hi.ip));
+        state.write_u32((self.lo.port as u32) << 16 | self.hi.port as u32);
+    }
 }
 
 /// Which way a segment travels, relative to the key's canonical order.

@@ -311,24 +311,29 @@ fn stream<R: Read>(
 /// The codings applied to a message's body, in order: Content-Encoding,
 /// then Transfer-Encoding without chunked. Empty when there are none.
 pub fn message_codings(msg: &Message) -> Result<Vec<Coding>, DecodeError> {
+    // One pass over the fields; Transfer-Encoding's codings go after all
+    // of Content-Encoding's whatever the field order.
     let mut out = Vec::new();
-    for name in ["content-encoding", "transfer-encoding"] {
-        for (n, v) in msg.head.headers() {
-            if !n.eq_ignore_ascii_case(name.as_bytes()) {
+    let mut transfer = Vec::new();
+    for (n, v) in msg.head.headers() {
+        let te = n.eq_ignore_ascii_case(b"transfer-encoding");
+        if !te && !n.eq_ignore_ascii_case(b"content-encoding") {
+            continue;
+        }
+        for token in v.split(|b| *b == b',') {
+            if te && token.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 continue;
             }
-            for token in v.split(|b| *b == b',') {
-                if name == "transfer-encoding"
-                    && token.trim_ascii().eq_ignore_ascii_case(b"chunked")
-                {
-                    continue;
-                }
-                if let Some(c) = Coding::parse(token)? {
+            if let Some(c) = Coding::parse(token)? {
+                if te {
+                    transfer.push(c);
+                } else {
                     out.push(c);
                 }
             }
         }
     }
+    out.append(&mut transfer);
     Ok(out)
 }
 

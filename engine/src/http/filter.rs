@@ -13,39 +13,87 @@
 //! - FILTER_BLOCK_MULTIPART: the request Content-Type's media type (file
 //!   uploads are `multipart/form-data`); `type/*` entries allowed.
 
-use super::head::Head;
+use std::collections::HashSet;
+
+use super::head::{Head, Text};
 use crate::config::units::parse_list;
 use crate::config::Config;
 use crate::stats::Counter;
 
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
-    /// Lower-case path extensions, without the dot.
-    exts: Vec<String>,
-    /// Lower-case media types; `type/*` entries match a whole type.
+    /// Path extensions, without the dot.
+    exts: NameSet,
+    /// Media types; `type/*` entries match a whole type.
     ctypes: MediaSet,
     accept: MediaSet,
     multipart: MediaSet,
 }
 
+/// Lower-case names, looked up ignoring ASCII case: the key is
+/// lower-cased into a stack buffer and hashed (the default extension list
+/// has over 70 entries; comparing them one by one cost more than parsing
+/// the head).
+#[derive(Clone, Debug, Default)]
+struct NameSet {
+    names: HashSet<Vec<u8>, ahash::RandomState>,
+}
+
+impl NameSet {
+    fn new(names: impl IntoIterator<Item = String>) -> NameSet {
+        NameSet {
+            names: names
+                .into_iter()
+                .map(|n| n.to_ascii_lowercase().into_bytes())
+                .collect(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        if self.names.is_empty() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                self.names.contains(&*lower)
+            }
+            // Longer than any name worth listing: compare one by one.
+            None => self
+                .names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name.as_bytes())),
+        }
+    }
+}
+
 /// A set of media types with `type/*` wildcards.
 #[derive(Clone, Debug, Default)]
 struct MediaSet {
-    exact: Vec<String>,
-    wildcard_types: Vec<String>,
+    exact: NameSet,
+    wildcard_types: NameSet,
 }
 
 impl MediaSet {
     fn new(list: &str) -> MediaSet {
-        let mut s = MediaSet::default();
+        let mut exact = Vec::new();
+        let mut wildcard_types = Vec::new();
         for item in parse_list(list) {
-            if let Some(t) = item.strip_suffix("/*") {
-                s.wildcard_types.push(t.to_string());
-            } else {
-                s.exact.push(item);
+            match item.strip_suffix("/*") {
+                Some(t) => wildcard_types.push(t.to_string()),
+                None => exact.push(item),
             }
         }
-        s
+        MediaSet {
+            exact: NameSet::new(exact),
+            wildcard_types: NameSet::new(wildcard_types),
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -55,20 +103,34 @@ impl MediaSet {
     /// Whether a media type (parameters already removed) is in the set.
     fn contains(&self, media: &str) -> bool {
         let media = media.trim();
-        if self.exact.iter().any(|e| e.eq_ignore_ascii_case(media)) {
-            return true;
-        }
-        let ty = media.split('/').next().unwrap_or("");
-        self.wildcard_types
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(ty))
+        self.exact.contains(media) || self.wildcard_types.contains(before(media, b'/'))
     }
 }
 
 /// The media type of a header value: "Text/HTML; charset=utf-8" -> "Text/HTML".
 fn media_type(value: &[u8]) -> &str {
-    let s = std::str::from_utf8(value).unwrap_or("");
-    s.split(';').next().unwrap_or("").trim()
+    match std::str::from_utf8(value) {
+        Ok(s) => media_type_str(s),
+        Err(_) => "",
+    }
+}
+
+fn media_type_str(s: &str) -> &str {
+    before(s, b';').trim()
+}
+
+/// The part of `s` before the first `delim` (an ASCII byte, so the cut is
+/// on a character boundary), or all of it; `split(char)` costs more here.
+fn before(s: &str, delim: u8) -> &str {
+    &s[..memchr::memchr(delim, s.as_bytes()).unwrap_or(s.len())]
+}
+
+/// `media_type` of a head's header value, without checking UTF-8 again.
+fn media_type_text(value: Text<'_>) -> &str {
+    match value {
+        Text::Str(s) => media_type_str(s),
+        Text::Bytes(b) => media_type(b),
+    }
 }
 
 impl Filters {
@@ -84,11 +146,12 @@ impl Filters {
     /// From the four comma-separated lists; an empty list turns its filter off.
     pub fn new(exts: &str, ctypes: &str, accept: &str, multipart: &str) -> Filters {
         Filters {
-            exts: parse_list(exts)
-                .into_iter()
-                .map(|e| e.trim_start_matches('.').to_string())
-                .filter(|e| !e.is_empty())
-                .collect(),
+            exts: NameSet::new(
+                parse_list(exts)
+                    .into_iter()
+                    .map(|e| e.trim_start_matches('.').to_string())
+                    .filter(|e| !e.is_empty()),
+            ),
             ctypes: MediaSet::new(ctypes),
             accept: MediaSet::new(accept),
             multipart: MediaSet::new(multipart),
@@ -103,23 +166,26 @@ impl Filters {
     pub fn check_request(&self, head: &Head) -> Option<Counter> {
         if !self.exts.is_empty() {
             if let Some(ext) = path_extension(head.target()) {
-                if self.exts.iter().any(|e| e.eq_ignore_ascii_case(ext)) {
+                if self.exts.contains(ext) {
                     return Some(Counter::FilterExt);
                 }
             }
         }
         if !self.accept.is_empty() {
             // The first media range is what the client wants most.
-            if let Some(v) = head.header("accept") {
-                let first = media_type(v.split(|b| *b == b',').next().unwrap_or(b""));
+            if let Some(v) = head.header_text_of("accept") {
+                let first = match v {
+                    Text::Str(s) => media_type_str(before(s, b',')),
+                    Text::Bytes(b) => media_type(b.split(|b| *b == b',').next().unwrap_or(b"")),
+                };
                 if !first.is_empty() && self.accept.contains(first) {
                     return Some(Counter::FilterAccept);
                 }
             }
         }
         if !self.multipart.is_empty() {
-            if let Some(v) = head.header("content-type") {
-                if self.multipart.contains(media_type(v)) {
+            if let Some(v) = head.header_text_of("content-type") {
+                if self.multipart.contains(media_type_text(v)) {
                     return Some(Counter::FilterMultipart);
                 }
             }
@@ -131,9 +197,9 @@ impl Filters {
         if self.ctypes.is_empty() {
             return None;
         }
-        let v = head.header("content-type")?;
+        let v = head.header_text_of("content-type")?;
         self.ctypes
-            .contains(media_type(v))
+            .contains(media_type_text(v))
             .then_some(Counter::FilterCtype)
     }
 }
@@ -141,9 +207,13 @@ impl Filters {
 /// The extension of a request target's path, ignoring query and fragment:
 /// "/a/b.JS?x=1" -> "JS". None when the last segment has no dot.
 pub fn path_extension(target: &str) -> Option<&str> {
-    let path = target.split(['?', '#']).next().unwrap_or("");
-    let last = path.rsplit('/').next().unwrap_or("");
-    let (_, ext) = last.rsplit_once('.')?;
+    // Byte searches (memchr) rather than char-pattern splits: each cut is
+    // next to an ASCII byte, so it falls on a character boundary.
+    let b = target.as_bytes();
+    let path_end = memchr::memchr2(b'?', b'#', b).unwrap_or(b.len());
+    let last = memchr::memrchr(b'/', &b[..path_end]).map_or(0, |i| i + 1);
+    let dot = memchr::memrchr(b'.', &b[last..path_end])? + last;
+    let ext = &target[dot + 1..path_end];
     (!ext.is_empty()).then_some(ext)
 }
 
@@ -470,6 +540,24 @@ mod tests {
         assert_eq!(path_extension("/a.b/c"), None);
         assert_eq!(path_extension("/"), None);
         assert_eq!(path_extension("http://h/x.css#y"), Some("css"));
+        assert_eq!(path_extension("/x.tar.GZ#a?b"), Some("GZ"));
+        assert_eq!(path_extension("/a.b?c/d.e"), Some("b"));
+        assert_eq!(path_extension("/x."), None);
+        assert_eq!(path_extension("/é.png"), Some("png"));
+        assert_eq!(path_extension("/x.é"), Some("é"));
+        assert_eq!(path_extension(""), None);
+    }
+
+    #[test]
+    fn name_sets_ignore_case() {
+        let s = NameSet::new(["PNG".to_string(), "js".into(), "woff2".into()]);
+        assert!(s.contains("png"));
+        assert!(s.contains("JS"));
+        assert!(s.contains("Woff2"));
+        assert!(!s.contains("woff"));
+        assert!(!s.contains(""));
+        let long = "x".repeat(100);
+        assert!(NameSet::new([long.clone()]).contains(&long.to_uppercase()));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! A parsed message head (start line and headers), stored as its raw bytes
 //! plus spans: one allocation per head, no per-header strings.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
+use std::sync::LazyLock;
+
+use memchr::memmem;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StartLine {
@@ -15,9 +19,42 @@ pub enum StartLine {
     },
 }
 
+/// A head's bytes. Heads are nearly always valid UTF-8 (ASCII): checked
+/// once when parsed, every span of such a head is text without checking
+/// it again when the record is written.
+#[derive(Clone, Debug)]
+enum Raw {
+    Text(Box<str>),
+    Bytes(Box<[u8]>),
+}
+
+impl Raw {
+    fn new(raw: &[u8]) -> Raw {
+        match simdutf8::basic::from_utf8(raw) {
+            Ok(s) => Raw::Text(s.into()),
+            Err(_) => Raw::Bytes(raw.into()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Raw::Text(s) => s.as_bytes(),
+            Raw::Bytes(b) => b,
+        }
+    }
+}
+
+/// Bytes of a head as text when they are valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text<'a> {
+    Str(&'a str),
+    /// Not valid UTF-8.
+    Bytes(&'a [u8]),
+}
+
 #[derive(Clone, Debug)]
 pub struct Head {
-    raw: Box<[u8]>,
+    raw: Raw,
     pub start: StartLine,
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
@@ -31,6 +68,11 @@ pub enum HeadError {
 }
 
 const MAX_HEADERS: usize = 256;
+
+/// Searchers for obsolete line folding, built once: building them took
+/// as long as searching a head.
+static FOLDS: LazyLock<[memmem::Finder<'static>; 2]> =
+    LazyLock::new(|| [memmem::Finder::new(b"\n "), memmem::Finder::new(b"\n\t")]);
 
 /// Where `part` lies within `base`. httparse hands back slices of the
 /// buffer, except for some empty values (a static `b""`), which map to 0..0.
@@ -59,9 +101,8 @@ impl Head {
         // Obsolete line folding: unfold first, or httparse would drop the
         // continuation as an invalid header line.
         let unfolded;
-        let raw = if memchr::memmem::find(raw, b"\n ").is_some()
-            || memchr::memmem::find(raw, b"\n\t").is_some()
-        {
+        let [space, tab] = &*FOLDS;
+        let raw = if space.find(raw).is_some() || tab.find(raw).is_some() {
             unfolded = unfold(raw);
             &unfolded[..]
         } else {
@@ -114,15 +155,16 @@ impl Head {
         };
         let method = at(method);
         let target = if target.is_empty() { 0..0 } else { at(target) };
-        let raw: Box<[u8]> = raw.into();
+        let raw = Raw::new(raw);
+        let bytes = raw.bytes();
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let headers = match httparse::parse_headers(&raw[line_end + 1..], &mut storage) {
+        let headers = match httparse::parse_headers(&bytes[line_end + 1..], &mut storage) {
             Ok(httparse::Status::Complete((_, h))) => h,
             _ => return None,
         };
         let hdrs = headers
             .iter()
-            .map(|h| (span(&raw, h.name.as_bytes()), span(&raw, h.value)))
+            .map(|h| (span(bytes, h.name.as_bytes()), span(bytes, h.value)))
             .collect();
         Some(Head {
             start: StartLine::Request { method, target },
@@ -133,45 +175,45 @@ impl Head {
     }
 
     fn parse_exact(raw: &[u8], request: bool) -> Result<Head, HeadError> {
-        let raw: Box<[u8]> = raw.into();
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let owned = Raw::new(raw);
+        let raw = owned.bytes();
+        // Left uninitialised: httparse fills what it uses, and clearing
+        // 256 entries (8 KiB) for every head cost more than parsing one.
+        let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let config = parser_config();
         let (start, minor, hdrs) = if request {
-            let mut req = httparse::Request::new(&mut storage);
-            match config.parse_request(&mut req, &raw) {
+            let mut req = httparse::Request::new(&mut []);
+            match config.parse_request_with_uninit_headers(&mut req, raw, &mut storage) {
                 Ok(httparse::Status::Complete(_)) => {}
                 _ => return Err(HeadError::Invalid),
             }
-            let method = span(&raw, req.method.ok_or(HeadError::Invalid)?.as_bytes());
-            let target = span(&raw, req.path.ok_or(HeadError::Invalid)?.as_bytes());
+            let method = span(raw, req.method.ok_or(HeadError::Invalid)?.as_bytes());
+            let target = span(raw, req.path.ok_or(HeadError::Invalid)?.as_bytes());
             let minor = req.version.unwrap_or(1);
             let hdrs: Vec<_> = req
                 .headers
                 .iter()
-                .map(|h| (span(&raw, h.name.as_bytes()), span(&raw, h.value)))
+                .map(|h| (span(raw, h.name.as_bytes()), span(raw, h.value)))
                 .collect();
             (StartLine::Request { method, target }, minor, hdrs)
         } else {
-            let mut resp = httparse::Response::new(&mut storage);
-            match config.parse_response(&mut resp, &raw) {
+            let mut resp = httparse::Response::new(&mut []);
+            match config.parse_response_with_uninit_headers(&mut resp, raw, &mut storage) {
                 Ok(httparse::Status::Complete(_)) => {}
                 _ => return Err(HeadError::Invalid),
             }
             let status = resp.code.ok_or(HeadError::Invalid)?;
-            let reason = resp
-                .reason
-                .map(|r| span(&raw, r.as_bytes()))
-                .unwrap_or(0..0);
+            let reason = resp.reason.map(|r| span(raw, r.as_bytes())).unwrap_or(0..0);
             let minor = resp.version.unwrap_or(1);
             let hdrs: Vec<_> = resp
                 .headers
                 .iter()
-                .map(|h| (span(&raw, h.name.as_bytes()), span(&raw, h.value)))
+                .map(|h| (span(raw, h.name.as_bytes()), span(raw, h.value)))
                 .collect();
             (StartLine::Response { status, reason }, minor, hdrs)
         };
         Ok(Head {
-            raw,
+            raw: owned,
             start,
             minor_version: minor,
             headers: hdrs,
@@ -179,11 +221,30 @@ impl Head {
     }
 
     fn text(&self, r: &Range<u32>) -> &str {
-        std::str::from_utf8(&self.raw[r.start as usize..r.end as usize]).unwrap_or("")
+        match self.text_of(r) {
+            Text::Str(s) => s,
+            Text::Bytes(_) => "",
+        }
+    }
+
+    /// A span as text. Spans end next to ASCII delimiters, so in a
+    /// valid UTF-8 head they lie on character boundaries.
+    fn text_of(&self, r: &Range<u32>) -> Text<'_> {
+        let r = r.start as usize..r.end as usize;
+        match &self.raw {
+            Raw::Text(s) => match s.get(r.clone()) {
+                Some(t) => Text::Str(t),
+                None => Text::Bytes(&s.as_bytes()[r]),
+            },
+            Raw::Bytes(b) => match std::str::from_utf8(&b[r.clone()]) {
+                Ok(t) => Text::Str(t),
+                Err(_) => Text::Bytes(&b[r]),
+            },
+        }
     }
 
     fn bytes(&self, r: &Range<u32>) -> &[u8] {
-        &self.raw[r.start as usize..r.end as usize]
+        &self.raw.bytes()[r.start as usize..r.end as usize]
     }
 
     pub fn is_request(&self) -> bool {
@@ -218,6 +279,13 @@ impl Head {
         }
     }
 
+    pub fn reason_text(&self) -> Text<'_> {
+        match &self.start {
+            StartLine::Response { reason, .. } => self.text_of(reason),
+            StartLine::Request { .. } => Text::Str(""),
+        }
+    }
+
     pub fn version(&self) -> &'static str {
         if self.minor_version == 0 {
             "HTTP/1.0"
@@ -237,11 +305,36 @@ impl Head {
         self.headers.len()
     }
 
+    /// The name of the `i`th header field, as sent.
+    pub fn header_name(&self, i: usize) -> &[u8] {
+        self.bytes(&self.headers[i].0)
+    }
+
+    /// The value of the `i`th header field.
+    pub fn header_value(&self, i: usize) -> &[u8] {
+        self.bytes(&self.headers[i].1)
+    }
+
+    /// The `i`th header field, as text where it is valid UTF-8.
+    pub fn header_text(&self, i: usize) -> (Text<'_>, Text<'_>) {
+        let (n, v) = &self.headers[i];
+        (self.text_of(n), self.text_of(v))
+    }
+
     /// The first value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
+    }
+
+    /// The first value of a header, by case-insensitive name, as text
+    /// where it is valid UTF-8.
+    pub fn header_text_of(&self, name: &str) -> Option<Text<'_>> {
+        self.headers
+            .iter()
+            .find(|(n, _)| self.bytes(n).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| self.text_of(v))
     }
 
     /// Whether any value of the header contains `token` (case-insensitive),
@@ -257,11 +350,11 @@ impl Head {
 
     /// Bytes of the whole head.
     pub fn len(&self) -> usize {
-        self.raw.len()
+        self.raw.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.raw.bytes().is_empty()
     }
 }
 
@@ -293,16 +386,22 @@ fn unfold(raw: &[u8]) -> Vec<u8> {
 /// resume a scan without looking at old bytes again.
 pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let start = from.saturating_sub(3);
-    for nl in memchr::memchr_iter(b'\n', &buf[start..]) {
-        let i = start + nl;
-        match buf.get(i + 1) {
-            Some(b'\n') => return Some(i + 2),
-            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some(i + 3),
-            _ => {}
-        }
+    let hay = &buf[start..];
+    let [crlf, lf] = &*BLANK_LINES;
+    // LF CRLF ends a CRLF head (and a mixed one); a bare LF LF wins only if
+    // it starts first. Two vector searches instead of a stop at every LF.
+    let crlf_at = crlf.find(hay);
+    let lf_end = crlf_at.map_or(hay.len(), |i| i + 1);
+    match (lf.find(&hay[..lf_end]), crlf_at) {
+        (Some(i), _) => Some(start + i + 2),
+        (None, Some(i)) => Some(start + i + 3),
+        (None, None) => None,
     }
-    None
 }
+
+/// Searchers for the blank line that ends a head, built once.
+static BLANK_LINES: LazyLock<[memmem::Finder<'static>; 2]> =
+    LazyLock::new(|| [memmem::Finder::new(b"\n\r\n"), memmem::Finder::new(b"\n\n")]);
 
 #[cfg(test)]
 mod tests {
@@ -320,10 +419,49 @@ mod tests {
     }
 
     #[test]
+    fn spans_are_text_where_valid_utf8() {
+        let h = Head::parse(
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\nA: \xe9t\xe9\r\nB: b\r\n\r\n",
+            true,
+        )
+        .unwrap();
+        assert_eq!(h.target(), "/caf\u{e9}");
+        assert_eq!(
+            h.header_text(0),
+            (Text::Str("A"), Text::Bytes(b"\xe9t\xe9"))
+        );
+        assert_eq!(h.header_text(1), (Text::Str("B"), Text::Str("b")));
+        let h = Head::parse(b"HTTP/1.1 200 OK\r\nA: \xc3\xa9\r\n\r\n", false).unwrap();
+        assert_eq!(h.reason_text(), Text::Str("OK"));
+        assert_eq!(h.header_text(0), (Text::Str("A"), Text::Str("\u{e9}")));
+    }
+
+    #[test]
     fn folded_request_header() {
         let raw = b"GET / HTTP/1.0\r\nX-Long: a\r\n b\r\nHost: h\r\n\r\n";
         let h = Head::parse(raw, true).unwrap();
         assert_eq!(h.header("x-long"), Some(&b"a b"[..]));
+    }
+
+    /// The plain definition: the first LF followed by LF or CRLF.
+    fn head_end_by_lines(buf: &[u8], from: usize) -> Option<usize> {
+        let start = from.saturating_sub(3);
+        (start..buf.len()).find_map(|i| match (buf[i], buf.get(i + 1), buf.get(i + 2)) {
+            (b'\n', Some(b'\n'), _) => Some(i + 2),
+            (b'\n', Some(b'\r'), Some(b'\n')) => Some(i + 3),
+            _ => None,
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn head_end_is_the_first_blank_line(
+            buf in proptest::collection::vec(proptest::sample::select(b"\r\na :".to_vec()), 0..80),
+            from in 0usize..80,
+        ) {
+            let from = from.min(buf.len());
+            proptest::prop_assert_eq!(find_head_end(&buf, from), head_end_by_lines(&buf, from));
+        }
     }
 
     #[test]
@@ -331,5 +469,14 @@ mod tests {
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\nX", 0), Some(18));
         assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nX", 0), Some(16));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
+        // Mixed endings, and the earlier blank line wins.
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\nA: b\n\r\nX", 0), Some(22));
+        assert_eq!(find_head_end(b"GET /\n\nA\r\n\r\n", 0), Some(7));
+        assert_eq!(find_head_end(b"GET /\r\nA\r\n\r\nB\n\n", 0), Some(12));
+        // Resuming: the blank line straddles the old and new bytes.
+        let b = b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody";
+        for from in 0..=b.len() - 4 {
+            assert_eq!(find_head_end(b, from.min(24)), Some(24), "from {from}");
+        }
     }
 }

@@ -16,6 +16,9 @@ use crate::stats::{Counter, ShardStats};
 use std::sync::Arc;
 
 const BUF_BYTES: usize = 256 * 1024;
+/// Free space a buffer lent for direct serialization must have: a larger
+/// record regrows it (copying what it holds), which is rare but works.
+const LEND_ROOM: usize = 64 * 1024;
 
 /// The writer thread and the ring that feeds it.
 pub struct JsonLinesWriter {
@@ -43,6 +46,8 @@ impl JsonLinesWriter {
                         result = out.write_all(&buf);
                     }
                     buf.clear();
+                    // A buffer a huge record made grow is not kept at that size.
+                    buf.shrink_to(2 * BUF_BYTES);
                     let _ = recycle_tx.try_send(buf);
                 }
                 out.flush()?;
@@ -61,6 +66,7 @@ impl JsonLinesWriter {
             tx: self.tx.clone(),
             recycle: self.recycle_rx.clone(),
             buf: Vec::with_capacity(BUF_BYTES),
+            lines: 0,
             stats,
         }
     }
@@ -81,6 +87,8 @@ pub struct JsonLinesSink {
     tx: Sender<Vec<u8>>,
     recycle: Receiver<Vec<u8>>,
     buf: Vec<u8>,
+    /// Records in `buf`.
+    lines: u64,
     stats: Arc<ShardStats>,
 }
 
@@ -94,7 +102,7 @@ impl JsonLinesSink {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(BUF_BYTES));
         let full = std::mem::replace(&mut self.buf, fresh);
-        let lines = memchr::memchr_iter(b'\n', &full).count() as u64;
+        let lines = std::mem::take(&mut self.lines);
         if self.tx.send(full).is_err() {
             self.stats.add(Counter::OutputErrors, lines);
         }
@@ -103,7 +111,28 @@ impl JsonLinesSink {
 
 impl RecordSink for JsonLinesSink {
     fn write(&mut self, _view: &RecordView<'_>, line: &[u8]) {
+        // Hand the buffer over before it would have to grow: regrowing
+        // copies everything in it (callgrind: 1.6% of all instructions).
+        if self.buf.len() + line.len() > self.buf.capacity() {
+            self.send();
+        }
         self.buf.extend_from_slice(line);
+        self.lines += 1;
+        self.stats.inc(Counter::RecordsOut);
+        if self.buf.len() >= BUF_BYTES {
+            self.send();
+        }
+    }
+
+    fn line_buffer(&mut self) -> Option<&mut Vec<u8>> {
+        if self.buf.capacity() - self.buf.len() < LEND_ROOM {
+            self.send();
+        }
+        Some(&mut self.buf)
+    }
+
+    fn appended(&mut self, _view: &RecordView<'_>) {
+        self.lines += 1;
         self.stats.inc(Counter::RecordsOut);
         if self.buf.len() >= BUF_BYTES {
             self.send();

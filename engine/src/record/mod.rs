@@ -82,7 +82,7 @@ impl RecordView<'_> {
         let mut w = JsonWriter::new(out);
         w.begin_object();
         w.key("id");
-        w.str(self.id().as_str());
+        w.plain(self.id().as_bytes());
         w.key("collection_id");
         w.str(&self.ctx.collection_id);
         w.key("conn");
@@ -114,7 +114,7 @@ impl RecordView<'_> {
         w.key("flags");
         w.begin_array();
         for name in flags.names() {
-            w.str(name);
+            w.plain(name.as_bytes());
         }
         w.end_array();
         w.end_object();
@@ -212,7 +212,7 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     let mut ts = [0u8; 27];
     w.begin_object();
     w.key("ts");
-    w.str(format_rfc3339_micros(msg.ts_ns, &mut ts));
+    w.plain(fill_rfc3339_micros(msg.ts_ns, &mut ts));
     if request {
         w.key("method");
         w.str(h.method());
@@ -222,10 +222,10 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         w.key("status");
         w.u64(h.status() as u64);
         w.key("reason");
-        w.text(h.reason());
+        w.head_text(h.reason_text());
     }
     w.key("version");
-    w.str(h.version());
+    w.plain(h.version().as_bytes());
     w.key("headers");
     write_headers(w, h);
     let kept = cap_body(&msg.body, cap);
@@ -233,7 +233,7 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.key("body");
     w.str(&body);
     w.key("body_encoding");
-    w.str(encoding);
+    w.plain(encoding.as_bytes());
     w.key("body_size");
     w.u64(msg.body_size);
     w.key("body_truncated");
@@ -250,6 +250,11 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
 /// Done by hand because formatting through `fmt` cost more than the rest
 /// of the record (callgrind); checked against humantime in the tests.
 pub fn format_rfc3339_micros(ts_ns: u64, buf: &mut [u8; 27]) -> &str {
+    std::str::from_utf8(fill_rfc3339_micros(ts_ns, buf)).unwrap_or("")
+}
+
+/// `format_rfc3339_micros` as bytes (digits and punctuation only).
+fn fill_rfc3339_micros(ts_ns: u64, buf: &mut [u8; 27]) -> &[u8] {
     let secs = ts_ns / 1_000_000_000;
     let micros = (ts_ns / 1_000) % 1_000_000;
     let days = (secs / 86_400) as i64;
@@ -285,7 +290,7 @@ pub fn format_rfc3339_micros(ts_ns: u64, buf: &mut [u8; 27]) -> &str {
     buf[16] = b':';
     buf[19] = b'.';
     buf[26] = b'Z';
-    std::str::from_utf8(&buf[..]).unwrap_or("")
+    buf
 }
 
 /// The first `cap` bytes of a body; a text body is cut on a character
@@ -295,7 +300,7 @@ fn cap_body(body: &[u8], cap: usize) -> &[u8] {
         return body;
     }
     let mut end = cap;
-    if std::str::from_utf8(body).is_ok() {
+    if simdutf8::basic::from_utf8(body).is_ok() {
         // UTF-8 continuation bytes are 0b10xx_xxxx.
         while end > 0 && body[end] & 0xC0 == 0x80 {
             end -= 1;
@@ -306,7 +311,7 @@ fn cap_body(body: &[u8], cap: usize) -> &[u8] {
 
 /// Text bodies go out as strings, anything else as base64.
 fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
-    match std::str::from_utf8(body) {
+    match simdutf8::basic::from_utf8(body) {
         Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
         Err(_) => (
             std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(body)),
@@ -318,48 +323,38 @@ fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
 /// Headers as an object: lower-case names, repeated fields joined with
 /// ", " at the first occurrence's place.
 fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
-    let fields: Vec<(&[u8], &[u8])>;
-    let mut stack: [(&[u8], &[u8]); 48] = [(&[], &[]); 48];
-    let fields: &[(&[u8], &[u8])] = if head.header_count() <= stack.len() {
-        let mut n = 0;
-        for f in head.headers() {
-            stack[n] = f;
-            n += 1;
+    let n = head.header_count();
+    let name = |i: usize| head.header_name(i);
+    // A cheap case-insensitive signature per name finds repeated fields
+    // without comparing every pair of names byte by byte.
+    let mut stack = [0u32; 48];
+    let heap: Vec<u32>;
+    let sigs: &[u32] = if n <= stack.len() {
+        for (i, sig) in stack[..n].iter_mut().enumerate() {
+            *sig = signature(name(i));
         }
         &stack[..n]
     } else {
-        fields = head.headers().collect();
-        &fields
+        heap = (0..n).map(|i| signature(name(i))).collect();
+        &heap
     };
-    // A cheap case-insensitive signature per name finds repeated fields
-    // without comparing every pair of names byte by byte.
-    let mut sigs = [0u32; 48];
-    for (i, (name, _)) in fields.iter().enumerate().take(sigs.len()) {
-        sigs[i] = signature(name);
-    }
-    let sig = |i: usize| {
-        if i < sigs.len() {
-            sigs[i]
-        } else {
-            signature(fields[i].0)
-        }
-    };
-    let same =
-        |i: usize, j: usize| sig(i) == sig(j) && fields[i].0.eq_ignore_ascii_case(fields[j].0);
+    let same = |i: usize, j: usize| sigs[i] == sigs[j] && name(i).eq_ignore_ascii_case(name(j));
     w.begin_object();
-    for (i, (name, value)) in fields.iter().enumerate() {
-        if (0..i).any(|j| same(i, j)) {
+    for i in 0..n {
+        let sig = sigs[i];
+        if sigs[..i].contains(&sig) && (0..i).any(|j| same(i, j)) {
             continue; // joined into its first occurrence
         }
-        w.key_lowercase(name);
-        let mut later = (i + 1..fields.len()).filter(|&j| same(i, j)).peekable();
-        if later.peek().is_none() {
-            w.text(value);
+        let (key, value) = head.header_text(i);
+        w.key_lowercase(key);
+        let mut later = (i + 1..n).filter(|&j| same(i, j)).peekable();
+        if !sigs[i + 1..].contains(&sig) || later.peek().is_none() {
+            w.head_text(value);
         } else {
-            let mut joined = String::from_utf8_lossy(value).into_owned();
+            let mut joined = String::from_utf8_lossy(head.header_value(i)).into_owned();
             for j in later {
                 joined.push_str(", ");
-                joined.push_str(&String::from_utf8_lossy(fields[j].1));
+                joined.push_str(&String::from_utf8_lossy(head.header_value(j)));
             }
             w.str(&joined);
         }

@@ -310,3 +310,15 @@ fn capped_message_counts_truncation() {
     assert_eq!(m.body_size, 300_000);
     assert_eq!(stats.get(Counter::HttpBodyTruncated), 1);
 }
+
+#[test]
+fn codings_content_encoding_first_whatever_the_field_order() {
+    let m = msg(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Encoding: br\r\nContent-Encoding: deflate\r\n\r\n",
+        Vec::new(),
+    );
+    assert_eq!(
+        message_codings(&m),
+        Ok(vec![Coding::Br, Coding::Deflate, Coding::Gzip])
+    );
+}

@@ -29,18 +29,7 @@ fn check_against_access_log(engine: &str, n: u8) {
     );
     curl_workload(&pair);
     // Sockets are open: the shards run without any capability.
-    let caps = h.thread_caps();
-    let shards: Vec<_> = caps
-        .iter()
-        .filter(|(n, _)| n.starts_with("httpcap-shard"))
-        .collect();
-    assert_eq!(shards.len(), 2, "{caps:?}");
-    assert!(
-        shards
-            .iter()
-            .all(|(_, eff)| eff.trim_start_matches('0').is_empty()),
-        "{caps:?}"
-    );
+    h.assert_shards_hold_no_capability(2);
     let fin = h.stop();
     assert_eq!(fin.code, Some(0), "{}", fin.stderr);
     let log = pair.access_log();

@@ -112,18 +112,7 @@ fn af_xdp_on_a_mirror_port_matches_nginx_access_log() {
     );
     curl_workload(&pair);
     // Sockets are open: the shards run without any capability.
-    let caps = h.thread_caps();
-    let shards: Vec<_> = caps
-        .iter()
-        .filter(|(n, _)| n.starts_with("httpcap-shard"))
-        .collect();
-    assert_eq!(shards.len(), 2, "{caps:?}");
-    assert!(
-        shards
-            .iter()
-            .all(|(_, eff)| eff.trim_start_matches('0').is_empty()),
-        "{caps:?}"
-    );
+    h.assert_shards_hold_no_capability(2);
     // Mirrored frames reach m1 asynchronously; give the last ones time to
     // arrive (settle time, not a performance assertion).
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -428,6 +428,23 @@ impl Httpcap {
         out
     }
 
+    /// Once the sockets are open, `shards` shard threads run and none of
+    /// them keeps any capability.
+    pub fn assert_shards_hold_no_capability(&self, shards: usize) {
+        let caps = self.thread_caps();
+        let shard_caps: Vec<_> = caps
+            .iter()
+            .filter(|(n, _)| n.starts_with("httpcap-shard"))
+            .collect();
+        assert_eq!(shard_caps.len(), shards, "{caps:?}");
+        assert!(
+            shard_caps
+                .iter()
+                .all(|(_, eff)| eff.trim_start_matches('0').is_empty()),
+            "{caps:?}"
+        );
+    }
+
     /// SIGINT, then collect records and the summary.
     pub fn stop(mut self) -> Finished {
         let mut child = self.child.take().unwrap();

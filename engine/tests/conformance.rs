@@ -18,7 +18,7 @@ mod board;
 #[path = "conformance/suricata.rs"]
 mod suricata;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use board::*;
@@ -188,14 +188,9 @@ fn fmt_key(k: &Key) -> String {
 
 #[test]
 fn zeek_http_log_scoreboard() {
-    let Some(root) = corpus() else {
-        println!("SKIPPED: shared pcap corpus absent (set HTTPCAP_PCAPS)");
+    let Some((root, mut board)) = Board::open(SCOREBOARD) else {
         return;
     };
-    let board_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCOREBOARD);
-    let committed = read_scoreboard(&board_path);
-    let mut now: BTreeMap<String, Score> = BTreeMap::new();
-    let mut failures = Vec::new();
     println!(
         "{:<90} {:>8} {:>7} {:>7} {:>5}",
         "oracle", "expected", "matched", "missing", "extra"
@@ -214,20 +209,13 @@ fn zeek_http_log_scoreboard() {
         };
         let records: Vec<Key> = run.values.iter().map(key_of).collect();
         let (matched, missing, extra) = compare(&expected, &records);
-        let reason = committed
-            .get(&name)
-            .map(|s| s.reason.clone())
-            .unwrap_or_default();
-        let score = Score {
-            expected: expected.len(),
-            matched,
-            missing: missing.len(),
-            extra: extra.len(),
-            reason,
-        };
         println!(
             "{:<90} {:>8} {:>7} {:>7} {:>5}",
-            name, score.expected, score.matched, score.missing, score.extra
+            name,
+            expected.len(),
+            matched,
+            missing.len(),
+            extra.len()
         );
         for k in &missing {
             println!("    missing: {}", fmt_key(k));
@@ -238,9 +226,9 @@ fn zeek_http_log_scoreboard() {
         if std::env::var_os("HTTPCAP_CONFORMANCE_STDERR").is_some() {
             println!("{}", run.stderr);
         }
-        check_score(&committed, &name, &score, &mut failures);
-        now.insert(name, score);
+        board.score(name, expected.len(), matched, missing.len(), extra.len());
     }
+    let now = &board.now;
     let total: usize = now.values().map(|s| s.expected).sum();
     let matched: usize = now.values().map(|s| s.matched).sum();
     let extra: usize = now.values().map(|s| s.extra).sum();
@@ -248,7 +236,7 @@ fn zeek_http_log_scoreboard() {
         "total: {} oracles, {total} expected, {matched} matched, {extra} extra",
         now.len()
     );
-    settle_scoreboard(&board_path, "Conformance with Zeek's http.log: transactions matching on method, host, uri, status_code, request_body_len, response_body_len.", &now, &failures);
+    board.settle("Conformance with Zeek's http.log: transactions matching on method, host, uri, status_code, request_body_len, response_body_len.");
 }
 
 // ---- Arkime ----------------------------------------------------------
@@ -361,14 +349,9 @@ fn record_facts(rec: &serde_json::Value, facts: &mut BTreeSet<String>) {
 
 #[test]
 fn arkime_session_facts_scoreboard() {
-    let Some(root) = corpus() else {
-        println!("SKIPPED: shared pcap corpus absent (set HTTPCAP_PCAPS)");
+    let Some((root, mut board)) = Board::open(ARKIME_SCOREBOARD) else {
         return;
     };
-    let board_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ARKIME_SCOREBOARD);
-    let committed = read_scoreboard(&board_path);
-    let mut now: BTreeMap<String, Score> = BTreeMap::new();
-    let mut failures = Vec::new();
     for (capture, test, name) in arkime_oracles(&root) {
         let expected = arkime_facts(&test);
         let mut got = BTreeSet::new();
@@ -383,19 +366,13 @@ fn arkime_session_facts_scoreboard() {
         let matched = expected.intersection(&got).count();
         let missing: Vec<_> = expected.difference(&got).collect();
         let extra: Vec<_> = got.difference(&expected).collect();
-        let score = Score {
-            expected: expected.len(),
-            matched,
-            missing: missing.len(),
-            extra: extra.len(),
-            reason: committed
-                .get(&name)
-                .map(|s| s.reason.clone())
-                .unwrap_or_default(),
-        };
         println!(
             "{:<50} {:>8} {:>7} {:>7} {:>5}",
-            name, score.expected, score.matched, score.missing, score.extra
+            name,
+            expected.len(),
+            matched,
+            missing.len(),
+            extra.len()
         );
         for f in &missing {
             println!("    missing: {}", truncate(f));
@@ -403,14 +380,14 @@ fn arkime_session_facts_scoreboard() {
         for f in &extra {
             println!("    extra:   {}", truncate(f));
         }
-        check_score(&committed, &name, &score, &mut failures);
-        now.insert(name, score);
+        board.score(name, expected.len(), matched, missing.len(), extra.len());
     }
+    let now = &board.now;
     let total: usize = now.values().map(|s| s.expected).sum();
     let matched: usize = now.values().map(|s| s.matched).sum();
     println!(
         "arkime total: {} captures, {total} facts, {matched} matched",
         now.len()
     );
-    settle_scoreboard(&board_path, "Conformance with Arkime's session baselines: facts (method, host, uri, status, body MD5) per capture.", &now, &failures);
+    board.settle("Conformance with Arkime's session baselines: facts (method, host, uri, status, body MD5) per capture.");
 }

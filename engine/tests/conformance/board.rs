@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn corpus() -> Option<PathBuf> {
+fn corpus() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("HTTPCAP_PCAPS").map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")),
@@ -81,7 +81,7 @@ pub struct Score {
     pub reason: String,
 }
 
-pub fn read_scoreboard(path: &Path) -> BTreeMap<String, Score> {
+fn read_scoreboard(path: &Path) -> BTreeMap<String, Score> {
     let mut m = BTreeMap::new();
     let Ok(text) = std::fs::read_to_string(path) else {
         return m;
@@ -112,7 +112,7 @@ pub fn read_scoreboard(path: &Path) -> BTreeMap<String, Score> {
 /// A capture's score may not fall below the committed one: fewer matches
 /// or more extras than before is a failure, and so is a capture missing
 /// from the scoreboard.
-pub fn check_score(
+fn check_score(
     committed: &BTreeMap<String, Score>,
     name: &str,
     score: &Score,
@@ -144,24 +144,74 @@ fn write_scoreboard(path: &Path, title: &str, rows: &BTreeMap<String, Score>) {
     std::fs::write(path, s).expect("write scoreboard");
 }
 
-/// Ends a scoreboard test: with `HTTPCAP_UPDATE_SCOREBOARD` set, rewrites
-/// the board from this run; otherwise fails on any score below it.
-pub fn settle_scoreboard(
-    path: &Path,
-    title: &str,
-    now: &BTreeMap<String, Score>,
-    failures: &[String],
-) {
-    if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
-        write_scoreboard(path, title, now);
-        return;
+/// One scoreboard being scored: the committed rows, this run's rows and
+/// the oracles that fell below the board.
+pub struct Board {
+    path: PathBuf,
+    committed: BTreeMap<String, Score>,
+    pub now: BTreeMap<String, Score>,
+    failures: Vec<String>,
+}
+
+impl Board {
+    /// The corpus root and the board at `rel` (relative to the engine
+    /// crate); None, after printing SKIPPED, when the corpus is absent.
+    pub fn open(rel: &str) -> Option<(PathBuf, Board)> {
+        let Some(root) = corpus() else {
+            println!("SKIPPED: shared pcap corpus absent (set HTTPCAP_PCAPS)");
+            return None;
+        };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let committed = read_scoreboard(&path);
+        let board = Board {
+            path,
+            committed,
+            now: BTreeMap::new(),
+            failures: Vec::new(),
+        };
+        Some((root, board))
     }
-    let board = path.file_name().unwrap_or_default().to_string_lossy();
-    assert!(
-        failures.is_empty(),
-        "below the committed scoreboard {board}:\n{}",
-        failures.join("\n")
-    );
+
+    /// Records one oracle's score (keeping the committed reason) and
+    /// checks it against the board.
+    pub fn score(
+        &mut self,
+        name: String,
+        expected: usize,
+        matched: usize,
+        missing: usize,
+        extra: usize,
+    ) {
+        let reason = self
+            .committed
+            .get(&name)
+            .map(|s| s.reason.clone())
+            .unwrap_or_default();
+        let score = Score {
+            expected,
+            matched,
+            missing,
+            extra,
+            reason,
+        };
+        check_score(&self.committed, &name, &score, &mut self.failures);
+        self.now.insert(name, score);
+    }
+
+    /// Ends the test: with `HTTPCAP_UPDATE_SCOREBOARD` set, rewrites the
+    /// board from this run; otherwise fails on any score below it.
+    pub fn settle(self, title: &str) {
+        if std::env::var_os("HTTPCAP_UPDATE_SCOREBOARD").is_some() {
+            write_scoreboard(&self.path, title, &self.now);
+            return;
+        }
+        let board = self.path.file_name().unwrap_or_default().to_string_lossy();
+        assert!(
+            self.failures.is_empty(),
+            "below the committed scoreboard {board}:\n{}",
+            self.failures.join("\n")
+        );
+    }
 }
 
 pub fn truncate(s: &str) -> String {

@@ -199,14 +199,9 @@ fn matching(events: &[(&'static str, Event)], check: &Check) -> usize {
 
 #[test]
 fn suricata_verify_eve_checks_scoreboard() {
-    let Some(root) = corpus() else {
-        println!("SKIPPED: shared pcap corpus absent (set HTTPCAP_PCAPS)");
+    let Some((root, mut board)) = Board::open(SCOREBOARD) else {
         return;
     };
-    let board_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCOREBOARD);
-    let committed = read_scoreboard(&board_path);
-    let mut now: BTreeMap<String, Score> = BTreeMap::new();
-    let mut failures = Vec::new();
     for (capture, oracle, label) in oracles(&root) {
         let checks = read_checks(&oracle);
         if checks.is_empty() {
@@ -222,16 +217,6 @@ fn suricata_verify_eve_checks_scoreboard() {
         for (i, check) in checks.iter().enumerate() {
             let name = format!("{label}#{}", i + 1);
             let got = matching(&events, check);
-            let score = Score {
-                expected: check.count,
-                matched: got.min(check.count),
-                missing: check.count.saturating_sub(got),
-                extra: got.saturating_sub(check.count),
-                reason: committed
-                    .get(&name)
-                    .map(|s| s.reason.clone())
-                    .unwrap_or_default(),
-            };
             let fields: Vec<String> = check
                 .fields
                 .iter()
@@ -248,10 +233,16 @@ fn suricata_verify_eve_checks_scoreboard() {
                     format!(" (not compared: {})", check.ignored.join(", "))
                 }
             );
-            check_score(&committed, &name, &score, &mut failures);
-            now.insert(name, score);
+            board.score(
+                name,
+                check.count,
+                got.min(check.count),
+                check.count.saturating_sub(got),
+                got.saturating_sub(check.count),
+            );
         }
     }
+    let now = &board.now;
     let total: usize = now.values().map(|s| s.expected).sum();
     let matched: usize = now.values().map(|s| s.matched).sum();
     let exact = now
@@ -262,5 +253,5 @@ fn suricata_verify_eve_checks_scoreboard() {
         "suricata-verify total: {} checks ({exact} exact), {total} events expected, {matched} matched",
         now.len()
     );
-    settle_scoreboard(&board_path, "Conformance with suricata-verify's eve.json checks (http and fileinfo events), one row per check.", &now, &failures);
+    board.settle("Conformance with suricata-verify's eve.json checks (http and fileinfo events), one row per check.");
 }

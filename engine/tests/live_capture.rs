@@ -65,8 +65,7 @@ fn wrk_load_with_two_shards_loses_nothing() {
     if common::netns::skip() {
         return;
     }
-    if common::netns::sh("command -v wrk").stdout.is_empty() {
-        eprintln!("SKIPPED: wrk is not installed (tools/setup.sh)");
+    if common::netns::missing("wrk") {
         return;
     }
     let mut pair = Pair::new(3, 1500);
@@ -136,8 +135,7 @@ fn vxlan_connections_stay_on_one_shard() {
 }
 
 fn replay_equals_file(n: u8, ipip: bool) {
-    if common::netns::sh("command -v tcpreplay").stdout.is_empty() {
-        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+    if common::netns::missing("tcpreplay") {
         return;
     }
     let pair = Pair::new(n, 9000);
@@ -189,8 +187,7 @@ fn ipip_port_list_matches_inner_ports() {
     if common::netns::skip() {
         return;
     }
-    if common::netns::sh("command -v tcpreplay").stdout.is_empty() {
-        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+    if common::netns::missing("tcpreplay") {
         return;
     }
     let pair = Pair::new(7, 9000);
@@ -315,8 +312,7 @@ fn vlan_tags_moved_to_ring_metadata_are_restored() {
     if common::netns::skip() {
         return;
     }
-    if common::netns::sh("command -v tcpreplay").stdout.is_empty() {
-        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+    if common::netns::missing("tcpreplay") {
         return;
     }
     let pair = Pair::new(8, 9000);

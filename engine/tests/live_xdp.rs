@@ -158,8 +158,7 @@ fn per_queue(ns: &str, dev: &str, name: &str, queues: u32) -> Vec<u64> {
 /// shards, and compares with the `pcap_file` output of the same capture.
 /// With 2 queues, each queue has its own UMEM and a socket per shard.
 fn replay_equals_file(n: u8, mtu: u32, queues: u32, ipip: bool) {
-    if sh("command -v tcpreplay").stdout.is_empty() {
-        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+    if common::netns::missing("tcpreplay") {
         return;
     }
     let pair = Pair::with_queues(n, mtu, queues);
@@ -235,8 +234,7 @@ fn af_xdp_port_list_filters_in_userspace() {
     if common::netns::skip() {
         return;
     }
-    if sh("command -v tcpreplay").stdout.is_empty() {
-        eprintln!("SKIPPED: tcpreplay is not installed (tools/setup.sh)");
+    if common::netns::missing("tcpreplay") {
         return;
     }
     let pair = Pair::new(27, 1500);
@@ -299,8 +297,7 @@ fn af_xdp_counts_frames_too_long_for_a_umem_frame() {
     if common::netns::skip() {
         return;
     }
-    if sh("command -v ping").stdout.is_empty() {
-        eprintln!("SKIPPED: ping is not installed");
+    if common::netns::missing("ping") {
         return;
     }
     // MTU 9000: 5042-byte frames reach XDP whole, and a 4 KiB UMEM frame

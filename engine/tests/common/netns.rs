@@ -17,12 +17,7 @@ pub fn skip_reason() -> Option<String> {
         return Some("live capture tests need root".into());
     }
     for tool in ["ip", "nginx", "curl"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
+        if sh(&format!("command -v {tool}")).stdout.is_empty() {
             return Some(format!("{tool} is not installed (tools/setup.sh)"));
         }
     }
@@ -38,6 +33,30 @@ pub fn skip() -> bool {
         }
         None => false,
     }
+}
+
+/// httpcap in namespace `ns`, writing records to `out`, filters off and
+/// the periodic metrics line silenced; the caller chooses stderr.
+fn httpcap_in(ns: &str, args: &[&str], env: &[(&str, &str)], out: &Path) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, binary()])
+        .args(args)
+        .arg("--output-file")
+        .arg(out)
+        .envs(NO_FILTERS.iter().copied())
+        .envs(env.iter().copied())
+        .env("METRICS_INTERVAL", "1h")
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// True, after printing SKIPPED, when `tool` is not on PATH.
+pub fn missing(tool: &str) -> bool {
+    if sh(&format!("command -v {tool}")).stdout.is_empty() {
+        eprintln!("SKIPPED: {tool} is not installed (tools/setup.sh)");
+        return true;
+    }
+    false
 }
 
 pub fn sh(cmd: &str) -> Output {
@@ -333,17 +352,10 @@ impl Httpcap {
     ) -> Httpcap {
         let before = pair.packet_sockets(ns);
         let out = pair.dir.join(format!("records-{}.json", before));
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, binary()])
-            .args(args)
-            .arg("--output-file")
-            .arg(&out)
-            .envs(NO_FILTERS.iter().copied())
-            .envs(env.iter().copied())
-            .env("METRICS_INTERVAL", "1h")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let child = cmd.spawn().expect("start httpcap");
+        let child = httpcap_in(ns, args, env, &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start httpcap");
         let mut h = Httpcap {
             child: Some(child),
             out,
@@ -378,15 +390,7 @@ impl Httpcap {
         let n = std::fs::read_dir(&pair.dir).map(|d| d.count()).unwrap_or(0);
         let out = pair.dir.join(format!("records-{n}.json"));
         let log = pair.dir.join(format!("httpcap-{n}.log"));
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, binary()])
-            .args(args)
-            .arg("--output-file")
-            .arg(&out)
-            .envs(NO_FILTERS.iter().copied())
-            .envs(env.iter().copied())
-            .env("METRICS_INTERVAL", "1h")
-            .stdout(Stdio::null())
+        let child = httpcap_in(ns, args, env, &out)
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start httpcap");

@@ -11,6 +11,11 @@ use crate::flow::Endpoint;
 use crate::http::{Flags, Message, Transaction};
 use json::JsonWriter;
 
+/// Version of the record's shape (`schema/record.schema.json`): carried in
+/// every record as `schema_version` and in every Kafka message's headers.
+/// Raised when a field changes meaning or type, not when one is added.
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// The connection a transaction belongs to, oriented client → server.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnInfo {

@@ -103,6 +103,8 @@ counters! {
     KafkaRefused => "drop_kafka_refused", "records the producer refused at enqueue for a reason other than a full queue";
     KafkaAuthErrors => "kafka_auth_errors", "authentication failures reported by the Kafka client (per attempt, not per record)";
     KafkaOutages => "kafka_outages", "times the Kafka brokers became unreachable";
+    // Engine
+    ConnectionPanics => "connection_panics", "connections dropped because processing them panicked (a bug: please report)";
 }
 
 /// Point-in-time values, as opposed to running totals.

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod output;
+pub mod panic_guard;
 pub mod record;
 pub mod runtime;
 pub mod shard;

@@ -18,6 +18,7 @@ use crate::http::filter::Filters;
 use crate::http::parser::Role;
 use crate::http::{Flags, HttpConn, HttpCtx, Transaction};
 use crate::output::RecordSink;
+use crate::panic_guard;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
 
@@ -288,6 +289,8 @@ impl Shard {
         let key = FlowKey::new(seg.src, seg.sport, seg.dst, seg.dport);
         let side = key.side_of(seg.src, seg.sport);
         let flags = seg.flags;
+        // Which connection this segment belongs to (table work only: no
+        // protocol code runs before the guard below).
         let slot = match self.table.find(&key) {
             Some(slot) if self.table.get_mut(slot).closed && flags.syn() && !flags.ack() => {
                 // Port reuse: a new connection on a closed four-tuple.
@@ -308,6 +311,24 @@ impl Shard {
             }
         };
 
+        match panic_guard::contain(|| self.deliver_segment(slot, &key, side, seg, ts_ns)) {
+            Ok(true) => self.close_slot(slot, ts_ns, Counter::StreamsClosed),
+            Ok(false) => {}
+            Err(message) => self.drop_panicked(Some(slot), &message),
+        }
+    }
+
+    /// Hands a segment to its connection's reassembly and HTTP state and
+    /// emits what it finished. Returns whether the connection closed.
+    fn deliver_segment(
+        &mut self,
+        slot: usize,
+        key: &FlowKey,
+        side: Side,
+        seg: &Segment<'_>,
+        ts_ns: u64,
+    ) -> bool {
+        let flags = seg.flags;
         let settings = &self.settings;
         let stats = &*self.stats;
         let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
@@ -317,7 +338,7 @@ impl Shard {
             if flags.syn() {
                 conn.client = Some(if flags.ack() { side.other() } else { side });
             } else if !seg.payload.is_empty() {
-                conn.client = Some(guess_client(&key, side, seg.payload));
+                conn.client = Some(guess_client(key, side, seg.payload));
                 stats.inc(Counter::StreamsMidstream);
                 conn.app.start_midstream();
             }
@@ -354,8 +375,28 @@ impl Shard {
         let closed = conn.closed;
         self.emit(slot);
         self.recharge(slot);
-        if closed {
-            self.close_slot(slot, ts_ns, Counter::StreamsClosed);
+        closed
+    }
+
+    /// A connection whose processing panicked (a bug): its state cannot be
+    /// trusted, so it is dropped without emitting anything more, counted,
+    /// and logged (the first time per shard; the stats thread reports the
+    /// count every interval). `slot` is None when it was already removed.
+    fn drop_panicked(&mut self, slot: Option<usize>, message: &str) {
+        self.done.clear();
+        self.stats.inc(Counter::ConnectionPanics);
+        let first = self.stats.get(Counter::ConnectionPanics) == 1;
+        let id = slot.map(|slot| {
+            self.discharge(slot);
+            let conn = self.table.remove(slot);
+            self.stats
+                .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
+            conn.id
+        });
+        if first {
+            tracing::error!(shard = self.id, conn = ?id, "connection dropped: processing it panicked (a bug; please report it with this line): {message}");
+        } else {
+            tracing::debug!(shard = self.id, conn = ?id, "connection dropped: processing it panicked: {message}");
         }
     }
 
@@ -551,14 +592,19 @@ impl Shard {
         self.stats.inc(why);
         self.stats
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
-        let settings = &self.settings;
-        let stats = &*self.stats;
-        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
-        for_each_direction(&mut conn, &mut ctx, |half, deliver| {
-            half.close(ts_ns, stats, deliver)
+        let closing = panic_guard::contain(|| {
+            let settings = &self.settings;
+            let stats = &*self.stats;
+            let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
+            for_each_direction(&mut conn, &mut ctx, |half, deliver| {
+                half.close(ts_ns, stats, deliver)
+            });
+            conn.app.close(ts_ns, &mut ctx);
+            self.emit_with(&conn_info(&conn));
         });
-        conn.app.close(ts_ns, &mut ctx);
-        self.emit_with(&conn_info(&conn));
+        if let Err(message) = closing {
+            self.drop_panicked(None, &message);
+        }
     }
 
     fn maybe_sweep(&mut self) {
@@ -577,27 +623,11 @@ impl Shard {
         let mut expired = Vec::new();
         let mut pending = 0usize;
         for slot in self.table.slots() {
-            let settings = &self.settings;
-            let stats = &*self.stats;
-            let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
-            let conn = self.table.get_mut(slot);
-            for_each_direction(conn, &mut ctx, |half, deliver| {
-                half.flush_aged(now, age, stats, deliver)
-            });
-            conn.app.expire_pending(now, age, &mut ctx);
-            let idle_for = now.saturating_sub(conn.last_ns);
-            let limit = if conn.has_payload {
-                settings.idle_timeout_ns
-            } else {
-                age
-            };
-            if idle_for >= limit {
-                expired.push(slot);
-            } else {
-                pending += conn.app.pending_len();
+            match panic_guard::contain(|| self.sweep_one(slot, now, age)) {
+                Ok(Some(waiting)) => pending += waiting,
+                Ok(None) => expired.push(slot),
+                Err(message) => self.drop_panicked(Some(slot), &message),
             }
-            self.emit(slot);
-            self.recharge(slot);
         }
         for slot in expired {
             self.close_slot(slot, now, Counter::StreamsExpired);
@@ -611,6 +641,30 @@ impl Shard {
         }
     }
 
+    /// One connection's share of a sweep: data aged past holes, requests
+    /// that waited too long. Returns its pending requests, or None when it
+    /// has been idle long enough to expire.
+    fn sweep_one(&mut self, slot: usize, now: u64, age: u64) -> Option<usize> {
+        let settings = &self.settings;
+        let stats = &*self.stats;
+        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
+        let conn = self.table.get_mut(slot);
+        for_each_direction(conn, &mut ctx, |half, deliver| {
+            half.flush_aged(now, age, stats, deliver)
+        });
+        conn.app.expire_pending(now, age, &mut ctx);
+        let idle_for = now.saturating_sub(conn.last_ns);
+        let limit = if conn.has_payload {
+            settings.idle_timeout_ns
+        } else {
+            age
+        };
+        let waiting = (idle_for < limit).then(|| conn.app.pending_len());
+        self.emit(slot);
+        self.recharge(slot);
+        waiting
+    }
+
     /// End of input: close every connection (emitting what is pending) and flush.
     pub fn finish(&mut self) {
         let now = self.now_ns;
@@ -622,3 +676,6 @@ impl Shard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

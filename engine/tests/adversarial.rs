@@ -210,6 +210,22 @@ const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const PSH_ACK: u8 = 0x18;
 
+/// The capture that stopped the sensor (issue: a crafted stream of 8
+/// packets made a shard panic on `end - old` in the HTTP head parser).
+#[test]
+fn crafted_head_overflow_capture_runs_clean() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/repro/parser-head-overflow.pcap");
+    if !path.is_file() {
+        println!("SKIPPED: {} absent", path.display());
+        return;
+    }
+    let o = run(&path, &[]);
+    check_bounded("parser-head-overflow", &o);
+    assert_eq!(o.targets, vec!["/api".to_string()]);
+    assert_eq!(o.counters.get("connection_panics").copied().unwrap_or(0), 0);
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("httpcap-adversarial-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -13,7 +13,7 @@ pub mod pcap_live;
 pub mod privileges;
 pub mod steer;
 #[cfg(test)]
-mod testpkt;
+pub(crate) mod testpkt;
 pub mod xdp;
 
 /// Link-layer framing of a captured frame.

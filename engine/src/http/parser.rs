@@ -222,20 +222,24 @@ impl MessageParser {
         }
         let old = self.buf.len();
         self.buf.extend_from_slice(data);
-        match find_head_end(&self.buf, old) {
+        // A head that resync seeded from carried bytes may end inside them,
+        // so a buffer that short is searched from its start; a longer one
+        // was searched up to `old` when its earlier pieces arrived.
+        let from = if old <= CARRY { 0 } else { old };
+        match find_head_end(&self.buf, from) {
             Some(end) if end <= self.max_head as usize => {
                 let head = std::mem::take(&mut self.buf);
                 self.finish_head(&head[..end], ts_ns, stats, sink);
-                end - old
+                self.consumed_after_head(head, old, end, ts_ns, stats, sink)
             }
             Some(end) => {
                 // The whole head is here but longer than allowed: skip it and
                 // its body, whose framing we will not trust.
                 stats.inc(Counter::HttpHeaderTooLarge);
                 sink.on_skipped(self.head_ts);
-                self.buf = Vec::new();
                 self.state = State::Resync;
-                end - old
+                let head = std::mem::take(&mut self.buf);
+                self.consumed_after_head(head, old, end, ts_ns, stats, sink)
             }
             None if self.buf.len() > self.max_head as usize => {
                 stats.inc(Counter::HttpHeaderTooLarge);
@@ -247,6 +251,31 @@ impl MessageParser {
                 data.len()
             }
             _ => data.len(),
+        }
+    }
+
+    /// How much of the newest piece a head ending at `end` of `joined`
+    /// (`old` buffered bytes, then the piece) used. When the head ended
+    /// inside the buffered bytes, those after it belong to what follows:
+    /// they are fed again (at most CARRY bytes, so the recursion is shallow:
+    /// each level feeds fewer bytes than the one before) and the piece is
+    /// untouched.
+    fn consumed_after_head(
+        &mut self,
+        mut joined: Vec<u8>,
+        old: usize,
+        end: usize,
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
+        match end.checked_sub(old) {
+            Some(used) => used,
+            None => {
+                joined.truncate(old);
+                self.feed(&joined[end..], ts_ns, stats, sink);
+                0
+            }
         }
     }
 
@@ -343,9 +372,11 @@ impl MessageParser {
         let end_in_joined = find_head_end(&self.buf, 0);
         if let Some(end) = end_in_joined {
             self.buf.clear();
-            // Its body's length is unknown: look for the next message.
+            // Its body's length is unknown: look for the next message. The
+            // kept bytes held no head end (they were searched when they
+            // arrived), so it ends in the new bytes; saturating all the same.
             self.state = State::Resync;
-            return end - old;
+            return end.saturating_sub(old);
         }
         match find_head_end(data, 0) {
             Some(end) => {

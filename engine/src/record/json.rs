@@ -178,6 +178,17 @@ impl<'a> JsonWriter<'a> {
         self.comma = true;
     }
 
+    /// Object members serialized earlier (`"a":1,"b":{…}`, no braces),
+    /// copied as they are: for what is the same in every record.
+    pub fn members(&mut self, serialized: &[u8]) {
+        if serialized.is_empty() {
+            return;
+        }
+        self.sep();
+        self.out.extend_from_slice(serialized);
+        self.comma = true;
+    }
+
     pub fn u64(&mut self, v: u64) {
         self.sep();
         self.out

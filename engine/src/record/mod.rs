@@ -3,13 +3,16 @@
 //! The schema is documented in README.md and `schema/record.schema.json`.
 
 pub mod json;
+pub mod observer;
 pub mod real_ip;
+pub mod target;
 
 use base64::Engine as _;
 
 use crate::flow::Endpoint;
 use crate::http::{Flags, Message, Transaction};
 use json::JsonWriter;
+pub use observer::Observer;
 
 /// Version of the record's shape (`schema/record.schema.json`): carried in
 /// every record as `schema_version` and in every Kafka message's headers.
@@ -26,13 +29,71 @@ pub struct ConnInfo {
 }
 
 /// Run-wide values every record carries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RecordCtx {
-    pub collection_id: String,
     /// Distinguishes runs, so ids stay unique across restarts.
     pub run_id: u32,
     /// REAL_IP_HEADER: the request header naming the client behind proxies.
     pub real_ip_header: String,
+    collection_id: String,
+    observer: Observer,
+    /// The members that are the same in every record of the run
+    /// (`"schema_version":…,"collection_id":…,"observer":{…}`), serialized
+    /// once: a record copies them instead of escaping them again.
+    constant: Box<[u8]>,
+}
+
+impl RecordCtx {
+    pub fn new(
+        collection_id: &str,
+        run_id: u32,
+        real_ip_header: &str,
+        observer: Observer,
+    ) -> RecordCtx {
+        let mut constant = Vec::new();
+        let mut w = JsonWriter::new(&mut constant);
+        w.begin_object();
+        w.key("schema_version");
+        w.u64(SCHEMA_VERSION as u64);
+        w.key("collection_id");
+        w.str(collection_id);
+        w.key("observer");
+        w.begin_object();
+        w.key("host");
+        w.str(&observer.host);
+        w.key("interface");
+        w.str(&observer.interface);
+        w.key("version");
+        w.str(&observer.version);
+        w.end_object();
+        w.end_object();
+        // Keep the members, without the enclosing braces.
+        let members = constant[1..constant.len() - 1].into();
+        RecordCtx {
+            run_id,
+            real_ip_header: real_ip_header.to_string(),
+            collection_id: collection_id.to_string(),
+            observer,
+            constant: members,
+        }
+    }
+
+    /// OUTPUT_KAFKA_COLLECTION_ID, copied into every record.
+    pub fn collection_id(&self) -> &str {
+        &self.collection_id
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+}
+
+impl Default for RecordCtx {
+    /// An empty collection id, run 0, no real-IP header and an empty
+    /// observer: for tests and benchmarks.
+    fn default() -> RecordCtx {
+        RecordCtx::new("", 0, "", Observer::default())
+    }
 }
 
 pub struct RecordView<'a> {
@@ -88,8 +149,7 @@ impl RecordView<'_> {
         w.begin_object();
         w.key("id");
         w.plain(self.id().as_bytes());
-        w.key("collection_id");
-        w.str(&self.ctx.collection_id);
+        w.members(&self.ctx.constant);
         w.key("conn");
         write_conn(&mut w, self.conn);
         w.key("real_ip");
@@ -219,10 +279,22 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.key("ts");
     w.plain(fill_rfc3339_micros(msg.ts_ns, &mut ts));
     if request {
+        let (method, target) = (h.method(), h.target());
         w.key("method");
-        w.str(h.method());
+        w.str(method);
         w.key("target");
-        w.str(h.target());
+        w.str(target);
+        let parts = target::split(target, method.eq_ignore_ascii_case("CONNECT"));
+        w.key("path");
+        opt_str(w, parts.path);
+        w.key("query");
+        opt_str(w, parts.query);
+        w.key("host");
+        match (parts.authority, h.header_text_of("host")) {
+            (Some(authority), _) => w.str(authority),
+            (None, Some(host)) => w.head_text(host),
+            (None, None) => w.null(),
+        }
     } else {
         w.key("status");
         w.u64(h.status() as u64);
@@ -249,6 +321,13 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         None => w.null(),
     }
     w.end_object();
+}
+
+fn opt_str(w: &mut JsonWriter<'_>, s: Option<&str>) {
+    match s {
+        Some(s) => w.str(s),
+        None => w.null(),
+    }
 }
 
 /// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`.
@@ -326,7 +405,10 @@ fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
 }
 
 /// Headers as an object: lower-case names, repeated fields joined with
-/// ", " at the first occurrence's place.
+/// ", " at the first occurrence's place (RFC 9110 §5.3). `set-cookie` is
+/// the exception the RFC names: its values may hold commas (`Expires`
+/// dates), so it is always an array of its values, in order, even when
+/// there is one.
 fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
     let n = head.header_count();
     let name = |i: usize| head.header_name(i);
@@ -352,6 +434,15 @@ fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
         }
         let (key, value) = head.header_text(i);
         w.key_lowercase(key);
+        if sig == SET_COOKIE_SIG && name(i).eq_ignore_ascii_case(b"set-cookie") {
+            w.begin_array();
+            w.head_text(value);
+            for j in (i + 1..n).filter(|&j| same(i, j)) {
+                w.head_text(head.header_text(j).1);
+            }
+            w.end_array();
+            continue;
+        }
         let mut later = (i + 1..n).filter(|&j| same(i, j)).peekable();
         if !sigs[i + 1..].contains(&sig) || later.peek().is_none() {
             w.head_text(value);
@@ -368,11 +459,18 @@ fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
 }
 
 /// Length and folded first and last bytes of a header name.
-fn signature(name: &[u8]) -> u32 {
-    let first = name.first().map(|b| b.to_ascii_lowercase()).unwrap_or(0) as u32;
-    let last = name.last().map(|b| b.to_ascii_lowercase()).unwrap_or(0) as u32;
-    (name.len() as u32) << 16 | first << 8 | last
+const fn signature(name: &[u8]) -> u32 {
+    let (first, last) = match name {
+        [] => (0, 0),
+        [first, .., last] => (first.to_ascii_lowercase(), last.to_ascii_lowercase()),
+        [only] => (only.to_ascii_lowercase(), only.to_ascii_lowercase()),
+    };
+    (name.len() as u32) << 16 | (first as u32) << 8 | last as u32
 }
+
+/// Names with another signature are not `set-cookie`: most headers are
+/// ruled out without comparing their names.
+const SET_COOKIE_SIG: u32 = signature(b"set-cookie");
 
 #[cfg(test)]
 mod tests {

@@ -404,3 +404,80 @@ proptest! {
         }
     }
 }
+
+/// Pieces of HTTP/1 syntax a fuzzer would splice together: message starts,
+/// line ends, blank lines and framing headers, plus a few stray bytes.
+fn syntax_soup() -> impl Strategy<Value = Vec<u8>> {
+    let token = proptest::sample::select(vec![
+        &b"GET "[..],
+        b"POST /a HTTP/1.1",
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1",
+        b"HTTP/0.1",
+        b"HTTP/1.1",
+        b"x",
+        b" /b",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"\r\n\r\n",
+        b"\n\n",
+        b"Content-Length: 3",
+        b"Transfer-Encoding: chunked",
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"G",
+        b"E",
+        b"T",
+        b"\x00",
+        b"&",
+    ]);
+    proptest::collection::vec(token, 1..60).prop_map(|t| t.concat())
+}
+
+proptest! {
+    // Spliced syntax, cut anywhere, with holes: no arithmetic fault (this
+    // suite runs with overflow checks), buffering bounded. The shape found
+    // by fuzzing: a resync carries a message's first bytes, and the head
+    // ends inside them (`../shared/repro/parser-head-overflow.pcap`).
+    #[test]
+    fn spliced_syntax_with_holes_never_faults(
+        data in syntax_soup(),
+        cuts in proptest::collection::vec(0usize..2000, 0..16),
+        holes in proptest::collection::vec(0usize..2000, 0..3),
+    ) {
+        let mut points: Vec<usize> = cuts.into_iter().map(|c| c % (data.len() + 1)).collect();
+        points.extend([0, data.len()]);
+        points.sort();
+        let holes: Vec<usize> = holes.into_iter().map(|h| h % (data.len() + 1)).collect();
+        for role in [Role::Request, Role::Response] {
+            let stats = ShardStats::default();
+            let mut p = MessageParser::new(role, 64);
+            let mut rec = Rec::new(role);
+            for w in points.windows(2) {
+                if holes.contains(&w[0]) {
+                    p.gap(7, 0, &mut rec);
+                }
+                p.feed(&data[w[0]..w[1]], 0, &stats, &mut rec);
+                prop_assert!(p.buffered_bytes() <= 4 * 64 + 2 * data.len());
+            }
+            p.eof(0, &mut rec);
+        }
+    }
+}
+
+/// The fuzzer's shape (`../shared/repro/parser-head-overflow.pcap`): a
+/// resync carries the last bytes of a piece, a status line's start among
+/// them is taken for a message start, and that head ends inside the
+/// carried bytes. The bytes after the head are parsed, not lost.
+#[test]
+fn head_ending_inside_carried_bytes() {
+    let stats = ShardStats::default();
+    let mut p = MessageParser::new(Role::Response, 64);
+    let mut rec = Rec::new(Role::Response);
+    p.resync();
+    p.feed(b"GET HTTP/1.1\r\nG\r\r\n\n\n", 0, &stats, &mut rec);
+    p.feed(b"HTTP/1.1 204 No Content\r\n\r\n", 0, &stats, &mut rec);
+    p.eof(0, &mut rec);
+    assert_eq!(rec.merged().first(), Some(&Ev::Skipped), "{:?}", rec.ev);
+    assert!(rec.merged().contains(&head("204")), "{:?}", rec.ev);
+}

@@ -43,7 +43,8 @@ impl ShardSettings {
         let flush_age_ns = c.assembler_flush_age.as_nanos() as u64;
         ShardSettings {
             decode: DecodeOptions { ipip: c.ipip },
-            max_stream_buffer: c.assembler_max_stream_buffer as usize,
+            // Reassembly counts a direction's held bytes in a u32.
+            max_stream_buffer: c.assembler_max_stream_buffer.min(u32::MAX as u64) as usize,
             flush_interval_ns: c.assembler_flush_interval.as_nanos().max(1) as u64,
             flush_age_ns,
             idle_timeout_ns: (flush_age_ns * 12).max(60_000_000_000),

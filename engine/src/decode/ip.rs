@@ -264,7 +264,7 @@ fn gtp_u(v: &[u8]) -> Result<Next<'_>, DecodeError> {
             if len == 0 || v.len() < at + len {
                 return Err(DecodeError::Truncated);
             }
-            next_ext = v[at + len - 1];
+            next_ext = v[at + len - 1]; // len >= 4: zero was refused above
             at += len;
         }
     }

@@ -180,6 +180,8 @@ impl HalfStream {
                 pieces.push((cursor, ps));
             }
             // Compare the overlap with the copy already held.
+            // ps < end and pe > cursor >= start here, so start <= os < oe
+            // <= end and ps <= os < oe <= pe: every offset below is in range.
             let os = ps.max(start);
             let oe = pe.min(end);
             let held = &p.data[(os - ps) as usize..(oe - ps) as usize];
@@ -235,6 +237,7 @@ impl HalfStream {
                 break;
             }
             let p = self.pending.remove(0);
+            // pending_bytes is the sum of the pending segments' lengths.
             self.pending_bytes -= p.data.len() as u32;
             let skip = (-offset) as usize;
             if skip < p.data.len() {

@@ -76,6 +76,8 @@ impl ChunkDecoder {
                     }
                 }
                 ChunkState::Data(left) => {
+                    // `pos < input.len()` (the loop's condition) and
+                    // `take <= left`: neither subtraction can underflow.
                     let take = (left.min((input.len() - pos) as u64)) as usize;
                     on_data(&input[pos..pos + take]);
                     pos += take;

@@ -163,7 +163,7 @@ thread_local! {
 fn gzip(input: &[u8], input_cut: bool, lim: Limits) -> Result<Decoded, DecodeError> {
     // ISIZE, the trailer's size modulo 2^32: a hint, since a sender can lie.
     let isize = (!input_cut && input.len() >= 18).then(|| {
-        let t = &input[input.len() - 4..];
+        let t = &input[input.len() - 4..]; // len >= 18, checked above
         u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as u64
     });
     if let Some(n) = isize.filter(|n| *n as usize <= lim.max_out) {

@@ -343,7 +343,7 @@ impl SideSink<'_, '_, '_> {
                 let mut t = self.new_txn();
                 t.flags.set(Flags::NO_REQUEST);
                 self.push(t);
-                self.x.pending.len() - 1
+                self.x.pending.len() - 1 // just pushed: at least one
             }
         };
         let stats = self.ctx.stats;

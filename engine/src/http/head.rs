@@ -148,7 +148,9 @@ impl Head {
             Some(v) if v.starts_with(b"HTTP/1.0") || v.starts_with(b"HTTP/0.9") => 0,
             _ => 1,
         };
-        // Words are slices of `raw`: their offsets carry over to the copy.
+        // Words are slices of `raw`: their offsets carry over to the copy
+        // (a word starts at or after `raw`, so the difference is >= 0, and
+        // MAX_HEADER_BYTES < 4 GiB keeps it in a u32).
         let at = |w: &[u8]| {
             let start = (w.as_ptr() as usize - raw.as_ptr() as usize) as u32;
             start..start + w.len() as u32

@@ -1,0 +1,323 @@
+//! Entry points for the fuzzers in `fuzz/` and for the fuzz smoke test:
+//! bytes in, nothing out, and no panic, arithmetic overflow or unbounded
+//! buffering allowed. Each takes whatever bytes a fuzzer makes up.
+//!
+//! - `frame`: one captured frame through the decoders, for every link type.
+//! - `conversation`: a TCP connection scripted by the input (direction,
+//!   holes, reordering, FIN, time passing) through a whole shard: stream
+//!   table, reassembly, HTTP parsing and pairing, body decoding and the
+//!   JSON record. Sequence numbers are made right by the harness, so the
+//!   fuzzer spends its time on what the engine does with the payload.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crate::capture::{LinkType, Packet};
+use crate::decode::{self, DecodeOptions};
+use crate::http::filter::Filters;
+use crate::output::RecordSink;
+use crate::record::{RecordCtx, RecordView};
+use crate::shard::{Shard, ShardSettings};
+use crate::stats::{Counter, Registry};
+
+const LINKS: [LinkType; 7] = [
+    LinkType::Ethernet,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+    LinkType::RawIp,
+    LinkType::Null,
+    LinkType::Loop,
+    LinkType::Nflog,
+];
+
+/// The first byte picks the link type and whether IPIP is peeled.
+pub fn frame(data: &[u8]) {
+    let Some((&pick, frame)) = data.split_first() else {
+        return;
+    };
+    let pkt = Packet {
+        ts_ns: 0,
+        link: LINKS[pick as usize % LINKS.len()],
+        data: frame,
+    };
+    let opts = DecodeOptions {
+        ipip: pick & 0x80 != 0,
+    };
+    if let Ok(seg) = decode::decode(&pkt, &opts) {
+        // The payload must lie inside the frame it came from.
+        let (start, end) = (
+            frame.as_ptr() as usize,
+            frame.as_ptr() as usize + frame.len(),
+        );
+        let p = seg.payload.as_ptr() as usize;
+        assert!(seg.payload.is_empty() || (p >= start && p + seg.payload.len() <= end));
+    }
+}
+
+/// Small limits, so that the fuzzer reaches them.
+fn settings() -> ShardSettings {
+    ShardSettings {
+        decode: DecodeOptions::default(),
+        max_stream_buffer: 4096,
+        flush_interval_ns: 100_000_000,
+        flush_age_ns: 1_000_000_000,
+        idle_timeout_ns: 10_000_000_000,
+        max_body: 2048,
+        body_reserve: 512,
+        max_head: 512,
+        memory_budget: 1 << 20,
+    }
+}
+
+/// Serializes every record (that is where bodies are decoded) and drops it.
+struct Discard;
+
+impl RecordSink for Discard {
+    fn write(&mut self, view: &RecordView<'_>, line: &[u8]) {
+        assert!(line.ends_with(b"\n"), "record {} not one line", view.id());
+    }
+}
+
+/// One scripted step: a header byte, a length byte, then that many bytes.
+///
+/// Header bits: 0 server→client, 1 leave a hole (the bytes are skipped,
+/// not sent), 2 FIN after the bytes, 3 hold the segment back and send it
+/// after the next one (reordering), 4-7 time passing before it, in
+/// quarter seconds (past ASSEMBLER_FLUSH_AGE forces holes and expiries).
+struct Step<'a> {
+    from_server: bool,
+    hole: bool,
+    fin: bool,
+    hold: bool,
+    wait_ns: u64,
+    payload: &'a [u8],
+}
+
+fn steps(mut data: &[u8]) -> impl Iterator<Item = Step<'_>> {
+    std::iter::from_fn(move || {
+        let (&h, rest) = data.split_first()?;
+        let (&n, rest) = rest.split_first().unwrap_or((&0, rest));
+        let n = (n as usize).min(rest.len());
+        let (payload, rest) = rest.split_at(n);
+        data = rest;
+        Some(Step {
+            from_server: h & 1 != 0,
+            hole: h & 2 != 0,
+            fin: h & 4 != 0,
+            hold: h & 8 != 0,
+            wait_ns: (h >> 4) as u64 * 250_000_000,
+            payload,
+        })
+    })
+}
+
+/// Ethernet, IPv4 and TCP headers around `payload` (checksums are not
+/// checked by the decoders, so they are left zero).
+fn tcp_frame(from_server: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let client = (Ipv4Addr::new(10, 9, 0, 2), 40_000u16);
+    let server = (Ipv4Addr::new(10, 9, 0, 1), 80u16);
+    let (src, dst) = if from_server {
+        (server, client)
+    } else {
+        (client, server)
+    };
+    let mut f = Vec::with_capacity(54 + payload.len());
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+    let total = (40 + payload.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src.0.octets());
+    f.extend_from_slice(&dst.0.octets());
+    f.extend_from_slice(&src.1.to_be_bytes());
+    f.extend_from_slice(&dst.1.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+const SYN: u8 = 0x02;
+const FIN: u8 = 0x01;
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+
+/// Plays the script through one shard. The first byte's low bit skips the
+/// handshake (a connection picked up mid-stream). Returns the number of
+/// transactions the shard emitted.
+pub fn conversation(data: &[u8]) -> u64 {
+    let Some((&first, script)) = data.split_first() else {
+        return 0;
+    };
+    let (_registry, mut handles) = Registry::new(1);
+    let (stats, hist) = handles.pop().expect("one shard");
+    let mut shard = Shard::new(
+        0,
+        settings(),
+        Arc::new(Filters::none()),
+        Arc::new(RecordCtx::default()),
+        vec![Box::new(Discard)],
+        stats.clone(),
+        hist,
+    );
+    // Next sequence number per direction: [client, server].
+    let mut next = [1_000u32, 9_000u32];
+    let mut now = 1_000_000_000u64;
+    let feed = |shard: &mut Shard, frame: &[u8], ts_ns: u64| {
+        shard.handle_packet(Packet {
+            ts_ns,
+            link: LinkType::Ethernet,
+            data: frame,
+        });
+    };
+    if first & 1 == 0 {
+        feed(&mut shard, &tcp_frame(false, next[0] - 1, 0, SYN, &[]), now);
+        feed(
+            &mut shard,
+            &tcp_frame(true, next[1] - 1, next[0], SYN | ACK, &[]),
+            now,
+        );
+    }
+    let mut held: Option<(Vec<u8>, u64)> = None;
+    for step in steps(script) {
+        now += step.wait_ns + 1_000;
+        let dir = step.from_server as usize;
+        let seq = next[dir];
+        next[dir] = seq.wrapping_add(step.payload.len() as u32);
+        if step.hole {
+            continue;
+        }
+        let mut flags = ACK | PSH;
+        if step.fin {
+            flags |= FIN;
+            next[dir] = next[dir].wrapping_add(1);
+        }
+        let frame = tcp_frame(step.from_server, seq, next[1 - dir], flags, step.payload);
+        if step.hold && held.is_none() {
+            held = Some((frame, now));
+            continue;
+        }
+        feed(&mut shard, &frame, now);
+        if let Some((frame, ts)) = held.take() {
+            feed(&mut shard, &frame, ts.max(now));
+        }
+    }
+    if let Some((frame, ts)) = held.take() {
+        feed(&mut shard, &frame, ts);
+    }
+    shard.finish();
+    assert_eq!(
+        stats.get(Counter::ConnectionPanics),
+        0,
+        "a connection panicked"
+    );
+    stats.get(Counter::Transactions)
+}
+
+/// One script step as bytes (header, length, payload), for seeds and tests.
+pub fn script_step(header: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![header, payload.len().min(255) as u8];
+    v.extend_from_slice(&payload[..payload.len().min(255)]);
+    v
+}
+
+/// Seeds for `conversation` (the fuzz smoke test and `fuzz/seeds/`): HTTP
+/// shapes the engine handles specially, as scripts.
+pub fn conversation_seeds() -> Vec<Vec<u8>> {
+    let shapes: [&[&[u8]]; 6] = [
+        &[b"POST /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
+        &[b"GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"],
+        &[b"GET /z HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00"],
+        &[b"GET HTTP/1.1\r\nG\r\r\n\n\n", b"HTTP/1.1 204 No Content\r\n\r\n"],
+        &[b"CONNECT a:443 HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01"],
+        &[b"GET /u HTTP/1.1\r\nUpgrade: h2c\r\n\r\n", b"HTTP/1.1 101 Switching\r\n\r\nPRI *"],
+    ];
+    shapes
+        .iter()
+        .map(|pieces| {
+            let mut s = vec![0u8];
+            for (i, p) in pieces.iter().enumerate() {
+                for chunk in p.chunks(200) {
+                    s.extend(script_step(i as u8 & 1, chunk));
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    use super::script_step as step;
+
+    #[test]
+    fn a_scripted_exchange_is_one_transaction() {
+        let mut script = vec![0u8];
+        script.extend(step(0, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        script.extend(step(1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        assert_eq!(conversation(&script), 1);
+        // Reordered and mid-stream: still one.
+        let mut script = vec![1u8];
+        script.extend(step(8, b"GET /a HTTP/1.1\r\n"));
+        script.extend(step(0, b"Host: x\r\n\r\n"));
+        script.extend(step(1, b"HTTP/1.1 204 No Content\r\n\r\n"));
+        assert_eq!(conversation(&script), 1);
+    }
+
+    #[test]
+    fn every_seed_runs_clean() {
+        for seed in conversation_seeds() {
+            conversation(&seed);
+            frame(&seed);
+        }
+    }
+
+    proptest! {
+        // The fuzz smoke in the test suite: mutated seeds and random
+        // scripts, with overflow checks on (the ci profile).
+        #[test]
+        fn mutated_scripts_run_clean(
+            pick in 0usize..6,
+            flips in proptest::collection::vec((0usize..400, any::<u8>()), 0..12),
+            tail in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut s = conversation_seeds()[pick].clone();
+            for (at, b) in flips {
+                let i = at % s.len();
+                s[i] ^= b;
+            }
+            s.extend(tail);
+            conversation(&s);
+            frame(&s);
+        }
+    }
+}
+
+/// `fuzz/seeds/conversation/` holds `conversation_seeds()` as files, so the
+/// libFuzzer smoke starts from them; this keeps the two the same
+/// (`HTTPCAP_WRITE_SEEDS=1` rewrites the files).
+#[cfg(test)]
+#[test]
+fn committed_seeds_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/conversation");
+    if std::env::var_os("HTTPCAP_WRITE_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, seed) in conversation_seeds().iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+        }
+    }
+    for (i, seed) in conversation_seeds().iter().enumerate() {
+        let path = dir.join(format!("seed-{i}"));
+        let on_disk = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(
+            &on_disk,
+            seed,
+            "{} is stale: rerun with HTTPCAP_WRITE_SEEDS=1",
+            path.display()
+        );
+    }
+}

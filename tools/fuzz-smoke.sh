@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fuzz smoke: every libFuzzer target in fuzz/ for a bounded time, with debug
+# assertions and overflow checks on (`cargo fuzz run -a`), starting from the
+# seeds in fuzz/seeds/. A crash fails the run and leaves its input in
+# fuzz/artifacts/TARGET/. Needs the nightly toolchain (installed on the
+# project's machines); cargo-fuzz is installed from crates.io when missing.
+#
+#   tools/fuzz-smoke.sh            60 s per target
+#   HTTPCAP_FUZZ_SECS=600 tools/fuzz-smoke.sh
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+secs=${HTTPCAP_FUZZ_SECS:-60}
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  echo "fuzz smoke: SKIPPED: no nightly toolchain (rustup toolchain install nightly)" >&2
+  exit 0
+fi
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+for target in conversation frame; do
+  mkdir -p "corpus/$target"
+  seeds=()
+  [[ -d seeds/$target ]] && seeds=("seeds/$target")
+  echo "fuzz smoke: $target for ${secs}s" >&2
+  cargo +nightly fuzz run -a "$target" "corpus/$target" "${seeds[@]}" -- \
+    -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 15
+  # tail hides the exit status: a crash leaves an artifact.
+  if compgen -G "artifacts/$target/*" >/dev/null; then
+    echo "fuzz smoke: $target crashed: $(ls artifacts/$target)" >&2
+    exit 1
+  fi
+done
+echo "fuzz smoke: every target ran ${secs}s clean" >&2

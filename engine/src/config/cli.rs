@@ -119,6 +119,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn options_go_before_or_after_the_subcommand() {
         for args in [
             ["httpcap", "check-config", "--processing-workers=7"],

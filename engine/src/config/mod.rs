@@ -1,8 +1,9 @@
 //! The configuration contract: every parameter is an environment variable
 //! with a mirrored command-line flag (clap `env`). Defaults follow the
-//! product description, except values that point at one customer's
-//! infrastructure (broker address, SASL user and switch, collection id):
-//! those live in docker-compose.yml, so the binary alone never contacts
+//! product description, except values that belong to one installation
+//! (broker address, SASL user and switch, collection id): the binary
+//! leaves them unset, empty or off, and docker-compose.yml requires them
+//! from `.env` (see `.env.example`), so the binary alone never contacts
 //! anything.
 
 pub mod cli;

@@ -406,6 +406,14 @@ fn an_empty_kafka_host_leaves_kafka_off() {
         "records on stdout: {stderr}"
     );
     assert!(!stderr.contains("kafka output"), "{stderr}");
+    // A blank value given some other way is an error, not Kafka without brokers.
+    for (args, env) in [
+        (&["check-config", "--output-kafka-host="][..], &[][..]),
+        (&["check-config"][..], &[("OUTPUT_KAFKA_HOST", " ")][..]),
+    ] {
+        let out = run(args, env);
+        assert_one_line_rejection(&out, "OUTPUT_KAFKA_HOST", "");
+    }
 }
 
 /// Every option has help text and a section heading.

@@ -397,6 +397,15 @@ impl Config {
         if self.input_raw.trim().is_empty() {
             return Err("INPUT_RAW: empty value: expected interfaces such as eth0,eth1 or eth0:80, or capture files with INPUT_RAW_ENGINE=pcap_file".into());
         }
+        // An empty variable is unset, but `--output-kafka-host=` (or spaces)
+        // would turn Kafka on with no broker.
+        if self
+            .output_kafka_host
+            .as_deref()
+            .is_some_and(|h| h.trim().is_empty())
+        {
+            return Err("OUTPUT_KAFKA_HOST (--output-kafka-host): empty value: expected brokers as host:port, comma-separated, or no value at all to leave Kafka off".into());
+        }
         if let Err(form) = crate::metrics::MetricsOutput::parse(&self.metrics_output) {
             return Err(format!(
                 "METRICS_OUTPUT: invalid value '{}': expected {form}",

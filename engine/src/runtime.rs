@@ -87,7 +87,7 @@ fn file_sources(
         per_shard.push(Box::new(BatchSource::new(rx, recycle_tx.clone())));
     }
     let opts = DecodeOptions { ipip: cfg.ipip };
-    // INPUT_RAW_BPF_FILTER in userspace, as the kernel would run it live.
+    // The capture filter in userspace, as the kernel would run it live.
     let mut filter = crate::capture::bpf::FileFilter::new(capture_filter, cfg.ipip);
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())

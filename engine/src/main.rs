@@ -1,33 +1,17 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use httpcap::config::{config_exit, Config};
+use httpcap::config::cli::{Cli, Mode};
+use httpcap::config::config_exit;
 use httpcap::runtime::{self, RunError};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Words that select something other than a capture run. They come first
-/// and are stripped before the usual flags and environment are parsed.
-enum Mode {
-    Run,
-    /// Parse and validate the configuration, print the startup line, exit 0.
-    CheckConfig,
-    /// Judge the running process from its status file (compose health check).
-    Health,
-}
-
 fn main() {
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let mode = match args.get(1).and_then(|a| a.to_str()) {
-        Some("check-config") => Mode::CheckConfig,
-        Some("health") => Mode::Health,
-        _ => Mode::Run,
-    };
-    if !matches!(mode, Mode::Run) {
-        args.remove(1);
-    }
-    let cfg = Config::from_args_or_exit(args);
+    let cli = Cli::parse_or_exit(std::env::args_os());
+    let mode = cli.mode();
+    let cfg = cli.config;
     match mode {
         Mode::Run => {}
         Mode::CheckConfig => {

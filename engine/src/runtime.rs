@@ -58,6 +58,7 @@ struct Sources {
 /// lock-free rings of packet batches.
 fn file_sources(
     cfg: &Config,
+    capture_filter: &str,
     shards: usize,
     shutdown: Arc<AtomicBool>,
     stats0: Arc<ShardStats>,
@@ -86,8 +87,8 @@ fn file_sources(
         per_shard.push(Box::new(BatchSource::new(rx, recycle_tx.clone())));
     }
     let opts = DecodeOptions { ipip: cfg.ipip };
-    // INPUT_RAW_BPF_FILTER in userspace, as the kernel would run it live.
-    let mut filter = crate::capture::bpf::FileFilter::new(&cfg.input_raw_bpf_filter, cfg.ipip);
+    // The capture filter in userspace, as the kernel would run it live.
+    let mut filter = crate::capture::bpf::FileFilter::new(capture_filter, cfg.ipip);
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())
         .spawn(move || -> Result<(), String> {
@@ -175,6 +176,7 @@ fn filter_error(cfg: &Config, e: String) -> RunError {
 /// with af_xdp one XDP program steers to them (see `capture::xdp`).
 fn live_sources(
     cfg: &Config,
+    capture_filter: &str,
     shards: usize,
     stats: &[Arc<ShardStats>],
     shutdown: Arc<AtomicBool>,
@@ -189,7 +191,7 @@ fn live_sources(
     let ifaces = iface::parse(&cfg.input_raw).map_err(RunError::Config)?;
     privileges::check_capture(engine_name(engine)).map_err(RunError::Config)?;
     if engine == Engine::AfXdp {
-        return xdp_sources(cfg, shards, stats, shutdown, &ifaces);
+        return xdp_sources(cfg, capture_filter, shards, stats, shutdown, &ifaces);
     }
     let fanout = steer::fanout_program(cfg.ipip);
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
@@ -197,7 +199,7 @@ fn live_sources(
         RunError::Failed(format!("{what}: cannot capture on {name}: {e}"))
     };
     for (n, ifc) in ifaces.iter().enumerate() {
-        let expr = bpf::expression(&cfg.input_raw_bpf_filter, &ifc.ports);
+        let expr = bpf::expression(capture_filter, &ifc.ports);
         let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, String> {
             expr.as_deref()
                 .map(|e| bpf::build(e, link, cfg.ipip))
@@ -251,6 +253,7 @@ fn live_sources(
 /// on each RX queue. The capture filter runs in userspace on each frame.
 fn xdp_sources(
     cfg: &Config,
+    capture_filter: &str,
     shards: usize,
     stats: &[Arc<ShardStats>],
     shutdown: Arc<AtomicBool>,
@@ -268,7 +271,7 @@ fn xdp_sources(
         ));
     }
     for ifc in ifaces {
-        let filter = bpf::expression(&cfg.input_raw_bpf_filter, &ifc.ports)
+        let filter = bpf::expression(capture_filter, &ifc.ports)
             .map(|e| bpf::build(&e, LinkType::Ethernet, cfg.ipip))
             .transpose()
             .map_err(|e| filter_error(cfg, e))?;
@@ -378,11 +381,22 @@ pub fn run_with(
         )
         .map_err(|e| filter_error(cfg, e))?;
     }
+    // httpcap's own listeners (Prometheus) are not captured.
+    let capture_filter = crate::capture::own_traffic::capture_filter(
+        &cfg.input_raw_bpf_filter,
+        telemetry.local_addr(),
+    );
     let shard_stats: Vec<Arc<ShardStats>> = handles.iter().map(|(s, _)| s.clone()).collect();
     let live = cfg.input_raw_engine != Engine::PcapFile;
     let mut sources = match cfg.input_raw_engine {
-        Engine::PcapFile => file_sources(cfg, shards, shutdown.clone(), shard_stats[0].clone())?,
-        _ => live_sources(cfg, shards, &shard_stats, shutdown.clone())?,
+        Engine::PcapFile => file_sources(
+            cfg,
+            &capture_filter,
+            shards,
+            shutdown.clone(),
+            shard_stats[0].clone(),
+        )?,
+        _ => live_sources(cfg, &capture_filter, shards, &shard_stats, shutdown.clone())?,
     };
     let filters = Arc::new(Filters::from_config(cfg));
     let observer = Observer::new(Observer::input_label(&cfg.input_raw, !live));

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
+use clap::CommandFactory;
+use httpcap::config::cli::{Cli, EMPTY_TURNS_OFF};
 use httpcap::config::Config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_httpcap");
@@ -94,8 +96,8 @@ const CASES: &[Case] = &[
     case("OUTPUT_KAFKA_TLS_KEY", "/etc/k.pem", "/etc/k.pem", None),
     case(
         "OUTPUT_KAFKA_COLLECTION_ID",
-        "d9e796d6-a6c9-4af7-84f1-e5814339941b",
-        "d9e796d6-a6c9-4af7-84f1-e5814339941b",
+        "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+        "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
         None,
     ),
     case(
@@ -351,4 +353,118 @@ fn startup_line_names_everything_and_hides_the_password() {
     }
     assert!(line.contains("--output-kafka-password=***"));
     assert!(line.contains("--output-kafka-username=svc-user"));
+}
+
+/// `NAME=` is `NAME` unset: the default applies, for every variable but
+/// those whose empty value turns something off (filters, health file).
+#[test]
+fn an_empty_variable_is_an_unset_one() {
+    let unset = run(&["check-config"], &[]);
+    assert!(unset.status.success());
+    let unset = String::from_utf8_lossy(&unset.stdout).into_owned();
+    for name in Config::env_names() {
+        let out = run(&["check-config"], &[(&name, "")]);
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}= rejected: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if EMPTY_TURNS_OFF.contains(&name.as_str()) {
+            let off = format!(" {}='' ", flag_of(&name));
+            assert!(
+                format!("{} ", line.trim_end()).contains(&off),
+                "{name}= must stay empty: {line}"
+            );
+        } else {
+            assert_eq!(line, unset, "{name}= differs from {name} unset");
+        }
+    }
+}
+
+/// `OUTPUT_KAFKA_HOST=` leaves Kafka off: the records go to stdout and no
+/// producer is created.
+#[test]
+fn an_empty_kafka_host_leaves_kafka_off() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
+    let out = run(
+        &[],
+        &[
+            ("INPUT_RAW_ENGINE", "pcap_file"),
+            ("INPUT_RAW", sample),
+            ("OUTPUT_KAFKA_HOST", ""),
+            ("OUTPUT_FILE", ""),
+            ("HEALTH_FILE", ""),
+            ("METRICS_OUTPUT", "none"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.starts_with("{\"id\"")),
+        "records on stdout: {stderr}"
+    );
+    assert!(!stderr.contains("kafka output"), "{stderr}");
+    // A blank value given some other way is an error, not Kafka without brokers.
+    for (args, env) in [
+        (&["check-config", "--output-kafka-host="][..], &[][..]),
+        (&["check-config"][..], &[("OUTPUT_KAFKA_HOST", " ")][..]),
+    ] {
+        let out = run(args, env);
+        assert_one_line_rejection(&out, "OUTPUT_KAFKA_HOST", "");
+    }
+}
+
+/// Every option has help text and a section heading.
+#[test]
+fn every_option_has_help_and_a_heading() {
+    for arg in Config::command().get_arguments() {
+        let id = arg.get_id();
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        assert!(!help.trim().is_empty(), "{id} has no help");
+        assert!(
+            arg.get_help_heading().is_some_and(|h| !h.is_empty()),
+            "{id} has no heading"
+        );
+    }
+}
+
+/// The subcommands are in `--help`, and `help SUBCOMMAND` describes each.
+#[test]
+fn subcommands_are_in_the_help() {
+    let out = run(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for sub in Cli::command().get_subcommands() {
+        let name = sub.get_name();
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(name)),
+            "{name} is not in --help: {help}"
+        );
+        let out = run(&["help", name], &[]);
+        assert!(out.status.success(), "httpcap help {name}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("Usage: httpcap {name}")),
+            "httpcap help {name}: {text}"
+        );
+    }
+    for heading in [
+        "Input:",
+        "Performance:",
+        "HTTP:",
+        "Output:",
+        "Kafka:",
+        "Monitoring:",
+        "Filters:",
+    ] {
+        assert!(help.contains(heading), "{heading} missing: {help}");
+    }
+    // Options may come before or after the subcommand.
+    let before = run(&["--processing-workers=9", "check-config"], &[]);
+    let after = run(&["check-config", "--processing-workers=9"], &[]);
+    assert!(before.status.success() && after.status.success());
+    assert_eq!(before.stdout, after.stdout);
+    assert!(String::from_utf8_lossy(&after.stdout).contains(" --processing-workers=9 "));
 }

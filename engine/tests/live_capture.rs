@@ -360,3 +360,54 @@ fn vlan_tags_moved_to_ring_metadata_are_restored() {
         live.stderr
     );
 }
+
+/// httpcap's own Prometheus listener (`/metrics`, `/health`) is never
+/// captured, whether bound to the captured interface's address or to every
+/// address, while nginx's traffic on the same veth in the same run is.
+#[test]
+fn own_metrics_listener_is_not_captured() {
+    if common::netns::skip() {
+        return;
+    }
+    let mut pair = Pair::new(9, 1500);
+    pair.start_nginx(&format!("{}:80", pair.ip_a));
+    for (run, bind) in [format!("{}:9100", pair.ip_a), "0.0.0.0:9100".into()]
+        .iter()
+        .enumerate()
+    {
+        let metrics = format!("prometheus:{bind}");
+        let h = Httpcap::start(
+            &pair,
+            &["--input-raw", &pair.va, "--processing-workers", "1"],
+            &[("METRICS_OUTPUT", &metrics)],
+            1,
+        );
+        for i in 0..5 {
+            for path in ["metrics", "health"] {
+                // Any HTTP answer will do (health may say 503): the scrape
+                // crossed the captured veth.
+                let code = must(&format!(
+                    "ip netns exec {} curl -s -o /dev/null -w '%{{http_code}}' http://{}:9100/{path}",
+                    pair.b, pair.ip_a
+                ));
+                assert!(code != "000" && !code.is_empty(), "{metrics}: /{path}");
+            }
+            must(&format!(
+                "ip netns exec {} curl -sf -o /dev/null http://{}/api/own/{run}/{i}",
+                pair.b, pair.ip_a
+            ));
+        }
+        let fin = h.stop();
+        assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+        let targets: Vec<&str> = fin
+            .records
+            .iter()
+            .map(|r| r["request"]["target"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(fin.records.len(), 5, "{metrics}: {targets:?}");
+        for r in &fin.records {
+            assert_eq!(r["conn"]["server_port"], 80, "{metrics}: {r}");
+            assert_ne!(r["conn"]["client_port"], 9100, "{metrics}: {r}");
+        }
+    }
+}

@@ -1,10 +1,12 @@
 //! The configuration contract: every parameter is an environment variable
 //! with a mirrored command-line flag (clap `env`). Defaults follow the
-//! product description, except values that point at one customer's
-//! infrastructure (broker address, SASL user and switch, collection id):
-//! those live in docker-compose.yml, so the binary alone never contacts
+//! product description, except values that belong to one installation
+//! (broker address, SASL user and switch, collection id): the binary
+//! leaves them unset, empty or off, and docker-compose.yml requires them
+//! from `.env` (see `.env.example`), so the binary alone never contacts
 //! anything.
 
+pub mod cli;
 pub mod memory;
 pub mod units;
 
@@ -88,6 +90,19 @@ impl Compression {
     }
 }
 
+/// The sections of `--help`, in the README's order.
+pub mod heading {
+    pub const INPUT: &str = "Input";
+    pub const PERFORMANCE: &str = "Performance";
+    pub const HTTP: &str = "HTTP";
+    pub const OUTPUT: &str = "Output";
+    pub const KAFKA: &str = "Kafka";
+    pub const MONITORING: &str = "Monitoring";
+    pub const FILTERS: &str = "Filters";
+}
+
+use heading::*;
+
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "httpcap",
@@ -98,7 +113,7 @@ pub struct Config {
     // ---- Input -------------------------------------------------------------
     /// Interfaces to capture on (`eth0`, `eth0,eth1`, `eth0:80,eth1:443`), or
     /// capture files with INPUT_RAW_ENGINE=pcap_file.
-    #[arg(long, env = "INPUT_RAW", default_value = "eth0")]
+    #[arg(long, env = "INPUT_RAW", default_value = "eth0", help_heading = INPUT)]
     pub input_raw: String,
 
     /// Capture engine: af_packet, pcap, af_xdp or pcap_file.
@@ -106,193 +121,263 @@ pub struct Config {
         long,
         env = "INPUT_RAW_ENGINE",
         value_enum,
-        default_value = "af_packet"
+        default_value = "af_packet",
+        help_heading = INPUT
     )]
     pub input_raw_engine: Engine,
 
     /// Decapsulate IP-in-IP (IPv4/IPv6 in IPv4/IPv6); the inner flow is reassembled.
-    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "IPIP", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", help_heading = INPUT)]
     pub ipip: bool,
 
     /// Header holding the real client address (x-real-ip, x-forwarded-for, forwarded, ...).
-    #[arg(long, env = "REAL_IP_HEADER", default_value = "x-real-ip")]
+    #[arg(
+        long,
+        env = "REAL_IP_HEADER",
+        default_value = "x-real-ip",
+        help_heading = INPUT
+    )]
     pub real_ip_header: String,
 
-    /// tcpdump-syntax filter applied to every packet.
-    #[arg(long, env = "INPUT_RAW_BPF_FILTER", default_value = DEFAULT_BPF_FILTER)]
+    /// tcpdump-syntax filter applied to every packet; the default excludes
+    /// the product description's infrastructure hosts. Empty turns the
+    /// filter off.
+    #[arg(long, env = "INPUT_RAW_BPF_FILTER", default_value = DEFAULT_BPF_FILTER, help_heading = INPUT)]
     pub input_raw_bpf_filter: String,
 
     // ---- Performance -------------------------------------------------------
     /// Number of shards: pinned threads, each owning its capture socket,
     /// stream table and output.
-    #[arg(long, env = "PROCESSING_WORKERS", default_value = "3", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024))]
+    #[arg(long, env = "PROCESSING_WORKERS", default_value = "3", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024), help_heading = PERFORMANCE)]
     pub processing_workers: u16,
 
-    /// Kept for compatibility: reassembly runs inside each shard, so this only
-    /// bounds PROCESSING_WORKERS from below when that is left at its default.
-    #[arg(long, env = "ASSEMBLER_WORKERS", default_value = "5", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024))]
+    /// Accepted for compatibility; no effect under thread-per-core:
+    /// reassembly runs inside each shard, so there are PROCESSING_WORKERS
+    /// reassemblers.
+    #[arg(long, env = "ASSEMBLER_WORKERS", default_value = "5", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024), help_heading = PERFORMANCE)]
     pub assembler_workers: u16,
 
-    /// Packets buffered per shard between reader and shard (file input), or
-    /// ring frames per shard (live input).
-    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
+    /// Packets queued per shard ahead of processing: kernel ring frames live
+    /// (half as many 4 KiB UMEM frames with af_xdp), reader ring for files.
+    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64), help_heading = PERFORMANCE)]
     pub assembler_worker_pkt_buf: u32,
 
-    /// Records buffered per shard before output.
-    #[arg(long, env = "ASSEMBLER_OUT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
+    /// Accepted for compatibility; no effect under thread-per-core: a shard
+    /// hands each record to its outputs as soon as it is serialized; their
+    /// queues are bounded by OUTPUT_KAFKA_CHANNEL_BUF (Kafka) and a fixed
+    /// 64 × 256 KiB (JSON lines).
+    #[arg(long, env = "ASSEMBLER_OUT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64), help_heading = PERFORMANCE)]
     pub assembler_out_buf: u32,
 
-    /// How often streams are checked for stale data and idle connections.
-    #[arg(long, env = "ASSEMBLER_FLUSH_INTERVAL", default_value = "500ms", value_parser = parse_duration)]
+    /// How often each shard sweeps its streams (aged holes, unanswered
+    /// requests, idle connections, memory).
+    #[arg(long, env = "ASSEMBLER_FLUSH_INTERVAL", default_value = "500ms", value_parser = parse_duration, help_heading = PERFORMANCE)]
     pub assembler_flush_interval: Duration,
 
     /// How long data may wait behind a gap before it is forced out, and how
     /// long an unanswered request waits for its response.
-    #[arg(long, env = "ASSEMBLER_FLUSH_AGE", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "ASSEMBLER_FLUSH_AGE", default_value = "5s", value_parser = parse_duration, help_heading = PERFORMANCE)]
     pub assembler_flush_age: Duration,
 
-    /// Cap on buffered bytes per TCP direction.
-    #[arg(long, env = "ASSEMBLER_MAX_STREAM_BUFFER", default_value = "5mb", value_parser = parse_size)]
+    /// Out-of-order bytes buffered per TCP direction.
+    #[arg(long, env = "ASSEMBLER_MAX_STREAM_BUFFER", default_value = "5mb", value_parser = parse_size, help_heading = PERFORMANCE)]
     pub assembler_max_stream_buffer: u64,
 
     /// Largest buffer reserved up front for one body, before its size is
     /// known; bodies grow past it up to MAX_BODY_BYTES.
-    #[arg(long, env = "BUFFER_CAP", default_value = "128KiB", value_parser = parse_size)]
+    #[arg(long, env = "BUFFER_CAP", default_value = "128KiB", value_parser = parse_size, help_heading = PERFORMANCE)]
     pub buffer_cap: u64,
 
-    /// Memory budget for buffered stream data, pending transactions and queues.
-    #[arg(long, env = "HEAP_LIMIT", default_value = "16GiB", value_parser = parse_size)]
+    /// Hard memory budget, split across shards: streams, pending
+    /// transactions and the Kafka producers' queues.
+    #[arg(long, env = "HEAP_LIMIT", default_value = "16GiB", value_parser = parse_size, help_heading = PERFORMANCE)]
     pub heap_limit: u64,
 
     // ---- HTTP --------------------------------------------------------------
     /// Cap on each body kept in a record: encoded bytes kept, and decoded
     /// bytes produced (decompression stops there).
-    #[arg(long, env = "MAX_BODY_BYTES", default_value = "3MiB", value_parser = parse_size)]
+    #[arg(long, env = "MAX_BODY_BYTES", default_value = "3MiB", value_parser = parse_size, help_heading = HTTP)]
     pub max_body_bytes: u64,
 
     /// Cap on a message's head (start line and headers).
-    #[arg(long, env = "MAX_HEADER_BYTES", default_value = "64KiB", value_parser = parse_size)]
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value = "64KiB", value_parser = parse_size, help_heading = HTTP)]
     pub max_header_bytes: u64,
 
     // ---- Output ------------------------------------------------------------
     /// Write JSON lines to this file (`-` is stdout). Defaults to stdout when
     /// no Kafka host is set.
-    #[arg(long, env = "OUTPUT_FILE")]
+    #[arg(long, env = "OUTPUT_FILE", help_heading = OUTPUT)]
     pub output_file: Option<String>,
 
     /// Kafka brokers, comma-separated. Kafka output is on when this is set.
-    #[arg(long, env = "OUTPUT_KAFKA_HOST")]
+    #[arg(long, env = "OUTPUT_KAFKA_HOST", help_heading = KAFKA)]
     pub output_kafka_host: Option<String>,
 
+    /// Topic every record is written to.
     #[arg(
         long,
         env = "OUTPUT_KAFKA_TOPIC",
-        default_value = "apifort.httpcap_logs"
+        default_value = "apifort.httpcap_logs",
+        help_heading = KAFKA
     )]
     pub output_kafka_topic: String,
 
-    #[arg(long, env = "OUTPUT_KAFKA_USERNAME", default_value = "")]
+    /// SASL user.
+    #[arg(
+        long,
+        env = "OUTPUT_KAFKA_USERNAME",
+        default_value = "",
+        help_heading = KAFKA
+    )]
     pub output_kafka_username: String,
 
+    /// SASL password; shown as *** in the startup line.
     #[arg(
         long,
         env = "OUTPUT_KAFKA_PASSWORD",
         default_value = "",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = KAFKA
     )]
     pub output_kafka_password: String,
 
-    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    /// Authenticate with SASL (SASL_PLAINTEXT, or SASL_SSL with TLS).
+    #[arg(long, env = "OUTPUT_KAFKA_USE_SASL", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", help_heading = KAFKA)]
     pub output_kafka_use_sasl: bool,
 
     /// SASL/PLAIN (or PLAIN), SCRAM-SHA-256, SCRAM-SHA-512.
-    #[arg(long, env = "OUTPUT_KAFKA_SASL_MECH", default_value = "SASL/PLAIN")]
+    #[arg(
+        long,
+        env = "OUTPUT_KAFKA_SASL_MECH",
+        default_value = "SASL/PLAIN",
+        help_heading = KAFKA
+    )]
     pub output_kafka_sasl_mech: String,
 
     /// Use TLS to the brokers (SSL, or SASL_SSL with SASL).
-    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "OUTPUT_KAFKA_TLS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", help_heading = KAFKA)]
     pub output_kafka_tls: bool,
 
-    #[arg(long, env = "OUTPUT_KAFKA_TLS_CA")]
+    /// CA bundle (PEM) to trust for the brokers' certificates.
+    #[arg(long, env = "OUTPUT_KAFKA_TLS_CA", help_heading = KAFKA)]
     pub output_kafka_tls_ca: Option<String>,
 
-    #[arg(long, env = "OUTPUT_KAFKA_TLS_CERT")]
+    /// Client certificate (PEM).
+    #[arg(long, env = "OUTPUT_KAFKA_TLS_CERT", help_heading = KAFKA)]
     pub output_kafka_tls_cert: Option<String>,
 
-    #[arg(long, env = "OUTPUT_KAFKA_TLS_KEY")]
+    /// Client key (PEM).
+    #[arg(long, env = "OUTPUT_KAFKA_TLS_KEY", help_heading = KAFKA)]
     pub output_kafka_tls_key: Option<String>,
 
-    /// Carried in every record as `collection_id`.
-    #[arg(long, env = "OUTPUT_KAFKA_COLLECTION_ID", default_value = "")]
+    /// API catalog id, carried in every record as `collection_id`.
+    #[arg(
+        long,
+        env = "OUTPUT_KAFKA_COLLECTION_ID",
+        default_value = "",
+        help_heading = KAFKA
+    )]
     pub output_kafka_collection_id: String,
 
-    #[arg(long, env = "OUTPUT_KAFKA_MAX_MESSAGE_BYTES", default_value = "5mb", value_parser = parse_size)]
+    /// Largest message; bigger records have their bodies trimmed to fit.
+    #[arg(long, env = "OUTPUT_KAFKA_MAX_MESSAGE_BYTES", default_value = "5mb", value_parser = parse_size, help_heading = KAFKA)]
     pub output_kafka_max_message_bytes: u64,
 
-    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_FREQUENCY", default_value = "50ms", value_parser = parse_duration)]
+    /// Longest a record waits for its batch to fill (linger.ms).
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_FREQUENCY", default_value = "50ms", value_parser = parse_duration, help_heading = KAFKA)]
     pub output_kafka_flush_frequency: Duration,
 
-    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_BYTES", default_value = "2mb", value_parser = parse_size)]
+    /// A batch is sent once it holds this many bytes (batch.size).
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_BYTES", default_value = "2mb", value_parser = parse_size, help_heading = KAFKA)]
     pub output_kafka_flush_bytes: u64,
 
-    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_MESSAGES", default_value = "500", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
+    /// ... or this many records (batch.num.messages).
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_MESSAGES", default_value = "500", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64), help_heading = KAFKA)]
     pub output_kafka_flush_messages: u32,
 
-    #[arg(long, env = "OUTPUT_KAFKA_CHANNEL_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64))]
+    /// Records each shard's producer may hold unacknowledged; beyond it live
+    /// capture drops (and counts) records.
+    #[arg(long, env = "OUTPUT_KAFKA_CHANNEL_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64), help_heading = KAFKA)]
     pub output_kafka_channel_buf: u32,
 
-    #[arg(long, env = "OUTPUT_KAFKA_PRODUCERS", default_value = "3", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024))]
+    /// Produce requests in flight per broker connection of each shard's
+    /// producer (one producer per shard), capped at 5.
+    #[arg(long, env = "OUTPUT_KAFKA_PRODUCERS", default_value = "3", value_parser = |s: &str| parse_int::<u16>(s, 1, 1024), help_heading = KAFKA)]
     pub output_kafka_producers: u16,
 
+    /// Batch compression: none, gzip, snappy, lz4 or zstd.
     #[arg(
         long,
         env = "OUTPUT_KAFKA_COMPRESSION",
         value_enum,
-        default_value = "snappy"
+        default_value = "snappy",
+        help_heading = KAFKA
     )]
     pub output_kafka_compression: Compression,
 
     /// How long shutdown waits for queued Kafka records before counting
     /// the rest as undelivered.
-    #[arg(long, env = "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = KAFKA)]
     pub output_kafka_shutdown_timeout: Duration,
 
     // ---- Monitoring --------------------------------------------------------
-    /// console, json, none, or prometheus:ADDR:PORT.
-    #[arg(long, env = "METRICS_OUTPUT", default_value = "console")]
+    /// console, json, none, or prometheus:ADDR:PORT (serves /metrics and
+    /// /health; its own traffic is not captured).
+    #[arg(
+        long,
+        env = "METRICS_OUTPUT",
+        default_value = "console",
+        help_heading = MONITORING
+    )]
     pub metrics_output: String,
 
-    #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    /// How often metrics are published and the health status refreshed.
+    #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = parse_duration, help_heading = MONITORING)]
     pub metrics_interval: Duration,
 
     /// 0 errors only, 1 warnings and lifecycle, 2 info, 3 debug, 4 per-stream, 5 per-transaction.
-    #[arg(long, env = "VERBOSE", default_value = "1", value_parser = |s: &str| parse_int::<u8>(s, 0, 5))]
+    #[arg(long, env = "VERBOSE", default_value = "1", value_parser = |s: &str| parse_int::<u8>(s, 0, 5), help_heading = MONITORING)]
     pub verbose: u8,
 
     /// Log line format on stderr: text, or json (one object per line).
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        help_heading = MONITORING
+    )]
     pub log_format: LogFormat,
 
-    /// Status file the running process refreshes and `httpcap health` reads
-    /// (empty turns it off).
-    #[arg(long, env = "HEALTH_FILE", default_value = "/tmp/httpcap-health.json")]
+    /// Status file the running process refreshes and `httpcap health` reads.
+    /// Empty turns it off.
+    #[arg(
+        long,
+        env = "HEALTH_FILE",
+        default_value = "/tmp/httpcap-health.json",
+        help_heading = MONITORING
+    )]
     pub health_file: String,
 
     // ---- Filters -----------------------------------------------------------
-    /// Request path extensions to drop (comma-separated; empty turns it off).
-    #[arg(long, env = "FILTER_BLOCK_EXTS", default_value = DEFAULT_BLOCK_EXTS)]
+    /// Request path extensions to drop (comma-separated). Empty turns the
+    /// filter off.
+    #[arg(long, env = "FILTER_BLOCK_EXTS", default_value = DEFAULT_BLOCK_EXTS, help_heading = FILTERS)]
     pub filter_block_exts: String,
 
-    /// Response media types to drop; `type/*` matches a whole type.
-    #[arg(long, env = "FILTER_BLOCK_CTYPES", default_value = DEFAULT_BLOCK_CTYPES)]
+    /// Response media types to drop; `type/*` matches a whole type. Empty
+    /// turns the filter off.
+    #[arg(long, env = "FILTER_BLOCK_CTYPES", default_value = DEFAULT_BLOCK_CTYPES, help_heading = FILTERS)]
     pub filter_block_ctypes: String,
 
-    /// Request Accept media ranges to drop.
-    #[arg(long, env = "FILTER_BLOCK_ACCEPT", default_value = DEFAULT_BLOCK_ACCEPT)]
+    /// Requests whose preferred Accept media range is one of these are
+    /// dropped. Empty turns the filter off.
+    #[arg(long, env = "FILTER_BLOCK_ACCEPT", default_value = DEFAULT_BLOCK_ACCEPT, help_heading = FILTERS)]
     pub filter_block_accept: String,
 
-    /// Request multipart media types to drop (file uploads).
-    #[arg(long, env = "FILTER_BLOCK_MULTIPART", default_value = DEFAULT_BLOCK_MULTIPART)]
+    /// Request multipart media types to drop (file uploads). Empty turns the
+    /// filter off.
+    #[arg(long, env = "FILTER_BLOCK_MULTIPART", default_value = DEFAULT_BLOCK_MULTIPART, help_heading = FILTERS)]
     pub filter_block_multipart: String,
 }
 
@@ -300,33 +385,6 @@ pub struct Config {
 pub const EXIT_CONFIG: i32 = 2;
 
 impl Config {
-    /// Parses flags and environment; on a bad value prints one line naming the
-    /// variable, the value and the accepted form, then exits with code 2.
-    pub fn from_env_or_exit() -> Config {
-        Config::from_args_or_exit(std::env::args_os())
-    }
-
-    /// As `from_env_or_exit`, with explicit arguments (the first is the
-    /// program name): lets subcommands strip their own word first.
-    pub fn from_args_or_exit<I, T>(args: I) -> Config
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        match Config::try_parse_from(args) {
-            Ok(c) => match c.validate() {
-                Ok(()) => c,
-                Err(line) => config_exit(&line),
-            },
-            Err(e) => match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    e.exit()
-                }
-                _ => config_exit(&one_line(&e)),
-            },
-        }
-    }
-
     /// Cross-field checks that a single value parser cannot make.
     pub fn validate(&self) -> Result<(), String> {
         let mech = self.sasl_mechanism();
@@ -338,6 +396,15 @@ impl Config {
         }
         if self.input_raw.trim().is_empty() {
             return Err("INPUT_RAW: empty value: expected interfaces such as eth0,eth1 or eth0:80, or capture files with INPUT_RAW_ENGINE=pcap_file".into());
+        }
+        // An empty variable is unset, but `--output-kafka-host=` (or spaces)
+        // would turn Kafka on with no broker.
+        if self
+            .output_kafka_host
+            .as_deref()
+            .is_some_and(|h| h.trim().is_empty())
+        {
+            return Err("OUTPUT_KAFKA_HOST (--output-kafka-host): empty value: expected brokers as host:port, comma-separated, or no value at all to leave Kafka off".into());
         }
         if let Err(form) = crate::metrics::MetricsOutput::parse(&self.metrics_output) {
             return Err(format!(

@@ -199,7 +199,7 @@ fn bench_record(c: &mut Criterion) {
         version: "0.1.0".into(),
     };
     let rctx = RecordCtx::new(
-        "d9e796d6-0000-4000-8000-000000000000",
+        "5f0c2a91-0000-4000-8000-000000000000",
         0,
         "",
         observer,

@@ -2,7 +2,7 @@
 //! a deterministic capture from the load generator, held in memory.
 
 use clap::Parser;
-use httpcap::capture::{LinkType, Packet};
+use httpcap::frame::{LinkType, Packet};
 
 /// Owned frames of a capture.
 pub struct Frames {

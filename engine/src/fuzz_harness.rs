@@ -12,8 +12,8 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use crate::capture::{LinkType, Packet};
 use crate::decode::{self, DecodeOptions};
+use crate::frame::{LinkType, Packet};
 use crate::http::filter::Filters;
 use crate::output::RecordSink;
 use crate::record::{RecordCtx, RecordView};

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod flow;
+pub mod frame;
 pub mod fuzz_harness;
 pub mod http;
 pub mod logging;

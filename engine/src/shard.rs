@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::capture::{Packet, PacketSource, Poll};
+use crate::capture::{PacketSource, Poll};
 use crate::decode::{self, DecodeOptions, Segment};
 use crate::flow::reassembly::{HalfStream, StreamConsumer};
 use crate::flow::table::{Conn, StreamTable};
 use crate::flow::{FlowKey, Side};
+use crate::frame::Packet;
 use crate::http::filter::Filters;
 use crate::http::parser::Role;
 use crate::http::{Flags, HttpConn, HttpCtx, Transaction};

@@ -2,7 +2,7 @@
 //! 802.1Q/802.1ad tags, Linux cooked captures, BSD loopback, MPLS, PPPoE.
 
 use super::{DecodeError, Next};
-use crate::capture::LinkType;
+use crate::frame::LinkType;
 
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;

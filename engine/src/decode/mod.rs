@@ -14,7 +14,7 @@ mod tcp;
 
 use std::net::IpAddr;
 
-use crate::capture::Packet;
+use crate::frame::Packet;
 use crate::stats::Counter;
 
 pub use tcp::TcpFlags;

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use proptest::prelude::*;
 
 use super::*;
-use crate::capture::LinkType;
+use crate::frame::LinkType;
 
 const PAYLOAD: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::capture::testpkt::{ether, ip, tcp};
-use crate::capture::LinkType;
+use crate::frame::LinkType;
 use crate::stats::Registry;
 
 fn settings() -> ShardSettings {

@@ -198,12 +198,7 @@ fn bench_record(c: &mut Criterion) {
         interface: "eth0".into(),
         version: "0.1.0".into(),
     };
-    let rctx = RecordCtx::new(
-        "5f0c2a91-0000-4000-8000-000000000000",
-        0,
-        "",
-        observer,
-    );
+    let rctx = RecordCtx::new("5f0c2a91-0000-4000-8000-000000000000", 0, "", observer);
     let conn = ConnInfo {
         id: 7,
         client: httpcap::flow::Endpoint {

@@ -26,13 +26,13 @@
 //! sockets: frames start at the IP header, and promiscuous mode is not
 //! available there.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr::NonNull;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::bpf::Insn;
 use super::iface::Iface;
 use super::live::{FrameRing, KernelStats};
+use super::mmap::Mmap;
 use super::{LinkType, Packet};
 
 // linux/if_packet.h, linux/if_ether.h
@@ -163,23 +163,6 @@ pub fn join_fanout(fd: RawFd, group: u16, first: bool, program: &[Insn]) -> Resu
     Ok(())
 }
 
-/// The mmapped TPACKET_V3 ring.
-struct Mmap {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is owned by one ring, which one shard thread uses.
-unsafe impl Send for Mmap {}
-
-impl Drop for Mmap {
-    fn drop(&mut self) {
-        // SAFETY: `base`/`len` are exactly what mmap returned; nothing
-        // borrows the mapping once the ring is dropped.
-        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.len) };
-    }
-}
-
 pub struct AfPacketRing {
     // Field order matters: unmap before closing the socket.
     map: Mmap,
@@ -240,25 +223,9 @@ impl AfPacketRing {
         };
         setsockopt(s, SOL_PACKET, PACKET_RX_RING, &req, "PACKET_RX_RING")?;
         let len = blocks * BLOCK_SIZE;
-        // SAFETY: maps the ring the kernel just allocated for this socket;
-        // the result is checked and owned by `Mmap`.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                s,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(os_err("mmap(PACKET_RX_RING)"));
-        }
-        let map = Mmap {
-            base: NonNull::new(base as *mut u8).ok_or("mmap returned null")?,
-            len,
-        };
+        // The ring the kernel just allocated for this socket.
+        let map = Mmap::shared(fd.as_fd(), len, 0, false)
+            .map_err(|e| format!("mmap(PACKET_RX_RING): {e}"))?;
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -310,7 +277,7 @@ impl AfPacketRing {
         // SAFETY: block_status is the aligned u32 at offset 8 of each
         // block descriptor, inside the mapping; the kernel writes it
         // concurrently, hence the atomic.
-        unsafe { &*(self.map.base.as_ptr().add(block * BLOCK_SIZE + 8) as *const AtomicU32) }
+        unsafe { &*(self.map.base().as_ptr().add(block * BLOCK_SIZE + 8) as *const AtomicU32) }
     }
 
     /// Delivers every frame of a block the kernel has handed over.
@@ -319,7 +286,7 @@ impl AfPacketRing {
         // TP_STATUS_KERNEL (Acquire load above, Release store after);
         // the kernel does not write to it meanwhile.
         let b: &[u8] = unsafe {
-            std::slice::from_raw_parts(self.map.base.as_ptr().add(block * BLOCK_SIZE), BLOCK_SIZE)
+            std::slice::from_raw_parts(self.map.base().as_ptr().add(block * BLOCK_SIZE), BLOCK_SIZE)
         };
         let u32_at = |off: usize| -> Option<u32> {
             Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))

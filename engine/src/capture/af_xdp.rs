@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use super::bpf::{self, Insn};
 use super::live::{FrameRing, KernelStats, XdpLosses};
+use super::mmap::Mmap;
 use super::xdp::xsk::{self, ConsRing, ProdRing, Socket, Statistics, XdpDesc};
 use super::xdp::FrameCounts;
 use super::{LinkType, Packet};
@@ -53,44 +54,21 @@ pub enum BindMode {
 }
 
 /// The UMEM's memory: an anonymous mapping, page aligned.
-struct Area {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is plain memory. Each frame is read by one shard at
-// a time (the one whose RX ring delivered it) and written only by the
-// kernel while it owns the frame (see the module comment).
-unsafe impl Send for Area {}
-unsafe impl Sync for Area {}
+///
+/// The mapping is plain memory. Each frame is read by one shard at a time
+/// (the one whose RX ring delivered it) and written only by the kernel
+/// while it owns the frame (see the module comment).
+struct Area(Mmap);
 
 impl Area {
     fn new(len: usize) -> Result<Area, String> {
-        // SAFETY: an anonymous private mapping; the result is checked.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!(
-                "cannot map {len} bytes of UMEM: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(Area {
-            base: NonNull::new(p as *mut u8).ok_or("mmap returned null")?,
-            len,
-        })
+        Mmap::anonymous(len, libc::MAP_PRIVATE | libc::MAP_POPULATE)
+            .map(Area)
+            .map_err(|e| format!("cannot map {len} bytes of UMEM: {e}"))
     }
 
     fn as_slice_ptr(&self) -> NonNull<[u8]> {
-        NonNull::slice_from_raw_parts(self.base, self.len)
+        NonNull::slice_from_raw_parts(self.0.base(), self.0.len())
     }
 
     /// The bytes of a received frame.
@@ -101,20 +79,12 @@ impl Area {
     unsafe fn frame(&self, addr: u64, len: u32) -> Option<&[u8]> {
         let start = usize::try_from(addr).ok()?;
         let end = start.checked_add(len as usize)?;
-        if end > self.len {
+        if end > self.0.len() {
             return None;
         }
         // SAFETY: in bounds (checked above); the caller guarantees the
         // kernel does not write this frame while the slice lives.
-        Some(unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(start), len as usize) })
-    }
-}
-
-impl Drop for Area {
-    fn drop(&mut self) {
-        // SAFETY: exactly the mapping made in `new`; every ring holding an
-        // `Arc<Area>` is gone, so nothing reads it any more.
-        unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.len) };
+        Some(unsafe { std::slice::from_raw_parts(self.0.base().as_ptr().add(start), len as usize) })
     }
 }
 

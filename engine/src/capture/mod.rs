@@ -8,6 +8,7 @@ pub mod batch;
 pub mod bpf;
 pub mod iface;
 pub mod live;
+pub mod mmap;
 pub mod own_traffic;
 pub mod pcap_file;
 pub mod pcap_live;

@@ -47,64 +47,7 @@ unsafe impl Plain for libc::xdp_desc {}
 unsafe impl Plain for libc::xdp_mmap_offsets {}
 unsafe impl Plain for libc::xdp_statistics {}
 
-/// A shared read-write mapping, unmapped on drop.
-pub struct Mmap {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping is memory like any other; the ring types that point
-// into it touch the shared indices only atomically and their entries
-// only by the ring protocol.
-unsafe impl Send for Mmap {}
-unsafe impl Sync for Mmap {}
-
-impl Mmap {
-    /// Maps `len` bytes of the ring at page offset `pgoff` of `fd`.
-    fn ring(fd: BorrowedFd<'_>, len: usize, pgoff: u64) -> io::Result<Mmap> {
-        let off = libc::off_t::try_from(pgoff).map_err(|_| io::ErrorKind::InvalidInput)?;
-        Mmap::new(
-            len,
-            libc::MAP_SHARED | libc::MAP_POPULATE,
-            fd.as_raw_fd(),
-            off,
-        )
-    }
-
-    /// Anonymous shared memory standing in for a kernel ring in tests.
-    #[cfg(test)]
-    fn anonymous(len: usize) -> io::Result<Mmap> {
-        Mmap::new(len, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0)
-    }
-
-    fn new(len: usize, flags: libc::c_int, fd: RawFd, off: libc::off_t) -> io::Result<Mmap> {
-        // SAFETY: a new mapping at an address of the kernel's choosing,
-        // so no existing memory is affected; the result is checked.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                off,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let base = NonNull::new(p.cast::<u8>()).ok_or(io::ErrorKind::AddrNotAvailable)?;
-        Ok(Mmap { base, len })
-    }
-}
-
-impl Drop for Mmap {
-    fn drop(&mut self) {
-        // SAFETY: exactly the mapping made in `new`. Only rings point into
-        // it, and each holds an `Arc<Mmap>`, so none is left.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-    }
-}
+pub use crate::capture::mmap::Mmap;
 
 /// One ring's words and entries in its mapping, bounds checked once.
 struct RawRing<T> {
@@ -138,11 +81,11 @@ impl<T: Plain> RawRing<T> {
                 .ok_or_else(|| bad("ring too large"))?;
             // The mapping is page aligned, so alignment of the offset is
             // alignment of the address.
-            if end > map.len || start % align != 0 {
+            if end > map.len() || start % align != 0 {
                 return Err(bad("ring offsets do not fit the mapping"));
             }
             // SAFETY: `start` is within the mapping (checked above).
-            Ok(unsafe { map.base.add(start) })
+            Ok(unsafe { map.base().add(start) })
         };
         let word = |offset: u64| {
             at(offset, size_of::<AtomicU32>(), align_of::<AtomicU32>()).map(NonNull::cast)
@@ -491,7 +434,7 @@ impl Socket {
             .ok()
             .and_then(|d| d.checked_add((size as usize).checked_mul(size_of::<T>())?))
             .ok_or(io::ErrorKind::InvalidInput)?;
-        let map = Mmap::ring(self.as_fd(), len, pgoff)?;
+        let map = Mmap::shared(self.as_fd(), len, pgoff, true)?;
         RawRing::new(Arc::new(map), off, size)
     }
 
@@ -611,7 +554,13 @@ mod tests {
     };
 
     fn mapping<T>(size: u32) -> Arc<Mmap> {
-        Arc::new(Mmap::anonymous(OFF.desc as usize + size as usize * size_of::<T>()).unwrap())
+        Arc::new(
+            Mmap::anonymous(
+                OFF.desc as usize + size as usize * size_of::<T>(),
+                libc::MAP_SHARED,
+            )
+            .unwrap(),
+        )
     }
 
     /// Both ends of one ring of `size` entries whose indices start at

@@ -7,6 +7,7 @@
 //! on one pinned core; `runtime` starts the shards; `stats` is the only
 //! state they share.
 
+pub mod bpf;
 pub mod capture;
 pub mod config;
 pub mod decode;

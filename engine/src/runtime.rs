@@ -88,7 +88,7 @@ fn file_sources(
     }
     let opts = DecodeOptions { ipip: cfg.ipip };
     // The capture filter in userspace, as the kernel would run it live.
-    let mut filter = crate::capture::bpf::FileFilter::new(capture_filter, cfg.ipip);
+    let mut filter = crate::bpf::FileFilter::new(capture_filter, cfg.ipip);
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())
         .spawn(move || -> Result<(), String> {
@@ -181,8 +181,8 @@ fn live_sources(
     stats: &[Arc<ShardStats>],
     shutdown: Arc<AtomicBool>,
 ) -> Result<Sources, RunError> {
+    use crate::bpf::{self, Insn};
     use crate::capture::af_packet::{join_fanout, AfPacketRing};
-    use crate::capture::bpf::{self, Insn};
     use crate::capture::live::FrameRing;
     use crate::capture::pcap_live::PcapRing;
     use crate::capture::{iface, privileges, steer, LinkType};
@@ -259,9 +259,10 @@ fn xdp_sources(
     shutdown: Arc<AtomicBool>,
     ifaces: &[crate::capture::iface::Iface],
 ) -> Result<Sources, RunError> {
+    use crate::bpf;
     use crate::capture::af_xdp;
     use crate::capture::live::FrameRing;
-    use crate::capture::{bpf, LinkType};
+    use crate::capture::LinkType;
 
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
     let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
@@ -375,7 +376,7 @@ pub fn run_with(
     };
     // A bad filter is a configuration error whatever the input.
     if !cfg.input_raw_bpf_filter.trim().is_empty() {
-        crate::capture::bpf::compile(
+        crate::bpf::compile(
             &cfg.input_raw_bpf_filter,
             crate::capture::LinkType::Ethernet,
         )

@@ -29,11 +29,11 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::bpf::Insn;
 use super::iface::Iface;
 use super::live::{FrameRing, KernelStats};
 use super::mmap::Mmap;
 use super::{LinkType, Packet};
+use crate::bpf::Insn;
 
 // linux/if_packet.h, linux/if_ether.h
 const SOL_PACKET: libc::c_int = 263;

@@ -24,12 +24,12 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
-use super::bpf::{self, Insn};
 use super::live::{FrameRing, KernelStats, XdpLosses};
 use super::mmap::Mmap;
 use super::xdp::xsk::{self, ConsRing, ProdRing, Socket, Statistics, XdpDesc};
 use super::xdp::FrameCounts;
 use super::{LinkType, Packet};
+use crate::bpf::{self, Insn};
 
 /// UMEM chunk size: a page, the largest the kernel allows in aligned mode.
 pub const FRAME_SIZE: u32 = 4096;

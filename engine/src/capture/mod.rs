@@ -5,7 +5,6 @@
 pub mod af_packet;
 pub mod af_xdp;
 pub mod batch;
-pub mod bpf;
 pub mod iface;
 pub mod live;
 pub mod mmap;

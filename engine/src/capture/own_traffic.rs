@@ -44,7 +44,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::capture::bpf::{build, FileFilter};
+    use crate::bpf::{build, FileFilter};
     use crate::capture::testpkt::tcp_frame;
     use crate::capture::LinkType;
 

@@ -14,10 +14,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use pcap::{Active, Capture};
 
 use super::af_packet::{attach_program, SNAPLEN};
-use super::bpf::Insn;
 use super::iface::Iface;
 use super::live::{FrameRing, KernelStats};
 use super::{LinkType, Packet};
+use crate::bpf::Insn;
 
 /// Frames handed to the shard per read.
 const FRAMES_PER_READ: usize = 2048;

@@ -15,7 +15,7 @@
 
 use std::net::IpAddr;
 
-use super::bpf::{self, Insn};
+use crate::bpf::{self, asm::Asm, Insn};
 use crate::capture::Packet;
 use crate::decode::{self, DecodeOptions};
 
@@ -48,55 +48,6 @@ pub fn steer_hash(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u32 {
 pub fn owner(pkt: &Packet<'_>, opts: &DecodeOptions, shards: usize) -> Option<usize> {
     let s = decode::decode(pkt, opts).ok()?;
     Some((steer_hash(s.src, s.sport, s.dst, s.dport) % shards as u32) as usize)
-}
-
-/// A tiny assembler: forward jumps to labels, resolved at the end.
-#[derive(Default)]
-struct Asm {
-    code: Vec<Insn>,
-    /// (instruction index, label for jt, label for jf, or label for JA k)
-    fixups: Vec<(usize, Option<usize>, Option<usize>)>,
-    labels: Vec<Option<usize>>,
-}
-
-impl Asm {
-    fn label(&mut self) -> usize {
-        self.labels.push(None);
-        self.labels.len() - 1
-    }
-    fn bind(&mut self, l: usize) {
-        self.labels[l] = Some(self.code.len());
-    }
-    fn op(&mut self, code: u16, k: u32) {
-        self.code.push(Insn::stmt(code, k));
-    }
-    /// Conditional jump; `None` falls through.
-    fn jif(&mut self, code: u16, k: u32, jt: Option<usize>, jf: Option<usize>) {
-        self.fixups.push((self.code.len(), jt, jf));
-        self.code
-            .push(Insn::jump(bpf::JMP | code | bpf::K, k, 0, 0));
-    }
-    fn ja(&mut self, l: usize) {
-        self.fixups.push((self.code.len(), Some(l), None));
-        self.code.push(Insn::stmt(bpf::JMP | bpf::JA, 0));
-    }
-    fn finish(mut self) -> Vec<Insn> {
-        for (at, jt, jf) in std::mem::take(&mut self.fixups) {
-            let target = |l: usize| self.labels[l].expect("label bound") - (at + 1);
-            let i = &mut self.code[at];
-            if i.code == bpf::JMP | bpf::JA {
-                i.k = target(jt.expect("ja target")) as u32;
-            } else {
-                if let Some(l) = jt {
-                    i.jt = u8::try_from(target(l)).expect("short jump");
-                }
-                if let Some(l) = jf {
-                    i.jf = u8::try_from(target(l)).expect("short jump");
-                }
-            }
-        }
-        self.code
-    }
 }
 
 /// Tunnels followed below the outermost IP header.

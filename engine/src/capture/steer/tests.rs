@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 
 use super::*;
-use crate::capture::bpf::{run, Meta};
+use crate::bpf::{run, Meta};
 use crate::capture::testpkt::*;
 use crate::capture::LinkType;
 

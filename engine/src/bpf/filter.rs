@@ -1,4 +1,4 @@
-//! Classic BPF: the capture filter (INPUT_RAW_BPF_FILTER plus the ports of
+//! The capture filter (INPUT_RAW_BPF_FILTER plus the ports of
 //! INPUT_RAW), compiled by libpcap, combined for IP-in-IP, attached to
 //! every live socket and run in userspace on recorded input.
 //!
@@ -11,80 +11,8 @@
 
 use pcap::{Capture, Linktype};
 
-use super::LinkType;
-
-// Instruction classes and fields (linux/filter.h, pcap/bpf.h).
-pub const LD: u16 = 0x00;
-pub const LDX: u16 = 0x01;
-pub const ST: u16 = 0x02;
-pub const STX: u16 = 0x03;
-pub const ALU: u16 = 0x04;
-pub const JMP: u16 = 0x05;
-pub const RET: u16 = 0x06;
-pub const MISC: u16 = 0x07;
-pub const W: u16 = 0x00;
-pub const H: u16 = 0x08;
-pub const B: u16 = 0x10;
-pub const IMM: u16 = 0x00;
-pub const ABS: u16 = 0x20;
-pub const IND: u16 = 0x40;
-pub const MEM: u16 = 0x60;
-pub const LEN: u16 = 0x80;
-pub const MSH: u16 = 0xa0;
-pub const ADD: u16 = 0x00;
-pub const SUB: u16 = 0x10;
-pub const MUL: u16 = 0x20;
-pub const DIV: u16 = 0x30;
-pub const OR: u16 = 0x40;
-pub const AND: u16 = 0x50;
-pub const LSH: u16 = 0x60;
-pub const RSH: u16 = 0x70;
-pub const NEG: u16 = 0x80;
-pub const MOD: u16 = 0x90;
-pub const XOR: u16 = 0xa0;
-pub const JA: u16 = 0x00;
-pub const JEQ: u16 = 0x10;
-pub const JGT: u16 = 0x20;
-pub const JGE: u16 = 0x30;
-pub const JSET: u16 = 0x40;
-pub const K: u16 = 0x00;
-pub const X: u16 = 0x08;
-pub const A: u16 = 0x10;
-pub const TAX: u16 = 0x00;
-pub const TXA: u16 = 0x80;
-
-/// Linux: loads at this offset and above (as i32) are relative to the
-/// network header.
-pub const NET_OFF: u32 = (-0x100000i32) as u32;
-const AD_OFF: i32 = -0x1000;
-const LL_OFF: i32 = -0x200000;
-
-/// What libpcap returns for an accepted packet: the whole packet.
-pub const ACCEPT: u32 = 262_144;
-
-/// One instruction, laid out as `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C)]
-pub struct Insn {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
-}
-
-impl Insn {
-    pub const fn stmt(code: u16, k: u32) -> Insn {
-        Insn {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        }
-    }
-    pub const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Insn {
-        Insn { code, jt, jf, k }
-    }
-}
+use super::*;
+use crate::frame::LinkType;
 
 /// libpcap's link type for a frame format.
 pub fn pcap_linktype(link: LinkType) -> Linktype {
@@ -265,131 +193,6 @@ pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, String
     Ok(g)
 }
 
-/// Where a packet's headers are, for loads the kernel resolves itself.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Meta {
-    /// Offset of the network header in the data (SKF_NET_OFF loads).
-    pub net: usize,
-    /// skb->protocol, host order (SKF_AD_PROTOCOL).
-    pub protocol: u16,
-}
-
-/// Runs a classic BPF program over `pkt` in userspace, as the kernel
-/// would: out-of-bounds loads reject the packet. Returns the program's
-/// result (0 = reject).
-pub fn run(prog: &[Insn], pkt: &[u8], meta: Meta) -> u32 {
-    let (mut a, mut x) = (0u32, 0u32);
-    let mut mem = [0u32; 16];
-    let mut pc = 0usize;
-    let load = |off: u32, size: usize| -> Option<u32> {
-        let signed = off as i32;
-        let at = if signed >= 0 {
-            off as usize
-        } else if signed >= AD_OFF {
-            // Ancillary data: only the protocol is modelled.
-            return (signed == AD_OFF).then_some(meta.protocol as u32);
-        } else if signed >= NET_OFF as i32 {
-            meta.net + (signed - NET_OFF as i32) as usize
-        } else if signed >= LL_OFF {
-            (signed - LL_OFF) as usize
-        } else {
-            return None;
-        };
-        let b = pkt.get(at..at.checked_add(size)?)?;
-        Some(b.iter().fold(0u32, |v, byte| (v << 8) | *byte as u32))
-    };
-    let size = |code: u16| match code & 0x18 {
-        W => 4,
-        H => 2,
-        _ => 1,
-    };
-    // Every jump moves forward, so the loop ends within prog.len() steps.
-    while let Some(i) = prog.get(pc) {
-        pc += 1;
-        let src = if i.code & X != 0 { x } else { i.k };
-        match i.code & 0x07 {
-            LD => {
-                a = match i.code & 0xe0 {
-                    IMM => i.k,
-                    ABS => match load(i.k, size(i.code)) {
-                        Some(v) => v,
-                        None => return 0,
-                    },
-                    IND => match load(x.wrapping_add(i.k), size(i.code)) {
-                        Some(v) => v,
-                        None => return 0,
-                    },
-                    MEM => mem[(i.k & 15) as usize],
-                    LEN => pkt.len() as u32,
-                    _ => return 0,
-                }
-            }
-            LDX => {
-                x = match i.code & 0xe0 {
-                    IMM => i.k,
-                    MEM => mem[(i.k & 15) as usize],
-                    LEN => pkt.len() as u32,
-                    MSH => match load(i.k, 1) {
-                        Some(v) => (v & 0xf) * 4,
-                        None => return 0,
-                    },
-                    _ => return 0,
-                }
-            }
-            ST => mem[(i.k & 15) as usize] = a,
-            STX => mem[(i.k & 15) as usize] = x,
-            ALU => {
-                a = match i.code & 0xf0 {
-                    ADD => a.wrapping_add(src),
-                    SUB => a.wrapping_sub(src),
-                    MUL => a.wrapping_mul(src),
-                    DIV if src == 0 => return 0,
-                    DIV => a / src,
-                    MOD if src == 0 => return 0,
-                    MOD => a % src,
-                    OR => a | src,
-                    AND => a & src,
-                    LSH => a.checked_shl(src).unwrap_or(0),
-                    RSH => a.checked_shr(src).unwrap_or(0),
-                    NEG => a.wrapping_neg(),
-                    XOR => a ^ src,
-                    _ => return 0,
-                }
-            }
-            JMP => {
-                let taken = match i.code & 0xf0 {
-                    JA => {
-                        pc += i.k as usize;
-                        continue;
-                    }
-                    JEQ => a == src,
-                    JGT => a > src,
-                    JGE => a >= src,
-                    JSET => a & src != 0,
-                    _ => return 0,
-                };
-                pc += if taken { i.jt } else { i.jf } as usize;
-            }
-            RET => {
-                return match i.code & 0x18 {
-                    A => a,
-                    X => x,
-                    _ => i.k,
-                }
-            }
-            MISC => {
-                if i.code & 0xf8 == TXA {
-                    a = x
-                } else {
-                    x = a
-                }
-            }
-            _ => return 0,
-        }
-    }
-    0
-}
-
 /// A compiled filter per link type, for recorded input (link types can
 /// differ between files).
 pub struct FileFilter {
@@ -420,9 +223,6 @@ impl FileFilter {
             }
         };
         let prog = &self.programs[idx].1;
-        prog.is_empty() || run(prog, frame, Meta::default()) != 0
+        prog.is_empty() || interp::run(prog, frame, interp::Meta::default()) != 0
     }
 }
-
-#[cfg(test)]
-mod tests;

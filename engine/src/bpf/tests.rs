@@ -2,6 +2,7 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::capture::testpkt::*;
+use crate::frame::LinkType;
 
 fn v4(s: &str) -> IpAddr {
     s.parse().unwrap()

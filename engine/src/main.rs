@@ -43,7 +43,7 @@ fn main() {
     let shutdown = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(sig, shutdown.clone()) {
-            eprintln!("httpcap: cannot install signal handler: {e}");
+            tracing::error!(target: "lifecycle", "httpcap: cannot install signal handler: {e}");
             std::process::exit(1);
         }
     }

@@ -648,6 +648,11 @@ fn real_prometheus_scrapes_live_capture_and_every_panel_has_data() {
         env!("CARGO_PKG_VERSION")
     );
 
+    // Capturing, packets flowing: healthy.
+    let health = pair.exec_a(&format!("curl -s http://{metrics}/health"));
+    let health = String::from_utf8_lossy(&health.stdout);
+    assert!(health.starts_with("healthy"), "{health}");
+
     let fin = h.stop();
     assert_eq!(fin.code, Some(0), "{}", fin.stderr);
     assert!(fin.counter("transactions") > 0);

@@ -260,6 +260,8 @@ pub struct Telemetry {
     health: health::Tracker,
     last_totals: Option<(Totals, Instant)>,
     last_publish: Instant,
+    /// Whether a snapshot has been served yet.
+    served: bool,
 }
 
 impl Telemetry {
@@ -290,6 +292,7 @@ impl Telemetry {
             health: health::Tracker::new(cfg, live),
             last_totals: None,
             last_publish: Instant::now(),
+            served: false,
         })
     }
 
@@ -302,6 +305,10 @@ impl Telemetry {
     pub fn tick(&mut self, reg: &mut Registry) {
         if self.last_publish.elapsed() >= self.interval {
             self.publish(reg, false);
+        } else if !self.served {
+            // Right away, so /metrics, /health and the status file answer
+            // from the start instead of after the first interval.
+            self.serve(reg, false);
         }
     }
 
@@ -310,9 +317,23 @@ impl Telemetry {
         self.publish(reg, true);
     }
 
-    fn publish(&mut self, reg: &mut Registry, done: bool) {
+    /// Takes a snapshot, judges health from it and hands it to the
+    /// Prometheus listener and the status file.
+    fn serve(&mut self, reg: &mut Registry, done: bool) -> Snapshot {
         reg.refresh_histograms(Duration::from_millis(if done { 100 } else { 10 }));
         let mut snap = Snapshot::take(reg, self.started, done);
+        snap.health = Some(self.health.update(&snap));
+        if let Ok(mut l) = self.latest.lock() {
+            *l = Some(snap.clone());
+        }
+        self.served = true;
+        snap
+    }
+
+    /// Serves a snapshot, prints it in the configured form and logs the
+    /// losses of the interval.
+    fn publish(&mut self, reg: &mut Registry, done: bool) {
+        let snap = self.serve(reg, done);
         let totals = reg.totals();
         let now = Instant::now();
         let zero = Totals {
@@ -336,10 +357,6 @@ impl Telemetry {
             MetricsOutput::None | MetricsOutput::Prometheus(_) => {}
         }
         report::log_drops(&totals, before);
-        snap.health = Some(self.health.update(&snap));
-        if let Ok(mut l) = self.latest.lock() {
-            *l = Some(snap);
-        }
         self.last_totals = Some((totals, now));
         self.last_publish = now;
     }

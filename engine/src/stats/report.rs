@@ -246,7 +246,8 @@ pub fn summary(t: &Totals, reg: &Registry, format: LogFormat) -> String {
 }
 
 /// `httpcap summary: 7 records written (json lines), 3 filtered, 1 dropped,
-/// 0 undelivered`, with the Kafka deliveries when Kafka was used.
+/// 0 undelivered`, with `N records delivered to Kafka` when Kafka was used
+/// (and the JSON-lines count only when it wrote any or Kafka was not used).
 fn headline(
     json_lines: u64,
     kafka: Option<u64>,
@@ -255,10 +256,14 @@ fn headline(
     undelivered: &[(&str, u64)],
 ) -> String {
     let sum = |m: &[(&str, u64)]| m.iter().map(|(_, v)| v).sum::<u64>();
-    let mut s = format!("httpcap summary: {json_lines} records written (json lines)");
-    if let Some(kafka) = kafka {
-        let _ = write!(s, ", {kafka} delivered to Kafka");
+    let mut written = Vec::new();
+    if json_lines > 0 || kafka.is_none() {
+        written.push(format!("{json_lines} records written (json lines)"));
     }
+    if let Some(kafka) = kafka {
+        written.push(format!("{kafka} records delivered to Kafka"));
+    }
+    let mut s = format!("httpcap summary: {}", written.join(", "));
     let _ = write!(
         s,
         ", {} filtered, {} dropped, {} undelivered",
@@ -285,5 +290,24 @@ mod tests {
         // Breakdowns of another counter are activity, so sums stay honest.
         assert_eq!(Counter::XdpRxRingFull.kind(), Kind::Activity);
         assert_eq!(Counter::KafkaFailedPurged.kind(), Kind::Activity);
+    }
+
+    #[test]
+    fn headline_names_the_outputs_used() {
+        let filtered = [("filter_ext", 2)];
+        let dropped = [("tcp_gaps", 1), ("kernel_drops", 4)];
+        let undelivered = [("kafka_failed", 3)];
+        assert_eq!(
+            headline(7, None, &filtered, &dropped, &[]),
+            "httpcap summary: 7 records written (json lines), 2 filtered, 5 dropped, 0 undelivered"
+        );
+        assert_eq!(
+            headline(0, Some(6), &filtered, &[], &undelivered),
+            "httpcap summary: 6 records delivered to Kafka, 2 filtered, 0 dropped, 3 undelivered"
+        );
+        assert_eq!(
+            headline(9, Some(9), &[], &[], &[]),
+            "httpcap summary: 9 records written (json lines), 9 records delivered to Kafka, 0 filtered, 0 dropped, 0 undelivered"
+        );
     }
 }

@@ -108,25 +108,25 @@ pub const DURATION_BOUNDS_S: &[f64] = &[
 ];
 
 impl Buckets {
-    /// Reads bucket counts out of a histogram of microseconds: one range
-    /// count per bound, on the stats thread, so shards only ever record.
+    /// Reads bucket counts out of a histogram of microseconds, on the
+    /// stats thread, so shards only ever record. Each of HDR's recorded
+    /// sub-buckets goes to the first bound at or above its values, so the
+    /// counts add up to the histogram's exactly (range counts at the bounds
+    /// would count an HDR sub-bucket that straddles a bound twice).
     pub fn of(h: &hdrhistogram::Histogram<u64>, bounds_s: &[f64]) -> Buckets {
-        let mut per_bucket = Vec::with_capacity(bounds_s.len() + 1);
-        let mut below = 0u64;
-        let mut low = 0u64;
-        for b in bounds_s {
-            let high = (b * 1e6).round() as u64;
-            // Values equivalent to `high` at HDR's precision count as `le`.
-            let n = if h.is_empty() {
-                0
-            } else {
-                h.count_between(low, high)
-            };
-            per_bucket.push((*b, n));
-            below += n;
-            low = high + 1;
+        let bounds_us: Vec<u64> = bounds_s.iter().map(|b| (b * 1e6).round() as u64).collect();
+        let mut counts = vec![0u64; bounds_s.len() + 1];
+        for v in h.iter_recorded() {
+            let value = h.median_equivalent(v.value_iterated_to());
+            let slot = bounds_us.partition_point(|b| *b < value);
+            counts[slot] += v.count_at_value();
         }
-        per_bucket.push((f64::INFINITY, h.len().saturating_sub(below)));
+        let per_bucket = bounds_s
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(counts)
+            .collect();
         Buckets {
             sum_s: h.mean() * h.len() as f64 / 1e6,
             count: h.len(),

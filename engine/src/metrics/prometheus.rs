@@ -276,3 +276,48 @@ fn serve(http: &tiny_http::Server, latest: &Mutex<Option<Snapshot>>) {
         let _ = req.respond(resp);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Registry as Stats;
+
+    #[test]
+    fn latency_is_a_cumulative_histogram_in_seconds() {
+        let (mut stats, mut handles) = Stats::new(1);
+        // 3 values of 80 µs, 1 of 3 ms, 1 of 20 s (above the last bound).
+        for v in [80, 80, 80, 3_000, 20_000_000] {
+            handles[0].1.latency_us.record(v).unwrap();
+        }
+        drop(handles);
+        stats.refresh_histograms(std::time::Duration::from_secs(1));
+        let snap = Snapshot::take(&stats, std::time::Instant::now(), false);
+        let text = render(&snap);
+        let bucket = |le: &str| -> u64 {
+            let key = format!("httpcap_latency_seconds_bucket{{le=\"{le}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&key))
+                .unwrap_or_else(|| panic!("no bucket {le} in\n{text}"))
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(bucket("0.00005"), 0);
+        assert_eq!(bucket("0.0001"), 3);
+        assert_eq!(bucket("0.0025"), 3);
+        assert_eq!(bucket("0.005"), 4);
+        assert_eq!(bucket("10.0"), 4);
+        assert_eq!(bucket("+Inf"), 5);
+        assert!(text.contains("httpcap_latency_seconds_count 5\n"), "{text}");
+        let sum: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("httpcap_latency_seconds_sum "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((sum - 20.003_24).abs() < 0.05, "{sum}");
+        assert!(text.contains(&format!(
+            "httpcap_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+}

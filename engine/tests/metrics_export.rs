@@ -133,6 +133,10 @@ fn prometheus_endpoint_has_every_counter_and_agrees_with_the_summary() {
                 &[("reason", c.name()), ("kind", kind)],
             );
             (format!("httpcap_dropped_total{{reason={}}}", c.name()), v)
+        } else if let Some((family, reason)) = c.cause() {
+            let m = format!("httpcap_{family}_total");
+            let v = sum(&got, &m, &[("reason", reason)]);
+            (format!("{m}{{reason={reason}}}"), v)
         } else {
             let m = format!("httpcap_{}_total", c.name());
             let v = sum(&got, &m, &[]);

@@ -24,7 +24,7 @@ use prometheus_client::registry::Registry;
 
 use super::process::ProcessMetrics;
 use super::{health, Buckets, Snapshot};
-use crate::stats::{Counter, Gauge};
+use crate::stats::{Counter, Gauge, CAUSE_FAMILIES};
 
 /// Renders a snapshot as OpenMetrics text: the engine's metrics prefixed
 /// `httpcap_`, the standard `process_` metrics as they are.
@@ -71,7 +71,10 @@ impl Collector for SnapshotCollector {
         let s = &self.0;
         // Activity counters per shard: imbalance between shards is itself
         // worth seeing (one hot connection pins one core).
-        for c in Counter::ALL.iter().filter(|c| !c.is_drop()) {
+        for c in Counter::ALL
+            .iter()
+            .filter(|c| !c.is_drop() && c.cause().is_none())
+        {
             let mut m = enc.encode_descriptor(c.name(), c.help(), None, MetricType::Counter)?;
             for (i, sh) in s.shards.iter().enumerate() {
                 ConstCounter::new(sh.counters[*c as usize])
@@ -91,6 +94,23 @@ impl Collector for SnapshotCollector {
                     let labels: Labels = vec![
                         (Cow::Borrowed("reason"), Cow::Borrowed(c.name())),
                         (Cow::Borrowed("kind"), Cow::Borrowed(c.kind().label())),
+                        (Cow::Borrowed("shard"), Cow::Owned(i.to_string())),
+                    ];
+                    ConstCounter::new(sh.counters[*c as usize])
+                        .encode(m.encode_family(&labels)?)?;
+                }
+            }
+        }
+        // Breakdowns of one counter by cause, one metric each.
+        for (family, help) in CAUSE_FAMILIES {
+            let mut m = enc.encode_descriptor(family, help, None, MetricType::Counter)?;
+            for c in Counter::ALL {
+                let Some((_, reason)) = c.cause().filter(|(f, _)| f == family) else {
+                    continue;
+                };
+                for (i, sh) in s.shards.iter().enumerate() {
+                    let labels: Labels = vec![
+                        (Cow::Borrowed("reason"), Cow::Borrowed(reason)),
                         (Cow::Borrowed("shard"), Cow::Owned(i.to_string())),
                     ];
                     ConstCounter::new(sh.counters[*c as usize])

@@ -147,6 +147,38 @@ counters! {
     ConnectionPanics => "connection_panics", Loss, "connections dropped because processing them panicked (a bug: please report)";
 }
 
+impl Counter {
+    /// Counters that itemise another one by cause: exported as one metric
+    /// with a `reason` label (family name without prefix, reason) rather
+    /// than one metric per cause.
+    pub fn cause(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Counter::XdpRxRingFull => ("xdp_drops", "rx_ring_full"),
+            Counter::XdpFillRingEmpty => ("xdp_drops", "fill_ring_empty"),
+            Counter::XdpNoSocket => ("xdp_drops", "no_socket"),
+            Counter::KafkaFailedTimeout => ("kafka_failures", "timeout"),
+            Counter::KafkaFailedAuth => ("kafka_failures", "auth"),
+            Counter::KafkaFailedTransport => ("kafka_failures", "transport"),
+            Counter::KafkaFailedTooLarge => ("kafka_failures", "too_large"),
+            Counter::KafkaFailedPurged => ("kafka_failures", "purged"),
+            Counter::KafkaFailedOther => ("kafka_failures", "other"),
+            _ => return None,
+        })
+    }
+}
+
+/// Help texts of the `cause` families.
+pub const CAUSE_FAMILIES: &[(&str, &str)] = &[
+    (
+        "xdp_drops",
+        "af_xdp frames lost before a shard, by reason (part of kernel_drops)",
+    ),
+    (
+        "kafka_failures",
+        "failed Kafka deliveries, by reason (together the kafka_failed reason of httpcap_dropped_total)",
+    ),
+];
+
 /// Point-in-time values, as opposed to running totals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]

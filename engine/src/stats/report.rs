@@ -293,6 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn breakdowns_by_cause_are_activity_in_a_listed_family() {
+        use crate::stats::CAUSE_FAMILIES;
+        for c in Counter::ALL {
+            if let Some((family, _)) = c.cause() {
+                assert_eq!(c.kind(), Kind::Activity, "{}", c.name());
+                assert!(CAUSE_FAMILIES.iter().any(|(f, _)| *f == family));
+            }
+        }
+        for (family, _) in CAUSE_FAMILIES {
+            assert!(Counter::ALL
+                .iter()
+                .any(|c| c.cause().is_some_and(|(f, _)| f == *family)));
+        }
+    }
+
+    #[test]
     fn headline_names_the_outputs_used() {
         let filtered = [("filter_ext", 2)];
         let dropped = [("tcp_gaps", 1), ("kernel_drops", 4)];

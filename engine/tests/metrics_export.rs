@@ -401,6 +401,22 @@ fn json_log_format_makes_every_stderr_line_one_object() {
         )
         .unwrap();
         assert!(summary["records_written_json_lines"].is_u64(), "{summary}");
+        if metrics == "console" {
+            // The periodic numbers are fields, not text to parse.
+            let m: serde_json::Value = serde_json::from_str(
+                stderr
+                    .lines()
+                    .rfind(|l| l.contains("\"target\":\"metrics\""))
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(m["level"], "INFO");
+            assert!(
+                m["packets_per_s"].is_number() && m["latency_us_p99"].is_u64(),
+                "{m}"
+            );
+            assert!(m["counters"].as_str().unwrap().contains("packets="), "{m}");
+        }
         assert!(summary["dropped"]["http_header_too_large"].as_u64() > Some(0));
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Config, Engine};
+use crate::config::{Config, Engine, LogFormat};
 use crate::stats::{report, Counter, Gauge, Registry, Totals};
 
 /// Where metrics go (METRICS_OUTPUT).
@@ -262,6 +262,7 @@ pub struct Telemetry {
     last_publish: Instant,
     /// Whether a snapshot has been served yet.
     served: bool,
+    log_format: LogFormat,
 }
 
 impl Telemetry {
@@ -293,6 +294,7 @@ impl Telemetry {
             last_totals: None,
             last_publish: Instant::now(),
             served: false,
+            log_format: cfg.log_format,
         })
     }
 
@@ -347,9 +349,7 @@ impl Telemetry {
         };
         match &self.output {
             MetricsOutput::Console => {
-                let line = report::console_line(&totals, before, secs, reg);
-                let all = report::counters_line(&totals);
-                tracing::info!(target: "metrics", "{line} | {all}");
+                report::log_metrics(&totals, before, secs, reg, self.log_format)
             }
             // Asked for explicitly, so printed whatever VERBOSE says; one
             // JSON object per line whatever LOG_FORMAT says.

@@ -36,6 +36,39 @@ pub fn console_line(now: &Totals, before: &Totals, secs: f64, reg: &Registry) ->
     s
 }
 
+/// The periodic metrics event (INFO, target `metrics`). As text, the
+/// console line then ` | ` and the counters; as JSON, the same numbers as
+/// fields, so a log shipper needs no parsing.
+pub fn log_metrics(now: &Totals, before: &Totals, secs: f64, reg: &Registry, format: LogFormat) {
+    let all = counters_line(now);
+    match format {
+        LogFormat::Text => {
+            let line = console_line(now, before, secs, reg);
+            tracing::info!(target: "metrics", "{line} | {all}");
+        }
+        LogFormat::Json => {
+            let rate =
+                |c: Counter| now.get(c).saturating_sub(before.get(c)) as f64 / secs.max(1e-9);
+            tracing::info!(
+                target: "metrics",
+                packets_per_s = rate(Counter::Packets).round(),
+                mbit_per_s = rate(Counter::Bytes) * 8.0 / 1e6,
+                transactions_per_s = rate(Counter::Transactions).round(),
+                kernel_drops = now.get(Counter::KernelDrops),
+                active_streams = now.gauge(Gauge::ActiveStreams),
+                records = now.get(Counter::RecordsOut),
+                kafka_queue = now.gauge(Gauge::KafkaQueueDepth),
+                kafka_failed = now.get(Counter::KafkaFailed),
+                latency_us_p50 = reg.latency_us.value_at_quantile(0.5),
+                latency_us_p99 = reg.latency_us.value_at_quantile(0.99),
+                latency_us_p999 = reg.latency_us.value_at_quantile(0.999),
+                counters = %all,
+                "metrics"
+            );
+        }
+    }
+}
+
 /// Every non-zero counter and every gauge as `name=value`, in catalogue
 /// order: the tail of the console line, so nothing needs the summary to be
 /// seen (a counter not listed is zero).

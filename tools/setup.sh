@@ -47,5 +47,8 @@ fi
 bash "$(dirname "$0")/kafka/setup.sh"
 # nginx is started by the tests themselves, inside namespaces.
 systemctl disable --now nginx >/dev/null 2>&1 || true
-# So is Prometheus, with its own configuration in a temporary directory.
-systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+# So is Prometheus, with its own configuration in a temporary directory:
+# the service the package starts is stopped (its init script where there
+# is no systemd).
+systemctl disable --now prometheus >/dev/null 2>&1 ||
+  { service prometheus stop && update-rc.d prometheus disable; } >/dev/null 2>&1 || true

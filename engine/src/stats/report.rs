@@ -341,6 +341,68 @@ mod tests {
         }
     }
 
+    /// Collects what `log_drops` writes at `level` as text lines.
+    fn drop_lines(now: &Totals, before: &Totals, level: tracing::Level) -> Vec<String> {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_max_level(level)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(sub, || log_drops(now, before));
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    fn totals(values: &[(Counter, u64)]) -> Totals {
+        let mut t = Totals {
+            counters: [0; Counter::COUNT],
+            gauges: [0; crate::stats::Gauge::COUNT],
+            per_shard_packets: Vec::new(),
+        };
+        for (c, v) in values {
+            t.counters[*c as usize] = *v;
+        }
+        t
+    }
+
+    #[test]
+    fn each_grown_loss_is_one_warning_with_the_count_since_last_time() {
+        let before = totals(&[(Counter::KernelDrops, 10), (Counter::TcpGaps, 3)]);
+        let now = totals(&[
+            (Counter::KernelDrops, 25),
+            (Counter::TcpGaps, 3),
+            (Counter::FilterExt, 7),
+            (Counter::Packets, 1000),
+        ]);
+        let lines = drop_lines(&now, &before, tracing::Level::INFO);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(" WARN loss: "), "{}", lines[0]);
+        assert!(lines[0].contains("reason=\"kernel_drops\" count=15 total=25 intentional=false"));
+        // The filter is there at DEBUG only, never as a warning.
+        let lines = drop_lines(&now, &before, tracing::Level::DEBUG);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[1].contains(" DEBUG loss: ")
+                && lines[1].contains("reason=\"filter_ext\" count=7")
+        );
+        // Nothing grew: nothing logged.
+        assert!(drop_lines(&now, &now, tracing::Level::TRACE).is_empty());
+    }
+
     #[test]
     fn headline_names_the_outputs_used() {
         let filtered = [("filter_ext", 2)];

@@ -17,6 +17,7 @@ TEST_PACKAGES=(
   nginx curl wrk                                     # real servers and clients for live tests
   python3 python3-pip python3-venv                   # verification consumer
   python3-brotli python3-zstandard                   # br/zstd test server (content tests)
+  prometheus                                         # real scraper for the metrics endpoint test
 )
 
 if [[ ${1:-} == --build-only ]]; then
@@ -46,3 +47,8 @@ fi
 bash "$(dirname "$0")/kafka/setup.sh"
 # nginx is started by the tests themselves, inside namespaces.
 systemctl disable --now nginx >/dev/null 2>&1 || true
+# So is Prometheus, with its own configuration in a temporary directory:
+# the service the package starts is stopped (its init script where there
+# is no systemd).
+systemctl disable --now prometheus >/dev/null 2>&1 ||
+  { service prometheus stop && update-rc.d prometheus disable; } >/dev/null 2>&1 || true

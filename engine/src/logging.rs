@@ -1,7 +1,14 @@
-//! Structured logs on stderr at the VERBOSE level: 0 errors only,
-//! 1 warnings, lifecycle and metrics, 2 info, 3 debug, 4 per-connection
-//! trace, 5 per-transaction trace. LOG_FORMAT=json writes one JSON object
-//! per event (timestamp, level, target, fields) for log shippers.
+//! Structured logs on stderr at the VERBOSE level:
+//! - 0: errors and warnings only, i.e. what an operator must act on (a
+//!   loss, once per interval per cause; a broker gone; a bug);
+//! - 1 (default): adds INFO: lifecycle (startup line, shards starting and
+//!   stopping, end of run) and the periodic metrics line;
+//! - 2 and 3: add DEBUG (intentional drops per interval, Kafka client detail);
+//! - 4: adds per-connection traces; 5: adds per-transaction traces.
+//!
+//! LOG_FORMAT=json writes one JSON object per line (timestamp, level,
+//! target, message, fields) for log shippers; the startup line, the metrics
+//! and the summary follow it too.
 
 use tracing_subscriber::filter::LevelFilter;
 
@@ -14,10 +21,9 @@ pub const CONNECTION: &str = "connection";
 
 pub fn level(verbose: u8) -> LevelFilter {
     match verbose {
-        0 => LevelFilter::ERROR,
-        1 => LevelFilter::WARN,
-        2 => LevelFilter::INFO,
-        3 => LevelFilter::DEBUG,
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        2 | 3 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     }
 }
@@ -42,4 +48,34 @@ pub fn init(verbose: u8, format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// The startup line (every effective setting). As text it stays a bare
+/// `httpcap --...` line, easy to copy back into a shell; as JSON it is an
+/// INFO event like any other. Shown from VERBOSE=1.
+pub fn startup(line: &str, verbose: u8, format: LogFormat) {
+    match format {
+        LogFormat::Text if verbose >= 1 => eprintln!("{line}"),
+        LogFormat::Text => {}
+        LogFormat::Json => tracing::info!(target: "lifecycle", "{line}"),
+    }
+}
+
+/// Now, as the JSON log lines write it (RFC 3339, UTC, microseconds), for
+/// the objects written outside `tracing` (metrics, summary).
+pub fn timestamp() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbose_levels() {
+        assert_eq!(level(0), LevelFilter::WARN);
+        assert_eq!(level(1), LevelFilter::INFO);
+        assert_eq!(level(2), LevelFilter::DEBUG);
+        assert_eq!(level(5), LevelFilter::TRACE);
+    }
 }

@@ -22,20 +22,24 @@ fn main() {
     }
     httpcap::logging::init(cfg.verbose, cfg.log_format);
     // The full effective command line, so an operator can see every setting.
-    eprintln!("{}", cfg.startup_line());
+    httpcap::logging::startup(&cfg.startup_line(), cfg.verbose, cfg.log_format);
 
     let shutdown = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(sig, shutdown.clone()) {
-            eprintln!("httpcap: cannot install signal handler: {e}");
+            tracing::error!(target: "lifecycle", "httpcap: cannot install signal handler: {e}");
             std::process::exit(1);
         }
     }
     match runtime::run(&cfg, shutdown) {
-        Ok(report) => eprint!("{}", report.summary),
+        Ok(report) => {
+            eprint!("{}", report.summary);
+            httpcap::metrics::health::record_exit(&cfg.health_file, 0);
+        }
         Err(RunError::Config(line)) => config_exit(&line),
         Err(RunError::Failed(msg)) => {
-            eprintln!("httpcap: error: {msg}");
+            tracing::error!(target: "lifecycle", "httpcap: error: {msg}");
+            httpcap::metrics::health::record_exit(&cfg.health_file, 1);
             std::process::exit(1);
         }
     }

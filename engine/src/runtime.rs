@@ -339,7 +339,7 @@ fn shard_sinks(
     }
     if cfg.output_kafka_host.is_some() {
         if shard == 0 {
-            tracing::warn!(target: "lifecycle", "{}", kafka::startup_summary(cfg));
+            tracing::info!(target: "lifecycle", "{}", kafka::startup_summary(cfg));
         }
         let k = kafka::KafkaSink::new(cfg, shard, stats.clone()).map_err(|e| {
             RunError::Config(format!("OUTPUT_KAFKA_*: cannot create producer: {e}"))
@@ -443,7 +443,9 @@ pub fn run_with(
                 if let Some(c) = core {
                     core_affinity::set_for_current(c);
                 }
+                tracing::info!(target: "lifecycle", shard = i, core = core.map(|c| c.id), "shard started");
                 shard.run(source.as_mut(), &stop);
+                tracing::info!(target: "lifecycle", shard = i, "shard stopped");
             })
             .map_err(|e| RunError::Failed(format!("cannot start shard thread: {e}")))?;
         threads.push(t);
@@ -468,8 +470,8 @@ pub fn run_with(
     }
     telemetry.finish(&mut registry);
     let totals = registry.totals();
-    let summary = report::summary(&totals, &registry);
-    tracing::debug!("run took {:?}", started.elapsed());
+    let summary = report::summary(&totals, &registry, cfg.log_format);
+    tracing::info!(target: "lifecycle", "run ended after {:.1}s", started.elapsed().as_secs_f64());
     if shard_panicked {
         return Err(RunError::Failed("a shard thread panicked".into()));
     }

@@ -405,7 +405,7 @@ pub fn open_interface(
         }
     }
     steering.activate()?;
-    tracing::warn!(
+    tracing::info!(
         target: "lifecycle",
         "af_xdp: {}: {queues} RX queue(s) x {shards} shard socket(s), {} mode, {} frames of {FRAME_SIZE} B per socket",
         iface.name,

@@ -335,7 +335,11 @@ pub struct Config {
     #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = parse_duration, help_heading = MONITORING)]
     pub metrics_interval: Duration,
 
-    /// 0 errors only, 1 warnings and lifecycle, 2 info, 3 debug, 4 per-stream, 5 per-transaction.
+    /// Log detail on stderr: 0 errors and warnings only (what an operator
+    /// must act on, such as losses); 1 adds info (startup line, shards
+    /// starting and stopping, end of run, the periodic metrics line); 2 and
+    /// 3 add debug (intentional drops by filters); 4 adds per-connection
+    /// traces; 5 adds per-transaction traces.
     #[arg(long, env = "VERBOSE", default_value = "1", value_parser = |s: &str| parse_int::<u8>(s, 0, 5), help_heading = MONITORING)]
     pub verbose: u8,
 

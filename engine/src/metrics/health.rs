@@ -4,6 +4,8 @@
 //! 0 or 1, which is what the compose health check runs.
 //!
 //! Unhealthy means one of:
+//! - `done`: the run has ended (the file keeps its exit status);
+//! - `gone`: the process that wrote the file is no longer alive;
 //! - `stale`: the status file was not refreshed for 3 intervals (the stats
 //!   thread, hence probably the process, is stuck or gone);
 //! - `stalled`: live capture and no packet for `stall_after`;
@@ -33,6 +35,9 @@ pub struct Status {
     pub kafka_queue_depth: u64,
     pub since_last_delivery_s: f64,
     pub pid: u32,
+    /// The process's exit status, once the run has ended and it is known.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
 }
 
 /// Remembers when things last moved.
@@ -124,6 +129,7 @@ impl Tracker {
             kafka_queue_depth: depth,
             since_last_delivery_s: since_delivery,
             pid: std::process::id(),
+            exit_code: None,
         };
         if let Some(p) = &self.path {
             if let Err(e) = write_atomically(p, &status) {
@@ -156,25 +162,75 @@ pub fn judge(status: &Status, now_unix_s: f64) -> Verdict {
         "packets={} transactions={} since_last_packet={:.0}s kafka_queue={}",
         status.packets, status.transactions, status.since_last_packet_s, status.kafka_queue_depth
     );
+    let unhealthy = |line: String| Verdict { ok: false, line };
+    if status.state == "done" {
+        let exit = status
+            .exit_code
+            .map(|c| format!(", exit status {c}"))
+            .unwrap_or_default();
+        return unhealthy(format!(
+            "unhealthy: done: {} (pid {}{exit}); {summary}",
+            status.reason, status.pid
+        ));
+    }
+    if !pid_alive(status.pid) {
+        return unhealthy(format!(
+            "unhealthy: gone: process {} that wrote the status is no longer running; {summary}",
+            status.pid
+        ));
+    }
     if age > stale_after {
-        return Verdict {
-            ok: false,
-            line: format!(
-                "unhealthy: stale: status not refreshed for {age:.0}s (pid {}); {summary}",
-                status.pid
-            ),
-        };
+        return unhealthy(format!(
+            "unhealthy: stale: status not refreshed for {age:.0}s (pid {}); {summary}",
+            status.pid
+        ));
     }
     match status.state.as_str() {
-        "ok" | "done" => Verdict {
+        "ok" => Verdict {
             ok: true,
             line: format!("healthy: {summary}"),
         },
-        other => Verdict {
-            ok: false,
-            line: format!("unhealthy: {other}: {}; {summary}", status.reason),
-        },
+        other => unhealthy(format!("unhealthy: {other}: {}; {summary}", status.reason)),
     }
+}
+
+/// Whether a process with this pid exists (signal 0 checks without sending).
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// At exit: records the exit status in this process's status file, so
+/// `httpcap health` can say how the run ended. Leaves a file written by
+/// another process alone.
+pub fn record_exit(health_file: &str, code: i32) {
+    if health_file.is_empty() {
+        return;
+    }
+    let Some(mut status) = read(health_file)
+        .ok()
+        .filter(|s| s.pid == std::process::id())
+    else {
+        return;
+    };
+    status.state = "done".into();
+    if status.reason.is_empty() {
+        status.reason = "the run has ended".into();
+    }
+    status.exit_code = Some(code);
+    if let Err(e) = write_atomically(std::path::Path::new(health_file), &status) {
+        tracing::warn!(target: "health", "cannot write {health_file}: {e}");
+    }
+}
+
+fn read(path: &str) -> Result<Status, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let mut bytes = text.into_bytes();
+    simd_json::from_slice(&mut bytes).map_err(|e| format!("{path} is not a status file: {e}"))
 }
 
 /// The verdict the `/health` endpoint serves, from the latest snapshot.
@@ -194,18 +250,10 @@ pub fn check(cfg: &Config) -> i32 {
         println!("unhealthy: HEALTH_FILE is empty, so no status is written");
         return 1;
     }
-    let text = match std::fs::read_to_string(&cfg.health_file) {
-        Ok(t) => t,
-        Err(e) => {
-            println!("unhealthy: cannot read {}: {e}", cfg.health_file);
-            return 1;
-        }
-    };
-    let mut bytes = text.into_bytes();
-    let status: Status = match simd_json::from_slice(&mut bytes) {
+    let status = match read(&cfg.health_file) {
         Ok(s) => s,
         Err(e) => {
-            println!("unhealthy: {} is not a status file: {e}", cfg.health_file);
+            println!("unhealthy: {e}");
             return 1;
         }
     };
@@ -234,7 +282,8 @@ mod tests {
             kafka: false,
             kafka_queue_depth: 0,
             since_last_delivery_s: 0.0,
-            pid: 1,
+            pid: std::process::id(),
+            exit_code: None,
         }
     }
 
@@ -246,5 +295,22 @@ mod tests {
         let stalled = judge(&status("stalled", 100.0), 101.0);
         assert!(!stalled.ok && stalled.line.contains("stalled"));
         assert!(!judge(&status("kafka_unreachable", 100.0), 101.0).ok);
+    }
+
+    #[test]
+    fn an_ended_run_or_a_dead_writer_is_unhealthy() {
+        let mut done = status("done", 100.0);
+        done.exit_code = Some(3);
+        let v = judge(&done, 101.0);
+        assert!(
+            !v.ok && v.line.contains("done") && v.line.contains("exit status 3"),
+            "{}",
+            v.line
+        );
+        let mut gone = status("ok", 100.0);
+        // Past the largest pid Linux hands out (4194304).
+        gone.pid = 4_194_305;
+        let v = judge(&gone, 101.0);
+        assert!(!v.ok && v.line.contains("gone"), "{}", v.line);
     }
 }

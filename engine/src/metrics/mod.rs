@@ -8,6 +8,7 @@
 //! and refreshes the health file. Shards never see any of this.
 
 pub mod health;
+pub mod process;
 pub mod prometheus;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Config, Engine};
+use crate::config::{Config, Engine, LogFormat};
 use crate::stats::{report, Counter, Gauge, Registry, Totals};
 
 /// Where metrics go (METRICS_OUTPUT).
@@ -82,6 +83,58 @@ impl Quantiles {
     }
 }
 
+/// A merged HDR histogram as Prometheus histogram buckets: cumulative
+/// counts since the start (as Prometheus expects; `rate()` over them gives
+/// any window), so a spike on day ten moves the quantiles of that window.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Buckets {
+    /// Sum of the values, in seconds (from the HDR mean: exact to 3 digits).
+    pub sum_s: f64,
+    pub count: u64,
+    /// (upper bound in seconds, values in this bucket alone); the last
+    /// bound is +Inf.
+    pub per_bucket: Vec<(f64, u64)>,
+}
+
+/// Bucket bounds, in seconds, for packet-to-record latency.
+pub const LATENCY_BOUNDS_S: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+/// Bucket bounds, in seconds, for transaction durations (request first
+/// byte to response last byte: network and server time).
+pub const DURATION_BOUNDS_S: &[f64] = &[
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+impl Buckets {
+    /// Reads bucket counts out of a histogram of microseconds, on the
+    /// stats thread, so shards only ever record. Each of HDR's recorded
+    /// sub-buckets goes to the first bound at or above its values, so the
+    /// counts add up to the histogram's exactly (range counts at the bounds
+    /// would count an HDR sub-bucket that straddles a bound twice).
+    pub fn of(h: &hdrhistogram::Histogram<u64>, bounds_s: &[f64]) -> Buckets {
+        let bounds_us: Vec<u64> = bounds_s.iter().map(|b| (b * 1e6).round() as u64).collect();
+        let mut counts = vec![0u64; bounds_s.len() + 1];
+        for v in h.iter_recorded() {
+            let value = h.median_equivalent(v.value_iterated_to());
+            let slot = bounds_us.partition_point(|b| *b < value);
+            counts[slot] += v.count_at_value();
+        }
+        let per_bucket = bounds_s
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(counts)
+            .collect();
+        Buckets {
+            sum_s: h.mean() * h.len() as f64 / 1e6,
+            count: h.len(),
+            per_bucket,
+        }
+    }
+}
+
 /// One shard's numbers.
 #[derive(Clone, Debug, Serialize)]
 pub struct ShardSnapshot {
@@ -99,6 +152,9 @@ pub struct Snapshot {
     pub shards: Vec<ShardSnapshot>,
     pub latency_us: Quantiles,
     pub duration_us: Quantiles,
+    /// The same histograms as Prometheus buckets.
+    pub latency_buckets: Buckets,
+    pub duration_buckets: Buckets,
     /// Resident set size of the process, and its peak.
     pub rss_bytes: u64,
     pub rss_peak_bytes: u64,
@@ -124,6 +180,8 @@ impl Snapshot {
             shards,
             latency_us: Quantiles::of(&reg.latency_us),
             duration_us: Quantiles::of(&reg.duration_us),
+            latency_buckets: Buckets::of(&reg.latency_us, LATENCY_BOUNDS_S),
+            duration_buckets: Buckets::of(&reg.duration_us, DURATION_BOUNDS_S),
             rss_bytes: rss,
             rss_peak_bytes: peak,
             health: None,
@@ -142,6 +200,9 @@ impl Snapshot {
     pub fn to_json(&self) -> String {
         #[derive(Serialize)]
         struct Out<'a> {
+            timestamp: String,
+            level: &'static str,
+            target: &'static str,
             unix_s: f64,
             uptime_s: f64,
             done: bool,
@@ -154,6 +215,9 @@ impl Snapshot {
             rss_peak_bytes: u64,
         }
         let out = Out {
+            timestamp: crate::logging::timestamp(),
+            level: "INFO",
+            target: "metrics",
             unix_s: self.unix_s,
             uptime_s: self.uptime_s,
             done: self.done,
@@ -196,6 +260,9 @@ pub struct Telemetry {
     health: health::Tracker,
     last_totals: Option<(Totals, Instant)>,
     last_publish: Instant,
+    /// Whether a snapshot has been served yet.
+    served: bool,
+    log_format: LogFormat,
 }
 
 impl Telemetry {
@@ -226,6 +293,8 @@ impl Telemetry {
             health: health::Tracker::new(cfg, live),
             last_totals: None,
             last_publish: Instant::now(),
+            served: false,
+            log_format: cfg.log_format,
         })
     }
 
@@ -238,6 +307,10 @@ impl Telemetry {
     pub fn tick(&mut self, reg: &mut Registry) {
         if self.last_publish.elapsed() >= self.interval {
             self.publish(reg, false);
+        } else if !self.served {
+            // Right away, so /metrics, /health and the status file answer
+            // from the start instead of after the first interval.
+            self.serve(reg, false);
         }
     }
 
@@ -246,33 +319,44 @@ impl Telemetry {
         self.publish(reg, true);
     }
 
-    fn publish(&mut self, reg: &mut Registry, done: bool) {
+    /// Takes a snapshot, judges health from it and hands it to the
+    /// Prometheus listener and the status file.
+    fn serve(&mut self, reg: &mut Registry, done: bool) -> Snapshot {
         reg.refresh_histograms(Duration::from_millis(if done { 100 } else { 10 }));
         let mut snap = Snapshot::take(reg, self.started, done);
+        snap.health = Some(self.health.update(&snap));
+        if let Ok(mut l) = self.latest.lock() {
+            *l = Some(snap.clone());
+        }
+        self.served = true;
+        snap
+    }
+
+    /// Serves a snapshot, prints it in the configured form and logs the
+    /// losses of the interval.
+    fn publish(&mut self, reg: &mut Registry, done: bool) {
+        let snap = self.serve(reg, done);
         let totals = reg.totals();
         let now = Instant::now();
+        let zero = Totals {
+            counters: [0; Counter::COUNT],
+            gauges: [0; Gauge::COUNT],
+            per_shard_packets: Vec::new(),
+        };
+        let (before, secs) = match &self.last_totals {
+            Some((t, at)) => (t, now.duration_since(*at).as_secs_f64()),
+            None => (&zero, now.duration_since(self.started).as_secs_f64()),
+        };
         match &self.output {
             MetricsOutput::Console => {
-                let (before, secs) = match &self.last_totals {
-                    Some((t, at)) => (Some(t), now.duration_since(*at).as_secs_f64()),
-                    None => (None, now.duration_since(self.started).as_secs_f64()),
-                };
-                let zero = Totals {
-                    counters: [0; Counter::COUNT],
-                    gauges: [0; Gauge::COUNT],
-                    per_shard_packets: Vec::new(),
-                };
-                let line = report::console_line(&totals, before.unwrap_or(&zero), secs, reg);
-                let all = report::counters_line(&totals);
-                tracing::warn!(target: "metrics", "{line} | {all}");
+                report::log_metrics(&totals, before, secs, reg, self.log_format)
             }
+            // Asked for explicitly, so printed whatever VERBOSE says; one
+            // JSON object per line whatever LOG_FORMAT says.
             MetricsOutput::Json => eprintln!("{}", snap.to_json()),
             MetricsOutput::None | MetricsOutput::Prometheus(_) => {}
         }
-        snap.health = Some(self.health.update(&snap));
-        if let Ok(mut l) = self.latest.lock() {
-            *l = Some(snap);
-        }
+        report::log_drops(&totals, before);
         self.last_totals = Some((totals, now));
         self.last_publish = now;
     }

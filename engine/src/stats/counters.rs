@@ -1,9 +1,40 @@
 //! The counter catalogue. Every loss and every decision the engine makes has
 //! one entry here, so the console line, the Prometheus endpoint and the
 //! end-of-run summary all speak of the same numbers.
+//!
+//! Each counter declares its kind, which decides where it is reported:
+//! losses are logged at WARN (once per interval, with their count) and
+//! exported as `httpcap_dropped_total{kind="loss"}`; intentional drops (a
+//! filter the operator configured) go to the same metric with
+//! `kind="intentional"` and are never logged above DEBUG. Counters that
+//! itemise another one (the `xdp_` causes inside `kernel_drops`, the
+//! `kafka_failed_` reasons inside `kafka_failed`, byte totals of a drop)
+//! are activity, so no loss is counted twice.
+
+/// What a counter measures, for reporting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Plain activity: packets, streams, records, breakdowns.
+    Activity,
+    /// Dropped on purpose by a filter the operator configured.
+    Intentional,
+    /// Lost: something the operator would have wanted.
+    Loss,
+}
+
+impl Kind {
+    /// The `kind` label and log field.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Activity => "activity",
+            Kind::Intentional => "intentional",
+            Kind::Loss => "loss",
+        }
+    }
+}
 
 macro_rules! counters {
-    ($($variant:ident => $name:literal, $help:literal;)*) => {
+    ($($variant:ident => $name:literal, $kind:ident, $help:literal;)*) => {
         /// One named counter. Its index selects a slot in a shard's table.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(usize)]
@@ -21,91 +52,132 @@ macro_rules! counters {
             pub fn help(self) -> &'static str {
                 match self { $(Counter::$variant => $help),* }
             }
+
+            pub fn kind(self) -> Kind {
+                match self { $(Counter::$variant => Kind::$kind),* }
+            }
+
+            /// A loss or an intentional drop: reported as a `reason`.
+            pub fn is_drop(self) -> bool {
+                self.kind() != Kind::Activity
+            }
         }
     };
 }
 
 counters! {
     // Capture
-    Packets => "packets", "packets handed to a shard";
-    Bytes => "bytes", "bytes of those packets (captured length)";
-    KernelPackets => "kernel_packets", "packets the kernel ring saw (PACKET_STATISTICS; af_xdp: frames the XDP program steered to the shard)";
-    KernelDrops => "kernel_drops", "packets the kernel dropped because a ring was full (af_xdp: every frame lost before the shard, itemised by the xdp_ counters)";
-    KernelFreezes => "kernel_freezes", "times a TPACKET_V3 ring froze its queue";
-    CaptureTruncated => "capture_truncated", "live frames the capture ring cut short (larger than a ring block or the snaplen)";
-    XdpRxRingFull => "xdp_rx_ring_full", "af_xdp: frames dropped because a shard's RX ring was full (in kernel_drops)";
-    XdpFillRingEmpty => "xdp_fill_ring_empty", "af_xdp: frames dropped because the shared fill ring had no free frame (in kernel_drops)";
-    XdpInvalidDescs => "xdp_invalid_descs", "af_xdp: invalid RX descriptors the kernel reported";
-    XdpNoSocket => "xdp_no_socket", "af_xdp: frames of an RX queue without sockets, left to the kernel stack (in kernel_drops)";
-    BpfFiltered => "filter_bpf", "packets rejected by INPUT_RAW_BPF_FILTER";
-    SteerMisrouted => "steer_misrouted", "live packets handed to another shard because fanout put them on the wrong one";
-    SteerQueueFull => "steer_queue_full", "packets dropped because a shard's input ring was full";
+    Packets => "packets", Activity, "packets handed to a shard";
+    Bytes => "bytes", Activity, "bytes of those packets (captured length)";
+    KernelPackets => "kernel_packets", Activity, "packets the kernel ring saw (PACKET_STATISTICS; af_xdp: frames the XDP program steered to the shard)";
+    KernelDrops => "kernel_drops", Loss, "packets the kernel dropped because a ring was full (af_xdp: every frame lost before the shard, itemised by the xdp_ counters)";
+    KernelFreezes => "kernel_freezes", Activity, "times a TPACKET_V3 ring froze its queue";
+    CaptureTruncated => "capture_truncated", Loss, "live frames the capture ring cut short (larger than a ring block or the snaplen)";
+    XdpRxRingFull => "xdp_rx_ring_full", Activity, "af_xdp: frames dropped because a shard's RX ring was full (in kernel_drops)";
+    XdpFillRingEmpty => "xdp_fill_ring_empty", Activity, "af_xdp: frames dropped because the shared fill ring had no free frame (in kernel_drops)";
+    XdpInvalidDescs => "xdp_invalid_descs", Loss, "af_xdp: invalid RX descriptors the kernel reported";
+    XdpNoSocket => "xdp_no_socket", Activity, "af_xdp: frames of an RX queue without sockets, left to the kernel stack (in kernel_drops)";
+    BpfFiltered => "filter_bpf", Intentional, "packets rejected by INPUT_RAW_BPF_FILTER";
+    SteerMisrouted => "steer_misrouted", Activity, "live packets handed to another shard because fanout put them on the wrong one";
+    SteerQueueFull => "steer_queue_full", Loss, "packets dropped because a shard's input ring was full";
     // Decode
-    DecodeTruncated => "decode_truncated", "frames shorter than their headers claim";
-    DecodeNotIp => "decode_not_ip", "frames that carry no IP (ARP, LLDP, ...)";
-    DecodeNotTcp => "decode_not_tcp", "IP packets that are not TCP (UDP, ICMP, ...)";
-    DecodeFragment => "decode_ip_fragment", "IP fragments (not reassembled; dropped)";
-    DecodeBadIp => "decode_bad_ip", "IP headers with a bad version, length or header length";
-    DecodeBadTcp => "decode_bad_tcp", "TCP headers with a bad data offset";
-    DecodeTunnelUnsupported => "decode_tunnel_unsupported", "encapsulations not decoded (IPIP off, unknown GRE payload, ...)";
-    DecodeBadLink => "decode_bad_link", "frames whose link layer could not be read";
+    DecodeTruncated => "decode_truncated", Loss, "frames shorter than their headers claim";
+    DecodeNotIp => "decode_not_ip", Activity, "frames that carry no IP (ARP, LLDP, ...)";
+    DecodeNotTcp => "decode_not_tcp", Activity, "IP packets that are not TCP (UDP, ICMP, ...)";
+    DecodeFragment => "decode_ip_fragment", Loss, "IP fragments (not reassembled; dropped)";
+    DecodeBadIp => "decode_bad_ip", Loss, "IP headers with a bad version, length or header length";
+    DecodeBadTcp => "decode_bad_tcp", Loss, "TCP headers with a bad data offset";
+    DecodeTunnelUnsupported => "decode_tunnel_unsupported", Loss, "encapsulations not decoded (IPIP off, unknown GRE payload, ...)";
+    DecodeBadLink => "decode_bad_link", Loss, "frames whose link layer could not be read";
     // TCP reassembly
-    StreamsOpened => "streams_opened", "TCP connections tracked";
-    StreamsClosed => "streams_closed", "connections closed by FIN or RST";
-    StreamsExpired => "streams_expired", "idle connections expired after ASSEMBLER_FLUSH_AGE";
-    StreamsEvicted => "streams_evicted_memory", "connections evicted because HEAP_LIMIT was reached";
-    StreamsMidstream => "streams_midstream", "connections picked up without their handshake";
-    TcpOutOfOrder => "tcp_out_of_order", "segments buffered because they arrived ahead of a hole";
-    TcpRetransmits => "tcp_retransmits", "segments whose bytes had all been seen already";
-    TcpOverlapConflicts => "tcp_overlap_conflicts", "overlapping segments whose bytes differ from the first copy";
-    TcpGaps => "tcp_gaps", "holes skipped after ASSEMBLER_FLUSH_AGE or at close";
-    TcpGapBytes => "tcp_gap_bytes", "bytes lost in those holes";
-    TcpBufferDrops => "drop_stream_buffer", "segments dropped because a stream exceeded ASSEMBLER_MAX_STREAM_BUFFER";
-    TcpBufferDropBytes => "drop_stream_buffer_bytes", "bytes in those segments";
-    MemoryDrops => "drop_memory_budget", "segments dropped because HEAP_LIMIT was reached";
+    StreamsOpened => "streams_opened", Activity, "TCP connections tracked";
+    StreamsClosed => "streams_closed", Activity, "connections closed by FIN or RST";
+    StreamsExpired => "streams_expired", Activity, "idle connections expired after ASSEMBLER_FLUSH_AGE";
+    StreamsEvicted => "streams_evicted_memory", Loss, "connections evicted because HEAP_LIMIT was reached";
+    StreamsMidstream => "streams_midstream", Activity, "connections picked up without their handshake";
+    TcpOutOfOrder => "tcp_out_of_order", Activity, "segments buffered because they arrived ahead of a hole";
+    TcpRetransmits => "tcp_retransmits", Activity, "segments whose bytes had all been seen already";
+    TcpOverlapConflicts => "tcp_overlap_conflicts", Activity, "overlapping segments whose bytes differ from the first copy";
+    TcpGaps => "tcp_gaps", Loss, "holes skipped after ASSEMBLER_FLUSH_AGE or at close";
+    TcpGapBytes => "tcp_gap_bytes", Activity, "bytes lost in those holes";
+    TcpBufferDrops => "drop_stream_buffer", Loss, "segments dropped because a stream exceeded ASSEMBLER_MAX_STREAM_BUFFER";
+    TcpBufferDropBytes => "drop_stream_buffer_bytes", Activity, "bytes in those segments";
+    MemoryDrops => "drop_memory_budget", Loss, "segments dropped because HEAP_LIMIT was reached";
     // HTTP
-    HttpRequests => "http_requests", "request heads parsed";
-    HttpResponses => "http_responses", "response heads parsed";
-    HttpInterim => "http_interim_responses", "1xx interim responses (100 Continue, 103 Early Hints)";
-    HttpParseErrors => "http_parse_errors", "messages that failed to parse (the stream resyncs)";
-    HttpHeaderTooLarge => "http_header_too_large", "heads longer than MAX_HEADER_BYTES (message skipped)";
-    HttpResyncBytes => "http_resync_bytes", "bytes skipped while looking for the next message";
-    HttpOrphanResponses => "http_orphan_responses", "responses with no request seen";
-    HttpUpgrades => "http_upgrades", "connections that left HTTP/1 (Upgrade, CONNECT)";
-    HttpBodyTruncated => "http_body_truncated", "bodies cut at MAX_BODY_BYTES";
-    HttpDecodeFailed => "http_decode_failed", "bodies whose Content-Encoding could not be undone";
-    HttpDecoded => "http_decoded", "bodies decompressed";
+    HttpRequests => "http_requests", Activity, "request heads parsed";
+    HttpResponses => "http_responses", Activity, "response heads parsed";
+    HttpInterim => "http_interim_responses", Activity, "1xx interim responses (100 Continue, 103 Early Hints)";
+    HttpParseErrors => "http_parse_errors", Loss, "messages that failed to parse (the stream resyncs)";
+    HttpHeaderTooLarge => "http_header_too_large", Loss, "heads longer than MAX_HEADER_BYTES (message skipped)";
+    HttpResyncBytes => "http_resync_bytes", Activity, "bytes skipped while looking for the next message";
+    HttpOrphanResponses => "http_orphan_responses", Activity, "responses with no request seen";
+    HttpUpgrades => "http_upgrades", Activity, "connections that left HTTP/1 (Upgrade, CONNECT)";
+    HttpBodyTruncated => "http_body_truncated", Activity, "bodies cut at MAX_BODY_BYTES";
+    HttpDecodeFailed => "http_decode_failed", Activity, "bodies whose Content-Encoding could not be undone";
+    HttpDecoded => "http_decoded", Activity, "bodies decompressed";
     // Transactions
-    Transactions => "transactions", "request/response pairs emitted";
-    TransactionsNoResponse => "transactions_no_response", "requests emitted without a response";
-    TransactionsGap => "transactions_gap", "transactions flagged because a hole touched them";
-    FilterExt => "filter_ext", "transactions dropped by FILTER_BLOCK_EXTS";
-    FilterCtype => "filter_ctype", "transactions dropped by FILTER_BLOCK_CTYPES";
-    FilterAccept => "filter_accept", "transactions dropped by FILTER_BLOCK_ACCEPT";
-    FilterMultipart => "filter_multipart", "transactions dropped by FILTER_BLOCK_MULTIPART";
-    PendingDropped => "drop_pending_requests", "requests dropped because too many were pending on one connection";
+    Transactions => "transactions", Activity, "request/response pairs emitted";
+    TransactionsNoResponse => "transactions_no_response", Activity, "requests emitted without a response";
+    TransactionsGap => "transactions_gap", Activity, "transactions flagged because a hole touched them";
+    FilterExt => "filter_ext", Intentional, "transactions dropped by FILTER_BLOCK_EXTS";
+    FilterCtype => "filter_ctype", Intentional, "transactions dropped by FILTER_BLOCK_CTYPES";
+    FilterAccept => "filter_accept", Intentional, "transactions dropped by FILTER_BLOCK_ACCEPT";
+    FilterMultipart => "filter_multipart", Intentional, "transactions dropped by FILTER_BLOCK_MULTIPART";
+    PendingDropped => "drop_pending_requests", Loss, "requests dropped because too many were pending on one connection";
     // Output
-    RecordsOut => "records_out", "records written to the JSON-lines output";
-    RecordBytes => "record_bytes", "bytes of serialized records";
-    OutputErrors => "output_errors", "records lost because the output failed";
-    KafkaEnqueued => "kafka_enqueued", "records handed to the Kafka producer";
-    KafkaQueueFull => "drop_kafka_queue", "records dropped because the producer queue was full";
-    KafkaDelivered => "kafka_delivered", "records the broker acknowledged";
-    KafkaFailed => "kafka_failed", "records whose delivery failed";
-    KafkaTrimmed => "kafka_trimmed", "records whose bodies were trimmed to fit OUTPUT_KAFKA_MAX_MESSAGE_BYTES";
-    KafkaUndelivered => "kafka_undelivered_at_exit", "records still queued when the shutdown deadline passed";
-    KafkaFailedTimeout => "kafka_failed_timeout", "failed deliveries: message.timeout.ms passed without an acknowledgement";
-    KafkaFailedAuth => "kafka_failed_auth", "failed deliveries: SASL, TLS or ACL refusal";
-    KafkaFailedTransport => "kafka_failed_transport", "failed deliveries: connection errors reported against the record";
-    KafkaFailedTooLarge => "kafka_failed_too_large", "failed deliveries: the broker refused the message size";
-    KafkaFailedPurged => "kafka_failed_purged", "failed deliveries: purged at shutdown after the flush bound";
-    KafkaFailedOther => "kafka_failed_other", "failed deliveries: any other broker error";
-    KafkaRefused => "drop_kafka_refused", "records the producer refused at enqueue for a reason other than a full queue";
-    KafkaAuthErrors => "kafka_auth_errors", "authentication failures reported by the Kafka client (per attempt, not per record)";
-    KafkaOutages => "kafka_outages", "times the Kafka brokers became unreachable";
+    RecordsOut => "records_out", Activity, "records written to the JSON-lines output";
+    RecordBytes => "record_bytes", Activity, "bytes of serialized records";
+    OutputErrors => "output_errors", Loss, "records lost because the output failed";
+    KafkaEnqueued => "kafka_enqueued", Activity, "records handed to the Kafka producer";
+    KafkaQueueFull => "drop_kafka_queue", Loss, "records dropped because the producer queue was full";
+    KafkaDelivered => "kafka_delivered", Activity, "records the broker acknowledged";
+    KafkaFailed => "kafka_failed", Loss, "records whose delivery failed";
+    KafkaTrimmed => "kafka_trimmed", Activity, "records whose bodies were trimmed to fit OUTPUT_KAFKA_MAX_MESSAGE_BYTES";
+    KafkaUndelivered => "kafka_undelivered_at_exit", Activity, "records still queued when the shutdown deadline passed";
+    KafkaFailedTimeout => "kafka_failed_timeout", Activity, "failed deliveries: message.timeout.ms passed without an acknowledgement";
+    KafkaFailedAuth => "kafka_failed_auth", Activity, "failed deliveries: SASL, TLS or ACL refusal";
+    KafkaFailedTransport => "kafka_failed_transport", Activity, "failed deliveries: connection errors reported against the record";
+    KafkaFailedTooLarge => "kafka_failed_too_large", Activity, "failed deliveries: the broker refused the message size";
+    KafkaFailedPurged => "kafka_failed_purged", Activity, "failed deliveries: purged at shutdown after the flush bound";
+    KafkaFailedOther => "kafka_failed_other", Activity, "failed deliveries: any other broker error";
+    KafkaRefused => "drop_kafka_refused", Loss, "records the producer refused at enqueue for a reason other than a full queue";
+    KafkaAuthErrors => "kafka_auth_errors", Activity, "authentication failures reported by the Kafka client (per attempt, not per record)";
+    KafkaOutages => "kafka_outages", Activity, "times the Kafka brokers became unreachable";
     // Engine
-    ConnectionPanics => "connection_panics", "connections dropped because processing them panicked (a bug: please report)";
+    ConnectionPanics => "connection_panics", Loss, "connections dropped because processing them panicked (a bug: please report)";
 }
+
+impl Counter {
+    /// Counters that itemise another one by cause: exported as one metric
+    /// with a `reason` label (family name without prefix, reason) rather
+    /// than one metric per cause.
+    pub fn cause(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Counter::XdpRxRingFull => ("xdp_drops", "rx_ring_full"),
+            Counter::XdpFillRingEmpty => ("xdp_drops", "fill_ring_empty"),
+            Counter::XdpNoSocket => ("xdp_drops", "no_socket"),
+            Counter::KafkaFailedTimeout => ("kafka_failures", "timeout"),
+            Counter::KafkaFailedAuth => ("kafka_failures", "auth"),
+            Counter::KafkaFailedTransport => ("kafka_failures", "transport"),
+            Counter::KafkaFailedTooLarge => ("kafka_failures", "too_large"),
+            Counter::KafkaFailedPurged => ("kafka_failures", "purged"),
+            Counter::KafkaFailedOther => ("kafka_failures", "other"),
+            _ => return None,
+        })
+    }
+}
+
+/// Help texts of the `cause` families.
+pub const CAUSE_FAMILIES: &[(&str, &str)] = &[
+    (
+        "xdp_drops",
+        "af_xdp frames lost before a shard, by reason (part of kernel_drops)",
+    ),
+    (
+        "kafka_failures",
+        "failed Kafka deliveries, by reason (together the kafka_failed reason of httpcap_dropped_total)",
+    ),
+];
 
 /// Point-in-time values, as opposed to running totals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 mod counters;
 pub mod report;
 
-pub use counters::{Counter, Gauge};
+pub use counters::{Counter, Gauge, Kind, CAUSE_FAMILIES};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -392,11 +392,14 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// A counter from the summary, which omits zero counters.
     pub fn get(&self, name: &str) -> u64 {
-        *self
-            .summary
-            .get(name)
-            .unwrap_or_else(|| panic!("summary has no {name}:\n{}", self.stderr.join("\n")))
+        assert!(
+            self.stderr_has("httpcap summary"),
+            "no summary:\n{}",
+            self.stderr.join("\n")
+        );
+        self.summary.get(name).copied().unwrap_or(0)
     }
     pub fn stderr_has(&self, needle: &str) -> bool {
         self.stderr.iter().any(|l| l.contains(needle))

@@ -174,7 +174,7 @@ impl Steering {
                 (link, AttachMode::Generic)
             }
         };
-        tracing::warn!(target: "lifecycle", "af_xdp: XDP program attached to {ifname} in {} mode", mode.name());
+        tracing::info!(target: "lifecycle", "af_xdp: XDP program attached to {ifname} in {} mode", mode.name());
         Ok(Attachment {
             _link: link,
             mode,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use httpcap::decode::{decode, DecodeOptions};
-use httpcap::flow::reassembly::{HalfStream, StreamConsumer};
+use httpcap::flow::reassembly::{HalfStream, SeqNumber, StreamConsumer, TcpSegment};
 use httpcap::http::filter::Filters;
 use httpcap::http::head::Text;
 use httpcap::http::parser::Role;
@@ -57,24 +57,31 @@ impl StreamConsumer for Sum {
     fn on_fin(&mut self, _: u64) {}
 }
 
+/// A data segment (or a SYN) at capture time 0.
+fn seg(seq: u32, syn: bool, payload: &[u8]) -> TcpSegment<'_> {
+    TcpSegment {
+        seq: SeqNumber(seq),
+        syn,
+        fin: false,
+        payload,
+        ts_ns: 0,
+    }
+}
+
 fn bench_reassembly(c: &mut Criterion) {
     let mut g = c.benchmark_group("reassembly");
-    let seg = vec![0x41u8; 1448];
+    let payload = vec![0x41u8; 1448];
     let n = 1000u32;
-    g.throughput(Throughput::Bytes(seg.len() as u64 * n as u64));
+    g.throughput(Throughput::Bytes(payload.len() as u64 * n as u64));
     let stats = ShardStats::default();
     g.bench_function("in_order_1448B", |b| {
         b.iter(|| {
             let mut h = HalfStream::default();
             let mut out = Sum(0);
-            h.segment(0, true, false, &[], 0, 5 << 20, &stats, &mut out);
+            h.segment(seg(0, true, &[]), 5 << 20, &stats, &mut out);
             for i in 0..n {
                 h.segment(
-                    1 + i * 1448,
-                    false,
-                    false,
-                    &seg,
-                    0,
+                    seg(1 + i * 1448, false, &payload),
                     5 << 20,
                     &stats,
                     &mut out,
@@ -88,24 +95,16 @@ fn bench_reassembly(c: &mut Criterion) {
         b.iter(|| {
             let mut h = HalfStream::default();
             let mut out = Sum(0);
-            h.segment(0, true, false, &[], 0, 5 << 20, &stats, &mut out);
+            h.segment(seg(0, true, &[]), 5 << 20, &stats, &mut out);
             for i in (0..n).step_by(2) {
                 h.segment(
-                    1 + (i + 1) * 1448,
-                    false,
-                    false,
-                    &seg,
-                    0,
+                    seg(1 + (i + 1) * 1448, false, &payload),
                     5 << 20,
                     &stats,
                     &mut out,
                 );
                 h.segment(
-                    1 + i * 1448,
-                    false,
-                    false,
-                    &seg,
-                    0,
+                    seg(1 + i * 1448, false, &payload),
                     5 << 20,
                     &stats,
                     &mut out,

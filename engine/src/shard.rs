@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::capture::{PacketSource, Poll};
 use crate::decode::{self, DecodeOptions, Segment};
-use crate::flow::reassembly::{HalfStream, StreamConsumer};
+use crate::flow::reassembly::{HalfStream, SeqNumber, StreamConsumer, TcpSegment};
 use crate::flow::table::{Conn, StreamTable};
 use crate::flow::{FlowKey, Side};
 use crate::frame::Packet;
@@ -360,16 +360,14 @@ impl Shard {
                 role,
                 ctx: &mut ctx,
             };
-            halves[side.index()].segment(
-                seg.seq,
-                flags.syn(),
-                flags.fin(),
-                seg.payload,
+            let tcp = TcpSegment {
+                seq: SeqNumber(seg.seq),
+                syn: flags.syn(),
+                fin: flags.fin(),
+                payload: seg.payload,
                 ts_ns,
-                settings.max_stream_buffer,
-                stats,
-                &mut deliver,
-            );
+            };
+            halves[side.index()].segment(tcp, settings.max_stream_buffer, stats, &mut deliver);
         }
         if flags.rst() || (conn.halves[0].is_finished() && conn.halves[1].is_finished()) {
             conn.closed = true;

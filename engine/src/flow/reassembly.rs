@@ -22,9 +22,42 @@ pub trait StreamConsumer {
 /// Segments further ahead than this are not plausible for one connection.
 const MAX_AHEAD: u32 = 1 << 30;
 
+/// A TCP sequence number: 32 bits that wrap (RFC 9293, 3.4), compared
+/// only by their signed distance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqNumber(pub u32);
+
+impl SeqNumber {
+    /// The number `n` bytes (or `n` sequence-consuming flags) later.
+    pub fn add(self, n: usize) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(n as u32))
+    }
+
+    /// The number `offset` positions away (either way).
+    fn offset(self, offset: i64) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(offset as u32))
+    }
+
+    /// Where `self` lies relative to `base`: negative before it.
+    pub fn distance_from(self, base: SeqNumber) -> i64 {
+        self.0.wrapping_sub(base.0) as i32 as i64
+    }
+}
+
+/// One segment of a direction, as far as reassembly cares.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpSegment<'a> {
+    pub seq: SeqNumber,
+    pub syn: bool,
+    pub fin: bool,
+    pub payload: &'a [u8],
+    /// Capture time.
+    pub ts_ns: u64,
+}
+
 #[derive(Debug)]
 struct Pending {
-    seq: u32,
+    seq: SeqNumber,
     ts_ns: u64,
     data: Box<[u8]>,
 }
@@ -32,21 +65,16 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct HalfStream {
     /// Next sequence number expected; None until the first SYN or data.
-    next_seq: Option<u32>,
+    next_seq: Option<SeqNumber>,
     /// Segments ahead of `next_seq`, sorted, non-overlapping.
     pending: Vec<Pending>,
     /// Bytes in `pending` (u32: the per-stream cap is far below 4 GiB).
     pending_bytes: u32,
     /// Sequence number just past the last byte, once a FIN was seen.
-    fin_seq: Option<u32>,
+    fin_seq: Option<SeqNumber>,
     finished: bool,
     /// Whether the stream began without a SYN.
     pub midstream: bool,
-}
-
-/// Position of `seq` relative to `base`, as a signed distance.
-fn rel(seq: u32, base: u32) -> i64 {
-    seq.wrapping_sub(base) as i32 as i64
 }
 
 impl HalfStream {
@@ -67,66 +95,65 @@ impl HalfStream {
         self.pending.iter().map(|p| p.ts_ns).min()
     }
 
-    /// Handles one segment of this direction.
-    #[allow(clippy::too_many_arguments)]
+    /// Handles one segment of this direction. `max_buffer` caps the bytes
+    /// held behind holes (ASSEMBLER_MAX_STREAM_BUFFER).
     pub fn segment(
         &mut self,
-        seq: u32,
-        syn: bool,
-        fin: bool,
-        payload: &[u8],
-        ts_ns: u64,
+        mut seg: TcpSegment<'_>,
         max_buffer: usize,
         stats: &ShardStats,
         out: &mut dyn StreamConsumer,
     ) {
         if self.finished {
-            if !payload.is_empty() {
+            if !seg.payload.is_empty() {
                 stats.inc(Counter::TcpRetransmits);
             }
             return;
         }
-        let mut seq = seq;
-        if syn {
+        if seg.syn {
             // The SYN occupies one sequence number.
             if self.next_seq.is_none() {
-                self.next_seq = Some(seq.wrapping_add(1));
+                self.next_seq = Some(seg.seq.add(1));
             }
-            seq = seq.wrapping_add(1);
+            seg.seq = seg.seq.add(1);
         }
         let next = match self.next_seq {
             Some(n) => n,
             None => {
-                if payload.is_empty() && !fin {
+                if seg.payload.is_empty() && !seg.fin {
                     // A bare ACK says nothing about where data starts.
                     return;
                 }
                 self.midstream = true;
-                self.next_seq = Some(seq);
-                seq
+                self.next_seq = Some(seg.seq);
+                seg.seq
             }
         };
-        if fin {
-            self.fin_seq = Some(seq.wrapping_add(payload.len() as u32));
+        if seg.fin {
+            self.fin_seq = Some(seg.seq.add(seg.payload.len()));
         }
-        if !payload.is_empty() {
-            self.accept(seq, payload, ts_ns, next, max_buffer, stats, out);
+        if !seg.payload.is_empty() {
+            self.accept(&seg, next, max_buffer, stats, out);
         }
-        self.check_fin(ts_ns, out);
+        self.check_fin(seg.ts_ns, out);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Takes a segment's payload (its SYN already accounted for).
     fn accept(
         &mut self,
-        seq: u32,
-        payload: &[u8],
-        ts_ns: u64,
-        next: u32,
+        seg: &TcpSegment<'_>,
+        next: SeqNumber,
         max_buffer: usize,
         stats: &ShardStats,
         out: &mut dyn StreamConsumer,
     ) {
-        let offset = rel(seq, next);
+        let TcpSegment {
+            seq,
+            payload,
+            ts_ns,
+            ..
+        } = *seg;
+        let offset = seq.distance_from(next);
         let end = offset + payload.len() as i64;
         if end <= 0 {
             stats.inc(Counter::TcpRetransmits);
@@ -149,8 +176,8 @@ impl HalfStream {
         if self.pending_bytes as usize + payload.len() > max_buffer && !self.pending.is_empty() {
             self.skip_hole(ts_ns, stats, out);
             let next = self.next_seq.unwrap_or(seq);
-            if rel(seq, next) <= 0 {
-                return self.accept(seq, payload, ts_ns, next, max_buffer, stats, out);
+            if seq.distance_from(next) <= 0 {
+                return self.accept(seg, next, max_buffer, stats, out);
             }
         }
         if self.pending_bytes as usize + payload.len() > max_buffer {
@@ -163,15 +190,15 @@ impl HalfStream {
     }
 
     /// Inserts a future segment, keeping only bytes no earlier copy covers.
-    fn insert(&mut self, seq: u32, payload: &[u8], ts_ns: u64, stats: &ShardStats) {
+    fn insert(&mut self, seq: SeqNumber, payload: &[u8], ts_ns: u64, stats: &ShardStats) {
         let base = self.next_seq.unwrap_or(seq);
-        let start = rel(seq, base);
+        let start = seq.distance_from(base);
         let end = start + payload.len() as i64;
         let mut cursor = start;
         let mut pieces: Vec<(i64, i64)> = Vec::new();
         let mut conflict = false;
         for p in &self.pending {
-            let ps = rel(p.seq, base);
+            let ps = p.seq.distance_from(base);
             let pe = ps + p.data.len() as i64;
             if pe <= cursor || ps >= end {
                 continue;
@@ -205,14 +232,14 @@ impl HalfStream {
             let data: Box<[u8]> = payload[(s - start) as usize..(e - start) as usize].into();
             self.pending_bytes += data.len() as u32;
             let seg = Pending {
-                seq: base.wrapping_add(s as u32),
+                seq: base.offset(s),
                 ts_ns,
                 data,
             };
             let at = self
                 .pending
                 .iter()
-                .position(|p| rel(p.seq, base) > s)
+                .position(|p| p.seq.distance_from(base) > s)
                 .unwrap_or(self.pending.len());
             self.pending.insert(at, seg);
         }
@@ -223,7 +250,7 @@ impl HalfStream {
             return;
         }
         if let Some(n) = self.next_seq.as_mut() {
-            *n = n.wrapping_add(data.len() as u32);
+            *n = n.add(data.len());
         }
         out.on_data(data, ts_ns);
     }
@@ -232,7 +259,7 @@ impl HalfStream {
     fn drain(&mut self, out: &mut dyn StreamConsumer) {
         while let Some(first) = self.pending.first() {
             let next = self.next_seq.expect("synced while draining");
-            let offset = rel(first.seq, next);
+            let offset = first.seq.distance_from(next);
             if offset > 0 {
                 break;
             }
@@ -252,7 +279,7 @@ impl HalfStream {
 
     fn check_fin(&mut self, ts_ns: u64, out: &mut dyn StreamConsumer) {
         if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
-            if !self.finished && rel(fin, next) <= 0 && self.pending.is_empty() {
+            if !self.finished && fin.distance_from(next) <= 0 && self.pending.is_empty() {
                 self.finished = true;
                 out.on_fin(ts_ns);
             }
@@ -270,7 +297,7 @@ impl HalfStream {
         let (Some(next), Some(first)) = (self.next_seq, self.pending.first()) else {
             return false;
         };
-        let lost = rel(first.seq, next).max(0) as u64;
+        let lost = first.seq.distance_from(next).max(0) as u64;
         stats.inc(Counter::TcpGaps);
         stats.add(Counter::TcpGapBytes, lost);
         self.next_seq = Some(first.seq);
@@ -303,7 +330,7 @@ impl HalfStream {
     pub fn close(&mut self, ts_ns: u64, stats: &ShardStats, out: &mut dyn StreamConsumer) {
         while self.skip_hole(ts_ns, stats, out) {}
         if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
-            let missing = rel(fin, next);
+            let missing = fin.distance_from(next);
             if !self.finished && missing > 0 {
                 stats.inc(Counter::TcpGaps);
                 stats.add(Counter::TcpGapBytes, missing as u64);

@@ -30,6 +30,17 @@ impl StreamConsumer for Sink {
     }
 }
 
+/// A segment as the shard hands it over.
+fn seg(seq: u32, syn: bool, fin: bool, payload: &[u8], ts_ns: u64) -> TcpSegment<'_> {
+    TcpSegment {
+        seq: SeqNumber(seq),
+        syn,
+        fin,
+        payload,
+        ts_ns,
+    }
+}
+
 struct Seg {
     seq: u32,
     syn: bool,
@@ -39,7 +50,12 @@ struct Seg {
 
 fn feed(h: &mut HalfStream, segs: &[Seg], stats: &ShardStats, sink: &mut Sink) {
     for (i, s) in segs.iter().enumerate() {
-        h.segment(s.seq, s.syn, s.fin, &s.data, i as u64, MAX, stats, sink);
+        h.segment(
+            seg(s.seq, s.syn, s.fin, &s.data, i as u64),
+            MAX,
+            stats,
+            sink,
+        );
     }
 }
 
@@ -189,10 +205,10 @@ fn buffer_cap_forces_the_hole_out() {
     let stats = ShardStats::default();
     let mut h = HalfStream::default();
     let mut sink = Sink::default();
-    h.segment(0, true, false, b"", 0, 8, &stats, &mut sink);
-    h.segment(11, false, false, b"12345", 1, 8, &stats, &mut sink);
+    h.segment(seg(0, true, false, b"", 0), 8, &stats, &mut sink);
+    h.segment(seg(11, false, false, b"12345", 1), 8, &stats, &mut sink);
     // A second out-of-order segment would exceed 8 buffered bytes.
-    h.segment(21, false, false, b"67890", 2, 8, &stats, &mut sink);
+    h.segment(seg(21, false, false, b"67890", 2), 8, &stats, &mut sink);
     assert_eq!(sink.gaps.first(), Some(&10));
     assert!(sink.data.starts_with(b"12345"));
     assert!(h.buffered_bytes() <= 8);
@@ -203,9 +219,9 @@ fn fin_behind_a_hole_waits_then_closes_with_gap() {
     let stats = ShardStats::default();
     let mut h = HalfStream::default();
     let mut sink = Sink::default();
-    h.segment(0, true, false, b"", 0, MAX, &stats, &mut sink);
-    h.segment(1, false, false, b"ab", 1, MAX, &stats, &mut sink);
-    h.segment(10, false, true, b"", 2, MAX, &stats, &mut sink);
+    h.segment(seg(0, true, false, b"", 0), MAX, &stats, &mut sink);
+    h.segment(seg(1, false, false, b"ab", 1), MAX, &stats, &mut sink);
+    h.segment(seg(10, false, true, b"", 2), MAX, &stats, &mut sink);
     assert!(!sink.fin);
     h.close(3, &stats, &mut sink);
     assert!(sink.fin);
@@ -218,10 +234,10 @@ fn midstream_pickup_starts_at_first_payload() {
     let mut h = HalfStream::default();
     let mut sink = Sink::default();
     // A bare ACK says nothing; the first payload sets the start.
-    h.segment(500, false, false, b"", 0, MAX, &stats, &mut sink);
+    h.segment(seg(500, false, false, b"", 0), MAX, &stats, &mut sink);
     assert!(!h.is_synced());
-    h.segment(500, false, false, b"data", 1, MAX, &stats, &mut sink);
-    h.segment(504, false, false, b"more", 2, MAX, &stats, &mut sink);
+    h.segment(seg(500, false, false, b"data", 1), MAX, &stats, &mut sink);
+    h.segment(seg(504, false, false, b"more", 2), MAX, &stats, &mut sink);
     assert!(h.midstream);
     assert_eq!(sink.data, b"datamore");
 }
@@ -231,8 +247,13 @@ fn far_future_segment_is_dropped_and_counted() {
     let stats = ShardStats::default();
     let mut h = HalfStream::default();
     let mut sink = Sink::default();
-    h.segment(0, true, false, b"", 0, MAX, &stats, &mut sink);
-    h.segment(1 << 31, false, false, b"junk", 1, MAX, &stats, &mut sink);
+    h.segment(seg(0, true, false, b"", 0), MAX, &stats, &mut sink);
+    h.segment(
+        seg(1 << 31, false, false, b"junk", 1),
+        MAX,
+        &stats,
+        &mut sink,
+    );
     assert_eq!(h.buffered_bytes(), 0);
     assert!(sink.data.is_empty());
 }

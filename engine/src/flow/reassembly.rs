@@ -29,7 +29,7 @@ pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
     /// The number `n` bytes (or `n` sequence-consuming flags) later.
-    pub fn add(self, n: usize) -> SeqNumber {
+    pub fn after(self, n: usize) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n as u32))
     }
 
@@ -113,9 +113,9 @@ impl HalfStream {
         if seg.syn {
             // The SYN occupies one sequence number.
             if self.next_seq.is_none() {
-                self.next_seq = Some(seg.seq.add(1));
+                self.next_seq = Some(seg.seq.after(1));
             }
-            seg.seq = seg.seq.add(1);
+            seg.seq = seg.seq.after(1);
         }
         let next = match self.next_seq {
             Some(n) => n,
@@ -130,7 +130,7 @@ impl HalfStream {
             }
         };
         if seg.fin {
-            self.fin_seq = Some(seg.seq.add(seg.payload.len()));
+            self.fin_seq = Some(seg.seq.after(seg.payload.len()));
         }
         if !seg.payload.is_empty() {
             self.accept(&seg, next, max_buffer, stats, out);
@@ -250,7 +250,7 @@ impl HalfStream {
             return;
         }
         if let Some(n) = self.next_seq.as_mut() {
-            *n = n.add(data.len());
+            *n = n.after(data.len());
         }
         out.on_data(data, ts_ns);
     }

@@ -48,7 +48,13 @@ fn main() {
         }
     }
     match runtime::run(&cfg, shutdown) {
-        Ok(report) => eprint!("{}", report.summary),
+        Ok(report) => {
+            eprint!("{}", report.summary);
+            if let Some(reason) = httpcap::output::kafka::undelivered_reason(&report.totals) {
+                eprintln!("httpcap: {reason}");
+                std::process::exit(runtime::EXIT_UNDELIVERED);
+            }
+        }
         Err(RunError::Config(line)) => config_exit(&line),
         Err(RunError::Failed(msg)) => {
             eprintln!("httpcap: error: {msg}");

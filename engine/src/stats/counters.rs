@@ -91,14 +91,14 @@ counters! {
     KafkaEnqueued => "kafka_enqueued", "records handed to the Kafka producer";
     KafkaQueueFull => "drop_kafka_queue", "records dropped because the producer queue was full";
     KafkaDelivered => "kafka_delivered", "records the broker acknowledged";
-    KafkaFailed => "kafka_failed", "records whose delivery failed";
+    KafkaFailed => "kafka_failed", "records whose delivery failed (kafka_enqueued = kafka_delivered + kafka_failed + kafka_undelivered_at_exit)";
     KafkaTrimmed => "kafka_trimmed", "records whose bodies were trimmed to fit OUTPUT_KAFKA_MAX_MESSAGE_BYTES";
-    KafkaUndelivered => "kafka_undelivered_at_exit", "records still queued when the shutdown deadline passed";
+    KafkaUndelivered => "kafka_undelivered_at_exit", "records still unacknowledged when the shutdown deadline passed (not in kafka_failed)";
     KafkaFailedTimeout => "kafka_failed_timeout", "failed deliveries: message.timeout.ms passed without an acknowledgement";
     KafkaFailedAuth => "kafka_failed_auth", "failed deliveries: SASL, TLS or ACL refusal";
     KafkaFailedTransport => "kafka_failed_transport", "failed deliveries: connection errors reported against the record";
     KafkaFailedTooLarge => "kafka_failed_too_large", "failed deliveries: the broker refused the message size";
-    KafkaFailedPurged => "kafka_failed_purged", "failed deliveries: purged at shutdown after the flush bound";
+    KafkaFailedPurged => "kafka_failed_purged", "records purged at shutdown after the flush bound: the kafka_undelivered_at_exit ones, not in kafka_failed";
     KafkaFailedOther => "kafka_failed_other", "failed deliveries: any other broker error";
     KafkaRefused => "drop_kafka_refused", "records the producer refused at enqueue for a reason other than a full queue";
     KafkaAuthErrors => "kafka_auth_errors", "authentication failures reported by the Kafka client (per attempt, not per record)";

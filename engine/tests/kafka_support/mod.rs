@@ -244,6 +244,29 @@ impl Broker {
         got
     }
 
+    /// Every message with its metadata, as consume.py --meta prints it:
+    /// `key`, `timestamp_ms`, `timestamp_type`, `headers` (an object) and
+    /// `value`; reads until at least `expected` arrived.
+    pub fn read_meta(&self, topic: &str, expected: usize) -> Vec<serde_json::Value> {
+        let addr = self.addr();
+        let expect = expected.to_string();
+        let mut args = vec![
+            "read",
+            "--meta",
+            "--bootstrap",
+            &addr,
+            "--topic",
+            topic,
+            "--expect",
+            &expect,
+        ];
+        args.extend(self.auth.iter().map(String::as_str));
+        let out = consume(&args).expect("read topic");
+        out.lines()
+            .map(|l| serde_json::from_str(l).expect("consume.py --meta line"))
+            .collect()
+    }
+
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
         self.read_keyed_with(topic, &[])
@@ -551,6 +574,27 @@ pub fn assert_same_records(keyed: &[(String, String)], jsonl: &[String], what: &
             assert!(seq > prev, "{what}: connection {key} out of order");
         }
     }
+}
+
+/// The pcap's packet records (16-byte record header and data each), after
+/// the 24-byte file header.
+pub fn pcap_records(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut records = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let incl = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap()) as usize;
+        records.push(&bytes[i..i + 16 + incl]);
+        i += 16 + incl;
+    }
+    records
+}
+
+/// A copy of a pcap record with its capture time moved `secs` later.
+pub fn shifted_record(record: &[u8], secs: u32) -> Vec<u8> {
+    let mut r = record.to_vec();
+    let ts = u32::from_le_bytes(r[0..4].try_into().unwrap()) + secs;
+    r[0..4].copy_from_slice(&ts.to_le_bytes());
+    r
 }
 
 /// Pcap bytes split after the `at`-th fraction of its packets.

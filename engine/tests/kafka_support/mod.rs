@@ -609,3 +609,127 @@ pub fn split_pcap(bytes: &[u8], at: f64) -> (&[u8], &[u8]) {
     let cut = offsets[(offsets.len() as f64 * at) as usize];
     bytes.split_at(cut)
 }
+
+// ---- A broker whose port goes away and comes back --------------------------
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A TCP forwarder on a loopback port in front of a broker that
+/// advertises that port, so every client connection passes through it.
+/// `cut` closes the port and every connection (clients see connection
+/// refused, like a stopped broker) while the broker keeps its data and its
+/// idempotent-producer state; `resume` opens the port again.
+pub struct Proxy {
+    pub port: u16,
+    target: SocketAddr,
+    running: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    pub fn new(port: u16, target_port: u16) -> Proxy {
+        let mut p = Proxy {
+            port,
+            target: SocketAddr::from(([127, 0, 0, 1], target_port)),
+            running: Arc::new(AtomicBool::new(false)),
+            conns: Arc::new(Mutex::new(Vec::new())),
+            acceptor: None,
+        };
+        p.resume();
+        p
+    }
+
+    pub fn resume(&mut self) {
+        if self.acceptor.is_some() {
+            return;
+        }
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("proxy bind");
+        listener.set_nonblocking(true).unwrap();
+        self.running.store(true, Ordering::SeqCst);
+        let (running, conns, target) = (self.running.clone(), self.conns.clone(), self.target);
+        self.acceptor = Some(std::thread::spawn(move || {
+            while running.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut list = conns.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                drop(list);
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        }));
+    }
+
+    pub fn cut(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+impl Broker {
+    /// A memory broker that advertises a proxy's port, and that proxy.
+    pub fn behind_proxy(test: &str) -> Option<(Broker, Proxy)> {
+        if let Err(why) = consumer_available() {
+            skip(test, &why);
+            return None;
+        }
+        let proxy_port = free_port();
+        let b = Broker {
+            port: free_port(),
+            script: script("broker.sh"),
+            restart_cmd: "start",
+            auth: Vec::new(),
+        };
+        let out = Command::new("bash")
+            .arg(&b.script)
+            .args(["start", &b.port.to_string()])
+            .env("HTTPCAP_KAFKA_ADVERTISED_PORT", proxy_port.to_string())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                skip(
+                    test,
+                    &format!(
+                        "broker not available: {}",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                );
+                return None;
+            }
+            Err(e) => {
+                skip(test, &format!("cannot run broker.sh: {e}"));
+                return None;
+            }
+        }
+        let proxy = Proxy::new(proxy_port, b.port);
+        Some((b, proxy))
+    }
+}

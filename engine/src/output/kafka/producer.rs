@@ -78,6 +78,9 @@ struct ShardContext {
     /// For the refusal message: which identity was refused.
     identity: String,
     tally: Tally,
+    /// How long a record may wait before it fails (message.timeout.ms),
+    /// for the outage lines.
+    wait_limit: String,
     /// Set once `close` has accounted for every record: a report arriving
     /// after that (none should) must not count a record twice.
     settled: AtomicBool,
@@ -98,13 +101,15 @@ impl ShardContext {
                 self.stats.add_shared(Counter::KafkaOutages, 1);
                 tracing::warn!(
                     shard = self.shard,
-                    "kafka: brokers unreachable, records wait in the queue until they return: {reason}"
+                    "kafka: brokers unreachable, records wait in the queue until they return (each at most {}, message.timeout.ms): {reason}",
+                    self.wait_limit
                 );
             }
             Some(Notice::Refused { reason }) => tracing::error!(
                 shard = self.shard,
-                "kafka: broker refused {}: {reason}; records wait in the queue and fail after message.timeout.ms",
-                self.identity
+                "kafka: broker refused {}: {reason}; records wait in the queue and fail after {} (message.timeout.ms)",
+                self.identity,
+                self.wait_limit
             ),
             Some(Notice::Recovered { .. }) | None => {
                 tracing::debug!(shard = self.shard, "kafka: {reason}")
@@ -246,6 +251,7 @@ impl KafkaOutput {
             health: Mutex::new(Health::default()),
             identity,
             tally: Tally::default(),
+            wait_limit: wait_limit(&passthrough),
             settled: AtomicBool::new(false),
         };
         let producer = cc.create_with_context(ctx).map_err(|e| {
@@ -399,6 +405,23 @@ impl KafkaOutput {
             .settled
             .store(true, Ordering::Relaxed);
         self.tally().purged.load(Ordering::Relaxed) - purged_before
+    }
+}
+
+/// librdkafka's message.timeout.ms (alias delivery.timeout.ms): ours
+/// leaves its default of 5 minutes; OUTPUT_KAFKA_OPTIONS may set it, 0
+/// meaning no limit.
+fn wait_limit(passthrough: &[(String, String)]) -> String {
+    let ms = passthrough
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "message.timeout.ms" || k == "delivery.timeout.ms")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(300_000);
+    if ms == 0 {
+        "without limit".into()
+    } else {
+        humantime::format_duration(Duration::from_millis(ms)).to_string()
     }
 }
 

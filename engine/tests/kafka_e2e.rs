@@ -398,6 +398,18 @@ fn kafka_options_override_ours_and_bad_ones_exit_2_in_one_line() {
         assert!(line.contains("OUTPUT_KAFKA_OPTIONS"), "{line}");
         assert!(line.contains(property), "{line}");
     }
+    // Properties valid alone but not together show when the producer is
+    // built: still exit 2 and a line naming the variable.
+    let jsonl = dir.path("conflict.jsonl");
+    let mut env = base_env(&pcap, &jsonl, &addr, "options");
+    set(&mut env, "OUTPUT_KAFKA_OPTIONS", "acks=1");
+    let done = run(&env, RUN_BOUND);
+    assert_eq!(done.code, Some(2), "{}", done.stderr.join("\n"));
+    let line = done.stderr.last().unwrap();
+    assert!(
+        line.contains("OUTPUT_KAFKA_OPTIONS") && line.contains("acks"),
+        "{line}"
+    );
     // queue.buffering.max.messages overrides OUTPUT_KAFKA_CHANNEL_BUF: with
     // the broker away, one shard's queue holds exactly 5 records.
     let jsonl = dir.path("good.jsonl");

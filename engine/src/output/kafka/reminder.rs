@@ -1,6 +1,6 @@
-//! While the brokers stay unreachable, one reminder line for the whole
-//! process at most once per METRICS_INTERVAL, with the records waiting,
-//! failed and dropped across all shards.
+//! While the brokers stay unreachable and records wait, one reminder line
+//! for the whole process at most once per METRICS_INTERVAL, with the
+//! records waiting, failed and dropped across all shards.
 //!
 //! Each shard's producer logs the start and the end of its own outage
 //! episode (`health`); what happens in between would otherwise be silent
@@ -70,10 +70,15 @@ impl Reminders {
         slot.failed.store(view.failed, Ordering::Relaxed);
         slot.dropped.store(view.dropped, Ordering::Relaxed);
 
+        // A shard counts as held up only with records waiting: a shard
+        // that had nothing to send since an outage never gets a delivery
+        // to mark its link up again, and has nothing to remind about.
         let down = self
             .slots
             .iter()
-            .filter(|s| s.state.load(Ordering::Relaxed) != 0)
+            .filter(|s| {
+                s.state.load(Ordering::Relaxed) != 0 && s.waiting.load(Ordering::Relaxed) > 0
+            })
             .count();
         // +1: 0 means "no outage" even in the first millisecond.
         let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64 + 1;
@@ -169,6 +174,9 @@ mod tests {
         assert_eq!(r.report(0, down(5), t1), None);
         assert_eq!(r.report(0, down(5), t1 + Duration::from_secs(5)), None);
         assert!(r.report(0, down(5), t1 + Duration::from_secs(10)).is_some());
+        // A shard still marked down but with nothing waiting is not held
+        // up (it may simply have had nothing to send since).
+        assert_eq!(r.report(0, down(0), t1 + Duration::from_secs(14)), None);
         // Recovery ends it; a new outage starts a new episode.
         for s in 0..3 {
             assert_eq!(

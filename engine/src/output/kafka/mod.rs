@@ -53,3 +53,44 @@ pub fn startup_summary(cfg: &Config) -> String {
         cfg.output_kafka_channel_buf,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Gauge;
+
+    fn totals(set: &[(Counter, u64)]) -> Totals {
+        let mut t = Totals {
+            counters: [0; Counter::COUNT],
+            gauges: [0; Gauge::COUNT],
+            per_shard_packets: Vec::new(),
+        };
+        for (c, n) in set {
+            t.counters[*c as usize] = *n;
+        }
+        t
+    }
+
+    #[test]
+    fn every_record_delivered_or_kafka_off_is_no_reason() {
+        assert_eq!(undelivered_reason(&totals(&[])), None);
+        let all = totals(&[(Counter::KafkaEnqueued, 9), (Counter::KafkaDelivered, 9)]);
+        assert_eq!(undelivered_reason(&all), None);
+    }
+
+    #[test]
+    fn the_reason_line_adds_up_every_way_of_not_arriving() {
+        let t = totals(&[
+            (Counter::KafkaEnqueued, 10),
+            (Counter::KafkaDelivered, 4),
+            (Counter::KafkaFailed, 1),
+            (Counter::KafkaUndelivered, 5),
+            (Counter::KafkaQueueFull, 2),
+            (Counter::KafkaRefused, 1),
+        ]);
+        assert_eq!(
+            undelivered_reason(&t).unwrap(),
+            "9 of 13 records did not reach Kafka: 1 failed, 5 undelivered at exit, 2 dropped for a full queue, 1 refused by the producer"
+        );
+    }
+}

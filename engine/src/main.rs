@@ -34,6 +34,11 @@ fn main() {
     match runtime::run(&cfg, shutdown) {
         Ok(report) => {
             eprint!("{}", report.summary);
+            if let Some(reason) = httpcap::output::kafka::undelivered_reason(&report.totals) {
+                tracing::error!(target: "lifecycle", "httpcap: {reason}");
+                httpcap::metrics::health::record_exit(&cfg.health_file, runtime::EXIT_UNDELIVERED);
+                std::process::exit(runtime::EXIT_UNDELIVERED);
+            }
             httpcap::metrics::health::record_exit(&cfg.health_file, 0);
         }
         Err(RunError::Config(line)) => config_exit(&line),

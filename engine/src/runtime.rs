@@ -30,6 +30,11 @@ pub enum RunError {
     Failed(String),
 }
 
+/// Exit code of a run that ended normally but could not get every record
+/// to Kafka (failed, undelivered at exit, or dropped for a full queue):
+/// distinct from 1 (failure) and 2 (bad configuration).
+pub const EXIT_UNDELIVERED: i32 = 3;
+
 /// What a finished run reports.
 pub struct RunReport {
     pub totals: Totals,
@@ -332,6 +337,7 @@ fn shard_sinks(
     shard: usize,
     stats: &Arc<ShardStats>,
     writer: Option<&JsonLinesWriter>,
+    kafka_reminders: &Arc<kafka::Reminders>,
 ) -> Result<Vec<Box<dyn RecordSink>>, RunError> {
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     if let Some(w) = writer {
@@ -341,9 +347,8 @@ fn shard_sinks(
         if shard == 0 {
             tracing::info!(target: "lifecycle", "{}", kafka::startup_summary(cfg));
         }
-        let k = kafka::KafkaSink::new(cfg, shard, stats.clone()).map_err(|e| {
-            RunError::Config(format!("OUTPUT_KAFKA_*: cannot create producer: {e}"))
-        })?;
+        let k = kafka::KafkaSink::new(cfg, shard, stats.clone(), kafka_reminders.clone())
+            .map_err(RunError::Config)?;
         sinks.push(Box::new(k));
     }
     Ok(sinks)
@@ -411,8 +416,15 @@ pub fn run_with(
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 
     let mut all_sinks = Vec::with_capacity(shards);
+    let kafka_reminders = kafka::Reminders::new(shards, cfg.metrics_interval);
     for (i, (stats, _)) in handles.iter().enumerate() {
-        all_sinks.push(shard_sinks(cfg, i, stats, writer.as_ref())?);
+        all_sinks.push(shard_sinks(
+            cfg,
+            i,
+            stats,
+            writer.as_ref(),
+            &kafka_reminders,
+        )?);
     }
     if live {
         // Sockets and sinks are open: nothing from here on needs privilege.

@@ -119,6 +119,12 @@ const CASES: &[Case] = &[
         Some("forever"),
     ),
     case(
+        "OUTPUT_KAFKA_OPTIONS",
+        "linger.ms=5;client.id=edge-7",
+        "'linger.ms=5;client.id=edge-7'",
+        Some("no.such.property=1"),
+    ),
+    case(
         "METRICS_OUTPUT",
         "prometheus:127.0.0.1:9100",
         "prometheus:127.0.0.1:9100",

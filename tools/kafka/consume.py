@@ -5,12 +5,14 @@ Uses confluent-kafka (librdkafka from PyPI), not our producer code, so a test
 that compares what this prints with httpcap's file output checks the whole
 path through a real broker.
 
-  consume.py read   --bootstrap 127.0.0.1:19092 --topic T [--keys] [--idle-ms 2000]
+  consume.py read   --bootstrap 127.0.0.1:19092 --topic T [--keys|--meta] [--idle-ms 2000]
   consume.py create --bootstrap 127.0.0.1:19092 --topic T [--partitions 3]
   consume.py count  --bootstrap ... --topic T
 
 `read` assigns every partition from offset 0 (no consumer group, so runs
-never share offsets), prints each value as one line and stops once at least
+never share offsets), prints each value as one line (with --meta, one JSON
+object per message: key, timestamp in ms and its type, headers, value) and
+stops once at least
 --expect messages were read and nothing new arrived for --idle-ms. Exit code 0
 on success, 2 on a broker/topic error.
 
@@ -24,6 +26,7 @@ independent of those answers. The watermarks are still printed, as
 diagnostics only.
 """
 import argparse
+import json
 import sys
 import time
 
@@ -123,7 +126,17 @@ def read(args):
         last_msg = now
         count += 1
         value = (msg.value() or b"").decode("utf-8", "replace")
-        if args.keys:
+        if args.meta:
+            ts_type, ts = msg.timestamp()
+            kind = {1: "create", 2: "log_append"}.get(ts_type, "none")
+            headers = {
+                k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers() or [])
+            }
+            key = (msg.key() or b"").decode("utf-8", "replace")
+            meta = {"key": key, "timestamp_ms": ts, "timestamp_type": kind, "headers": headers}
+            meta["value"] = value
+            out.write(json.dumps(meta) + "\n")
+        elif args.keys:
             key = (msg.key() or b"").decode("utf-8", "replace")
             out.write(f"{key}\t{value}\n")
         elif not args.count_only:
@@ -153,6 +166,9 @@ def main():
     p.add_argument("--topic", required=True)
     p.add_argument("--partitions", type=int, default=3)
     p.add_argument("--keys", action="store_true", help="print key<TAB>value")
+    p.add_argument(
+        "--meta", action="store_true", help="print key, timestamp, headers and value as JSON"
+    )
     p.add_argument("--idle-ms", type=int, default=1500)
     p.add_argument(
         "--expect", type=int, default=0, help="keep reading until this many arrived (or --timeout)"

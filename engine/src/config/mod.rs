@@ -320,6 +320,16 @@ pub struct Config {
     #[arg(long, env = "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = KAFKA)]
     pub output_kafka_shutdown_timeout: Duration,
 
+    /// librdkafka producer properties, `key=value` pairs separated by `;`
+    /// (values may hold `,` and `=`), applied after httpcap's own so they
+    /// override them: linger.ms, batch.size, batch.num.messages,
+    /// compression.type, acks, enable.idempotence,
+    /// max.in.flight.requests.per.connection, queue.buffering.max.*,
+    /// message.max.bytes, client.id, security.protocol, sasl.*, ssl.*,
+    /// bootstrap.servers. delivery.report.only.error is refused.
+    #[arg(long, env = "OUTPUT_KAFKA_OPTIONS", default_value = "")]
+    pub output_kafka_options: String,
+
     // ---- Monitoring --------------------------------------------------------
     /// console, json, none, or prometheus:ADDR:PORT (serves /metrics and
     /// /health; its own traffic is not captured).
@@ -431,6 +441,7 @@ impl Config {
                 self.output_kafka_topic
             ));
         }
+        crate::output::kafka::options::parse(&self.output_kafka_options)?;
         if self.max_header_bytes < 64 {
             return Err(format!(
                 "MAX_HEADER_BYTES: invalid value '{}': expected at least 64 bytes",
@@ -537,6 +548,9 @@ impl Config {
             "output_kafka_producers" => s = self.output_kafka_producers.to_string(),
             "output_kafka_compression" => s = self.output_kafka_compression.as_str().into(),
             "output_kafka_shutdown_timeout" => s = dur(&self.output_kafka_shutdown_timeout),
+            "output_kafka_options" => {
+                s = crate::output::kafka::options::redacted(&self.output_kafka_options)
+            }
             "metrics_output" => s = self.metrics_output.clone(),
             "metrics_interval" => s = dur(&self.metrics_interval),
             "verbose" => s = self.verbose.to_string(),

@@ -131,14 +131,14 @@ counters! {
     KafkaEnqueued => "kafka_enqueued", Activity, "records handed to the Kafka producer";
     KafkaQueueFull => "drop_kafka_queue", Loss, "records dropped because the producer queue was full";
     KafkaDelivered => "kafka_delivered", Activity, "records the broker acknowledged";
-    KafkaFailed => "kafka_failed", Loss, "records whose delivery failed";
+    KafkaFailed => "kafka_failed", Loss, "records whose delivery failed (kafka_enqueued = kafka_delivered + kafka_failed + kafka_undelivered_at_exit)";
     KafkaTrimmed => "kafka_trimmed", Activity, "records whose bodies were trimmed to fit OUTPUT_KAFKA_MAX_MESSAGE_BYTES";
-    KafkaUndelivered => "kafka_undelivered_at_exit", Activity, "records still queued when the shutdown deadline passed";
+    KafkaUndelivered => "kafka_undelivered_at_exit", Loss, "records still unacknowledged when the shutdown deadline passed (not in kafka_failed)";
     KafkaFailedTimeout => "kafka_failed_timeout", Activity, "failed deliveries: message.timeout.ms passed without an acknowledgement";
     KafkaFailedAuth => "kafka_failed_auth", Activity, "failed deliveries: SASL, TLS or ACL refusal";
     KafkaFailedTransport => "kafka_failed_transport", Activity, "failed deliveries: connection errors reported against the record";
     KafkaFailedTooLarge => "kafka_failed_too_large", Activity, "failed deliveries: the broker refused the message size";
-    KafkaFailedPurged => "kafka_failed_purged", Activity, "failed deliveries: purged at shutdown after the flush bound";
+    KafkaFailedPurged => "kafka_failed_purged", Activity, "records purged at shutdown after the flush bound: the kafka_undelivered_at_exit ones, not in kafka_failed";
     KafkaFailedOther => "kafka_failed_other", Activity, "failed deliveries: any other broker error";
     KafkaRefused => "drop_kafka_refused", Loss, "records the producer refused at enqueue for a reason other than a full queue";
     KafkaAuthErrors => "kafka_auth_errors", Activity, "authentication failures reported by the Kafka client (per attempt, not per record)";
@@ -175,7 +175,7 @@ pub const CAUSE_FAMILIES: &[(&str, &str)] = &[
     ),
     (
         "kafka_failures",
-        "failed Kafka deliveries, by reason (together the kafka_failed reason of httpcap_dropped_total)",
+        "Kafka delivery failures by reason (purged: the records undelivered at exit; the others together are the kafka_failed reason of httpcap_dropped_total)",
     ),
 ];
 

@@ -244,6 +244,29 @@ impl Broker {
         got
     }
 
+    /// Every message with its metadata, as consume.py --meta prints it:
+    /// `key`, `timestamp_ms`, `timestamp_type`, `headers` (an object) and
+    /// `value`; reads until at least `expected` arrived.
+    pub fn read_meta(&self, topic: &str, expected: usize) -> Vec<serde_json::Value> {
+        let addr = self.addr();
+        let expect = expected.to_string();
+        let mut args = vec![
+            "read",
+            "--meta",
+            "--bootstrap",
+            &addr,
+            "--topic",
+            topic,
+            "--expect",
+            &expect,
+        ];
+        args.extend(self.auth.iter().map(String::as_str));
+        let out = consume(&args).expect("read topic");
+        out.lines()
+            .map(|l| serde_json::from_str(l).expect("consume.py --meta line"))
+            .collect()
+    }
+
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
         self.read_keyed_with(topic, &[])
@@ -556,6 +579,27 @@ pub fn assert_same_records(keyed: &[(String, String)], jsonl: &[String], what: &
     }
 }
 
+/// The pcap's packet records (16-byte record header and data each), after
+/// the 24-byte file header.
+pub fn pcap_records(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut records = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let incl = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap()) as usize;
+        records.push(&bytes[i..i + 16 + incl]);
+        i += 16 + incl;
+    }
+    records
+}
+
+/// A copy of a pcap record with its capture time moved `secs` later.
+pub fn shifted_record(record: &[u8], secs: u32) -> Vec<u8> {
+    let mut r = record.to_vec();
+    let ts = u32::from_le_bytes(r[0..4].try_into().unwrap()) + secs;
+    r[0..4].copy_from_slice(&ts.to_le_bytes());
+    r
+}
+
 /// Pcap bytes split after the `at`-th fraction of its packets.
 pub fn split_pcap(bytes: &[u8], at: f64) -> (&[u8], &[u8]) {
     let mut offsets = Vec::new();
@@ -567,4 +611,128 @@ pub fn split_pcap(bytes: &[u8], at: f64) -> (&[u8], &[u8]) {
     }
     let cut = offsets[(offsets.len() as f64 * at) as usize];
     bytes.split_at(cut)
+}
+
+// ---- A broker whose port goes away and comes back --------------------------
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A TCP forwarder on a loopback port in front of a broker that
+/// advertises that port, so every client connection passes through it.
+/// `cut` closes the port and every connection (clients see connection
+/// refused, like a stopped broker) while the broker keeps its data and its
+/// idempotent-producer state; `resume` opens the port again.
+pub struct Proxy {
+    pub port: u16,
+    target: SocketAddr,
+    running: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    pub fn new(port: u16, target_port: u16) -> Proxy {
+        let mut p = Proxy {
+            port,
+            target: SocketAddr::from(([127, 0, 0, 1], target_port)),
+            running: Arc::new(AtomicBool::new(false)),
+            conns: Arc::new(Mutex::new(Vec::new())),
+            acceptor: None,
+        };
+        p.resume();
+        p
+    }
+
+    pub fn resume(&mut self) {
+        if self.acceptor.is_some() {
+            return;
+        }
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("proxy bind");
+        listener.set_nonblocking(true).unwrap();
+        self.running.store(true, Ordering::SeqCst);
+        let (running, conns, target) = (self.running.clone(), self.conns.clone(), self.target);
+        self.acceptor = Some(std::thread::spawn(move || {
+            while running.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut list = conns.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                drop(list);
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        }));
+    }
+
+    pub fn cut(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+impl Broker {
+    /// A memory broker that advertises a proxy's port, and that proxy.
+    pub fn behind_proxy(test: &str) -> Option<(Broker, Proxy)> {
+        if let Err(why) = consumer_available() {
+            skip(test, &why);
+            return None;
+        }
+        let proxy_port = free_port();
+        let b = Broker {
+            port: free_port(),
+            script: script("broker.sh"),
+            restart_cmd: "start",
+            auth: Vec::new(),
+        };
+        let out = Command::new("bash")
+            .arg(&b.script)
+            .args(["start", &b.port.to_string()])
+            .env("HTTPCAP_KAFKA_ADVERTISED_PORT", proxy_port.to_string())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                skip(
+                    test,
+                    &format!(
+                        "broker not available: {}",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                );
+                return None;
+            }
+            Err(e) => {
+                skip(test, &format!("cannot run broker.sh: {e}"));
+                return None;
+            }
+        }
+        let proxy = Proxy::new(proxy_port, b.port);
+        Some((b, proxy))
+    }
 }

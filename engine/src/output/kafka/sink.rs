@@ -1,10 +1,11 @@
 //! The Kafka output as a shard's `RecordSink`: key, size limit, polling
 //! cadence and the bounded flush at shutdown.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::fit::{fit, Fit};
 use super::producer::{KafkaOutput, Sent};
+use super::reminder::{Reminders, ShardView};
 use super::settings;
 use crate::config::Config;
 use crate::output::RecordSink;
@@ -28,6 +29,9 @@ pub struct KafkaSink {
     /// File input waits this long for room in a full queue; live input
     /// never waits.
     full_queue_wait: Option<Duration>,
+    /// Shared by the shards' Kafka sinks: one reminder line per interval
+    /// while the brokers stay away.
+    reminders: Arc<Reminders>,
 }
 
 /// How long file input waits for the broker to make room before a record
@@ -36,8 +40,13 @@ pub struct KafkaSink {
 const FILE_INPUT_FULL_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 impl KafkaSink {
-    pub fn new(cfg: &Config, shard: usize, stats: Arc<ShardStats>) -> Result<KafkaSink, String> {
-        let out = KafkaOutput::new(cfg, shard, stats.clone()).map_err(|e| e.to_string())?;
+    pub fn new(
+        cfg: &Config,
+        shard: usize,
+        stats: Arc<ShardStats>,
+        reminders: Arc<Reminders>,
+    ) -> Result<KafkaSink, String> {
+        let out = KafkaOutput::new(cfg, shard, stats.clone())?;
         Ok(KafkaSink {
             out,
             shard,
@@ -49,11 +58,15 @@ impl KafkaSink {
             closed: false,
             full_queue_wait: (cfg.input_raw_engine == crate::config::Engine::PcapFile)
                 .then_some(FILE_INPUT_FULL_QUEUE_WAIT),
+            reminders,
         })
     }
 
-    fn send(&mut self, key: &[u8], payload: &[u8]) {
-        if let Sent::DroppedQueueFull = self.out.send(key, payload, self.full_queue_wait) {
+    fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: Option<i64>) {
+        if let Sent::DroppedQueueFull =
+            self.out
+                .send(key, payload, timestamp_ms, self.full_queue_wait)
+        {
             // Counted by the producer; the log line comes from the
             // periodic metrics (drop_kafka_queue), not once per record.
         }
@@ -64,11 +77,17 @@ impl RecordSink for KafkaSink {
     fn write(&mut self, view: &RecordView<'_>, line: &[u8]) {
         let key = view.key();
         let payload = line.strip_suffix(b"\n").unwrap_or(line);
+        // The message's time is the transaction's capture time (the
+        // request's first byte, else the response's), not the send time.
+        let timestamp_ms = match view.txn.start_ns() {
+            0 => None,
+            ns => Some((ns / 1_000_000) as i64),
+        };
         let limit = self
             .max_message
             .saturating_sub(key.as_bytes().len() + settings::RECORD_OVERHEAD);
         if payload.len() <= limit {
-            self.send(key.as_bytes(), payload);
+            self.send(key.as_bytes(), payload, timestamp_ms);
         } else {
             let mut buf = std::mem::take(&mut self.scratch);
             let result = fit(
@@ -88,7 +107,7 @@ impl RecordSink for KafkaSink {
                     view.id()
                 );
             }
-            self.send(key.as_bytes(), &buf);
+            self.send(key.as_bytes(), &buf, timestamp_ms);
             buf.clear();
             self.scratch = buf;
         }
@@ -101,8 +120,17 @@ impl RecordSink for KafkaSink {
 
     fn tick(&mut self) {
         self.out.poll();
-        self.stats
-            .set_gauge(Gauge::KafkaQueueDepth, self.out.queue_depth());
+        let waiting = self.out.queue_depth();
+        self.stats.set_gauge(Gauge::KafkaQueueDepth, waiting);
+        let view = ShardView {
+            link: self.out.link_state(),
+            waiting,
+            failed: self.stats.get(Counter::KafkaFailed),
+            dropped: self.stats.get(Counter::KafkaQueueFull),
+        };
+        if let Some(line) = self.reminders.report(self.shard, view, Instant::now()) {
+            tracing::warn!("{line}");
+        }
     }
 
     fn flush(&mut self) {

@@ -2,8 +2,8 @@
 # Fuzz smoke: every libFuzzer target in fuzz/ for a bounded time, with debug
 # assertions and overflow checks on (`cargo fuzz run -a`), starting from the
 # seeds in fuzz/seeds/, without a sanitizer (-s none: the C libraries that
-# rdkafka builds do not link under ASan; the fuzzed code is safe Rust). A crash fails the run and leaves its input in
-# fuzz/artifacts/TARGET/. Needs the nightly toolchain (installed on the
+# rdkafka builds do not link under ASan, and the fuzzed code is safe Rust).
+# A crash fails the run and leaves its input in fuzz/artifacts/TARGET/. Needs the nightly toolchain (installed on the
 # project's machines); cargo-fuzz is installed from crates.io when missing.
 #
 #   tools/fuzz-smoke.sh            60 s per target
@@ -21,12 +21,14 @@ for target in conversation frame; do
   seeds=()
   [[ -d seeds/$target ]] && seeds=("seeds/$target")
   echo "fuzz smoke: $target for ${secs}s" >&2
-  cargo +nightly fuzz run -s none -a "$target" "corpus/$target" "${seeds[@]}" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 40
-  # tail hides the exit status: a crash leaves an artifact.
-  if compgen -G "artifacts/$target/*" >/dev/null; then
-    echo "fuzz smoke: $target crashed: $(ls artifacts/$target)" >&2
+  log="artifacts/$target.log"
+  mkdir -p artifacts
+  if ! cargo +nightly fuzz run -s none -a "$target" "corpus/$target" "${seeds[@]}" -- \
+    -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    tail -n 60 "$log" >&2
+    echo "fuzz smoke: $target FAILED; the input is in fuzz/artifacts/$target/" >&2
     exit 1
   fi
+  grep -E '^(Done|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' "$log" >&2
 done
 echo "fuzz smoke: every target ran ${secs}s clean" >&2

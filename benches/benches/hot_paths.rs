@@ -193,10 +193,12 @@ fn bench_record(c: &mut Criterion) {
     let mut g = c.benchmark_group("record");
     g.throughput(Throughput::Elements(1));
     let txn = one_transaction();
-    let rctx = RecordCtx {
-        collection_id: "d9e796d6-0000-4000-8000-000000000000".into(),
-        ..RecordCtx::default()
+    let observer = httpcap::record::Observer {
+        host: "sensor-07.example".into(),
+        interface: "eth0".into(),
+        version: "0.1.0".into(),
     };
+    let rctx = RecordCtx::new("d9e796d6-0000-4000-8000-000000000000", 0, "", observer);
     let conn = ConnInfo {
         id: 7,
         client: httpcap::flow::Endpoint {

@@ -17,7 +17,7 @@ use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
 use crate::output::kafka;
 use crate::output::RecordSink;
-use crate::record::RecordCtx;
+use crate::record::{Observer, RecordCtx};
 use crate::shard::{Shard, ShardSettings};
 use crate::stats::{report, Counter, Registry, ShardStats, Totals};
 
@@ -383,11 +383,13 @@ pub fn run_with(
         _ => live_sources(cfg, shards, &shard_stats, shutdown.clone())?,
     };
     let filters = Arc::new(Filters::from_config(cfg));
-    let record_ctx = Arc::new(RecordCtx {
-        collection_id: cfg.output_kafka_collection_id.clone(),
-        run_id: run_id(),
-        real_ip_header: cfg.real_ip_header.trim().to_string(),
-    });
+    let observer = Observer::new(Observer::input_label(&cfg.input_raw, !live));
+    let record_ctx = Arc::new(RecordCtx::new(
+        &cfg.output_kafka_collection_id,
+        run_id(),
+        cfg.real_ip_header.trim(),
+        observer,
+    ));
     let settings = ShardSettings::from_config(cfg);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 

@@ -3,13 +3,16 @@
 //! The schema is documented in README.md and `schema/record.schema.json`.
 
 pub mod json;
+pub mod observer;
 pub mod real_ip;
+pub mod target;
 
 use base64::Engine as _;
 
 use crate::flow::Endpoint;
 use crate::http::{Flags, Message, Transaction};
 use json::JsonWriter;
+pub use observer::Observer;
 
 /// Version of the record's shape (`schema/record.schema.json`): carried in
 /// every record as `schema_version` and in every Kafka message's headers.
@@ -26,13 +29,71 @@ pub struct ConnInfo {
 }
 
 /// Run-wide values every record carries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RecordCtx {
-    pub collection_id: String,
     /// Distinguishes runs, so ids stay unique across restarts.
     pub run_id: u32,
     /// REAL_IP_HEADER: the request header naming the client behind proxies.
     pub real_ip_header: String,
+    collection_id: String,
+    observer: Observer,
+    /// The members that are the same in every record of the run
+    /// (`"schema_version":…,"collection_id":…,"observer":{…}`), serialized
+    /// once: a record copies them instead of escaping them again.
+    constant: Box<[u8]>,
+}
+
+impl RecordCtx {
+    pub fn new(
+        collection_id: &str,
+        run_id: u32,
+        real_ip_header: &str,
+        observer: Observer,
+    ) -> RecordCtx {
+        let mut constant = Vec::new();
+        let mut w = JsonWriter::new(&mut constant);
+        w.begin_object();
+        w.key("schema_version");
+        w.u64(SCHEMA_VERSION as u64);
+        w.key("collection_id");
+        w.str(collection_id);
+        w.key("observer");
+        w.begin_object();
+        w.key("host");
+        w.str(&observer.host);
+        w.key("interface");
+        w.str(&observer.interface);
+        w.key("version");
+        w.str(&observer.version);
+        w.end_object();
+        w.end_object();
+        // Keep the members, without the enclosing braces.
+        let members = constant[1..constant.len() - 1].into();
+        RecordCtx {
+            run_id,
+            real_ip_header: real_ip_header.to_string(),
+            collection_id: collection_id.to_string(),
+            observer,
+            constant: members,
+        }
+    }
+
+    /// OUTPUT_KAFKA_COLLECTION_ID, copied into every record.
+    pub fn collection_id(&self) -> &str {
+        &self.collection_id
+    }
+
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+}
+
+impl Default for RecordCtx {
+    /// An empty collection id, run 0, no real-IP header and an empty
+    /// observer: for tests and benchmarks.
+    fn default() -> RecordCtx {
+        RecordCtx::new("", 0, "", Observer::default())
+    }
 }
 
 pub struct RecordView<'a> {
@@ -88,8 +149,7 @@ impl RecordView<'_> {
         w.begin_object();
         w.key("id");
         w.plain(self.id().as_bytes());
-        w.key("collection_id");
-        w.str(&self.ctx.collection_id);
+        w.members(&self.ctx.constant);
         w.key("conn");
         write_conn(&mut w, self.conn);
         w.key("real_ip");
@@ -219,10 +279,29 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.key("ts");
     w.plain(fill_rfc3339_micros(msg.ts_ns, &mut ts));
     if request {
+        let (method, target) = (h.method(), h.target());
         w.key("method");
-        w.str(h.method());
+        w.str(method);
         w.key("target");
-        w.str(h.target());
+        let verbatim = w.str_verbatim(target);
+        let parts = target::split(target, method.eq_ignore_ascii_case("CONNECT"));
+        // Path and query are parts of the target: when it needed no
+        // escaping (nearly always), neither do they.
+        let part = |w: &mut JsonWriter<'_>, s: Option<&str>| match s {
+            Some(s) if verbatim => w.unescaped(s),
+            Some(s) => w.str(s),
+            None => w.null(),
+        };
+        w.key("path");
+        part(w, parts.path);
+        w.key("query");
+        part(w, parts.query);
+        w.key("host");
+        match (parts.authority, h.header_text_of("host")) {
+            (Some(authority), _) => w.str(authority),
+            (None, Some(host)) => w.head_text(host),
+            (None, None) => w.null(),
+        }
     } else {
         w.key("status");
         w.u64(h.status() as u64);
@@ -326,7 +405,10 @@ fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
 }
 
 /// Headers as an object: lower-case names, repeated fields joined with
-/// ", " at the first occurrence's place.
+/// ", " at the first occurrence's place (RFC 9110 §5.3). `set-cookie` is
+/// the exception the RFC names: its values may hold commas (`Expires`
+/// dates), so it is always an array of its values, in order, even when
+/// there is one.
 fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
     let n = head.header_count();
     let name = |i: usize| head.header_name(i);
@@ -352,6 +434,15 @@ fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
         }
         let (key, value) = head.header_text(i);
         w.key_lowercase(key);
+        if sig == SET_COOKIE_SIG && name(i).eq_ignore_ascii_case(b"set-cookie") {
+            w.begin_array();
+            w.head_text(value);
+            for j in (i + 1..n).filter(|&j| same(i, j)) {
+                w.head_text(head.header_text(j).1);
+            }
+            w.end_array();
+            continue;
+        }
         let mut later = (i + 1..n).filter(|&j| same(i, j)).peekable();
         if !sigs[i + 1..].contains(&sig) || later.peek().is_none() {
             w.head_text(value);
@@ -368,16 +459,213 @@ fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
 }
 
 /// Length and folded first and last bytes of a header name.
-fn signature(name: &[u8]) -> u32 {
-    let first = name.first().map(|b| b.to_ascii_lowercase()).unwrap_or(0) as u32;
-    let last = name.last().map(|b| b.to_ascii_lowercase()).unwrap_or(0) as u32;
-    (name.len() as u32) << 16 | first << 8 | last
+const fn signature(name: &[u8]) -> u32 {
+    let (first, last) = match name {
+        [] => (0, 0),
+        [first, .., last] => (first.to_ascii_lowercase(), last.to_ascii_lowercase()),
+        [only] => (only.to_ascii_lowercase(), only.to_ascii_lowercase()),
+    };
+    (name.len() as u32) << 16 | (first as u32) << 8 | last as u32
 }
+
+/// Names with another signature are not `set-cookie`: most headers are
+/// ruled out without comparing their names.
+const SET_COOKIE_SIG: u32 = signature(b"set-cookie");
+
+/// The test suite's record check (schema and key order), shared with the
+/// integration tests.
+#[cfg(test)]
+#[path = "../../tests/common/record_check.rs"]
+pub(crate) mod record_check;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Head;
     use std::time::{Duration, UNIX_EPOCH};
+
+    fn message(raw: &[u8], request: bool) -> Message {
+        let head = Head::parse(raw, request).expect("head parses");
+        Message::new(head, 1_764_057_600_000_000_000)
+    }
+
+    /// The record of one exchange, checked against the schema: its line
+    /// and its parsed value.
+    fn record_line(
+        ctx: &RecordCtx,
+        request: &[u8],
+        response: &[u8],
+    ) -> (String, serde_json::Value) {
+        let txn = Transaction {
+            seq: 0,
+            request: Some(message(request, true)),
+            response: Some(message(response, false)),
+            flags: Flags::default(),
+            filtered: None,
+            placeholder: false,
+        };
+        let ep = crate::flow::Endpoint {
+            ip: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        let conn = ConnInfo {
+            id: 1,
+            client: ep,
+            server: ep,
+        };
+        let mut line = Vec::new();
+        RecordView {
+            ctx,
+            conn: &conn,
+            txn: &txn,
+        }
+        .write_line(&mut line);
+        let line = String::from_utf8(line).expect("records are UTF-8");
+        let value = record_check::parse(line.trim_end());
+        (line, value)
+    }
+
+    fn record(request: &[u8], response: &[u8]) -> serde_json::Value {
+        record_line(&RecordCtx::default(), request, response).1
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn set_cookie_values_with_expires_dates_stay_apart() {
+        let (line, r) = record_line(
+            &RecordCtx::default(),
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly\r\n\
+              Vary: Accept\r\nSET-COOKIE: theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT\r\n\
+              Vary: Origin\r\nset-cookie: lang=en\r\nContent-Length: 0\r\n\r\n",
+        );
+        let headers = &r["response"]["headers"];
+        assert_eq!(
+            headers["set-cookie"],
+            serde_json::json!([
+                "sid=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly",
+                "theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT",
+                "lang=en"
+            ])
+        );
+        // Other repeated fields keep RFC 9110's joining.
+        assert_eq!(headers["vary"], "Accept, Origin");
+        // The array stands at the first field's place.
+        assert!(
+            line.contains(r#""headers":{"set-cookie":["sid=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly","theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT","lang=en"],"vary":"Accept, Origin","content-length":"0"}"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_single_set_cookie_is_an_array_too() {
+        let r = record(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=\"q\\\"x\"\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(
+            r["response"]["headers"]["set-cookie"],
+            serde_json::json!(["a=\"q\\\"x\""])
+        );
+        // Names of the same length and ends are not mistaken for it.
+        let r = record(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSame-Shape: 1\r\nSame-Shape: 2\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(r["response"]["headers"]["same-shape"], "1, 2");
+    }
+
+    /// (path, query, host) of a request.
+    fn parts(request: &[u8]) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+        let r = record(request, OK);
+        let q = &r["request"];
+        (q["path"].clone(), q["query"].clone(), q["host"].clone())
+    }
+
+    #[test]
+    fn path_query_and_host_of_each_target_form() {
+        use serde_json::{json, Value::Null};
+        // Origin form.
+        assert_eq!(
+            parts(b"GET /api/orders?x=1&y=%22 HTTP/1.1\r\nHost: shop.test:8080\r\n\r\n"),
+            (
+                json!("/api/orders"),
+                json!("x=1&y=%22"),
+                json!("shop.test:8080")
+            )
+        );
+        // No query, and an empty one.
+        assert_eq!(
+            parts(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (json!("/a"), Null, json!("h"))
+        );
+        assert_eq!(
+            parts(b"GET /a? HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (json!("/a"), json!(""), json!("h"))
+        );
+        // Absolute form: the target's authority wins over Host.
+        assert_eq!(
+            parts(b"GET http://h.test/p?q HTTP/1.1\r\nHost: other\r\n\r\n"),
+            (json!("/p"), json!("q"), json!("h.test"))
+        );
+        assert_eq!(
+            parts(b"GET http://h.test HTTP/1.1\r\n\r\n"),
+            (json!("/"), Null, json!("h.test"))
+        );
+        // No Host at all (HTTP/1.0).
+        assert_eq!(parts(b"GET /x HTTP/1.0\r\n\r\n"), (json!("/x"), Null, Null));
+        // CONNECT's authority form and OPTIONS' asterisk form.
+        assert_eq!(
+            parts(b"CONNECT h.test:443 HTTP/1.1\r\nHost: h.test:443\r\n\r\n"),
+            (Null, Null, json!("h.test:443"))
+        );
+        assert_eq!(
+            parts(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (json!("*"), Null, json!("h"))
+        );
+    }
+
+    #[test]
+    fn parts_of_a_target_that_needs_escaping_are_escaped() {
+        let (path, query, _) = parts(b"GET /a\"b\\c?d=\"e\" HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(path, "/a\"b\\c");
+        assert_eq!(query, "d=\"e\"");
+    }
+
+    #[test]
+    fn every_record_carries_version_collection_and_observer() {
+        let observer = Observer {
+            host: "sensor \"7\"".into(),
+            interface: "eth0,eth1".into(),
+            version: "1.2.3".into(),
+        };
+        let ctx = RecordCtx::new("cat\\log", 9, "x-real-ip", observer.clone());
+        let (line, r) = record_line(&ctx, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", OK);
+        assert_eq!(r["schema_version"], SCHEMA_VERSION);
+        assert_eq!(r["collection_id"], "cat\\log");
+        assert_eq!(
+            r["observer"],
+            serde_json::json!({"host": "sensor \"7\"", "interface": "eth0,eth1", "version": "1.2.3"})
+        );
+        // Constant members come right after the id, pre-escaped.
+        let after_id = line.split_once(r#"-0","#).expect("id").1;
+        assert!(
+            after_id.starts_with(
+                r#""schema_version":2,"collection_id":"cat\\log","observer":{"host":"sensor \"7\"","interface":"eth0,eth1","version":"1.2.3"},"conn":{"#
+            ),
+            "{line}"
+        );
+        assert_eq!(ctx.collection_id(), "cat\\log");
+        assert_eq!(ctx.observer(), &observer);
+    }
+
+    #[test]
+    fn the_running_binary_reports_its_own_version() {
+        let o = Observer::new("eth0".into());
+        assert_eq!(o.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(o.interface, "eth0");
+    }
 
     #[test]
     fn rfc3339_matches_humantime() {

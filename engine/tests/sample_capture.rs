@@ -153,3 +153,19 @@ fn schema_check_refuses_records_that_break_the_contract() {
     let reparsed: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(record_check::parse(&line), reparsed);
 }
+
+/// The record README.md shows consumers follows the schema too.
+#[test]
+fn readme_example_record_follows_the_schema() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = &readme[readme.find("## The record").expect("record section")..];
+    let example = section
+        .split("```json")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a JSON example");
+    let record: Value = serde_json::from_str(example).expect("the example is JSON");
+    record_check::validate(&record);
+    assert!(example.trim_start().starts_with("{\n  \"id\""));
+}

@@ -127,6 +127,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any target splits without a panic.
+        #[test]
+        fn any_target_splits(t in "(?s).{0,64}", connect in proptest::prelude::any::<bool>()) {
+            let _ = split(&t, connect);
+        }
+
+        /// An origin-form target is exactly its path, then `?` and its
+        /// query when there is one.
+        #[test]
+        fn origin_form_rejoins(t in "/(?s).{0,64}", connect in proptest::prelude::any::<bool>()) {
+            let p = split(&t, connect);
+            let path = p.path.expect("origin form has a path");
+            let rejoined = match p.query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            proptest::prop_assert_eq!(&rejoined, &t);
+            proptest::prop_assert_eq!(p.authority, None);
+        }
+    }
+
     #[test]
     fn asterisk_authority_and_other_forms() {
         assert_eq!(parts("*"), (Some("*"), None, None));

@@ -3,6 +3,9 @@
 //! SYNs). The engine must finish without a panic, within a memory bound,
 //! and say what it dropped in its counters.
 
+#[path = "common/record_check.rs"]
+mod record_check;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::Ipv4Addr;
@@ -77,7 +80,7 @@ fn run(capture: &Path, env: &[(&str, &str)]) -> Outcome {
         stdout.read_to_string(&mut s).unwrap();
         s.lines()
             .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).expect("record is JSON");
+                let v = record_check::parse(l);
                 v["request"]["target"].as_str().unwrap_or("-").to_string()
             })
             .collect::<Vec<_>>()

@@ -15,6 +15,8 @@
 
 #[path = "conformance/board.rs"]
 mod board;
+#[path = "common/record_check.rs"]
+mod record_check;
 #[path = "conformance/suricata.rs"]
 mod suricata;
 

@@ -35,6 +35,11 @@ fn check_against_access_log(engine: &str, n: u8) {
     let log = pair.access_log();
     assert_eq!(log.len(), 25);
     assert_eq!(record_keys(&fin.records), sorted(log), "{}", fin.stderr);
+    // Records name the interface they were captured on.
+    assert!(fin
+        .records
+        .iter()
+        .all(|r| r["observer"]["interface"] == *pair.va));
     assert_eq!(fin.counter("steer_misrouted"), 0);
     assert_eq!(fin.counter("kernel_drops"), 0);
     assert!(fin.counter("kernel_packets") >= fin.counter("packets"));

@@ -1,7 +1,11 @@
 //! The shipped sample capture against the access log nginx wrote while it
 //! was recorded (tools/record-sample.sh): every API request nginx served
 //! becomes one record, in order, with the same method, target and status;
-//! the two static assets are filtered out.
+//! the two static assets are filtered out. Also where the schema check
+//! every test reads records through is shown to refuse broken records.
+
+#[path = "common/record_check.rs"]
+mod record_check;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -51,11 +55,7 @@ fn records() -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut recs: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut recs = record_check::parse_lines(&String::from_utf8(out.stdout).unwrap());
     recs.sort_by(|a, b| {
         a["request"]["ts"]
             .as_str()
@@ -82,6 +82,15 @@ fn records_match_nginx_access_log() {
         let (req, resp) = (&r["request"], &r["response"]);
         assert_eq!(req["method"], method.as_str());
         assert_eq!(req["target"], target.as_str());
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (Value::from(p), Value::from(q)),
+            None => (Value::from(target.as_str()), Value::Null),
+        };
+        assert_eq!((&req["path"], &req["query"]), (&path, &query), "{target}");
+        assert_eq!(req["host"], req["headers"]["host"], "{target}");
+        assert_eq!(r["schema_version"], 2);
+        assert_eq!(r["observer"]["interface"], "sample.pcap");
+        assert_eq!(r["observer"]["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(resp["status"].as_u64(), Some(*status));
         assert_eq!(req["headers"]["x-real-ip"], "203.0.113.7");
         assert_eq!(r["flags"], Value::Array(vec![]), "{target}");
@@ -91,4 +100,72 @@ fn records_match_nginx_access_log() {
             assert_eq!(resp["body_size"].as_u64(), Some(*sent), "{target}");
         }
     }
+}
+
+/// A way of breaking a record.
+type Breakage = fn(&mut Value);
+
+/// The check every test's records go through bites: each way of breaking
+/// the contract in a real record is refused, the record itself is not.
+#[test]
+fn schema_check_refuses_records_that_break_the_contract() {
+    let good = records().remove(0);
+    assert!(record_check::violations(&good).is_empty());
+    let breakages: [(&str, Breakage); 9] = [
+        ("set-cookie as a joined string", |r| {
+            r["response"]["headers"]["set-cookie"] =
+                "a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT, b=2".into()
+        }),
+        ("no observer", |r| {
+            r.as_object_mut().unwrap().remove("observer");
+        }),
+        ("another schema version", |r| r["schema_version"] = 1.into()),
+        ("an undocumented field", |r| r["extra"] = true.into()),
+        ("an undocumented request field", |r| {
+            r["request"]["url"] = "/".into()
+        }),
+        ("a path that is a number", |r| {
+            r["request"]["path"] = 3.into()
+        }),
+        ("no query member", |r| {
+            r["request"].as_object_mut().unwrap().remove("query");
+        }),
+        ("an address that is not one", |r| {
+            r["conn"]["client_ip"] = "10.77.0".into()
+        }),
+        ("a time that is not RFC 3339", |r| {
+            r["request"]["ts"] = "yesterday".into()
+        }),
+    ];
+    for (what, breakage) in breakages {
+        let mut bad = good.clone();
+        breakage(&mut bad);
+        assert!(
+            !record_check::violations(&bad).is_empty(),
+            "the schema accepted a record with {what}"
+        );
+    }
+    // A record whose first key is not "id" is refused when parsed.
+    let mut line = serde_json::to_string(&good).unwrap();
+    assert!(!line.starts_with("{\"id\""), "serde_json sorts keys");
+    assert!(std::panic::catch_unwind(|| record_check::parse(&line)).is_err());
+    line = format!("{{\"id\":{},{}", good["id"], &line[1..]);
+    let reparsed: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record_check::parse(&line), reparsed);
+}
+
+/// The record README.md shows consumers follows the schema too.
+#[test]
+fn readme_example_record_follows_the_schema() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = &readme[readme.find("## The record").expect("record section")..];
+    let example = section
+        .split("```json")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a JSON example");
+    let record: Value = serde_json::from_str(example).expect("the example is JSON");
+    record_check::validate(&record);
+    assert!(example.trim_start().starts_with("{\n  \"id\""));
 }

@@ -150,6 +150,26 @@ impl<'a> JsonWriter<'a> {
         self.comma = true;
     }
 
+    /// Like `str`, and says whether `s` went out as it is (nothing needed
+    /// escaping), so that parts of it may then go out with `unescaped`.
+    pub fn str_verbatim(&mut self, s: &str) -> bool {
+        self.sep();
+        let start = self.out.len();
+        escape_str(self.out, s);
+        self.comma = true;
+        self.out.len() - start == s.len() + 2
+    }
+
+    /// A string known to need no escaping: a part of one that
+    /// `str_verbatim` wrote as it was.
+    pub fn unescaped(&mut self, s: &str) {
+        self.sep();
+        self.out.push(b'"');
+        self.out.extend_from_slice(s.as_bytes());
+        self.out.push(b'"');
+        self.comma = true;
+    }
+
     /// Text that may not be valid UTF-8 (header values): replaced lossily.
     pub fn text(&mut self, b: &[u8]) {
         self.sep();

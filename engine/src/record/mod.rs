@@ -283,12 +283,19 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         w.key("method");
         w.str(method);
         w.key("target");
-        w.str(target);
+        let verbatim = w.str_verbatim(target);
         let parts = target::split(target, method.eq_ignore_ascii_case("CONNECT"));
+        // Path and query are parts of the target: when it needed no
+        // escaping (nearly always), neither do they.
+        let part = |w: &mut JsonWriter<'_>, s: Option<&str>| match s {
+            Some(s) if verbatim => w.unescaped(s),
+            Some(s) => w.str(s),
+            None => w.null(),
+        };
         w.key("path");
-        opt_str(w, parts.path);
+        part(w, parts.path);
         w.key("query");
-        opt_str(w, parts.query);
+        part(w, parts.query);
         w.key("host");
         match (parts.authority, h.header_text_of("host")) {
             (Some(authority), _) => w.str(authority),
@@ -321,13 +328,6 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         None => w.null(),
     }
     w.end_object();
-}
-
-fn opt_str(w: &mut JsonWriter<'_>, s: Option<&str>) {
-    match s {
-        Some(s) => w.str(s),
-        None => w.null(),
-    }
 }
 
 /// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`.
@@ -472,10 +472,200 @@ const fn signature(name: &[u8]) -> u32 {
 /// ruled out without comparing their names.
 const SET_COOKIE_SIG: u32 = signature(b"set-cookie");
 
+/// The test suite's record check (schema and key order), shared with the
+/// integration tests.
+#[cfg(test)]
+#[path = "../../tests/common/record_check.rs"]
+pub(crate) mod record_check;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Head;
     use std::time::{Duration, UNIX_EPOCH};
+
+    fn message(raw: &[u8], request: bool) -> Message {
+        let head = Head::parse(raw, request).expect("head parses");
+        Message::new(head, 1_764_057_600_000_000_000)
+    }
+
+    /// The record of one exchange, checked against the schema: its line
+    /// and its parsed value.
+    fn record_line(
+        ctx: &RecordCtx,
+        request: &[u8],
+        response: &[u8],
+    ) -> (String, serde_json::Value) {
+        let txn = Transaction {
+            seq: 0,
+            request: Some(message(request, true)),
+            response: Some(message(response, false)),
+            flags: Flags::default(),
+            filtered: None,
+            placeholder: false,
+        };
+        let ep = crate::flow::Endpoint {
+            ip: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        let conn = ConnInfo {
+            id: 1,
+            client: ep,
+            server: ep,
+        };
+        let mut line = Vec::new();
+        RecordView {
+            ctx,
+            conn: &conn,
+            txn: &txn,
+        }
+        .write_line(&mut line);
+        let line = String::from_utf8(line).expect("records are UTF-8");
+        let value = record_check::parse(line.trim_end());
+        (line, value)
+    }
+
+    fn record(request: &[u8], response: &[u8]) -> serde_json::Value {
+        record_line(&RecordCtx::default(), request, response).1
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn set_cookie_values_with_expires_dates_stay_apart() {
+        let (line, r) = record_line(
+            &RecordCtx::default(),
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly\r\n\
+              Vary: Accept\r\nSET-COOKIE: theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT\r\n\
+              Vary: Origin\r\nset-cookie: lang=en\r\nContent-Length: 0\r\n\r\n",
+        );
+        let headers = &r["response"]["headers"];
+        assert_eq!(
+            headers["set-cookie"],
+            serde_json::json!([
+                "sid=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly",
+                "theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT",
+                "lang=en"
+            ])
+        );
+        // Other repeated fields keep RFC 9110's joining.
+        assert_eq!(headers["vary"], "Accept, Origin");
+        // The array stands at the first field's place.
+        assert!(
+            line.contains(r#""headers":{"set-cookie":["sid=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly","theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT","lang=en"],"vary":"Accept, Origin","content-length":"0"}"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_single_set_cookie_is_an_array_too() {
+        let r = record(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=\"q\\\"x\"\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(
+            r["response"]["headers"]["set-cookie"],
+            serde_json::json!(["a=\"q\\\"x\""])
+        );
+        // Names of the same length and ends are not mistaken for it.
+        let r = record(
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSame-Shape: 1\r\nSame-Shape: 2\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(r["response"]["headers"]["same-shape"], "1, 2");
+    }
+
+    /// (path, query, host) of a request.
+    fn parts(request: &[u8]) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+        let r = record(request, OK);
+        let q = &r["request"];
+        (q["path"].clone(), q["query"].clone(), q["host"].clone())
+    }
+
+    #[test]
+    fn path_query_and_host_of_each_target_form() {
+        use serde_json::{json, Value::Null};
+        // Origin form.
+        assert_eq!(
+            parts(b"GET /api/orders?x=1&y=%22 HTTP/1.1\r\nHost: shop.test:8080\r\n\r\n"),
+            (
+                json!("/api/orders"),
+                json!("x=1&y=%22"),
+                json!("shop.test:8080")
+            )
+        );
+        // No query, and an empty one.
+        assert_eq!(
+            parts(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (json!("/a"), Null, json!("h"))
+        );
+        assert_eq!(
+            parts(b"GET /a? HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (json!("/a"), json!(""), json!("h"))
+        );
+        // Absolute form: the target's authority wins over Host.
+        assert_eq!(
+            parts(b"GET http://h.test/p?q HTTP/1.1\r\nHost: other\r\n\r\n"),
+            (json!("/p"), json!("q"), json!("h.test"))
+        );
+        assert_eq!(
+            parts(b"GET http://h.test HTTP/1.1\r\n\r\n"),
+            (json!("/"), Null, json!("h.test"))
+        );
+        // No Host at all (HTTP/1.0).
+        assert_eq!(parts(b"GET /x HTTP/1.0\r\n\r\n"), (json!("/x"), Null, Null));
+        // CONNECT's authority form and OPTIONS' asterisk form.
+        assert_eq!(
+            parts(b"CONNECT h.test:443 HTTP/1.1\r\nHost: h.test:443\r\n\r\n"),
+            (Null, Null, json!("h.test:443"))
+        );
+        assert_eq!(
+            parts(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"),
+            (json!("*"), Null, json!("h"))
+        );
+    }
+
+    #[test]
+    fn parts_of_a_target_that_needs_escaping_are_escaped() {
+        let (path, query, _) = parts(b"GET /a\"b\\c?d=\"e\" HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(path, "/a\"b\\c");
+        assert_eq!(query, "d=\"e\"");
+    }
+
+    #[test]
+    fn every_record_carries_version_collection_and_observer() {
+        let observer = Observer {
+            host: "sensor \"7\"".into(),
+            interface: "eth0,eth1".into(),
+            version: "1.2.3".into(),
+        };
+        let ctx = RecordCtx::new("cat\\log", 9, "x-real-ip", observer.clone());
+        let (line, r) = record_line(&ctx, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", OK);
+        assert_eq!(r["schema_version"], SCHEMA_VERSION);
+        assert_eq!(r["collection_id"], "cat\\log");
+        assert_eq!(
+            r["observer"],
+            serde_json::json!({"host": "sensor \"7\"", "interface": "eth0,eth1", "version": "1.2.3"})
+        );
+        // Constant members come right after the id, pre-escaped.
+        let after_id = line.split_once(r#"-0","#).expect("id").1;
+        assert!(
+            after_id.starts_with(
+                r#""schema_version":2,"collection_id":"cat\\log","observer":{"host":"sensor \"7\"","interface":"eth0,eth1","version":"1.2.3"},"conn":{"#
+            ),
+            "{line}"
+        );
+        assert_eq!(ctx.collection_id(), "cat\\log");
+        assert_eq!(ctx.observer(), &observer);
+    }
+
+    #[test]
+    fn the_running_binary_reports_its_own_version() {
+        let o = Observer::new("eth0".into());
+        assert_eq!(o.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(o.interface, "eth0");
+    }
 
     #[test]
     fn rfc3339_matches_humantime() {

@@ -25,7 +25,16 @@ pub struct TargetParts<'a> {
 
 /// Splits `target`; `connect` says the method was CONNECT.
 pub fn split(target: &str, connect: bool) -> TargetParts<'_> {
-    if connect && !target.starts_with('/') {
+    if target.starts_with('/') {
+        // Origin-form, nearly every request: one scan for '?'.
+        let (path, query) = path_query(target);
+        return TargetParts {
+            path: Some(path),
+            query,
+            authority: None,
+        };
+    }
+    if connect {
         return TargetParts {
             path: None,
             query: None,
@@ -116,6 +125,28 @@ mod tests {
             parts("HTTP://[2001:db8::1]:80/x"),
             (Some("/x"), None, Some("[2001:db8::1]:80"))
         );
+    }
+
+    proptest::proptest! {
+        /// Any target splits without a panic.
+        #[test]
+        fn any_target_splits(t in "(?s).{0,64}", connect in proptest::prelude::any::<bool>()) {
+            let _ = split(&t, connect);
+        }
+
+        /// An origin-form target is exactly its path, then `?` and its
+        /// query when there is one.
+        #[test]
+        fn origin_form_rejoins(t in "/(?s).{0,64}", connect in proptest::prelude::any::<bool>()) {
+            let p = split(&t, connect);
+            let path = p.path.expect("origin form has a path");
+            let rejoined = match p.query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            proptest::prop_assert_eq!(&rejoined, &t);
+            proptest::prop_assert_eq!(p.authority, None);
+        }
     }
 
     #[test]

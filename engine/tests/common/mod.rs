@@ -1,4 +1,5 @@
 //! Helpers shared by integration tests.
 
 pub mod netns;
+pub mod record_check;
 pub mod workload;

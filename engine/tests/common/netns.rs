@@ -482,10 +482,7 @@ fn finish(child: &mut Child, out: &Path, log: Option<&Path>) -> Finished {
     let text = std::fs::read_to_string(out).unwrap_or_default();
     Finished {
         code: status.code(),
-        records: text
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("record is JSON"))
-            .collect(),
+        records: super::record_check::parse_lines(&text),
         stderr,
     }
 }

@@ -122,8 +122,8 @@ pub fn replay_topspeed(pair: &Pair, pcap: &std::path::Path) {
     ));
 }
 
-/// What must be equal between live and file input: everything but ids
-/// and times.
+/// What must be equal between live and file input: everything but ids,
+/// times and the observer (whose `interface` names the device or the file).
 pub fn comparable(records: &[Value]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in records {
@@ -131,6 +131,7 @@ pub fn comparable(records: &[Value]) -> BTreeMap<String, usize> {
         let o = r.as_object_mut().unwrap();
         o.remove("id");
         o.remove("duration_us");
+        o.remove("observer");
         for side in ["request", "response"] {
             if let Some(s) = o.get_mut(side).and_then(|s| s.as_object_mut()) {
                 s.remove("ts");

@@ -65,9 +65,7 @@ pub fn run_engine(capture: &Path) -> Result<Run, String> {
     }
     let mut values = Vec::new();
     for l in out.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value =
-            serde_json::from_str(l).map_err(|e| format!("record is not JSON: {e}: {l}"))?;
-        values.push(v);
+        values.push(crate::record_check::parse(l));
     }
     Ok(Run { values, stderr })
 }

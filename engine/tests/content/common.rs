@@ -62,11 +62,7 @@ pub fn run(pcap: &Path, env: &[(&str, &str)]) -> Run {
     let out = cmd.output().expect("run httpcap");
     let summary = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "httpcap failed: {summary}");
-    let records = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {e}: {l}")))
-        .collect();
+    let records = crate::record_check::parse_lines(&String::from_utf8_lossy(&out.stdout));
     Run { records, summary }
 }
 

@@ -307,11 +307,22 @@ http {{
         location /pages/ {{ alias {d}/files/; default_type text/html; }}
         location /static/ {{ alias {d}/static/; }}
         location = /upload {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+        location = /cookies {{
+            default_type application/json;
+            add_header Set-Cookie "{COOKIE_SID}";
+            add_header Set-Cookie "{COOKIE_THEME}";
+            return 200 '{{"ok":true}}';
+        }}
     }}
 }}
 "#
     )
 }
+
+/// Two cookies whose Expires dates hold commas: joined with ", " they
+/// could not be told apart again.
+const COOKIE_SID: &str = "sid=5f2b9c; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly";
+const COOKIE_THEME: &str = "theme=dark; Expires=Thu, 01 Jan 2027 00:00:00 GMT; SameSite=Lax";
 
 /// Records the whole exchange set, returning the capture's path.
 fn record(lab: &mut Lab) -> PathBuf {
@@ -434,6 +445,11 @@ fn record(lab: &mut Lab) -> PathBuf {
         &data,
         &upload,
     ]);
+    // Two Set-Cookie fields, asked for in origin form and in absolute form
+    // (the target's authority, not the Host header, is the record's host).
+    let (cookies, cookies_abs) = (n("/cookies?a=1&b="), n("/cookies"));
+    lab.curl(&[&cookies]);
+    lab.curl(&["--request-target", "http://shop.test/cookies", &cookies_abs]);
     // What the default filters drop: two extensions, an HTML answer, an
     // image Accept, a multipart upload.
     let (js, png, page, small) = (
@@ -570,7 +586,37 @@ fn real_servers_round_trip() {
             "{t} was filtered"
         );
     }
-    assert_eq!(r.records.len(), checked + 2);
+    assert_eq!(r.records.len(), checked + 4);
+
+    // Set-Cookie: an array of the fields' values, each exact.
+    let cookies: Vec<&Value> = r
+        .records
+        .iter()
+        .filter(|x| x["request"]["path"] == "/cookies")
+        .collect();
+    assert_eq!(cookies.len(), 2, "both /cookies requests");
+    for x in &cookies {
+        assert_eq!(
+            x["response"]["headers"]["set-cookie"],
+            serde_json::json!([COOKIE_SID, COOKIE_THEME]),
+            "{}",
+            target(x)
+        );
+    }
+    let origin = cookies
+        .iter()
+        .find(|x| target(x) == "/cookies?a=1&b=")
+        .expect("origin-form request");
+    assert_eq!(origin["request"]["query"], "a=1&b=");
+    assert_eq!(origin["request"]["host"], SRV_IP);
+    let absolute = cookies
+        .iter()
+        .find(|x| target(x) == "http://shop.test/cookies")
+        .expect("absolute-form request");
+    assert!(absolute["request"]["query"].is_null());
+    assert_eq!(absolute["request"]["host"], "shop.test");
+    assert_eq!(absolute["request"]["headers"]["host"], SRV_IP);
+    assert_eq!(absolute["observer"]["interface"], "content.pcap");
 
     // The bomb stops at MAX_BODY_BYTES; the gzip trailer tells its size.
     let bomb = r

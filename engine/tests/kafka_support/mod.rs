@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/record_check.rs"]
+mod record_check;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -223,7 +226,7 @@ impl Broker {
         let mut args = vec!["read", "--bootstrap", &addr, "--topic", topic];
         args.extend(self.auth.iter().map(String::as_str));
         let out = consume(&args).expect("read topic");
-        out.lines().map(str::to_string).collect()
+        out.lines().map(checked).collect()
     }
 
     /// Every message as (key, value), reading until at least `expected`
@@ -281,7 +284,7 @@ impl Broker {
         out.lines()
             .map(|l| {
                 let (k, v) = l.split_once('\t').unwrap_or(("", l));
-                (k.to_string(), v.to_string())
+                (k.to_string(), checked(v))
             })
             .collect()
     }
@@ -525,13 +528,27 @@ pub fn run(env: &[(String, String)], bound: Duration) -> Finished {
     spawn(env).wait(bound)
 }
 
-/// The JSON-lines output, one String per record.
+/// The JSON-lines output, one String per record, each checked against
+/// the record schema.
 pub fn read_lines(path: &str) -> Vec<String> {
     std::fs::read_to_string(path)
         .expect("read JSON lines")
         .lines()
-        .map(str::to_string)
+        .map(|l| {
+            record_check::parse(l);
+            l.to_string()
+        })
         .collect()
+}
+
+/// A message value read from a topic. Values that are records (httpcap
+/// writes nothing else; producer tests send their own payloads) are
+/// checked against the record schema.
+fn checked(value: &str) -> String {
+    if value.starts_with("{\"id\"") {
+        record_check::parse(value);
+    }
+    value.to_string()
 }
 
 /// consume.py's diagnostics (stderr) for a failure message.
@@ -568,7 +585,7 @@ pub fn assert_same_records(keyed: &[(String, String)], jsonl: &[String], what: &
 
     let mut last_seq: HashMap<&str, u64> = HashMap::new();
     for (key, value) in keyed {
-        let rec: serde_json::Value = serde_json::from_str(value).expect("record JSON");
+        let rec = record_check::parse(value);
         let id = rec["id"].as_str().expect("id");
         let (conn, seq) = id.rsplit_once('-').expect("id form");
         assert_eq!(conn, key, "{what}: key is not the record's connection");

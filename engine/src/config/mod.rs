@@ -327,7 +327,7 @@ pub struct Config {
     /// max.in.flight.requests.per.connection, queue.buffering.max.*,
     /// message.max.bytes, client.id, security.protocol, sasl.*, ssl.*,
     /// bootstrap.servers. delivery.report.only.error is refused.
-    #[arg(long, env = "OUTPUT_KAFKA_OPTIONS", default_value = "")]
+    #[arg(long, env = "OUTPUT_KAFKA_OPTIONS", default_value = "", help_heading = KAFKA)]
     pub output_kafka_options: String,
 
     // ---- Monitoring --------------------------------------------------------

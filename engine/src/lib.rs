@@ -7,6 +7,10 @@
 //! on one pinned core; `runtime` starts the shards; `stats` is the only
 //! state they share.
 
+// unsafe only where a kernel interface needs it: the capture modules that
+// map rings and open sockets opt out, each with SAFETY comments.
+#![deny(unsafe_code)]
+
 pub mod bpf;
 pub mod capture;
 pub mod config;

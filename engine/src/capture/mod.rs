@@ -2,11 +2,15 @@
 //! frames with their link type and timestamp; nothing above this module
 //! knows whether they came from a file or a kernel ring.
 
+#[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod af_packet;
+#[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod af_xdp;
 pub mod batch;
 pub mod iface;
+#[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod live;
+#[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod mmap;
 pub mod own_traffic;
 pub mod pcap_file;
@@ -15,6 +19,7 @@ pub mod privileges;
 pub mod steer;
 #[cfg(test)]
 pub(crate) mod testpkt;
+#[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod xdp;
 
 pub use crate::frame::{LinkType, Packet};

@@ -56,16 +56,9 @@ impl Observer {
     }
 }
 
-/// The machine's host name (empty if the kernel will not say).
+/// The machine's host name (empty if the kernel will not say): the UTS
+/// namespace's, as gethostname(2) would return it.
 pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for writes of its length; gethostname
-    // writes at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc == 0 {
-        let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        return String::from_utf8_lossy(&buf[..len]).into_owned();
-    }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()

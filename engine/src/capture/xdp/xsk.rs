@@ -41,10 +41,13 @@ pub use libc::{XDP_COPY, XDP_USE_NEED_WAKEUP, XDP_ZEROCOPY};
 /// Every bit pattern of `size_of::<Self>()` bytes must be a valid value.
 pub unsafe trait Plain: Copy {}
 
-// SAFETY: an integer, and C structs made only of integers.
+// SAFETY: an integer: every bit pattern is a value.
 unsafe impl Plain for u64 {}
+// SAFETY: C structs made only of integers, without padding invariants.
 unsafe impl Plain for libc::xdp_desc {}
+// SAFETY: as above.
 unsafe impl Plain for libc::xdp_mmap_offsets {}
+// SAFETY: as above.
 unsafe impl Plain for libc::xdp_statistics {}
 
 pub use crate::capture::mmap::Mmap;
@@ -321,9 +324,8 @@ impl Socket {
         let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         check(fd)?;
         // SAFETY: a fresh descriptor that nothing else owns.
-        Ok(Socket {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Socket { fd })
     }
 
     fn setsockopt<V>(&self, name: libc::c_int, value: &V) -> io::Result<()> {

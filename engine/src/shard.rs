@@ -560,7 +560,7 @@ impl Shard {
                 conn: info,
                 txn: &txn,
             };
-            tracing::trace!(target: "transaction", shard = self.id, conn = info.id, seq = txn.seq, flags = txn.flags.0, "transaction");
+            tracing::trace!(target: crate::logging::TRANSACTION, shard = self.id, conn = info.id, seq = txn.seq, flags = txn.flags.0, "transaction");
             let bytes = write_record(&mut self.sinks, &mut self.line, &view);
             self.stats.add(Counter::RecordBytes, bytes as u64);
             let lat = self.latency_us();
@@ -588,7 +588,7 @@ impl Shard {
     fn close_slot(&mut self, slot: usize, ts_ns: u64, why: Counter) {
         self.discharge(slot);
         let mut conn = self.table.remove(slot);
-        tracing::trace!(target: "connection", shard = self.id, id = conn.id, lo = %conn.key.lo.ip, lo_port = conn.key.lo.port, hi = %conn.key.hi.ip, hi_port = conn.key.hi.port, why = why.name(), "connection ended");
+        tracing::trace!(target: crate::logging::CONNECTION, shard = self.id, id = conn.id, lo = %conn.key.lo.ip, lo_port = conn.key.lo.port, hi = %conn.key.hi.ip, hi_port = conn.key.hi.port, why = why.name(), "connection ended");
         self.stats.inc(why);
         self.stats
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);

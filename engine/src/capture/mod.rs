@@ -49,7 +49,8 @@ pub trait PacketSource: Send {
         self.poll(&mut |p| on_packet(p, None))
     }
 
-    /// Wall-clock sources return None; file sources return the capture time
-    /// reached so far, which drives flushing and expiry.
+    /// Whether packets carry wall-clock (kernel) timestamps. A file
+    /// source's timestamps are the capture's own, and they drive flushing
+    /// and expiry instead of the wall clock.
     fn is_live(&self) -> bool;
 }

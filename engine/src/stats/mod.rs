@@ -80,7 +80,8 @@ pub struct Registry {
     pub duration_us: hdrhistogram::sync::SyncHistogram<u64>,
 }
 
-/// Sum over shards of one counter.
+/// Every counter and gauge summed over the shards, and each shard's
+/// packet count (to show imbalance).
 pub struct Totals {
     pub counters: [u64; Counter::COUNT],
     pub gauges: [u64; Gauge::COUNT],

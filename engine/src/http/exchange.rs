@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use super::anomaly::HttpAnomaly;
 use super::filter::Filters;
 use super::head::Head;
 use super::parser::{
@@ -311,11 +312,17 @@ impl SideSink<'_, '_, '_> {
     }
 
     fn request_head(&mut self, head: Head, ts_ns: u64) -> Framing {
-        let framing = request_framing(&head).unwrap_or_else(|_| {
-            self.ctx.stats.inc(Counter::HttpParseErrors);
-            Framing::None
-        });
+        let (framing, invalid) = match request_framing(&head) {
+            Ok(f) => (f, false),
+            Err(_) => {
+                HttpAnomaly::BadFraming.count(self.ctx.stats);
+                (Framing::None, true)
+            }
+        };
         let mut t = self.new_txn();
+        if invalid {
+            t.flags.set(Flags::FRAMING_INVALID);
+        }
         t.filtered = self.ctx.filters.check_request(&head);
         if framing == Framing::Tunnel {
             t.flags.set(Flags::UPGRADE);
@@ -351,12 +358,18 @@ impl SideSink<'_, '_, '_> {
             .request
             .as_ref()
             .map(|r| r.head.method());
-        let framing = response_framing(&head, method).unwrap_or_else(|_| {
-            stats.inc(Counter::HttpParseErrors);
-            Framing::UntilClose
-        });
+        let (framing, invalid) = match response_framing(&head, method) {
+            Ok(f) => (f, false),
+            Err(_) => {
+                HttpAnomaly::BadFraming.count(stats);
+                (Framing::UntilClose, true)
+            }
+        };
         let filtered = self.ctx.filters.check_response(&head);
         let t = &mut self.x.pending[idx];
+        if invalid {
+            t.flags.set(Flags::FRAMING_INVALID);
+        }
         if t.filtered.is_none() {
             t.filtered = filtered;
         }
@@ -455,11 +468,31 @@ impl MessageSink for SideSink<'_, '_, '_> {
         }
     }
 
+    fn on_anomaly(&mut self, anomaly: HttpAnomaly) {
+        let flag = match anomaly {
+            HttpAnomaly::BadChunk => Flags::CHUNKED_INVALID,
+            HttpAnomaly::BadFraming => Flags::FRAMING_INVALID,
+            // No message of a transaction was under way.
+            HttpAnomaly::BadStart | HttpAnomaly::BadHead => return,
+        };
+        let seq = match self.role {
+            Role::Request => self.x.req_target,
+            Role::Response => match self.x.resp_target {
+                Some(Target::Txn(seq)) => Some(seq),
+                _ => None,
+            },
+        };
+        if let Some(t) = seq.and_then(|seq| self.txn_mut(seq)) {
+            t.flags.set(flag);
+        }
+    }
+
     fn on_skipped(&mut self, _ts_ns: u64) {
         match self.role {
             Role::Request => {
                 let mut t = self.new_txn();
                 t.placeholder = true;
+                t.flags.set(Flags::REQUEST_UNPARSED);
                 self.push(t);
                 self.x.req_target = None;
             }

@@ -2,6 +2,7 @@
 //! `chunked`), request/response pairing per connection (`exchange`), and
 //! the early decisions that keep unwanted transactions cheap (`filter`).
 
+pub mod anomaly;
 pub mod chunked;
 pub mod content;
 pub mod exchange;
@@ -67,6 +68,13 @@ impl Flags {
     pub const RESPONSE_UNPARSED: u16 = 1 << 7;
     pub const BODY_DECODE_FAILED: u16 = 1 << 8;
     pub const BODY_TRIMMED: u16 = 1 << 9;
+    /// The request's head was unusable (invalid or too large): the record
+    /// holds its response alone (with `no_request`).
+    pub const REQUEST_UNPARSED: u16 = 1 << 10;
+    /// A message's framing headers were unreadable or contradictory.
+    pub const FRAMING_INVALID: u16 = 1 << 11;
+    /// A chunked body's chunk framing broke; the message ends there.
+    pub const CHUNKED_INVALID: u16 = 1 << 12;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u16, &'static str)] = &[
@@ -80,6 +88,9 @@ impl Flags {
         (Self::RESPONSE_UNPARSED, "response_unparsed"),
         (Self::BODY_DECODE_FAILED, "body_decode_failed"),
         (Self::BODY_TRIMMED, "body_trimmed_for_kafka"),
+        (Self::REQUEST_UNPARSED, "request_unparsed"),
+        (Self::FRAMING_INVALID, "framing_invalid"),
+        (Self::CHUNKED_INVALID, "chunked_invalid"),
     ];
 
     pub fn set(&mut self, bit: u16) {

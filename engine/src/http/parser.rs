@@ -14,6 +14,7 @@
 //! `Resync` scans for the next plausible message start; it is entered on
 //! garbage, parse errors, and holes that cut a message's framing.
 
+use super::anomaly::HttpAnomaly;
 use super::chunked::ChunkDecoder;
 use super::head::{find_head_end, Head};
 use crate::stats::{Counter, ShardStats};
@@ -54,6 +55,8 @@ pub trait MessageSink {
     fn on_complete(&mut self, ending: Ending, ts_ns: u64);
     /// A message was seen but its head could not be used (too large or invalid).
     fn on_skipped(&mut self, ts_ns: u64);
+    /// The message being parsed met an anomaly (counted by the parser).
+    fn on_anomaly(&mut self, _anomaly: HttpAnomaly) {}
 }
 
 #[derive(Debug)]
@@ -188,7 +191,7 @@ impl MessageParser {
             self.state = State::Head;
             self.head_ts = ts_ns;
         } else {
-            stats.inc(Counter::HttpParseErrors);
+            HttpAnomaly::BadStart.count(stats);
             self.state = State::Resync;
         }
         skip
@@ -298,7 +301,7 @@ impl MessageParser {
                 self.begin_body(framing, ts_ns, sink);
             }
             Err(_) => {
-                stats.inc(Counter::HttpParseErrors);
+                HttpAnomaly::BadHead.count(stats);
                 sink.on_skipped(self.head_ts);
                 self.state = State::Resync;
             }
@@ -357,7 +360,8 @@ impl MessageParser {
                     used
                 }
                 Err(_) => {
-                    stats.inc(Counter::HttpParseErrors);
+                    HttpAnomaly::BadChunk.count(stats);
+                    sink.on_anomaly(HttpAnomaly::BadChunk);
                     sink.on_complete(Ending::Incomplete, ts_ns);
                     self.state = State::Resync;
                     0

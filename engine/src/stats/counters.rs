@@ -107,7 +107,11 @@ counters! {
     HttpRequests => "http_requests", Activity, "request heads parsed";
     HttpResponses => "http_responses", Activity, "response heads parsed";
     HttpInterim => "http_interim_responses", Activity, "1xx interim responses (100 Continue, 103 Early Hints)";
-    HttpParseErrors => "http_parse_errors", Loss, "messages that failed to parse (the stream resyncs)";
+    HttpParseErrors => "http_parse_errors", Loss, "messages that failed to parse (the stream resyncs); itemised by the http_parse_bad_ counters";
+    HttpBadStart => "http_parse_bad_start", Activity, "parse errors: bytes where a message should begin that do not look like one (skipped)";
+    HttpBadHead => "http_parse_bad_head", Activity, "parse errors: heads that could not be parsed (message skipped)";
+    HttpBadChunk => "http_parse_bad_chunk", Activity, "parse errors: chunked bodies whose chunk framing broke (message ends there)";
+    HttpBadFraming => "http_parse_bad_framing", Activity, "parse errors: unreadable or contradictory Content-Length/Transfer-Encoding (message framed by a fallback)";
     HttpHeaderTooLarge => "http_header_too_large", Loss, "heads longer than MAX_HEADER_BYTES (message skipped)";
     HttpResyncBytes => "http_resync_bytes", Activity, "bytes skipped while looking for the next message";
     HttpOrphanResponses => "http_orphan_responses", Activity, "responses with no request seen";
@@ -156,6 +160,10 @@ impl Counter {
             Counter::XdpRxRingFull => ("xdp_drops", "rx_ring_full"),
             Counter::XdpFillRingEmpty => ("xdp_drops", "fill_ring_empty"),
             Counter::XdpNoSocket => ("xdp_drops", "no_socket"),
+            Counter::HttpBadStart => ("http_parse_errors_by_reason", "bad_start"),
+            Counter::HttpBadHead => ("http_parse_errors_by_reason", "bad_head"),
+            Counter::HttpBadChunk => ("http_parse_errors_by_reason", "bad_chunk"),
+            Counter::HttpBadFraming => ("http_parse_errors_by_reason", "bad_framing"),
             Counter::KafkaFailedTimeout => ("kafka_failures", "timeout"),
             Counter::KafkaFailedAuth => ("kafka_failures", "auth"),
             Counter::KafkaFailedTransport => ("kafka_failures", "transport"),
@@ -169,6 +177,10 @@ impl Counter {
 
 /// Help texts of the `cause` families.
 pub const CAUSE_FAMILIES: &[(&str, &str)] = &[
+    (
+        "http_parse_errors_by_reason",
+        "HTTP/1 parse errors by reason (together the http_parse_errors reason of httpcap_dropped_total)",
+    ),
     (
         "xdp_drops",
         "af_xdp frames lost before a shard, by reason (part of kernel_drops)",

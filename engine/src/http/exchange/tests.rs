@@ -199,7 +199,7 @@ fn oversized_request_head_keeps_the_next_transaction() {
     c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(
         c.summary(),
-        vec!["- -> 431 [no_request]", "GET /next -> 200"]
+        vec!["- -> 431 [no_request,request_unparsed]", "GET /next -> 200"]
     );
     assert_eq!(c.stats.get(Counter::HttpHeaderTooLarge), 1);
 }
@@ -295,4 +295,35 @@ fn records_serialize_as_json() {
         let v = crate::record::record_check::parse(line.trim_end());
         assert!(v["flags"].is_array());
     }
+}
+
+/// Each anomaly is counted under its reason and marks the record it touched.
+#[test]
+fn anomalies_are_counted_by_reason_and_flag_their_records() {
+    let mut c = Conn::new();
+    // Contradictory lengths (a smuggling shape): framed as no body.
+    c.req(b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    // A broken chunk size ends the response there.
+    c.req(b"GET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    c.close();
+    let mut d = Conn::new();
+    // A request head that does not parse: its response stands alone.
+    d.req(b"GET /c HTTP/1.1\r\nHost: a\x00\r\n\r\n");
+    d.resp(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    d.close();
+    assert_eq!(
+        c.summary(),
+        vec![
+            "POST /a -> 200 [framing_invalid]",
+            "GET /b -> 200 [response_incomplete,chunked_invalid]",
+        ]
+    );
+    assert_eq!(d.summary(), vec!["- -> 400 [no_request,request_unparsed]"]);
+    assert_eq!(c.stats.get(Counter::HttpBadFraming), 1);
+    assert_eq!(c.stats.get(Counter::HttpBadChunk), 1);
+    assert_eq!(c.stats.get(Counter::HttpParseErrors), 2);
+    assert_eq!(d.stats.get(Counter::HttpBadHead), 1);
+    assert_eq!(d.stats.get(Counter::HttpParseErrors), 1);
 }

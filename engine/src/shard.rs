@@ -20,8 +20,11 @@ use crate::http::parser::Role;
 use crate::http::{Flags, HttpConn, HttpCtx, Transaction};
 use crate::output::RecordSink;
 use crate::panic_guard;
+
+mod budget;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
+use budget::MemoryBudget;
 
 /// The knobs a shard needs, resolved from the configuration.
 #[derive(Clone, Debug)]
@@ -81,13 +84,8 @@ pub struct Shard {
     live: bool,
     /// Timestamp of the packet being handled.
     packet_ts_ns: u64,
-    /// Bytes charged to each slot's buffers (out-of-order segments, partial
-    /// heads, pending transactions), indexed like the table.
-    charges: Vec<usize>,
-    /// Sum of `charges`.
-    buffered: usize,
-    /// Memory use above which the next packet triggers an eviction pass.
-    evict_above: usize,
+    /// This shard's share of HEAP_LIMIT and what is charged against it.
+    budget: MemoryBudget,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's HTTP state.
@@ -210,6 +208,7 @@ impl Shard {
     ) -> Shard {
         Shard {
             id,
+            budget: MemoryBudget::new(settings.memory_budget),
             settings,
             table: StreamTable::new(id),
             filters,
@@ -224,9 +223,6 @@ impl Shard {
             batch_start: Instant::now(),
             live: false,
             packet_ts_ns: 0,
-            charges: Vec::new(),
-            buffered: 0,
-            evict_above: usize::MAX,
         }
     }
 
@@ -281,7 +277,7 @@ impl Shard {
             Ok(seg) => self.handle_segment(&seg, pkt.ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }
-        if self.memory_used() > self.evict_above {
+        if self.budget.over_threshold(self.table.memory_bytes()) {
             self.enforce_budget();
         }
         self.maybe_sweep();
@@ -387,7 +383,7 @@ impl Shard {
         self.stats.inc(Counter::ConnectionPanics);
         let first = self.stats.get(Counter::ConnectionPanics) == 1;
         let id = slot.map(|slot| {
-            self.discharge(slot);
+            self.budget.discharge(slot);
             let conn = self.table.remove(slot);
             self.stats
                 .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
@@ -412,38 +408,20 @@ impl Shard {
 
     // ---- Memory budget ------------------------------------------------
     //
-    // The shard's share of HEAP_LIMIT covers the stream table (arena and
-    // index, by capacity, since they never shrink) and every connection's
-    // buffers. The table may use at most half of it; buffers the rest.
-    // Charges are updated after every segment, so the budget holds between
-    // sweeps too, and sweeps recompute them exactly.
+    // ---- Memory budget (shard/budget.rs keeps the account) ------------
 
     /// Bytes charged against the budget now.
     pub fn memory_used(&self) -> usize {
-        self.table.memory_bytes() + self.buffered
-    }
-
-    fn conn_bytes(conn: &Conn<HttpConn>) -> usize {
-        conn.halves[0].buffered_bytes()
-            + conn.halves[1].buffered_bytes()
-            + conn.app.buffered_bytes()
+        self.table.memory_bytes() + self.budget.buffered()
     }
 
     /// Re-measures one connection's buffers.
     fn recharge(&mut self, slot: usize) {
-        let b = Self::conn_bytes(self.table.get_mut(slot));
-        if self.charges.len() <= slot {
-            self.charges.resize(slot + 1, 0);
-        }
-        self.buffered = self.buffered - self.charges[slot] + b;
-        self.charges[slot] = b;
-    }
-
-    fn discharge(&mut self, slot: usize) {
-        if let Some(c) = self.charges.get_mut(slot) {
-            self.buffered -= *c;
-            *c = 0;
-        }
+        let conn = self.table.get_mut(slot);
+        let bytes = conn.halves[0].buffered_bytes()
+            + conn.halves[1].buffered_bytes()
+            + conn.app.buffered_bytes();
+        self.budget.charge(slot, bytes);
     }
 
     /// Makes sure a new connection fits: when the table would have to grow
@@ -451,12 +429,11 @@ impl Shard {
     /// the connections is evicted instead (the index then rehashes in place).
     /// Returns false only when not even an empty table fits.
     fn make_room(&mut self, now: u64) -> bool {
-        if !self.table.insert_grows() {
-            return true;
-        }
-        let budget = self.settings.memory_budget;
-        let peak = self.table.growth_peak_bytes();
-        if peak <= budget / 2 && peak + self.buffered <= budget {
+        if !self.table.insert_grows()
+            || self
+                .budget
+                .table_may_grow_to(self.table.growth_peak_bytes())
+        {
             return true;
         }
         if self.table.is_empty() {
@@ -470,40 +447,22 @@ impl Shard {
     /// Evicts connections with buffers, least recently active first, until
     /// memory use is back under 90% of the budget.
     fn enforce_budget(&mut self) {
-        let budget = self.settings.memory_budget;
-        let target = budget / 10 * 9;
-        if self.memory_used() > target {
+        if self.budget.above_target(self.table.memory_bytes()) {
             let now = self.now_ns;
-            // Only connections holding buffers free anything here.
-            let charges = std::mem::take(&mut self.charges);
-            let mut freed_needed = self.memory_used().saturating_sub(target);
-            let mut plan = Vec::new();
-            let mut order: Vec<(u64, usize)> = self
+            let activity: Vec<(u64, usize)> = self
                 .table
                 .slots()
                 .into_iter()
-                .filter(|s| charges.get(*s).copied().unwrap_or(0) > 0)
                 .map(|s| (self.table.get_mut(s).last_ns, s))
                 .collect();
-            order.sort_unstable();
-            for (_, slot) in order {
-                if freed_needed == 0 {
-                    break;
-                }
-                freed_needed = freed_needed.saturating_sub(charges[slot]);
-                plan.push(slot);
-            }
-            self.charges = charges;
+            let plan = self
+                .budget
+                .eviction_plan(self.table.memory_bytes(), activity.into_iter());
             for slot in plan {
                 self.close_slot(slot, now, Counter::StreamsEvicted);
             }
         }
-        // Check again only once use has grown by a tenth of the budget.
-        self.evict_above = self
-            .memory_used()
-            .max(target)
-            .saturating_add(budget / 10)
-            .min(budget);
+        self.budget.rearm(self.table.memory_bytes());
         self.stats
             .set_gauge(Gauge::MemoryBytes, self.memory_used() as u64);
     }
@@ -586,7 +545,7 @@ impl Shard {
     }
 
     fn close_slot(&mut self, slot: usize, ts_ns: u64, why: Counter) {
-        self.discharge(slot);
+        self.budget.discharge(slot);
         let mut conn = self.table.remove(slot);
         tracing::trace!(target: crate::logging::CONNECTION, shard = self.id, id = conn.id, lo = %conn.key.lo.ip, lo_port = conn.key.lo.port, hi = %conn.key.hi.ip, hi_port = conn.key.hi.port, why = why.name(), "connection ended");
         self.stats.inc(why);

@@ -1,7 +1,7 @@
 //! Starting and stopping the engine: the file reader (for recorded input),
 //! one pinned thread per shard, the output writer and the stats thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{bounded, Sender};
 
 use crate::capture::batch::{BatchSource, PacketBatch};
-use crate::capture::{pcap_file, PacketSource};
+use crate::capture::file_feeder::FileFeeder;
+use crate::capture::pcap_file::FileError;
+use crate::capture::PacketSource;
 use crate::config::{engine_name, Config, Engine};
-use crate::decode::{decode, segment_hash, DecodeOptions};
+use crate::decode::DecodeOptions;
 use crate::http::filter::Filters;
 use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
@@ -19,7 +21,7 @@ use crate::output::kafka;
 use crate::output::RecordSink;
 use crate::record::{Observer, RecordCtx};
 use crate::shard::{Shard, ShardSettings};
-use crate::stats::{report, Counter, Registry, ShardStats, Totals};
+use crate::stats::{report, Registry, ShardStats, Totals};
 
 /// Why a run could not start or finish.
 #[derive(Debug)]
@@ -52,15 +54,14 @@ fn run_id() -> u32 {
 /// A source per shard, and the threads that feed them (file input only).
 struct Sources {
     per_shard: Vec<Box<dyn PacketSource>>,
-    feeder: Option<JoinHandle<Result<(), String>>>,
+    feeder: Option<JoinHandle<Result<(), FileError>>>,
     /// Kept until the shards are done (af_xdp: the attached XDP programs,
     /// detached when dropped).
     _guards: Vec<Box<dyn std::any::Any>>,
 }
 
-/// Recorded input: one reader thread steers each packet to its shard by a
-/// hash of the innermost 5-tuple that both directions share, over bounded
-/// lock-free rings of packet batches.
+/// Recorded input: one reader thread (`FileFeeder`) steers each packet to
+/// its shard over bounded lock-free rings of packet batches.
 fn file_sources(
     cfg: &Config,
     capture_filter: &str,
@@ -91,75 +92,20 @@ fn file_sources(
         senders.push(tx);
         per_shard.push(Box::new(BatchSource::new(rx, recycle_tx.clone())));
     }
-    let opts = DecodeOptions { ipip: cfg.ipip };
-    // The capture filter in userspace, as the kernel would run it live.
-    let mut filter = crate::bpf::FileFilter::new(capture_filter, cfg.ipip);
+    let feeder = FileFeeder {
+        files,
+        // The capture filter in userspace, as the kernel would run it live.
+        filter: crate::bpf::FileFilter::new(capture_filter, cfg.ipip),
+        decode: DecodeOptions { ipip: cfg.ipip },
+        shards: senders,
+        recycled: recycle_rx,
+        pool: shards * (depth + 2),
+        stats0,
+        shutdown,
+    };
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())
-        .spawn(move || -> Result<(), String> {
-            let mut batches: Vec<PacketBatch> =
-                (0..shards).map(|_| PacketBatch::with_capacity()).collect();
-            // Enough batches to fill every ring, one being filled and one
-            // being read per shard. Past that the reader waits for a shard
-            // to hand one back instead of allocating: a fresh batch regrows
-            // to its packets' size (callgrind: 2-3% of all instructions
-            // went to copying in reallocations) and faults its pages in.
-            let pool = shards * (depth + 2);
-            let mut allocated = shards;
-            let mut fresh = |like: usize| {
-                if let Ok(b) = recycle_rx.try_recv() {
-                    return b;
-                }
-                if allocated < pool {
-                    allocated += 1;
-                    return PacketBatch::sized_like(like);
-                }
-                recycle_rx
-                    .recv()
-                    .unwrap_or_else(|_| PacketBatch::sized_like(like))
-            };
-            for f in &files {
-                let mut stop = false;
-                let mut on_packet = |p: crate::capture::Packet<'_>| {
-                    if stop {
-                        return;
-                    }
-                    if let Some(f) = filter.as_mut() {
-                        if !f.accepts(p.link, p.data) {
-                            // The reader is not a shard: a shared add.
-                            stats0.add_shared(Counter::BpfFiltered, 1);
-                            return;
-                        }
-                    }
-                    // Frames that don't decode go to shard 0, which counts
-                    // them. The segment rides along so the shard need not
-                    // decode the frame again.
-                    let seg = decode(&p, &opts).ok();
-                    let shard = seg
-                        .as_ref()
-                        .map(|s| (segment_hash(s) % shards as u64) as usize)
-                        .unwrap_or(0);
-                    let b = &mut batches[shard];
-                    b.push(p, seg.as_ref());
-                    if b.is_full() {
-                        let full = std::mem::replace(b, fresh(b.byte_len()));
-                        if senders[shard].send(full).is_err() || shutdown.load(Ordering::Relaxed) {
-                            stop = true;
-                        }
-                    }
-                };
-                pcap_file::read_file(f, &mut on_packet).map_err(|e| e.to_string())?;
-                if stop {
-                    break;
-                }
-            }
-            for (i, b) in batches.into_iter().enumerate() {
-                if !b.is_empty() {
-                    let _ = senders[i].send(b);
-                }
-            }
-            Ok(())
-        })
+        .spawn(move || feeder.run())
         .map_err(|e| RunError::Failed(format!("cannot start reader thread: {e}")))?;
     Ok(Sources {
         per_shard,
@@ -488,7 +434,7 @@ pub fn run_with(
         return Err(RunError::Failed("a shard thread panicked".into()));
     }
     match feeder_result {
-        Some(Ok(Err(e))) => return Err(RunError::Failed(e)),
+        Some(Ok(Err(e))) => return Err(RunError::Failed(e.to_string())),
         Some(Err(_)) => return Err(RunError::Failed("the reader thread panicked".into())),
         _ => {}
     }

@@ -7,6 +7,7 @@ pub mod af_packet;
 #[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod af_xdp;
 pub mod batch;
+pub mod file_feeder;
 pub mod iface;
 #[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod live;

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, Sender};
 
+use crate::bpf::FilterError;
 use crate::capture::batch::{BatchSource, PacketBatch};
 use crate::capture::file_feeder::FileFeeder;
 use crate::capture::pcap_file::FileError;
+use crate::capture::privileges::PrivilegeError;
+use crate::capture::CaptureError;
 use crate::capture::PacketSource;
-use crate::config::{engine_name, Config, Engine};
+use crate::config::{engine_name, Config, ConfigError, Engine};
 use crate::decode::DecodeOptions;
 use crate::http::filter::Filters;
 use crate::metrics::Telemetry;
@@ -24,12 +27,46 @@ use crate::shard::{Shard, ShardSettings};
 use crate::stats::{report, Registry, ShardStats, Totals};
 
 /// Why a run could not start or finish.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Bad configuration discovered at startup (exit code 2).
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// Anything else (exit code 1).
-    Failed(String),
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+/// A run that could not start or finish for a reason other than its
+/// configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("cannot start {thread} thread: {source}")]
+    Thread {
+        thread: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A capture file could not be read.
+    #[error(transparent)]
+    Input(#[from] FileError),
+    /// A live capture source could not be opened.
+    #[error("{engine}: cannot capture on {iface}: {source}")]
+    Capture {
+        engine: &'static str,
+        iface: String,
+        #[source]
+        source: CaptureError,
+    },
+    /// Capabilities could not be dropped once the sockets were open.
+    #[error(transparent)]
+    Privileges(PrivilegeError),
+    #[error("writing JSON lines failed: {0}")]
+    Output(#[source] std::io::Error),
+    #[error("a shard thread panicked")]
+    ShardPanicked,
+    #[error("the reader thread panicked")]
+    ReaderPanicked,
 }
 
 /// Exit code of a run that ended normally but could not get every record
@@ -77,9 +114,14 @@ fn file_sources(
         .collect();
     for f in &files {
         if std::fs::metadata(f).is_err() {
-            return Err(RunError::Config(format!(
-                "INPUT_RAW (--input-raw): cannot read '{f}': expected capture files (pcap or pcapng), comma-separated, with INPUT_RAW_ENGINE=pcap_file"
-            )));
+            return Err(ConfigError::value(
+                "INPUT_RAW (--input-raw)",
+                format!("cannot read '{f}'"),
+            )
+            .expected(
+                "capture files (pcap or pcapng), comma-separated, with INPUT_RAW_ENGINE=pcap_file",
+            )
+            .into());
         }
     }
     // Ring depth in batches, from the per-shard packet buffer.
@@ -106,7 +148,10 @@ fn file_sources(
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())
         .spawn(move || feeder.run())
-        .map_err(|e| RunError::Failed(format!("cannot start reader thread: {e}")))?;
+        .map_err(|source| Failure::Thread {
+            thread: "reader",
+            source,
+        })?;
     Ok(Sources {
         per_shard,
         feeder: Some(feeder),
@@ -115,11 +160,14 @@ fn file_sources(
 }
 
 /// INPUT_RAW_BPF_FILTER's compile error as a configuration error.
-fn filter_error(cfg: &Config, e: String) -> RunError {
-    RunError::Config(format!(
-        "INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter): invalid filter '{}': {e}: expected tcpdump filter syntax",
-        cfg.input_raw_bpf_filter
-    ))
+fn filter_error(cfg: &Config, e: FilterError) -> RunError {
+    ConfigError::value(
+        "INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter)",
+        format!("invalid filter '{}'", cfg.input_raw_bpf_filter),
+    )
+    .caused_by(e)
+    .expected("tcpdump filter syntax")
+    .into()
 }
 
 /// Live input: per shard and per interface one kernel socket; each
@@ -139,19 +187,23 @@ fn live_sources(
     use crate::capture::{iface, privileges, steer, LinkType};
 
     let engine = cfg.input_raw_engine;
-    let ifaces = iface::parse(&cfg.input_raw).map_err(RunError::Config)?;
-    privileges::check_capture(engine_name(engine)).map_err(RunError::Config)?;
+    let ifaces = iface::parse(&cfg.input_raw)?;
+    privileges::check_capture(engine_name(engine)).map_err(ConfigError::from)?;
     if engine == Engine::AfXdp {
         return xdp_sources(cfg, capture_filter, shards, stats, shutdown, &ifaces);
     }
     let fanout = steer::fanout_program(cfg.ipip);
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
-    let failed = |what: &str, name: &str, e: String| {
-        RunError::Failed(format!("{what}: cannot capture on {name}: {e}"))
+    let failed = |engine: &'static str, iface: &str, source: CaptureError| {
+        RunError::from(Failure::Capture {
+            engine,
+            iface: iface.into(),
+            source,
+        })
     };
     for (n, ifc) in ifaces.iter().enumerate() {
         let expr = bpf::expression(capture_filter, &ifc.ports);
-        let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, String> {
+        let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, FilterError> {
             expr.as_deref()
                 .map(|e| bpf::build(e, link, cfg.ipip))
                 .transpose()
@@ -218,9 +270,11 @@ fn xdp_sources(
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
     let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
     if ifaces.iter().any(|i| i.index == 0) {
-        return Err(RunError::Config(
-            "INPUT_RAW (--input-raw): 'any' cannot be used with INPUT_RAW_ENGINE=af_xdp, which attaches to real interfaces: list them (eth0,eth1)".into(),
-        ));
+        return Err(ConfigError::value(
+            "INPUT_RAW (--input-raw)",
+            "'any' cannot be used with INPUT_RAW_ENGINE=af_xdp, which attaches to real interfaces: list them (eth0,eth1)",
+        )
+        .into());
     }
     for ifc in ifaces {
         let filter = bpf::expression(capture_filter, &ifc.ports)
@@ -234,7 +288,11 @@ fn xdp_sources(
             cfg.ipip,
             filter,
         )
-        .map_err(|e| RunError::Failed(format!("af_xdp: cannot capture on {}: {e}", ifc.name)))?;
+        .map_err(|source| Failure::Capture {
+            engine: "af_xdp",
+            iface: ifc.name.clone(),
+            source,
+        })?;
         for (shard, r) in opened.per_shard.into_iter().enumerate() {
             rings[shard].extend(r.into_iter().map(|r| Box::new(r) as Box<dyn FrameRing>));
         }
@@ -293,8 +351,7 @@ fn shard_sinks(
         if shard == 0 {
             tracing::info!(target: "lifecycle", "{}", kafka::startup_summary(cfg));
         }
-        let k = kafka::KafkaSink::new(cfg, shard, stats.clone(), kafka_reminders.clone())
-            .map_err(RunError::Config)?;
+        let k = kafka::KafkaSink::new(cfg, shard, stats.clone(), kafka_reminders.clone())?;
         sinks.push(Box::new(k));
     }
     Ok(sinks)
@@ -302,7 +359,7 @@ fn shard_sinks(
 
 /// Runs the engine to completion (end of file input, or `shutdown`).
 pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunError> {
-    let mut telemetry = Telemetry::start(cfg).map_err(RunError::Config)?;
+    let mut telemetry = Telemetry::start(cfg)?;
     run_with(cfg, shutdown, &mut telemetry)
 }
 
@@ -319,9 +376,8 @@ pub fn run_with(
     let (mut registry, handles) = Registry::new(shards);
     let writer = match cfg.json_lines_path() {
         Some(p) => Some(JsonLinesWriter::open(p).map_err(|e| {
-            RunError::Config(format!(
-                "OUTPUT_FILE (--output-file): cannot open '{p}': {e}"
-            ))
+            ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
+                .caused_by(e)
         })?),
         None => None,
     };
@@ -374,7 +430,7 @@ pub fn run_with(
     }
     if live {
         // Sockets and sinks are open: nothing from here on needs privilege.
-        crate::capture::privileges::drop_all().map_err(RunError::Failed)?;
+        crate::capture::privileges::drop_all().map_err(Failure::Privileges)?;
     }
 
     let mut threads = Vec::new();
@@ -405,7 +461,10 @@ pub fn run_with(
                 shard.run(source.as_mut(), &stop);
                 tracing::info!(target: "lifecycle", shard = i, "shard stopped");
             })
-            .map_err(|e| RunError::Failed(format!("cannot start shard thread: {e}")))?;
+            .map_err(|source| Failure::Thread {
+                thread: "shard",
+                source,
+            })?;
         threads.push(t);
     }
 
@@ -423,19 +482,18 @@ pub fn run_with(
     // The shards are done: detach XDP programs before the summary.
     drop(sources);
     if let Some(w) = writer {
-        w.finish()
-            .map_err(|e| RunError::Failed(format!("writing JSON lines failed: {e}")))?;
+        w.finish().map_err(Failure::Output)?;
     }
     telemetry.finish(&mut registry);
     let totals = registry.totals();
     let summary = report::summary(&totals, &registry, cfg.log_format);
     tracing::info!(target: "lifecycle", "run ended after {:.1}s", started.elapsed().as_secs_f64());
     if shard_panicked {
-        return Err(RunError::Failed("a shard thread panicked".into()));
+        return Err(Failure::ShardPanicked.into());
     }
     match feeder_result {
-        Some(Ok(Err(e))) => return Err(RunError::Failed(e.to_string())),
-        Some(Err(_)) => return Err(RunError::Failed("the reader thread panicked".into())),
+        Some(Ok(Err(e))) => return Err(Failure::Input(e).into()),
+        Some(Err(_)) => return Err(Failure::ReaderPanicked.into()),
         _ => {}
     }
     Ok(RunReport { totals, summary })

@@ -11,24 +11,15 @@ use pcap_file::pcapng::{Block, PcapNgReader};
 
 use super::{LinkType, Packet};
 
-#[derive(Debug)]
+/// Why a capture file could not be read.
+#[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    Open(String, std::io::Error),
+    #[error("{0}: cannot open: {1}")]
+    Open(String, #[source] std::io::Error),
+    #[error("{0}: not a readable pcap or pcapng file: {1}")]
     Format(String, String),
+    #[error("{0}: unsupported link type {1} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback, NFLOG)")]
     UnknownLinkType(String, u32),
-}
-
-impl std::fmt::Display for FileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FileError::Open(p, e) => write!(f, "{p}: cannot open: {e}"),
-            FileError::Format(p, e) => write!(f, "{p}: not a readable pcap or pcapng file: {e}"),
-            FileError::UnknownLinkType(p, l) => write!(
-                f,
-                "{p}: unsupported link type {l} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback, NFLOG)"
-            ),
-        }
-    }
 }
 
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];

@@ -246,3 +246,6 @@ impl Drop for LiveSource {
         self.read_kernel_stats();
     }
 }
+
+#[cfg(test)]
+mod tests;

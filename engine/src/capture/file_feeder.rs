@@ -35,8 +35,8 @@ pub struct FileFeeder {
     pub shutdown: Arc<AtomicBool>,
 }
 
-/// The reader's per-run state beyond its configuration.
-struct Steering {
+/// The batches being filled, and whether to go on.
+struct Filling {
     /// The batch being filled for each shard.
     filling: Vec<PacketBatch>,
     /// Batches allocated so far (at most `FileFeeder::pool`).
@@ -46,18 +46,19 @@ struct Steering {
 }
 
 impl FileFeeder {
-    /// Reads every file; the first unreadable one ends the run with its
-    /// error. What was read is delivered either way.
+    /// Reads every file in order, then sends each shard its last, partly
+    /// filled batch. The first unreadable file ends the run with its
+    /// error (full batches already sent are processed; the partly filled
+    /// ones are not sent).
     pub fn run(mut self) -> Result<(), FileError> {
         let shards = self.shards.len();
-        let mut st = Steering {
+        let mut st = Filling {
             filling: (0..shards).map(|_| PacketBatch::with_capacity()).collect(),
             allocated: shards,
             stop: false,
         };
         let files = std::mem::take(&mut self.files);
         for f in &files {
-            // An unreadable file returns before the partial batches go out.
             pcap_file::read_file(f, &mut |p| self.feed(&mut st, p))?;
             if st.stop {
                 break;
@@ -73,7 +74,7 @@ impl FileFeeder {
 
     /// One frame: filter, decode, put in its shard's batch, and send the
     /// batch when full.
-    fn feed(&mut self, st: &mut Steering, p: Packet<'_>) {
+    fn feed(&mut self, st: &mut Filling, p: Packet<'_>) {
         if st.stop {
             return;
         }

@@ -41,7 +41,7 @@ fn main() {
             }
             httpcap::metrics::health::record_exit(&cfg.health_file, 0);
         }
-        Err(RunError::Config(line)) => config_exit(&line),
+        Err(RunError::Config(e)) => config_exit(&e.to_string()),
         Err(RunError::Failed(msg)) => {
             tracing::error!(target: "lifecycle", "httpcap: error: {msg}");
             httpcap::metrics::health::record_exit(&cfg.health_file, 1);

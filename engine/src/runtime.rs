@@ -1,17 +1,22 @@
 //! Starting and stopping the engine: the file reader (for recorded input),
 //! one pinned thread per shard, the output writer and the stats thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, Sender};
 
+use crate::bpf::FilterError;
 use crate::capture::batch::{BatchSource, PacketBatch};
-use crate::capture::{pcap_file, PacketSource};
-use crate::config::{engine_name, Config, Engine};
-use crate::decode::{decode, segment_hash, DecodeOptions};
+use crate::capture::file_feeder::FileFeeder;
+use crate::capture::pcap_file::FileError;
+use crate::capture::privileges::PrivilegeError;
+use crate::capture::CaptureError;
+use crate::capture::PacketSource;
+use crate::config::{engine_name, Config, ConfigError, Engine};
+use crate::decode::DecodeOptions;
 use crate::http::filter::Filters;
 use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
@@ -19,15 +24,49 @@ use crate::output::kafka;
 use crate::output::RecordSink;
 use crate::record::{Observer, RecordCtx};
 use crate::shard::{Shard, ShardSettings};
-use crate::stats::{report, Counter, Registry, ShardStats, Totals};
+use crate::stats::{report, Registry, ShardStats, Totals};
 
 /// Why a run could not start or finish.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Bad configuration discovered at startup (exit code 2).
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// Anything else (exit code 1).
-    Failed(String),
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+/// A run that could not start or finish for a reason other than its
+/// configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("cannot start {thread} thread: {source}")]
+    Thread {
+        thread: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A capture file could not be read.
+    #[error(transparent)]
+    Input(#[from] FileError),
+    /// A live capture source could not be opened.
+    #[error("{engine}: cannot capture on {iface}: {source}")]
+    Capture {
+        engine: &'static str,
+        iface: String,
+        #[source]
+        source: CaptureError,
+    },
+    /// Capabilities could not be dropped once the sockets were open.
+    #[error(transparent)]
+    Privileges(PrivilegeError),
+    #[error("writing JSON lines failed: {0}")]
+    Output(#[source] std::io::Error),
+    #[error("a shard thread panicked")]
+    ShardPanicked,
+    #[error("the reader thread panicked")]
+    ReaderPanicked,
 }
 
 /// Exit code of a run that ended normally but could not get every record
@@ -52,15 +91,14 @@ fn run_id() -> u32 {
 /// A source per shard, and the threads that feed them (file input only).
 struct Sources {
     per_shard: Vec<Box<dyn PacketSource>>,
-    feeder: Option<JoinHandle<Result<(), String>>>,
+    feeder: Option<JoinHandle<Result<(), FileError>>>,
     /// Kept until the shards are done (af_xdp: the attached XDP programs,
     /// detached when dropped).
     _guards: Vec<Box<dyn std::any::Any>>,
 }
 
-/// Recorded input: one reader thread steers each packet to its shard by a
-/// hash of the innermost 5-tuple that both directions share, over bounded
-/// lock-free rings of packet batches.
+/// Recorded input: one reader thread (`FileFeeder`) steers each packet to
+/// its shard over bounded lock-free rings of packet batches.
 fn file_sources(
     cfg: &Config,
     capture_filter: &str,
@@ -76,9 +114,14 @@ fn file_sources(
         .collect();
     for f in &files {
         if std::fs::metadata(f).is_err() {
-            return Err(RunError::Config(format!(
-                "INPUT_RAW (--input-raw): cannot read '{f}': expected capture files (pcap or pcapng), comma-separated, with INPUT_RAW_ENGINE=pcap_file"
-            )));
+            return Err(ConfigError::value(
+                "INPUT_RAW (--input-raw)",
+                format!("cannot read '{f}'"),
+            )
+            .expected(
+                "capture files (pcap or pcapng), comma-separated, with INPUT_RAW_ENGINE=pcap_file",
+            )
+            .into());
         }
     }
     // Ring depth in batches, from the per-shard packet buffer.
@@ -91,76 +134,24 @@ fn file_sources(
         senders.push(tx);
         per_shard.push(Box::new(BatchSource::new(rx, recycle_tx.clone())));
     }
-    let opts = DecodeOptions { ipip: cfg.ipip };
-    // The capture filter in userspace, as the kernel would run it live.
-    let mut filter = crate::bpf::FileFilter::new(capture_filter, cfg.ipip);
+    let feeder = FileFeeder {
+        files,
+        // The capture filter in userspace, as the kernel would run it live.
+        filter: crate::bpf::FileFilter::new(capture_filter, cfg.ipip),
+        decode: DecodeOptions { ipip: cfg.ipip },
+        shards: senders,
+        recycled: recycle_rx,
+        pool: shards * (depth + 2),
+        stats0,
+        shutdown,
+    };
     let feeder = std::thread::Builder::new()
         .name("httpcap-reader".into())
-        .spawn(move || -> Result<(), String> {
-            let mut batches: Vec<PacketBatch> =
-                (0..shards).map(|_| PacketBatch::with_capacity()).collect();
-            // Enough batches to fill every ring, one being filled and one
-            // being read per shard. Past that the reader waits for a shard
-            // to hand one back instead of allocating: a fresh batch regrows
-            // to its packets' size (callgrind: 2-3% of all instructions
-            // went to copying in reallocations) and faults its pages in.
-            let pool = shards * (depth + 2);
-            let mut allocated = shards;
-            let mut fresh = |like: usize| {
-                if let Ok(b) = recycle_rx.try_recv() {
-                    return b;
-                }
-                if allocated < pool {
-                    allocated += 1;
-                    return PacketBatch::sized_like(like);
-                }
-                recycle_rx
-                    .recv()
-                    .unwrap_or_else(|_| PacketBatch::sized_like(like))
-            };
-            for f in &files {
-                let mut stop = false;
-                let mut on_packet = |p: crate::capture::Packet<'_>| {
-                    if stop {
-                        return;
-                    }
-                    if let Some(f) = filter.as_mut() {
-                        if !f.accepts(p.link, p.data) {
-                            // The reader is not a shard: a shared add.
-                            stats0.add_shared(Counter::BpfFiltered, 1);
-                            return;
-                        }
-                    }
-                    // Frames that don't decode go to shard 0, which counts
-                    // them. The segment rides along so the shard need not
-                    // decode the frame again.
-                    let seg = decode(&p, &opts).ok();
-                    let shard = seg
-                        .as_ref()
-                        .map(|s| (segment_hash(s) % shards as u64) as usize)
-                        .unwrap_or(0);
-                    let b = &mut batches[shard];
-                    b.push(p, seg.as_ref());
-                    if b.is_full() {
-                        let full = std::mem::replace(b, fresh(b.byte_len()));
-                        if senders[shard].send(full).is_err() || shutdown.load(Ordering::Relaxed) {
-                            stop = true;
-                        }
-                    }
-                };
-                pcap_file::read_file(f, &mut on_packet).map_err(|e| e.to_string())?;
-                if stop {
-                    break;
-                }
-            }
-            for (i, b) in batches.into_iter().enumerate() {
-                if !b.is_empty() {
-                    let _ = senders[i].send(b);
-                }
-            }
-            Ok(())
-        })
-        .map_err(|e| RunError::Failed(format!("cannot start reader thread: {e}")))?;
+        .spawn(move || feeder.run())
+        .map_err(|source| Failure::Thread {
+            thread: "reader",
+            source,
+        })?;
     Ok(Sources {
         per_shard,
         feeder: Some(feeder),
@@ -169,11 +160,14 @@ fn file_sources(
 }
 
 /// INPUT_RAW_BPF_FILTER's compile error as a configuration error.
-fn filter_error(cfg: &Config, e: String) -> RunError {
-    RunError::Config(format!(
-        "INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter): invalid filter '{}': {e}: expected tcpdump filter syntax",
-        cfg.input_raw_bpf_filter
-    ))
+fn filter_error(cfg: &Config, e: FilterError) -> RunError {
+    ConfigError::value(
+        "INPUT_RAW_BPF_FILTER (--input-raw-bpf-filter)",
+        format!("invalid filter '{}'", cfg.input_raw_bpf_filter),
+    )
+    .caused_by(e)
+    .expected("tcpdump filter syntax")
+    .into()
 }
 
 /// Live input: per shard and per interface one kernel socket; each
@@ -193,19 +187,23 @@ fn live_sources(
     use crate::capture::{iface, privileges, steer, LinkType};
 
     let engine = cfg.input_raw_engine;
-    let ifaces = iface::parse(&cfg.input_raw).map_err(RunError::Config)?;
-    privileges::check_capture(engine_name(engine)).map_err(RunError::Config)?;
+    let ifaces = iface::parse(&cfg.input_raw)?;
+    privileges::check_capture(engine_name(engine)).map_err(ConfigError::from)?;
     if engine == Engine::AfXdp {
         return xdp_sources(cfg, capture_filter, shards, stats, shutdown, &ifaces);
     }
     let fanout = steer::fanout_program(cfg.ipip);
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
-    let failed = |what: &str, name: &str, e: String| {
-        RunError::Failed(format!("{what}: cannot capture on {name}: {e}"))
+    let failed = |engine: &'static str, iface: &str, source: CaptureError| {
+        RunError::from(Failure::Capture {
+            engine,
+            iface: iface.into(),
+            source,
+        })
     };
     for (n, ifc) in ifaces.iter().enumerate() {
         let expr = bpf::expression(capture_filter, &ifc.ports);
-        let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, String> {
+        let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, FilterError> {
             expr.as_deref()
                 .map(|e| bpf::build(e, link, cfg.ipip))
                 .transpose()
@@ -272,9 +270,11 @@ fn xdp_sources(
     let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
     let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
     if ifaces.iter().any(|i| i.index == 0) {
-        return Err(RunError::Config(
-            "INPUT_RAW (--input-raw): 'any' cannot be used with INPUT_RAW_ENGINE=af_xdp, which attaches to real interfaces: list them (eth0,eth1)".into(),
-        ));
+        return Err(ConfigError::value(
+            "INPUT_RAW (--input-raw)",
+            "'any' cannot be used with INPUT_RAW_ENGINE=af_xdp, which attaches to real interfaces: list them (eth0,eth1)",
+        )
+        .into());
     }
     for ifc in ifaces {
         let filter = bpf::expression(capture_filter, &ifc.ports)
@@ -288,7 +288,11 @@ fn xdp_sources(
             cfg.ipip,
             filter,
         )
-        .map_err(|e| RunError::Failed(format!("af_xdp: cannot capture on {}: {e}", ifc.name)))?;
+        .map_err(|source| Failure::Capture {
+            engine: "af_xdp",
+            iface: ifc.name.clone(),
+            source,
+        })?;
         for (shard, r) in opened.per_shard.into_iter().enumerate() {
             rings[shard].extend(r.into_iter().map(|r| Box::new(r) as Box<dyn FrameRing>));
         }
@@ -347,8 +351,7 @@ fn shard_sinks(
         if shard == 0 {
             tracing::info!(target: "lifecycle", "{}", kafka::startup_summary(cfg));
         }
-        let k = kafka::KafkaSink::new(cfg, shard, stats.clone(), kafka_reminders.clone())
-            .map_err(RunError::Config)?;
+        let k = kafka::KafkaSink::new(cfg, shard, stats.clone(), kafka_reminders.clone())?;
         sinks.push(Box::new(k));
     }
     Ok(sinks)
@@ -356,7 +359,7 @@ fn shard_sinks(
 
 /// Runs the engine to completion (end of file input, or `shutdown`).
 pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunError> {
-    let mut telemetry = Telemetry::start(cfg).map_err(RunError::Config)?;
+    let mut telemetry = Telemetry::start(cfg)?;
     run_with(cfg, shutdown, &mut telemetry)
 }
 
@@ -373,9 +376,8 @@ pub fn run_with(
     let (mut registry, handles) = Registry::new(shards);
     let writer = match cfg.json_lines_path() {
         Some(p) => Some(JsonLinesWriter::open(p).map_err(|e| {
-            RunError::Config(format!(
-                "OUTPUT_FILE (--output-file): cannot open '{p}': {e}"
-            ))
+            ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
+                .caused_by(e)
         })?),
         None => None,
     };
@@ -428,7 +430,7 @@ pub fn run_with(
     }
     if live {
         // Sockets and sinks are open: nothing from here on needs privilege.
-        crate::capture::privileges::drop_all().map_err(RunError::Failed)?;
+        crate::capture::privileges::drop_all().map_err(Failure::Privileges)?;
     }
 
     let mut threads = Vec::new();
@@ -459,7 +461,10 @@ pub fn run_with(
                 shard.run(source.as_mut(), &stop);
                 tracing::info!(target: "lifecycle", shard = i, "shard stopped");
             })
-            .map_err(|e| RunError::Failed(format!("cannot start shard thread: {e}")))?;
+            .map_err(|source| Failure::Thread {
+                thread: "shard",
+                source,
+            })?;
         threads.push(t);
     }
 
@@ -477,19 +482,18 @@ pub fn run_with(
     // The shards are done: detach XDP programs before the summary.
     drop(sources);
     if let Some(w) = writer {
-        w.finish()
-            .map_err(|e| RunError::Failed(format!("writing JSON lines failed: {e}")))?;
+        w.finish().map_err(Failure::Output)?;
     }
     telemetry.finish(&mut registry);
     let totals = registry.totals();
     let summary = report::summary(&totals, &registry, cfg.log_format);
     tracing::info!(target: "lifecycle", "run ended after {:.1}s", started.elapsed().as_secs_f64());
     if shard_panicked {
-        return Err(RunError::Failed("a shard thread panicked".into()));
+        return Err(Failure::ShardPanicked.into());
     }
     match feeder_result {
-        Some(Ok(Err(e))) => return Err(RunError::Failed(e)),
-        Some(Err(_)) => return Err(RunError::Failed("the reader thread panicked".into())),
+        Some(Ok(Err(e))) => return Err(Failure::Input(e).into()),
+        Some(Err(_)) => return Err(Failure::ReaderPanicked.into()),
         _ => {}
     }
     Ok(RunReport { totals, summary })

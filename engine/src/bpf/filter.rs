@@ -14,6 +14,26 @@ use pcap::{Capture, Linktype};
 use super::*;
 use crate::frame::LinkType;
 
+/// Why a capture filter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// libpcap refused the expression (or the link type).
+    #[error(transparent)]
+    Pcap(#[from] pcap::Error),
+    /// libpcap printed an instruction we could not read back.
+    #[error("unreadable instruction '{0}'")]
+    UnreadableInsn(String),
+    /// A jump of the IPIP guards does not fit in 8 bits.
+    #[error("filter too long")]
+    JumpTooFar,
+    /// The combined IPIP filter exceeds the kernel's program limit.
+    #[error("filter too long once combined for IPIP (more than {MAX_INSNS} instructions)")]
+    TooLong,
+}
+
+/// The kernel's limit on a classic BPF program (BPF_MAXINSNS).
+const MAX_INSNS: usize = 4096;
+
 /// libpcap's link type for a frame format.
 pub fn pcap_linktype(link: LinkType) -> Linktype {
     Linktype(match link {
@@ -28,9 +48,9 @@ pub fn pcap_linktype(link: LinkType) -> Linktype {
 }
 
 /// Compiles tcpdump syntax for one link type.
-pub fn compile(expr: &str, link: LinkType) -> Result<Vec<Insn>, String> {
-    let cap = Capture::dead(pcap_linktype(link)).map_err(|e| e.to_string())?;
-    let prog = cap.compile(expr, true).map_err(|e| e.to_string())?;
+pub fn compile(expr: &str, link: LinkType) -> Result<Vec<Insn>, FilterError> {
+    let cap = Capture::dead(pcap_linktype(link))?;
+    let prog = cap.compile(expr, true)?;
     // The crate keeps the instruction's fields private but prints them as
     // "code jt jf k".
     prog.get_instructions()
@@ -43,7 +63,7 @@ pub fn compile(expr: &str, link: LinkType) -> Result<Vec<Insn>, String> {
                 .collect();
             match f[..] {
                 [code, jt, jf, k] => Ok(Insn::jump(code as u16, k, jt as u8, jf as u8)),
-                _ => Err(format!("unreadable instruction '{text}'")),
+                _ => Err(FilterError::UnreadableInsn(text)),
             }
         })
         .collect()
@@ -99,7 +119,7 @@ fn relocate(prog: &[Insn], by: u32) -> Vec<Insn> {
 
 /// The complete filter for one link type. With `ipip`, IP-in-IP packets
 /// are judged by their inner packet.
-pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, String> {
+pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, FilterError> {
     let outer = compile(expr, link)?;
     let layout = ip_layout(link);
     let (Some((ip, ethertype)), true) = (layout, ipip) else {
@@ -156,11 +176,11 @@ pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, String
     let outer_start = v6_start + v6.len();
     let inner4_start = outer_start + outer.len();
     let inner6_start = inner4_start + inner4.len();
-    let resolve = |block: &mut Vec<Insn>, base: usize| -> Result<(), String> {
+    let resolve = |block: &mut Vec<Insn>, base: usize| -> Result<(), FilterError> {
         for (n, i) in block.iter_mut().enumerate() {
             let at = base + n + 1; // jumps are relative to the next insn
-            let rel = |target: usize| -> Result<u8, String> {
-                u8::try_from(target - at).map_err(|_| "filter too long".to_string())
+            let rel = |target: usize| -> Result<u8, FilterError> {
+                u8::try_from(target - at).map_err(|_| FilterError::JumpTooFar)
             };
             if i.code & 0x07 == JMP && i.code & 0xf0 != JA {
                 for f in [&mut i.jt, &mut i.jf] {
@@ -187,8 +207,8 @@ pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, String
     g.extend(outer);
     g.extend(inner4);
     g.extend(inner6);
-    if g.len() > 4096 {
-        return Err("filter too long once combined for IPIP (more than 4096 instructions)".into());
+    if g.len() > MAX_INSNS {
+        return Err(FilterError::TooLong);
     }
     Ok(g)
 }

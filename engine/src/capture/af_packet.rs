@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::iface::Iface;
 use super::live::{FrameRing, KernelStats};
 use super::mmap::Mmap;
-use super::{LinkType, Packet};
+use super::{CaptureError, LinkType, Packet};
 use crate::bpf::Insn;
 
 // linux/if_packet.h, linux/if_ether.h
@@ -99,18 +99,14 @@ pub fn ring_blocks(pkt_buf: u32) -> usize {
         .clamp(8, 32768)
 }
 
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
-}
-
 /// Sets a socket option from a plain-old-data value.
 fn setsockopt<T>(
     fd: RawFd,
     level: libc::c_int,
     name: libc::c_int,
     v: &T,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), CaptureError> {
     // SAFETY: `v` points to a live, initialised `T` of the size passed;
     // the kernel only reads it.
     let rc = unsafe {
@@ -125,7 +121,10 @@ fn setsockopt<T>(
     if rc == 0 {
         Ok(())
     } else {
-        Err(os_err(what))
+        Err(CaptureError::Setsockopt {
+            option: what,
+            source: std::io::Error::last_os_error(),
+        })
     }
 }
 
@@ -136,8 +135,8 @@ pub fn attach_program(
     level: libc::c_int,
     name: libc::c_int,
     prog: &[Insn],
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), CaptureError> {
     let fprog = libc::sock_fprog {
         len: prog.len() as libc::c_ushort,
         // `Insn` has the layout of `struct sock_filter`; the kernel copies
@@ -148,7 +147,12 @@ pub fn attach_program(
 }
 
 /// Joins `fd` to fanout group `group` with our steering program.
-pub fn join_fanout(fd: RawFd, group: u16, first: bool, program: &[Insn]) -> Result<(), String> {
+pub fn join_fanout(
+    fd: RawFd,
+    group: u16,
+    first: bool,
+    program: &[Insn],
+) -> Result<(), CaptureError> {
     let arg: u32 = group as u32 | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16);
     setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, "PACKET_FANOUT")?;
     if first {
@@ -184,7 +188,7 @@ impl AfPacketRing {
         iface: &Iface,
         pkt_buf: u32,
         filter: Option<&[Insn]>,
-    ) -> Result<AfPacketRing, String> {
+    ) -> Result<AfPacketRing, CaptureError> {
         let any = iface.index == 0;
         let kind = if any {
             libc::SOCK_DGRAM
@@ -196,7 +200,7 @@ impl AfPacketRing {
         // SAFETY: plain socket(2) call; the result is checked.
         let raw = unsafe { libc::socket(libc::AF_PACKET, kind | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
-            return Err(os_err("socket(AF_PACKET)"));
+            return Err(CaptureError::syscall("socket(AF_PACKET)"));
         }
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -224,8 +228,10 @@ impl AfPacketRing {
         setsockopt(s, SOL_PACKET, PACKET_RX_RING, &req, "PACKET_RX_RING")?;
         let len = blocks * BLOCK_SIZE;
         // The ring the kernel just allocated for this socket.
-        let map = Mmap::shared(fd.as_fd(), len, 0, false)
-            .map_err(|e| format!("mmap(PACKET_RX_RING): {e}"))?;
+        let map = Mmap::shared(fd.as_fd(), len, 0, false).map_err(|source| CaptureError::Mmap {
+            ring: "PACKET_RX_RING",
+            source,
+        })?;
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -240,7 +246,7 @@ impl AfPacketRing {
             )
         };
         if rc != 0 {
-            return Err(os_err(&format!("bind to {}", iface.name)));
+            return Err(CaptureError::syscall(format!("bind to {}", iface.name)));
         }
         if !any {
             let mreq = PacketMreq {

@@ -28,7 +28,7 @@ use super::live::{FrameRing, KernelStats, XdpLosses};
 use super::mmap::Mmap;
 use super::xdp::xsk::{self, ConsRing, ProdRing, Socket, Statistics, XdpDesc};
 use super::xdp::FrameCounts;
-use super::{LinkType, Packet};
+use super::{CaptureError, LinkType, Packet};
 use crate::bpf::{self, Insn};
 
 /// UMEM chunk size: a page, the largest the kernel allows in aligned mode.
@@ -61,10 +61,10 @@ pub enum BindMode {
 struct Area(Mmap);
 
 impl Area {
-    fn new(len: usize) -> Result<Area, String> {
+    fn new(len: usize) -> Result<Area, CaptureError> {
         Mmap::anonymous(len, libc::MAP_PRIVATE | libc::MAP_POPULATE)
             .map(Area)
-            .map_err(|e| format!("cannot map {len} bytes of UMEM: {e}"))
+            .map_err(|source| CaptureError::UmemMap { len, source })
     }
 
     fn as_slice_ptr(&self) -> NonNull<[u8]> {
@@ -153,16 +153,20 @@ impl XskRing {
         shards: u32,
         frames: u32,
         mode: BindMode,
-    ) -> Result<Vec<XskRing>, String> {
+    ) -> Result<Vec<XskRing>, CaptureError> {
         // Rings index frames with u32s and need a power-of-two size.
         let total = frames
             .checked_mul(shards)
             .filter(|t| *t <= 1 << 30)
-            .ok_or("too many UMEM frames: lower ASSEMBLER_WORKER_PKT_BUF")?;
+            .ok_or(CaptureError::TooManyFrames)?;
         let area = Arc::new(Area::new(total as usize * FRAME_SIZE as usize)?);
         let ring_size = total.next_power_of_two();
         const COMPLETION_SIZE: u32 = 64;
-        let err = |what: &str, e: std::io::Error| format!("{what} (queue {queue}): {e}");
+        let err = |step: &'static str, source: std::io::Error| CaptureError::Xsk {
+            step,
+            queue,
+            source,
+        };
         // The first socket is the UMEM's own and owns the fill ring; the
         // others share it and inherit its mode (the kernel refuses mode
         // flags on a shared bind).
@@ -369,7 +373,7 @@ pub fn open_interface(
     pkt_buf: u32,
     ipip: bool,
     filter: Option<Vec<Insn>>,
-) -> Result<XdpInterface, String> {
+) -> Result<XdpInterface, CaptureError> {
     use super::xdp::{AttachMode, Steering};
     let queues = rx_queues(&iface.name);
     let frames = frames_per_socket(pkt_buf, queues);
@@ -423,12 +427,12 @@ pub fn open_interface(
 
 /// Registering a UMEM pins its pages: without CAP_IPC_LOCK that needs a
 /// large enough RLIMIT_MEMLOCK.
-fn memlock_hint(e: String, frames: u32) -> String {
-    if e.contains("UMEM") {
-        format!(
-            "{e} (the UMEM pins {} MiB: needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK that large; lower ASSEMBLER_WORKER_PKT_BUF to shrink it)",
-            (frames as u64 * FRAME_SIZE as u64) >> 20
-        )
+fn memlock_hint(e: CaptureError, frames: u32) -> CaptureError {
+    if e.involves_umem() {
+        CaptureError::Memlock {
+            mib: (frames as u64 * FRAME_SIZE as u64) >> 20,
+            source: Box::new(e),
+        }
     } else {
         e
     }

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::config::ConfigError;
+
 /// One interface to capture on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Iface {
@@ -16,7 +18,12 @@ pub struct Iface {
     pub loopback: bool,
 }
 
-const FORM: &str = "expected interfaces such as eth0, eth0,eth1, eth0:80,eth1:443 or any";
+const VAR: &str = "INPUT_RAW (--input-raw)";
+const FORM: &str = "interfaces such as eth0, eth0,eth1, eth0:80,eth1:443 or any";
+
+fn invalid(problem: String) -> ConfigError {
+    ConfigError::value(VAR, problem).expected(FORM)
+}
 
 fn sys_index(name: &str) -> Option<u32> {
     std::fs::read_to_string(Path::new("/sys/class/net").join(name).join("ifindex"))
@@ -45,22 +52,22 @@ fn available() -> String {
 }
 
 /// Parses and resolves INPUT_RAW; the error is one line naming the variable.
-pub fn parse(input: &str) -> Result<Vec<Iface>, String> {
+pub fn parse(input: &str) -> Result<Vec<Iface>, ConfigError> {
     let mut out: Vec<(String, Option<Vec<u16>>)> = Vec::new();
     for item in input.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, port) = match item.rsplit_once(':') {
             Some((n, p)) => {
-                let port = p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
-                    format!("INPUT_RAW (--input-raw): invalid port in '{item}': {FORM}")
-                })?;
+                let port = p
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| invalid(format!("invalid port in '{item}'")))?;
                 (n.trim(), Some(port))
             }
             None => (item, None),
         };
         if name.is_empty() || name.len() > 15 || name.contains('/') {
-            return Err(format!(
-                "INPUT_RAW (--input-raw): invalid interface name in '{item}': {FORM}"
-            ));
+            return Err(invalid(format!("invalid interface name in '{item}'")));
         }
         match out.iter_mut().find(|(n, _)| n == name) {
             // An entry without a port means every port.
@@ -73,11 +80,11 @@ pub fn parse(input: &str) -> Result<Vec<Iface>, String> {
         }
     }
     if out.is_empty() {
-        return Err(format!("INPUT_RAW (--input-raw): empty value: {FORM}"));
+        return Err(invalid("empty value".into()));
     }
     if out.len() > 1 && out.iter().any(|(n, _)| n == "any") {
-        return Err(format!(
-            "INPUT_RAW (--input-raw): 'any' already includes every interface; list it alone: {FORM}"
+        return Err(invalid(
+            "'any' already includes every interface; list it alone".into(),
         ));
     }
     out.into_iter()
@@ -86,10 +93,10 @@ pub fn parse(input: &str) -> Result<Vec<Iface>, String> {
                 0
             } else {
                 sys_index(&name).ok_or_else(|| {
-                    format!(
-                        "INPUT_RAW (--input-raw): no network interface '{name}' (present: {}): {FORM}",
+                    invalid(format!(
+                        "no network interface '{name}' (present: {})",
                         available()
-                    )
+                    ))
                 })?
             };
             Ok(Iface {
@@ -129,11 +136,12 @@ mod tests {
             "any,lo",
             "a/b",
         ] {
-            let e = parse(bad).unwrap_err();
+            let e = parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("INPUT_RAW (--input-raw): "), "{e}");
         }
         assert!(parse("nosuchif0")
             .unwrap_err()
+            .to_string()
             .contains("no network interface 'nosuchif0'"));
     }
 }

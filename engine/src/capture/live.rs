@@ -12,7 +12,7 @@ use crossbeam::channel::{Receiver, Sender, TrySendError};
 
 use super::batch::PacketBatch;
 use super::{steer, Packet, PacketSource, Poll};
-use crate::decode::DecodeOptions;
+use crate::decode::{self, DecodeOptions, Segment};
 use crate::stats::{Counter, ShardStats};
 
 /// Counters the kernel keeps per socket, as deltas since the last read.
@@ -142,6 +142,10 @@ impl LiveSource {
 
 impl PacketSource for LiveSource {
     fn poll(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> Poll {
+        self.poll_decoded(&mut |p, _| on_packet(p))
+    }
+
+    fn poll_decoded(&mut self, on_packet: &mut dyn FnMut(Packet<'_>, Option<Segment<'_>>)) -> Poll {
         let mut delivered = 0usize;
         {
             let LiveSource {
@@ -156,19 +160,31 @@ impl PacketSource for LiveSource {
             } = self;
             for ring in rings.iter_mut() {
                 delivered += ring.read(&mut |p| {
-                    if *shards > 1 {
-                        if let Some(owner) = steer::owner(&p, decode, *shards) {
-                            if owner != *shard {
-                                stats.inc(Counter::SteerMisrouted);
-                                let b = pending[owner].get_or_insert_with(|| {
-                                    spare.pop().unwrap_or_else(PacketBatch::with_capacity)
-                                });
-                                b.push(p, None);
-                                return;
-                            }
-                        }
+                    if *shards == 1 {
+                        // Nothing to steer: the shard decodes.
+                        on_packet(p, None);
+                        return;
                     }
-                    on_packet(p);
+                    // Decoded once, to find the owner; the segment goes
+                    // with the packet so the shard does not decode it
+                    // again. A frame that does not decode stays here and
+                    // the shard counts why.
+                    let Ok(seg) = decode::decode(&p, decode) else {
+                        on_packet(p, None);
+                        return;
+                    };
+                    let owner = steer::owner_of(&seg, *shards);
+                    if owner != *shard {
+                        stats.inc(Counter::SteerMisrouted);
+                        let b = pending[owner].get_or_insert_with(|| {
+                            spare.pop().unwrap_or_else(PacketBatch::with_capacity)
+                        });
+                        // The segment rides along as offsets, as for file
+                        // input: the owner need not decode it either.
+                        b.push(p, Some(&seg));
+                        return;
+                    }
+                    on_packet(p, Some(seg));
                 });
             }
         }
@@ -178,8 +194,8 @@ impl PacketSource for LiveSource {
             self.hand_over(owner);
         }
         while let Ok(mut b) = self.inbox.try_recv() {
-            for p in b.packets() {
-                on_packet(p);
+            for (p, seg) in b.decoded() {
+                on_packet(p, seg);
             }
             delivered += b.len();
             b.clear();
@@ -230,3 +246,6 @@ impl Drop for LiveSource {
         self.read_kernel_stats();
     }
 }
+
+#[cfg(test)]
+mod tests;

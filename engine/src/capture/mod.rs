@@ -7,6 +7,8 @@ pub mod af_packet;
 #[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod af_xdp;
 pub mod batch;
+pub mod error;
+pub mod file_feeder;
 pub mod iface;
 #[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod live;
@@ -23,6 +25,7 @@ pub(crate) mod testpkt;
 pub mod xdp;
 
 pub use crate::frame::{LinkType, Packet};
+pub use error::CaptureError;
 
 /// What one poll of a packet source found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

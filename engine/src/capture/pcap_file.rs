@@ -11,24 +11,15 @@ use pcap_file::pcapng::{Block, PcapNgReader};
 
 use super::{LinkType, Packet};
 
-#[derive(Debug)]
+/// Why a capture file could not be read.
+#[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    Open(String, std::io::Error),
-    Format(String, String),
+    #[error("{0}: cannot open: {1}")]
+    Open(String, #[source] std::io::Error),
+    #[error("{0}: not a readable pcap or pcapng file: {1}")]
+    Format(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0}: unsupported link type {1} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback, NFLOG)")]
     UnknownLinkType(String, u32),
-}
-
-impl std::fmt::Display for FileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FileError::Open(p, e) => write!(f, "{p}: cannot open: {e}"),
-            FileError::Format(p, e) => write!(f, "{p}: not a readable pcap or pcapng file: {e}"),
-            FileError::UnknownLinkType(p, l) => write!(
-                f,
-                "{p}: unsupported link type {l} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback, NFLOG)"
-            ),
-        }
-    }
 }
 
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -42,7 +33,7 @@ pub fn read_file(path: &str, on_packet: &mut dyn FnMut(Packet<'_>)) -> Result<u6
     let mut magic = [0u8; 4];
     reader
         .read_exact(&mut magic)
-        .map_err(|e| FileError::Format(path.into(), e.to_string()))?;
+        .map_err(|e| FileError::Format(path.into(), e.into()))?;
     let chained = std::io::Cursor::new(magic).chain(reader);
     if magic == PCAPNG_MAGIC {
         read_pcapng(path, chained, on_packet)
@@ -56,8 +47,7 @@ fn read_pcap<R: Read>(
     r: R,
     on_packet: &mut dyn FnMut(Packet<'_>),
 ) -> Result<u64, FileError> {
-    let mut reader =
-        PcapReader::new(r).map_err(|e| FileError::Format(path.into(), e.to_string()))?;
+    let mut reader = PcapReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
     let dl: u32 = reader.header().datalink.into();
     let link =
         LinkType::from_linktype(dl).ok_or_else(|| FileError::UnknownLinkType(path.into(), dl))?;
@@ -105,8 +95,7 @@ fn read_pcapng<R: Read>(
     r: R,
     on_packet: &mut dyn FnMut(Packet<'_>),
 ) -> Result<u64, FileError> {
-    let mut reader =
-        PcapNgReader::new(r).map_err(|e| FileError::Format(path.into(), e.to_string()))?;
+    let mut reader = PcapNgReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
     let mut ifaces: Vec<Interface> = Vec::new();
     let mut last_ts = 0u64;
     let mut n = 0;

@@ -16,8 +16,8 @@ use pcap::{Active, Capture};
 use super::af_packet::{attach_program, SNAPLEN};
 use super::iface::Iface;
 use super::live::{FrameRing, KernelStats};
-use super::{LinkType, Packet};
-use crate::bpf::Insn;
+use super::{CaptureError, LinkType, Packet};
+use crate::bpf::{FilterError, Insn};
 
 /// Frames handed to the shard per read.
 const FRAMES_PER_READ: usize = 2048;
@@ -36,21 +36,28 @@ impl PcapRing {
     pub fn open(
         iface: &Iface,
         pkt_buf: u32,
-        filter: &dyn Fn(LinkType) -> Result<Option<Vec<Insn>>, String>,
-    ) -> Result<PcapRing, String> {
+        filter: &dyn Fn(LinkType) -> Result<Option<Vec<Insn>>, FilterError>,
+    ) -> Result<PcapRing, CaptureError> {
+        let pcap_err = |source| CaptureError::Pcap {
+            iface: iface.name.clone(),
+            source,
+        };
         let cap = Capture::from_device(iface.name.as_str())
-            .map_err(|e| format!("pcap: {}: {e}", iface.name))?
+            .map_err(pcap_err)?
             .promisc(iface.index != 0)
             .snaplen(SNAPLEN as i32)
             .immediate_mode(true)
             .buffer_size((pkt_buf as usize * 2048).min(i32::MAX as usize) as i32)
             .open()
-            .map_err(|e| format!("pcap: {}: {e}", iface.name))?
+            .map_err(pcap_err)?
             .setnonblock()
-            .map_err(|e| format!("pcap: {}: {e}", iface.name))?;
+            .map_err(pcap_err)?;
         let dlt = cap.get_datalink().0;
-        let link = LinkType::from_linktype(dlt as u32)
-            .ok_or_else(|| format!("pcap: {}: unsupported link type {dlt}", iface.name))?;
+        let link =
+            LinkType::from_linktype(dlt as u32).ok_or_else(|| CaptureError::UnsupportedLink {
+                iface: iface.name.clone(),
+                dlt,
+            })?;
         let filter_link = match link {
             LinkType::LinuxSll | LinkType::LinuxSll2 => LinkType::RawIp,
             l => l,

@@ -6,15 +6,40 @@
 //! after that needs privilege (closing the XDP link detaches the program
 //! without any).
 
+use caps::errors::CapsError;
 use caps::{CapSet, Capability};
 
-fn has(cap: Capability) -> Result<bool, String> {
-    caps::has_cap(None, CapSet::Effective, cap)
-        .map_err(|e| format!("cannot read capabilities: {e}"))
+/// Why the capture's capabilities could not be checked or are lacking.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivilegeError {
+    #[error("cannot read capabilities: {0}")]
+    Read(#[source] CapsError),
+    #[error("cannot drop capabilities: {0}")]
+    Drop(#[source] CapsError),
+    #[error(transparent)]
+    Missing(#[from] MissingCapabilities),
+}
+
+/// The capture engine needs capabilities the process does not have: one
+/// line saying which and how to grant them (a configuration error).
+#[derive(Debug, thiserror::Error)]
+#[error("INPUT_RAW_ENGINE={engine} needs {needs}; missing {}: run as root or grant them (docker: cap_add: [{docker}])", .missing.join(" and "))]
+pub struct MissingCapabilities {
+    pub engine: String,
+    /// Every capability the engine needs.
+    pub needs: &'static str,
+    /// The ones lacking, each with what it is for.
+    pub missing: Vec<String>,
+    /// The same as docker's cap_add names.
+    pub docker: &'static str,
+}
+
+fn has(cap: Capability) -> Result<bool, PrivilegeError> {
+    caps::has_cap(None, CapSet::Effective, cap).map_err(PrivilegeError::Read)
 }
 
 /// Checks the effective set; the error is one line saying what to grant.
-pub fn check_capture(engine: &str) -> Result<(), String> {
+pub fn check_capture(engine: &str) -> Result<(), PrivilegeError> {
     let xdp = engine == "af_xdp";
     let mut missing = Vec::new();
     for (cap, why) in [
@@ -39,22 +64,25 @@ pub fn check_capture(engine: &str) -> Result<(), String> {
     } else {
         ("CAP_NET_RAW and CAP_NET_ADMIN", "NET_RAW, NET_ADMIN")
     };
-    Err(format!(
-        "INPUT_RAW_ENGINE={engine} needs {needs}; missing {}: run as root or grant them (docker: cap_add: [{docker}])",
-        missing.join(" and ")
-    ))
+    Err(MissingCapabilities {
+        engine: engine.to_string(),
+        needs,
+        missing,
+        docker,
+    }
+    .into())
 }
 
 /// Drops every capability of the calling thread (threads started later
 /// inherit the empty sets).
-pub fn drop_all() -> Result<(), String> {
+pub fn drop_all() -> Result<(), PrivilegeError> {
     for set in [
         CapSet::Ambient,
         CapSet::Inheritable,
         CapSet::Effective,
         CapSet::Permitted,
     ] {
-        caps::clear(None, set).map_err(|e| format!("cannot drop capabilities: {e}"))?;
+        caps::clear(None, set).map_err(PrivilegeError::Drop)?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use crate::bpf::{self, asm::Asm, Insn};
 use crate::capture::Packet;
-use crate::decode::{self, DecodeOptions};
+use crate::decode::{self, DecodeOptions, Segment};
 
 const MIX: u32 = 0x045d_9f3b;
 
@@ -47,7 +47,12 @@ pub fn steer_hash(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u32 {
 /// does not decode to TCP (it stays where it is and is counted there).
 pub fn owner(pkt: &Packet<'_>, opts: &DecodeOptions, shards: usize) -> Option<usize> {
     let s = decode::decode(pkt, opts).ok()?;
-    Some((steer_hash(s.src, s.sport, s.dst, s.dport) % shards as u32) as usize)
+    Some(owner_of(&s, shards))
+}
+
+/// The shard that owns a decoded packet's connection.
+pub fn owner_of(s: &Segment<'_>, shards: usize) -> usize {
+    (steer_hash(s.src, s.sport, s.dst, s.dport) % shards as u32) as usize
 }
 
 /// Tunnels followed below the outermost IP header.

@@ -97,7 +97,7 @@ impl Cli {
         match Cli::parse(args) {
             Ok(cli) => match cli.config.validate() {
                 Ok(()) => cli,
-                Err(line) => config_exit(&line),
+                Err(e) => config_exit(&e.to_string()),
             },
             Err(e) => match e.kind() {
                 clap::error::ErrorKind::DisplayHelp

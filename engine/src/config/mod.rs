@@ -7,8 +7,11 @@
 //! anything.
 
 pub mod cli;
+pub mod error;
 pub mod memory;
 pub mod units;
+
+pub use error::ConfigError;
 
 use std::time::Duration;
 
@@ -400,16 +403,19 @@ pub const EXIT_CONFIG: i32 = 2;
 
 impl Config {
     /// Cross-field checks that a single value parser cannot make.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let mech = self.sasl_mechanism();
         if mech.is_none() {
-            return Err(format!(
-                "OUTPUT_KAFKA_SASL_MECH: invalid value '{}': expected SASL/PLAIN, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
-                self.output_kafka_sasl_mech
-            ));
+            return Err(ConfigError::value(
+                "OUTPUT_KAFKA_SASL_MECH",
+                format!("invalid value '{}'", self.output_kafka_sasl_mech),
+            )
+            .expected("SASL/PLAIN, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"));
         }
         if self.input_raw.trim().is_empty() {
-            return Err("INPUT_RAW: empty value: expected interfaces such as eth0,eth1 or eth0:80, or capture files with INPUT_RAW_ENGINE=pcap_file".into());
+            return Err(ConfigError::value("INPUT_RAW", "empty value").expected(
+                "interfaces such as eth0,eth1 or eth0:80, or capture files with INPUT_RAW_ENGINE=pcap_file",
+            ));
         }
         // An empty variable is unset, but `--output-kafka-host=` (or spaces)
         // would turn Kafka on with no broker.
@@ -418,35 +424,46 @@ impl Config {
             .as_deref()
             .is_some_and(|h| h.trim().is_empty())
         {
-            return Err("OUTPUT_KAFKA_HOST (--output-kafka-host): empty value: expected brokers as host:port, comma-separated, or no value at all to leave Kafka off".into());
+            return Err(ConfigError::value(
+                "OUTPUT_KAFKA_HOST (--output-kafka-host)",
+                "empty value",
+            )
+            .expected(
+                "brokers as host:port, comma-separated, or no value at all to leave Kafka off",
+            ));
         }
         if let Err(form) = crate::metrics::MetricsOutput::parse(&self.metrics_output) {
-            return Err(format!(
-                "METRICS_OUTPUT: invalid value '{}': expected {form}",
-                self.metrics_output
-            ));
+            return Err(ConfigError::value(
+                "METRICS_OUTPUT",
+                format!("invalid value '{}'", self.metrics_output),
+            )
+            .expected(form.to_string()));
         }
         if self.metrics_interval.is_zero() {
-            return Err("METRICS_INTERVAL: invalid value '0s': expected a duration such as 50ms, 500ms, 5s or 1m, above zero".into());
+            return Err(ConfigError::value("METRICS_INTERVAL", "invalid value '0s'")
+                .expected(format!("{}, above zero", units::DURATION_FORM)));
         }
         if !is_header_name(&self.real_ip_header) {
-            return Err(format!(
-                "REAL_IP_HEADER: invalid value '{}': expected an HTTP header name such as x-real-ip or x-forwarded-for",
-                self.real_ip_header
-            ));
+            return Err(ConfigError::value(
+                "REAL_IP_HEADER",
+                format!("invalid value '{}'", self.real_ip_header),
+            )
+            .expected("an HTTP header name such as x-real-ip or x-forwarded-for"));
         }
         if !is_topic_name(&self.output_kafka_topic) {
-            return Err(format!(
-                "OUTPUT_KAFKA_TOPIC: invalid value '{}': expected 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' or '-'",
-                self.output_kafka_topic
-            ));
+            return Err(ConfigError::value(
+                "OUTPUT_KAFKA_TOPIC",
+                format!("invalid value '{}'", self.output_kafka_topic),
+            )
+            .expected("1 to 249 characters of a-z, A-Z, 0-9, '.', '_' or '-'"));
         }
         crate::output::kafka::options::parse(&self.output_kafka_options)?;
         if self.max_header_bytes < 64 {
-            return Err(format!(
-                "MAX_HEADER_BYTES: invalid value '{}': expected at least 64 bytes",
-                self.max_header_bytes
-            ));
+            return Err(ConfigError::value(
+                "MAX_HEADER_BYTES",
+                format!("invalid value '{}'", self.max_header_bytes),
+            )
+            .expected("at least 64 bytes"));
         }
         Ok(())
     }

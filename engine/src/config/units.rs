@@ -1,8 +1,22 @@
 //! Parsers for the value forms the configuration accepts: sizes, durations
-//! and booleans. Each returns an error string that names the accepted form,
-//! so a bad value can be reported in one line.
+//! and booleans. Each error names the accepted form, so a bad value can be
+//! reported in one line.
 
 use std::time::Duration;
+
+/// A value not in the accepted form; shows as that form (clap puts the
+/// variable and the value in front).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("{SIZE_FORM}")]
+    Size,
+    #[error("{DURATION_FORM}")]
+    Duration,
+    #[error("{BOOL_FORM}")]
+    Bool,
+    #[error("a whole number from {min} to {max}")]
+    Int { min: u64, max: u64 },
+}
 
 pub const SIZE_FORM: &str = "a size such as 65536, 128KiB, 5mb or 16GiB (binary units)";
 pub const DURATION_FORM: &str = "a duration such as 50ms, 500ms, 5s or 1m";
@@ -10,45 +24,45 @@ pub const BOOL_FORM: &str = "true, false, 1 or 0";
 
 /// Parses `128KiB`, `5mb`, `16GiB`, `3MiB` or plain bytes. Every unit is
 /// binary: k/kb/KiB = 1024, m/mb/MiB = 1024², g/gb/GiB = 1024³.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, FormError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     if digits.is_empty() {
-        return Err(SIZE_FORM.to_string());
+        return Err(FormError::Size);
     }
-    let n: u64 = digits.parse().map_err(|_| SIZE_FORM.to_string())?;
+    let n: u64 = digits.parse().map_err(|_| FormError::Size)?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(SIZE_FORM.to_string()),
+        _ => return Err(FormError::Size),
     };
-    n.checked_mul(mult).ok_or_else(|| SIZE_FORM.to_string())
+    n.checked_mul(mult).ok_or(FormError::Size)
 }
 
 /// Parses `50ms`, `5s`, `1m` and other humantime forms.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|_| DURATION_FORM.to_string())
+pub fn parse_duration(s: &str) -> Result<Duration, FormError> {
+    humantime::parse_duration(s.trim()).map_err(|_| FormError::Duration)
 }
 
 /// Parses a whole number within `min..=max`; the error names the range.
-pub fn parse_int<T: TryFrom<u64>>(s: &str, min: u64, max: u64) -> Result<T, String> {
-    let form = || format!("a whole number from {min} to {max}");
-    let n: u64 = s.trim().parse().map_err(|_| form())?;
+pub fn parse_int<T: TryFrom<u64>>(s: &str, min: u64, max: u64) -> Result<T, FormError> {
+    let form = FormError::Int { min, max };
+    let n: u64 = s.trim().parse().map_err(|_| form)?;
     if !(min..=max).contains(&n) {
-        return Err(form());
+        return Err(form);
     }
-    T::try_from(n).map_err(|_| form())
+    T::try_from(n).map_err(|_| form)
 }
 
-pub fn parse_bool(s: &str) -> Result<bool, String> {
+pub fn parse_bool(s: &str) -> Result<bool, FormError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(BOOL_FORM.to_string()),
+        _ => Err(FormError::Bool),
     }
 }
 

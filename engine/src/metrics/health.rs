@@ -223,10 +223,33 @@ pub fn record_exit(health_file: &str, code: i32) {
     }
 }
 
-fn read(path: &str) -> Result<Status, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+/// Why HEALTH_FILE could not be read back.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a status file: {source}")]
+    NotStatus {
+        path: String,
+        #[source]
+        source: simd_json::Error,
+    },
+}
+
+fn read(path: &str) -> Result<Status, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+        path: path.into(),
+        source,
+    })?;
     let mut bytes = text.into_bytes();
-    simd_json::from_slice(&mut bytes).map_err(|e| format!("{path} is not a status file: {e}"))
+    simd_json::from_slice(&mut bytes).map_err(|source| ReadError::NotStatus {
+        path: path.into(),
+        source,
+    })
 }
 
 /// The verdict the `/health` endpoint serves, from the latest snapshot.

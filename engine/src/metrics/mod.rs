@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::{Config, Engine, LogFormat};
+use crate::config::{Config, ConfigError, Engine, LogFormat};
 use crate::stats::{report, Counter, Gauge, Registry, Totals};
 
 /// Where metrics go (METRICS_OUTPUT).
@@ -36,8 +36,13 @@ pub enum MetricsOutput {
 pub const METRICS_FORM: &str =
     "console, json, none or prometheus:HOST:PORT (e.g. prometheus:127.0.0.1:9100)";
 
+/// METRICS_OUTPUT is none of the accepted forms; shows as the forms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{METRICS_FORM}")]
+pub struct MetricsFormError;
+
 impl MetricsOutput {
-    pub fn parse(s: &str) -> Result<MetricsOutput, String> {
+    pub fn parse(s: &str) -> Result<MetricsOutput, MetricsFormError> {
         let t = s.trim();
         match t.to_ascii_lowercase().as_str() {
             "console" => return Ok(MetricsOutput::Console),
@@ -45,9 +50,7 @@ impl MetricsOutput {
             "none" | "" => return Ok(MetricsOutput::None),
             _ => {}
         }
-        let addr = t
-            .strip_prefix("prometheus:")
-            .ok_or_else(|| METRICS_FORM.to_string())?;
+        let addr = t.strip_prefix("prometheus:").ok_or(MetricsFormError)?;
         // Only literal addresses: resolving a name here could block startup.
         addr.parse::<SocketAddr>()
             .ok()
@@ -57,7 +60,7 @@ impl MetricsOutput {
                     .and_then(|mut a| a.next())
             })
             .map(MetricsOutput::Prometheus)
-            .ok_or_else(|| METRICS_FORM.to_string())
+            .ok_or(MetricsFormError)
     }
 }
 
@@ -268,18 +271,21 @@ pub struct Telemetry {
 impl Telemetry {
     /// Starts the Prometheus listener when configured. Fails (as a
     /// configuration error) when its address cannot be bound.
-    pub fn start(cfg: &Config) -> Result<Telemetry, String> {
+    pub fn start(cfg: &Config) -> Result<Telemetry, ConfigError> {
         let output = MetricsOutput::parse(&cfg.metrics_output).map_err(|form| {
-            format!(
-                "METRICS_OUTPUT: invalid value '{}': expected {form}",
-                cfg.metrics_output
+            ConfigError::value(
+                "METRICS_OUTPUT",
+                format!("invalid value '{}'", cfg.metrics_output),
             )
+            .expected(form.to_string())
         })?;
         let latest = Arc::new(Mutex::new(None));
         let server = match &output {
             MetricsOutput::Prometheus(addr) => Some(
-                prometheus::Server::start(*addr, latest.clone())
-                    .map_err(|e| format!("METRICS_OUTPUT: cannot listen on {addr}: {e}"))?,
+                prometheus::Server::start(*addr, latest.clone()).map_err(|e| {
+                    ConfigError::value("METRICS_OUTPUT", format!("cannot listen on {addr}"))
+                        .caused_by(e)
+                })?,
             ),
             _ => None,
         };

@@ -50,8 +50,51 @@ struct ProgConfig {
     ipip: u32,
 }
 
-fn bpf_err(what: &str, e: impl std::fmt::Display) -> String {
-    format!("{what}: {e}")
+/// Why the XDP program could not be loaded, filled or attached.
+#[derive(Debug, thiserror::Error)]
+pub enum XdpError {
+    /// A libbpf step failed (`cannot load the XDP program`).
+    #[error("{step}: {source}")]
+    Bpf {
+        step: &'static str,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    /// The embedded object lacks a map it must have.
+    #[error("XDP program has no map {0}")]
+    NoMap(String),
+    /// The embedded object lacks a program it must have.
+    #[error("XDP object has no program {0}")]
+    NoProgram(String),
+    /// Neither native nor generic mode would attach.
+    #[error(
+        "cannot attach the XDP program to {ifname}: native mode: {native}; generic mode: {generic}"
+    )]
+    Attach {
+        ifname: String,
+        native: std::io::Error,
+        #[source]
+        generic: std::io::Error,
+    },
+    /// Someone else's XDP program is on the interface.
+    #[error("{ifname} already has an XDP program (id {id}, name '{name}'); af_xdp needs the interface to itself (remove it with: ip link set dev {ifname} xdp off)")]
+    Occupied {
+        ifname: String,
+        id: u32,
+        name: String,
+    },
+    /// Our program is attached through another httpcap's link.
+    #[error("{ifname}: another httpcap (XDP program id {id}) is capturing on it: {source}")]
+    Busy {
+        ifname: String,
+        id: u32,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+}
+
+fn bpf_err(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> XdpError {
+    move |source| XdpError::Bpf { step, source }
 }
 
 /// The loaded program of one interface and its maps.
@@ -67,10 +110,10 @@ pub struct Steering {
 impl Steering {
     /// Loads the program for `queues` RX queues and `shards` shards. It
     /// passes every frame to the stack until `activate`.
-    pub fn load(shards: u32, queues: u32, ipip: bool) -> Result<Steering, String> {
+    pub fn load(shards: u32, queues: u32, ipip: bool) -> Result<Steering, XdpError> {
         let mut open = ObjectBuilder::default()
             .open_memory(OBJECT)
-            .map_err(|e| bpf_err("cannot open the XDP program", e))?;
+            .map_err(bpf_err("cannot open the XDP program"))?;
         let slots = shards * queues;
         for mut m in open.maps_mut() {
             let size = match m.name().to_str() {
@@ -79,17 +122,17 @@ impl Steering {
                 _ => continue,
             };
             m.set_max_entries(size)
-                .map_err(|e| bpf_err("cannot size the XDP maps", e))?;
+                .map_err(bpf_err("cannot size the XDP maps"))?;
         }
         let obj = open
             .load()
-            .map_err(|e| bpf_err("cannot load the XDP program", e))?;
-        let handle = |name: &str| -> Result<MapHandle, String> {
+            .map_err(bpf_err("cannot load the XDP program"))?;
+        let handle = |name: &str| -> Result<MapHandle, XdpError> {
             let m = obj
                 .maps()
                 .find(|m| m.name() == name)
-                .ok_or_else(|| format!("XDP program has no map {name}"))?;
-            MapHandle::try_from(&m).map_err(|e| bpf_err("XDP map", e))
+                .ok_or_else(|| XdpError::NoMap(name.into()))?;
+            MapHandle::try_from(&m).map_err(bpf_err("XDP map"))
         };
         Ok(Steering {
             config: handle("config")?,
@@ -104,15 +147,15 @@ impl Steering {
         })
     }
 
-    fn program(&self, name: &str) -> Result<libbpf_rs::ProgramMut<'_>, String> {
+    fn program(&self, name: &str) -> Result<libbpf_rs::ProgramMut<'_>, XdpError> {
         self.obj
             .progs_mut()
             .find(|p| p.name() == name)
-            .ok_or_else(|| format!("XDP object has no program {name}"))
+            .ok_or_else(|| XdpError::NoProgram(name.into()))
     }
 
     /// Puts `shard`'s socket for RX queue `queue` into the socket map.
-    pub fn add_socket(&self, queue: u32, shard: u32, fd: RawFd) -> Result<(), String> {
+    pub fn add_socket(&self, queue: u32, shard: u32, fd: RawFd) -> Result<(), XdpError> {
         let slot = queue * self.cfg.shards + shard;
         self.xsks
             .update(
@@ -120,22 +163,22 @@ impl Steering {
                 &(fd as u32).to_ne_bytes(),
                 MapFlags::ANY,
             )
-            .map_err(|e| bpf_err("cannot add an XDP socket to the map", e))
+            .map_err(bpf_err("cannot add an XDP socket to the map"))
     }
 
     /// Starts steering: from now on frames go to the sockets.
-    pub fn activate(&self) -> Result<(), String> {
+    pub fn activate(&self) -> Result<(), XdpError> {
         self.write_config(self.cfg)
     }
 
-    fn write_config(&self, c: ProgConfig) -> Result<(), String> {
+    fn write_config(&self, c: ProgConfig) -> Result<(), XdpError> {
         let bytes: Vec<u8> = [c.shards, c.queues, c.ipip]
             .iter()
             .flat_map(|v| v.to_ne_bytes())
             .collect();
         self.config
             .update(&0u32.to_ne_bytes(), &bytes, MapFlags::ANY)
-            .map_err(|e| bpf_err("cannot configure the XDP program", e))
+            .map_err(bpf_err("cannot configure the XDP program"))
     }
 
     /// Per-socket frame counts, for the shards' statistics.
@@ -157,7 +200,7 @@ impl Steering {
 
     /// Attaches the steering program to `ifindex`, natively if the driver
     /// allows, else in generic mode.
-    pub fn attach(&self, ifname: &str, ifindex: u32) -> Result<Attachment, String> {
+    pub fn attach(&self, ifname: &str, ifindex: u32) -> Result<Attachment, XdpError> {
         let prog = self.program(PROGRAM)?;
         let fd = prog.as_fd().as_raw_fd();
         remove_stale(&Xdp::new(prog.as_fd()), ifname, ifindex)?;
@@ -165,11 +208,16 @@ impl Steering {
         let (link, mode) = match native {
             Ok(link) => (link, AttachMode::Native),
             Err(native_err) => {
-                let link = link_xdp(fd, ifindex, libbpf_sys::XDP_FLAGS_SKB_MODE).map_err(|e| {
-                    format!(
-                        "cannot attach the XDP program to {ifname}: native mode: {native_err}; generic mode: {e}"
-                    )
-                })?;
+                let link = match link_xdp(fd, ifindex, libbpf_sys::XDP_FLAGS_SKB_MODE) {
+                    Ok(link) => link,
+                    Err(generic) => {
+                        return Err(XdpError::Attach {
+                            ifname: ifname.into(),
+                            native: native_err,
+                            generic,
+                        })
+                    }
+                };
                 tracing::info!(target: "lifecycle", "af_xdp: {ifname}: native XDP refused ({native_err}); using generic mode");
                 (link, AttachMode::Generic)
             }
@@ -184,13 +232,13 @@ impl Steering {
 
     /// The test-only hash probe (see steer.bpf.c).
     #[cfg(test)]
-    fn probe(&self) -> Result<libbpf_rs::ProgramMut<'_>, String> {
+    fn probe(&self) -> Result<libbpf_rs::ProgramMut<'_>, XdpError> {
         self.program("httpcap_hash_probe")
     }
 }
 
 /// Creates a BPF link attaching `prog_fd` to `ifindex` with `flags`.
-fn link_xdp(prog_fd: RawFd, ifindex: u32, flags: u32) -> Result<OwnedFd, String> {
+fn link_xdp(prog_fd: RawFd, ifindex: u32, flags: u32) -> Result<OwnedFd, std::io::Error> {
     // SAFETY: bpf_link_create_opts is plain data, zero is its default.
     let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
     opts.sz = std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _;
@@ -200,7 +248,7 @@ fn link_xdp(prog_fd: RawFd, ifindex: u32, flags: u32) -> Result<OwnedFd, String>
     let fd =
         unsafe { libbpf_sys::bpf_link_create(prog_fd, ifindex as i32, libbpf_sys::BPF_XDP, &opts) };
     if fd < 0 {
-        return Err(std::io::Error::from_raw_os_error(-fd).to_string());
+        return Err(std::io::Error::from_raw_os_error(-fd));
     }
     // SAFETY: `fd` is a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -208,7 +256,7 @@ fn link_xdp(prog_fd: RawFd, ifindex: u32, flags: u32) -> Result<OwnedFd, String>
 
 /// Takes off a program of ours left attached without a link (by an older
 /// build, or by hand); refuses to touch anyone else's.
-fn remove_stale(xdp: &Xdp<'_>, ifname: &str, ifindex: u32) -> Result<(), String> {
+fn remove_stale(xdp: &Xdp<'_>, ifname: &str, ifindex: u32) -> Result<(), XdpError> {
     let q = match xdp.query(ifindex as i32, XdpFlags::NONE) {
         Ok(q) => q,
         Err(_) => return Ok(()),
@@ -221,10 +269,11 @@ fn remove_stale(xdp: &Xdp<'_>, ifname: &str, ifindex: u32) -> Result<(), String>
         .map(|p| p.name.to_string_lossy().into_owned())
         .unwrap_or_default();
     if name != PROGRAM {
-        return Err(format!(
-            "{ifname} already has an XDP program (id {}, name '{name}'); af_xdp needs the interface to itself (remove it with: ip link set dev {ifname} xdp off)",
-            q.prog_id
-        ));
+        return Err(XdpError::Occupied {
+            ifname: ifname.into(),
+            id: q.prog_id,
+            name,
+        });
     }
     let mode = if q.skb_prog_id != 0 {
         XdpFlags::SKB_MODE
@@ -233,12 +282,12 @@ fn remove_stale(xdp: &Xdp<'_>, ifname: &str, ifindex: u32) -> Result<(), String>
     };
     // A link of a running httpcap cannot be detached this way (EBUSY):
     // then another instance is capturing here.
-    xdp.detach(ifindex as i32, mode).map_err(|e| {
-        format!(
-            "{ifname}: another httpcap (XDP program id {}) is capturing on it: {e}",
-            q.prog_id
-        )
-    })?;
+    xdp.detach(ifindex as i32, mode)
+        .map_err(|source| XdpError::Busy {
+            ifname: ifname.into(),
+            id: q.prog_id,
+            source,
+        })?;
     tracing::warn!(target: "lifecycle", "af_xdp: removed a stale {PROGRAM} program from {ifname}");
     Ok(())
 }

@@ -10,6 +10,8 @@
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 
+use crate::config::ConfigError;
+
 /// Separates one `key=value` pair from the next.
 pub const SEPARATOR: char = ';';
 
@@ -23,7 +25,7 @@ const REFUSED: &[&str] = &["delivery.report.only.error"];
 /// scratch librdkafka configuration, so an unknown name or a value
 /// librdkafka rejects is found at startup. The error is the one line
 /// that names the variable and the offending property.
-pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut props = Vec::new();
     for pair in text.split(SEPARATOR).map(str::trim) {
         if pair.is_empty() {
@@ -56,11 +58,15 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(props)
 }
 
-fn invalid(pair: &str, why: &str) -> String {
+fn invalid(pair: &str, why: &str) -> ConfigError {
     let why = why.trim().trim_end_matches('.');
-    format!(
-        "OUTPUT_KAFKA_OPTIONS: invalid property '{pair}': {why}: expected librdkafka producer properties as key=value pairs separated by '{SEPARATOR}'"
+    ConfigError::value(
+        "OUTPUT_KAFKA_OPTIONS",
+        format!("invalid property '{pair}': {why}"),
     )
+    .expected(format!(
+        "librdkafka producer properties as key=value pairs separated by '{SEPARATOR}'"
+    ))
 }
 
 /// The value as the startup line shows it: secrets (passwords, client
@@ -105,15 +111,19 @@ mod tests {
 
     #[test]
     fn unknown_property_and_bad_value_name_the_variable_and_the_pair() {
-        let e = parse("linger.ms=5;no.such.property=1").unwrap_err();
+        let e = parse("linger.ms=5;no.such.property=1")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("OUTPUT_KAFKA_OPTIONS: "), "{e}");
         assert!(e.contains("'no.such.property=1'"), "{e}");
         assert!(!e.contains('\n'));
-        let e = parse("linger.ms=soon").unwrap_err();
+        let e = parse("linger.ms=soon").unwrap_err().to_string();
         assert!(e.contains("'linger.ms=soon'"), "{e}");
-        let e = parse("acks").unwrap_err();
+        let e = parse("acks").unwrap_err().to_string();
         assert!(e.contains("not a key=value pair"), "{e}");
-        let e = parse("delivery.report.only.error=true").unwrap_err();
+        let e = parse("delivery.report.only.error=true")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("delivery.report.only.error"), "{e}");
     }
 

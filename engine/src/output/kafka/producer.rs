@@ -17,7 +17,7 @@ use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
 };
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::stats::{Counter, ShardStats};
 
 use super::health::{Health, Notice};
@@ -224,7 +224,7 @@ impl KafkaOutput {
     /// Builds shard `shard`'s producer. Does not contact the brokers: an
     /// unreachable cluster at startup is an outage, not an error.
     /// OUTPUT_KAFKA_OPTIONS are applied last, so they override ours.
-    pub fn new(cfg: &Config, shard: usize, stats: Arc<ShardStats>) -> Result<Self, String> {
+    pub fn new(cfg: &Config, shard: usize, stats: Arc<ShardStats>) -> Result<Self, ConfigError> {
         let mut cc = ClientConfig::new();
         for (k, v) in settings::producer_properties(cfg, shard) {
             cc.set(k, v);
@@ -256,14 +256,19 @@ impl KafkaOutput {
         };
         let producer = cc.create_with_context(ctx).map_err(|e| {
             if passthrough.is_empty() {
-                format!("OUTPUT_KAFKA_*: cannot create producer: {e}")
+                ConfigError::value("OUTPUT_KAFKA_*", "cannot create producer").caused_by(e)
             } else {
                 // Conflicts between properties (acks=1 with idempotence)
                 // only show when the producer is built.
-                format!(
-                    "OUTPUT_KAFKA_OPTIONS: cannot create producer with '{}': {e}: expected librdkafka producer properties that fit together",
-                    options::redacted(&cfg.output_kafka_options)
+                ConfigError::value(
+                    "OUTPUT_KAFKA_OPTIONS",
+                    format!(
+                        "cannot create producer with '{}'",
+                        options::redacted(&cfg.output_kafka_options)
+                    ),
                 )
+                .caused_by(e)
+                .expected("librdkafka producer properties that fit together")
             }
         })?;
         Ok(KafkaOutput {

@@ -193,7 +193,11 @@ mod tests {
             "--output-kafka-sasl-mech=GSSAPI",
         ])
         .unwrap();
-        assert!(c.validate().unwrap_err().contains("OUTPUT_KAFKA_SASL_MECH"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("OUTPUT_KAFKA_SASL_MECH"));
     }
 
     #[test]

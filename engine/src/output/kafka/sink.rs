@@ -7,7 +7,7 @@ use super::fit::{fit, Fit};
 use super::producer::{KafkaOutput, Sent};
 use super::reminder::{Reminders, ShardView};
 use super::settings;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::output::RecordSink;
 use crate::record::RecordView;
 use crate::stats::{Counter, Gauge, ShardStats};
@@ -45,7 +45,7 @@ impl KafkaSink {
         shard: usize,
         stats: Arc<ShardStats>,
         reminders: Arc<Reminders>,
-    ) -> Result<KafkaSink, String> {
+    ) -> Result<KafkaSink, ConfigError> {
         let out = KafkaOutput::new(cfg, shard, stats.clone())?;
         Ok(KafkaSink {
             out,

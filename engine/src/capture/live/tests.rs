@@ -1,0 +1,127 @@
+use std::net::IpAddr;
+
+use crossbeam::channel::bounded;
+
+use super::*;
+use crate::capture::testpkt::tcp_frame;
+use crate::capture::LinkType;
+use crate::stats::Registry;
+
+/// A ring that delivers its frames on the first read, then nothing.
+struct Frames(Vec<Vec<u8>>);
+
+impl FrameRing for Frames {
+    fn fd(&self) -> RawFd {
+        -1
+    }
+
+    fn read(&mut self, on_packet: &mut dyn FnMut(Packet<'_>)) -> usize {
+        let frames = std::mem::take(&mut self.0);
+        for data in &frames {
+            on_packet(Packet {
+                ts_ns: 1,
+                link: LinkType::Ethernet,
+                data,
+            });
+        }
+        frames.len()
+    }
+
+    fn kernel_stats(&mut self) -> KernelStats {
+        KernelStats::default()
+    }
+}
+
+/// What a shard was given: the client port, and the segment's ports when
+/// the source handed one over.
+type Seen = Vec<(Vec<u8>, Option<(u16, u16, usize)>)>;
+
+fn poll(src: &mut LiveSource) -> Seen {
+    let mut seen = Seen::new();
+    src.poll_decoded(&mut |p, seg| {
+        seen.push((
+            p.data.to_vec(),
+            seg.map(|s| (s.sport, s.dport, s.payload.len())),
+        ));
+    });
+    seen
+}
+
+#[test]
+fn the_segment_decoded_for_steering_reaches_the_owning_shard() {
+    let shards = 2;
+    let (a, b): (IpAddr, IpAddr) = ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap());
+    let mut frames: Vec<Vec<u8>> = (40000..40016).map(|p| tcp_frame(a, p, b, 80)).collect();
+    // Not a TCP frame: stays on the shard that read it, undecoded.
+    frames.push(vec![0u8; 20]);
+    let expected = frames.clone();
+    let (_reg, handles) = Registry::new(shards);
+    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let opts = DecodeOptions { ipip: false };
+    let mut sources: Vec<LiveSource> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
+                vec![Box::new(Frames(frames.clone()))]
+            } else {
+                Vec::new()
+            };
+            LiveSource::new(
+                i,
+                rings,
+                opts,
+                stats[i].clone(),
+                rx,
+                txs.clone(),
+                shutdown.clone(),
+            )
+        })
+        .collect();
+    // Shard 0 reads everything and hands the others' packets over.
+    let on0 = poll(&mut sources[0]);
+    let on1 = poll(&mut sources[1]);
+    assert_eq!(on0.len() + on1.len(), expected.len());
+    assert_eq!(stats[0].get(Counter::SteerMisrouted), on1.len() as u64);
+    assert!(!on1.is_empty(), "no packet was handed over");
+    for (shard, seen) in [(0, &on0), (1, &on1)] {
+        for (data, seg) in seen.iter() {
+            let pkt = Packet {
+                ts_ns: 1,
+                link: LinkType::Ethernet,
+                data,
+            };
+            match decode::decode(&pkt, &opts) {
+                Ok(s) => {
+                    assert_eq!(steer::owner_of(&s, shards), shard);
+                    assert_eq!(*seg, Some((s.sport, s.dport, s.payload.len())));
+                }
+                Err(_) => {
+                    assert_eq!(shard, 0);
+                    assert_eq!(*seg, None, "an undecodable frame has no segment");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn one_shard_leaves_decoding_to_the_shard() {
+    let (a, b): (IpAddr, IpAddr) = ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap());
+    let (_reg, handles) = Registry::new(1);
+    let (tx, rx) = bounded(INBOX_BATCHES);
+    let mut src = LiveSource::new(
+        0,
+        vec![Box::new(Frames(vec![tcp_frame(a, 40000, b, 80)]))],
+        DecodeOptions { ipip: false },
+        handles[0].0.clone(),
+        rx,
+        vec![tx],
+        Arc::new(AtomicBool::new(false)),
+    );
+    let seen = poll(&mut src);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1, None);
+}

@@ -27,3 +27,6 @@ pub mod record;
 pub mod runtime;
 pub mod shard;
 pub mod stats;
+
+#[cfg(test)]
+mod layering;

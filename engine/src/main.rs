@@ -12,6 +12,11 @@ fn main() {
     let cli = Cli::parse_or_exit(std::env::args_os());
     let mode = cli.mode();
     let cfg = cli.config;
+    if mode != Mode::Health {
+        if let Err(e) = runtime::check_outputs(&cfg) {
+            config_exit(&e.to_string());
+        }
+    }
     match mode {
         Mode::Run => {}
         Mode::CheckConfig => {
@@ -42,6 +47,7 @@ fn main() {
             httpcap::metrics::health::record_exit(&cfg.health_file, 0);
         }
         Err(RunError::Config(e)) => config_exit(&e.to_string()),
+        Err(RunError::Privileges(e)) => config_exit(&e.to_string()),
         Err(RunError::Failed(msg)) => {
             tracing::error!(target: "lifecycle", "httpcap: error: {msg}");
             httpcap::metrics::health::record_exit(&cfg.health_file, 1);

@@ -32,6 +32,10 @@ pub enum RunError {
     /// Bad configuration discovered at startup (exit code 2).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Live capture needs capabilities the process does not have, or they
+    /// cannot be read: also the operator's to fix (exit code 2).
+    #[error(transparent)]
+    Privileges(#[from] PrivilegeError),
     /// Anything else (exit code 1).
     #[error(transparent)]
     Failed(#[from] Failure),
@@ -188,7 +192,7 @@ fn live_sources(
 
     let engine = cfg.input_raw_engine;
     let ifaces = iface::parse(&cfg.input_raw)?;
-    privileges::check_capture(engine_name(engine)).map_err(ConfigError::from)?;
+    privileges::check_capture(engine_name(engine))?;
     if engine == Engine::AfXdp {
         return xdp_sources(cfg, capture_filter, shards, stats, shutdown, &ifaces);
     }
@@ -355,6 +359,13 @@ fn shard_sinks(
         sinks.push(Box::new(k));
     }
     Ok(sinks)
+}
+
+/// Checks what the configuration module cannot judge alone, because the
+/// outputs own the vocabulary: librdkafka must accept OUTPUT_KAFKA_OPTIONS.
+/// `check-config` and every run call it after `Config::validate`.
+pub fn check_outputs(cfg: &Config) -> Result<(), ConfigError> {
+    kafka::options::parse(&cfg.output_kafka_options).map(|_| ())
 }
 
 /// Runs the engine to completion (end of file input, or `shutdown`).

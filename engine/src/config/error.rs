@@ -6,36 +6,28 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 
-use crate::capture::privileges::PrivilegeError;
-
 type Source = Box<dyn Error + Send + Sync>;
 
-/// A configuration that cannot be used.
+/// A configuration that cannot be used: one variable's value, shown as
+/// `VAR (--flag): problem[: cause][: expected form]`.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A variable's value: `VAR (--flag): problem[: cause][: expected form]`.
-    #[error("{var}: {problem}{}{}", Cause(.source), Expected(.expected))]
-    Value {
-        /// The variable, with its flag where the message names it.
-        var: Cow<'static, str>,
-        /// What is wrong, quoting the value.
-        problem: String,
-        /// Why, when something else refused the value.
-        #[source]
-        source: Option<Source>,
-        /// The accepted form, without the leading "expected".
-        expected: Option<Cow<'static, str>>,
-    },
-    /// Live capture needs capabilities the process does not have (or
-    /// they cannot be read).
-    #[error(transparent)]
-    Privileges(#[from] PrivilegeError),
+#[error("{var}: {problem}{}{}", Cause(.source), Expected(.expected))]
+pub struct ConfigError {
+    /// The variable, with its flag where the message names it.
+    var: Cow<'static, str>,
+    /// What is wrong, quoting the value.
+    problem: String,
+    /// Why, when something else refused the value.
+    #[source]
+    source: Option<Source>,
+    /// The accepted form, without the leading "expected".
+    expected: Option<Cow<'static, str>>,
 }
 
 impl ConfigError {
     /// `var`'s value is wrong: `problem` says how.
     pub fn value(var: impl Into<Cow<'static, str>>, problem: impl Into<String>) -> ConfigError {
-        ConfigError::Value {
+        ConfigError {
             var: var.into(),
             problem: problem.into(),
             source: None,
@@ -45,17 +37,13 @@ impl ConfigError {
 
     /// Adds the accepted form (the text after "expected ").
     pub fn expected(mut self, form: impl Into<Cow<'static, str>>) -> ConfigError {
-        if let ConfigError::Value { expected, .. } = &mut self {
-            *expected = Some(form.into());
-        }
+        self.expected = Some(form.into());
         self
     }
 
     /// Adds the error of whatever refused the value.
     pub fn caused_by(mut self, cause: impl Into<Source>) -> ConfigError {
-        if let ConfigError::Value { source, .. } = &mut self {
-            *source = Some(cause.into());
-        }
+        self.source = Some(cause.into());
         self
     }
 }

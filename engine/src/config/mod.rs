@@ -8,10 +8,13 @@
 
 pub mod cli;
 pub mod error;
+pub mod kafka_options;
 pub mod memory;
+pub mod metrics_output;
 pub mod units;
 
 pub use error::ConfigError;
+pub use metrics_output::MetricsOutput;
 
 use std::time::Duration;
 
@@ -340,9 +343,10 @@ pub struct Config {
         long,
         env = "METRICS_OUTPUT",
         default_value = "console",
+        value_parser = MetricsOutput::parse,
         help_heading = MONITORING
     )]
-    pub metrics_output: String,
+    pub metrics_output: MetricsOutput,
 
     /// How often metrics are published and the health status refreshed.
     #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = parse_duration, help_heading = MONITORING)]
@@ -432,13 +436,6 @@ impl Config {
                 "brokers as host:port, comma-separated, or no value at all to leave Kafka off",
             ));
         }
-        if let Err(form) = crate::metrics::MetricsOutput::parse(&self.metrics_output) {
-            return Err(ConfigError::value(
-                "METRICS_OUTPUT",
-                format!("invalid value '{}'", self.metrics_output),
-            )
-            .expected(form.to_string()));
-        }
         if self.metrics_interval.is_zero() {
             return Err(ConfigError::value("METRICS_INTERVAL", "invalid value '0s'")
                 .expected(format!("{}, above zero", units::DURATION_FORM)));
@@ -457,7 +454,6 @@ impl Config {
             )
             .expected("1 to 249 characters of a-z, A-Z, 0-9, '.', '_' or '-'"));
         }
-        crate::output::kafka::options::parse(&self.output_kafka_options)?;
         if self.max_header_bytes < 64 {
             return Err(ConfigError::value(
                 "MAX_HEADER_BYTES",
@@ -565,10 +561,8 @@ impl Config {
             "output_kafka_producers" => s = self.output_kafka_producers.to_string(),
             "output_kafka_compression" => s = self.output_kafka_compression.as_str().into(),
             "output_kafka_shutdown_timeout" => s = dur(&self.output_kafka_shutdown_timeout),
-            "output_kafka_options" => {
-                s = crate::output::kafka::options::redacted(&self.output_kafka_options)
-            }
-            "metrics_output" => s = self.metrics_output.clone(),
+            "output_kafka_options" => s = kafka_options::redacted(&self.output_kafka_options),
+            "metrics_output" => s = self.metrics_output.to_string(),
             "metrics_interval" => s = dur(&self.metrics_interval),
             "verbose" => s = self.verbose.to_string(),
             "log_format" => {

@@ -11,7 +11,7 @@ pub mod health;
 pub mod process;
 pub mod prometheus;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,49 +20,7 @@ use serde::Serialize;
 use crate::config::{Config, ConfigError, Engine, LogFormat};
 use crate::stats::{report, Counter, Gauge, Registry, Totals};
 
-/// Where metrics go (METRICS_OUTPUT).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MetricsOutput {
-    /// A compact line on stderr every interval.
-    Console,
-    /// One JSON object on stderr every interval.
-    Json,
-    /// Nothing periodic (the end-of-run summary is still printed).
-    None,
-    /// A Prometheus/OpenMetrics text endpoint at `/metrics` (and `/health`).
-    Prometheus(SocketAddr),
-}
-
-pub const METRICS_FORM: &str =
-    "console, json, none or prometheus:HOST:PORT (e.g. prometheus:127.0.0.1:9100)";
-
-/// METRICS_OUTPUT is none of the accepted forms; shows as the forms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{METRICS_FORM}")]
-pub struct MetricsFormError;
-
-impl MetricsOutput {
-    pub fn parse(s: &str) -> Result<MetricsOutput, MetricsFormError> {
-        let t = s.trim();
-        match t.to_ascii_lowercase().as_str() {
-            "console" => return Ok(MetricsOutput::Console),
-            "json" => return Ok(MetricsOutput::Json),
-            "none" | "" => return Ok(MetricsOutput::None),
-            _ => {}
-        }
-        let addr = t.strip_prefix("prometheus:").ok_or(MetricsFormError)?;
-        // Only literal addresses: resolving a name here could block startup.
-        addr.parse::<SocketAddr>()
-            .ok()
-            .or_else(|| {
-                addr.strip_prefix("localhost:")
-                    .and_then(|p| ("127.0.0.1", p.parse::<u16>().ok()?).to_socket_addrs().ok())
-                    .and_then(|mut a| a.next())
-            })
-            .map(MetricsOutput::Prometheus)
-            .ok_or(MetricsFormError)
-    }
-}
+pub use crate::config::metrics_output::{MetricsFormError, MetricsOutput, METRICS_FORM};
 
 /// Latency quantiles from a merged HDR histogram, in microseconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -272,13 +230,7 @@ impl Telemetry {
     /// Starts the Prometheus listener when configured. Fails (as a
     /// configuration error) when its address cannot be bound.
     pub fn start(cfg: &Config) -> Result<Telemetry, ConfigError> {
-        let output = MetricsOutput::parse(&cfg.metrics_output).map_err(|form| {
-            ConfigError::value(
-                "METRICS_OUTPUT",
-                format!("invalid value '{}'", cfg.metrics_output),
-            )
-            .expected(form.to_string())
-        })?;
+        let output = cfg.metrics_output.clone();
         let latest = Arc::new(Mutex::new(None));
         let server = match &output {
             MetricsOutput::Prometheus(addr) => Some(

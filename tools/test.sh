@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-cargo test --profile ci --workspace --all-targets 2>&1
+cargo test --profile ci --workspace --all-targets --no-fail-fast 2>&1

@@ -18,20 +18,6 @@ use httpcap::shard::{Shard, ShardSettings};
 use httpcap::stats::{Registry, ShardStats};
 use httpcap_benches::{capture, Frames};
 
-fn settings() -> ShardSettings {
-    ShardSettings {
-        decode: DecodeOptions::default(),
-        max_stream_buffer: 5 << 20,
-        flush_interval_ns: 500_000_000,
-        flush_age_ns: 5_000_000_000,
-        idle_timeout_ns: 60_000_000_000,
-        max_body: 3 << 20,
-        body_reserve: 128 << 10,
-        max_head: 64 << 10,
-        memory_budget: 1 << 30,
-    }
-}
-
 fn bench_decode(c: &mut Criterion, f: &Frames) {
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(f.frames.len() as u64));
@@ -302,7 +288,7 @@ fn bench_shard(c: &mut Criterion, f: &Frames) {
                 let (stats, hist) = handles.pop().unwrap();
                 let shard = Shard::new(
                     0,
-                    settings(),
+                    ShardSettings::defaults(),
                     Arc::new(Filters::none()),
                     Arc::new(RecordCtx::default()),
                     vec![Box::new(Discard)],

@@ -57,7 +57,6 @@ pub fn frame(data: &[u8]) {
 /// Small limits, so that the fuzzer reaches them.
 fn settings() -> ShardSettings {
     ShardSettings {
-        decode: DecodeOptions::default(),
         max_stream_buffer: 4096,
         flush_interval_ns: 100_000_000,
         flush_age_ns: 1_000_000_000,
@@ -66,6 +65,7 @@ fn settings() -> ShardSettings {
         body_reserve: 512,
         max_head: 512,
         memory_budget: 1 << 20,
+        ..ShardSettings::defaults()
     }
 }
 

@@ -43,6 +43,22 @@ pub struct ShardSettings {
 }
 
 impl ShardSettings {
+    /// The product's defaults (a 1 GiB memory share), for tests, benches
+    /// and fuzzing, which build shards without a configuration.
+    pub fn defaults() -> ShardSettings {
+        ShardSettings {
+            decode: DecodeOptions::default(),
+            max_stream_buffer: 5 << 20,
+            flush_interval_ns: 500_000_000,
+            flush_age_ns: 5_000_000_000,
+            idle_timeout_ns: 60_000_000_000,
+            max_body: 3 << 20,
+            body_reserve: 128 << 10,
+            max_head: 64 << 10,
+            memory_budget: 1 << 30,
+        }
+    }
+
     pub fn from_config(c: &crate::config::Config) -> ShardSettings {
         let flush_age_ns = c.assembler_flush_age.as_nanos() as u64;
         ShardSettings {

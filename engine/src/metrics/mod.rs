@@ -18,31 +18,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError, Engine, LogFormat};
-use crate::stats::{report, Counter, Gauge, Registry, Totals};
+use crate::stats::{report, Counter, Gauge, Quantiles, Registry, Totals};
 
 pub use crate::config::metrics_output::{MetricsFormError, MetricsOutput, METRICS_FORM};
-
-/// Latency quantiles from a merged HDR histogram, in microseconds.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct Quantiles {
-    pub count: u64,
-    pub p50: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-}
-
-impl Quantiles {
-    fn of(h: &hdrhistogram::Histogram<u64>) -> Quantiles {
-        Quantiles {
-            count: h.len(),
-            p50: h.value_at_quantile(0.5),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-        }
-    }
-}
 
 /// A merged HDR histogram as Prometheus histogram buckets: cumulative
 /// counts since the start (as Prometheus expects; `rate()` over them gives

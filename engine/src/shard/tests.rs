@@ -8,20 +8,6 @@ use crate::capture::testpkt::{ether, ip, tcp};
 use crate::frame::LinkType;
 use crate::stats::Registry;
 
-fn settings() -> ShardSettings {
-    ShardSettings {
-        decode: DecodeOptions::default(),
-        max_stream_buffer: 5 << 20,
-        flush_interval_ns: 500_000_000,
-        flush_age_ns: 5_000_000_000,
-        idle_timeout_ns: 60_000_000_000,
-        max_body: 3 << 20,
-        body_reserve: 128 << 10,
-        max_head: 64 << 10,
-        memory_budget: 1 << 30,
-    }
-}
-
 /// Keeps record targets; panics, as a bug would, on a target with "boom".
 struct Collect(Arc<Mutex<Vec<String>>>);
 
@@ -53,7 +39,7 @@ fn a_panic_in_one_connection_costs_only_that_connection() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut shard = Shard::new(
         0,
-        settings(),
+        ShardSettings::defaults(),
         Arc::new(Filters::none()),
         Arc::new(RecordCtx::default()),
         vec![Box::new(Collect(seen.clone()))],

@@ -11,6 +11,8 @@ pub use counters::{Counter, Gauge, Kind, CAUSE_FAMILIES};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use serde::Serialize;
+
 /// One shard's counters and gauges, padded so shards never share a cache line.
 #[repr(align(128))]
 pub struct ShardStats {
@@ -70,6 +72,28 @@ impl ShardStats {
 pub struct ShardHistograms {
     pub latency_us: hdrhistogram::sync::Recorder<u64>,
     pub duration_us: hdrhistogram::sync::Recorder<u64>,
+}
+
+/// Latency quantiles from a merged HDR histogram, in microseconds.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Quantiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Quantiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Quantiles {
+        Quantiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
 }
 
 /// Everything the stats thread reads: one `ShardStats` per shard, plus the

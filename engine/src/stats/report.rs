@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::{Counter, Gauge, Kind, Registry, Totals};
+use super::{Counter, Gauge, Kind, Quantiles, Registry, Totals};
 use crate::config::LogFormat;
 
 /// Rates over one interval, from two snapshots.
@@ -148,28 +148,6 @@ fn section(c: Counter) -> Section {
         Kind::Loss if is_undelivered(c) => Section::Undelivered,
         Kind::Loss => Section::Dropped,
         Kind::Activity => Section::Counters,
-    }
-}
-
-/// Latency quantiles of one merged histogram, in microseconds.
-#[derive(Serialize)]
-struct Quantiles {
-    count: u64,
-    p50: u64,
-    p99: u64,
-    p999: u64,
-    max: u64,
-}
-
-impl Quantiles {
-    fn of(h: &hdrhistogram::Histogram<u64>) -> Quantiles {
-        Quantiles {
-            count: h.len(),
-            p50: h.value_at_quantile(0.5),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-        }
     }
 }
 

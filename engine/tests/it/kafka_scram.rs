@@ -3,26 +3,15 @@
 //! data when it is killed and restarted. Skipped, with the reason printed,
 //! when that broker has not been built; .ci/run builds it.
 
-mod kafka_support;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use kafka_support::*;
-
-const RUN_BOUND: Duration = Duration::from_secs(180);
+use crate::common::kafka::*;
 
 /// The sqlite Tansu stores batches as sent and cannot read snappy batches
 /// back (fetch fails with UnexpectedType("Snappy")); codecs are covered by
 /// kafka_e2e against the memory broker.
 const CODEC: &str = "none";
-
-fn sample_pcap() -> String {
-    repo_root()
-        .join("engine/testdata/sample.pcap")
-        .to_string_lossy()
-        .into_owned()
-}
 
 fn scram_env(
     broker: &Broker,
@@ -52,10 +41,14 @@ fn scram_right_password_delivers_with_sha256_and_sha512() {
         let jsonl = dir.path(&format!("{topic}.jsonl"));
         let env = scram_env(&broker, &jsonl, topic, user, SCRAM_USERS[user].1);
         let done = run(&env, RUN_BOUND);
-        assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+        assert_eq!(done.code, Some(0), "{}", done.stderr);
         let lines = read_lines(&jsonl);
-        assert_eq!(done.get("kafka_delivered"), lines.len() as u64, "{topic}");
-        assert_eq!(done.get("kafka_auth_errors"), 0, "{topic}");
+        assert_eq!(
+            done.counter("kafka_delivered"),
+            lines.len() as u64,
+            "{topic}"
+        );
+        assert_eq!(done.counter("kafka_auth_errors"), 0, "{topic}");
         assert!(!done.stderr_has("alice-secret") && !done.stderr_has("bob-secret"));
         assert_same_records(&broker.read_expecting(topic, lines.len()), &lines, topic);
     }
@@ -81,25 +74,21 @@ fn scram_wrong_password_fails_clearly_and_is_counted() {
     );
     let done = running.wait(RUN_BOUND);
     // No crash; exit code 3: records did not reach Kafka.
-    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr);
     let records = read_lines(&jsonl).len() as u64;
-    assert!(done.get("kafka_auth_errors") >= 1);
-    assert_eq!(done.get("kafka_delivered"), 0);
+    assert!(done.counter("kafka_auth_errors") >= 1);
+    assert_eq!(done.counter("kafka_delivered"), 0);
     // Still queued at the shutdown bound: undelivered, not failed (the
     // default message.timeout.ms is far longer).
-    assert_eq!(done.get("kafka_undelivered_at_exit"), records);
-    assert_eq!(done.get("kafka_failed"), 0);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), records);
+    assert_eq!(done.counter("kafka_failed"), 0);
     let refusals = done
         .stderr
-        .iter()
+        .lines()
         .filter(|l| l.contains("broker refused"))
         .count();
     assert!(refusals <= 2, "one refusal line per shard, got {refusals}");
-    assert!(
-        done.stderr_has("SASL authentication"),
-        "{}",
-        done.stderr.join("\n")
-    );
+    assert!(done.stderr_has("SASL authentication"), "{}", done.stderr);
     assert!(
         !done.stderr_has("not-the-password"),
         "password leaked to the log"
@@ -159,13 +148,13 @@ fn broker_killed_mid_run_and_restarted_loses_nothing() {
     );
     broker.restart();
     let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
     let lines = read_lines(&jsonl);
     assert!(lines.len() > before, "records were produced after the kill");
-    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
-    assert_eq!(done.get("kafka_failed"), 0);
-    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
-    assert_eq!(done.get("kafka_enqueued"), lines.len() as u64);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), 0);
+    assert_eq!(done.counter("kafka_failed"), 0);
+    assert_eq!(done.counter("kafka_delivered"), lines.len() as u64);
+    assert_eq!(done.counter("kafka_enqueued"), lines.len() as u64);
     assert!(done.stderr_has("deliveries resumed"));
     assert_same_records(
         &broker.read_expecting("restart", lines.len()),

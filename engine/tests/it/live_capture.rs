@@ -2,7 +2,7 @@
 //! nginx in one, curl/wrk/tcpreplay in the other, httpcap capturing on the
 //! veth between them with each live engine. Needs root; skipped otherwise.
 
-mod common;
+use crate::common;
 
 use common::netns::{must, run_to_end, Httpcap, Pair};
 use common::workload::{
@@ -230,24 +230,14 @@ fn ipip_port_list_matches_inner_ports() {
     }
 }
 
+/// Runs httpcap (under `wrap`) to its error exit; (exit code, stderr).
 fn config_error(args: &[&str], env: &[(&str, &str)], wrap: Option<&str>) -> (Option<i32>, String) {
-    let mut cmd = String::new();
-    if let Some(w) = wrap {
-        cmd.push_str(w);
-        cmd.push(' ');
-    }
-    for (k, v) in env {
-        cmd = format!("{k}='{v}' {cmd}");
-    }
-    cmd.push_str(common::netns::binary());
-    for a in args {
-        cmd.push_str(&format!(" '{a}'"));
-    }
-    let o = common::netns::sh(&format!("{cmd} 2>&1 >/dev/null"));
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let done = common::Run::new()
+        .wrapped(wrap.unwrap_or(""))
+        .args(args)
+        .envs(env.iter().copied())
+        .output();
+    (done.code, done.stderr)
 }
 
 #[test]

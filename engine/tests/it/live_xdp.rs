@@ -4,7 +4,7 @@
 //! mirror port (tc mirred) or on the receiving end of a replay veth.
 //! Needs root; skipped otherwise.
 
-mod common;
+use crate::common;
 
 use common::netns::{must, sh, Finished, Httpcap, Pair};
 use common::workload::{
@@ -364,20 +364,15 @@ fn af_xdp_replaces_its_own_stale_program_and_refuses_others() {
     assert!(xdp_prog(ns, dev).is_some_and(|p| p.contains("httpcap_hash_pr")));
 }
 
-/// Runs httpcap in `ns` to its error exit; (exit code, stderr).
+/// Runs httpcap in `ns` (under `wrap`) to its error exit; (exit code, stderr).
 fn error_exit(ns: &str, wrap: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = format!("ip netns exec {ns} {wrap} {}", common::netns::binary());
-    for a in args {
-        cmd.push_str(&format!(" '{a}'"));
-    }
-    for (k, v) in env {
-        cmd = format!("{k}='{v}' {cmd}");
-    }
-    let o = sh(&format!("{cmd} 2>&1 >/dev/null"));
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let done = common::Run::new()
+        .in_netns(ns)
+        .wrapped(wrap)
+        .args(args)
+        .envs(env.iter().copied())
+        .output();
+    (done.code, done.stderr)
 }
 
 #[test]

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::common::{body_bytes, run, Run};
+use super::common::{body_bytes, run};
+use crate::common::Finished;
 
 const SRV_IP: &str = "10.78.0.1";
 const CLI_IP: &str = "10.78.0.2";
@@ -491,7 +492,7 @@ fn target(r: &Value) -> &str {
     r["request"]["target"].as_str().unwrap_or("")
 }
 
-fn check_bodies(run: &Run, files: &HashMap<&str, Vec<u8>>) -> usize {
+fn check_bodies(run: &Finished, files: &HashMap<&str, Vec<u8>>) -> usize {
     let mut checked = 0;
     for r in &run.records {
         let t = target(r);

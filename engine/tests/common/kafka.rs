@@ -7,6 +7,7 @@
 //! in its output). .ci/run installs both, so CI never skips.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -404,6 +405,69 @@ pub fn consume_diagnostics(args: &[&str]) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
         .unwrap_or_default()
+}
+
+/// A run fed through a FIFO, so it goes on (like a live link) while the
+/// test takes the broker away: a generated capture of 3000 transactions
+/// over 16 connections, its first half already sent.
+pub struct HalfFed {
+    running: Running,
+    input: Option<std::fs::File>,
+    rest: Vec<u8>,
+    jsonl: String,
+}
+
+/// Starts httpcap on a FIFO in `dir` (Kafka to `addr`/`topic`, JSON lines
+/// beside, a 120 s shutdown timeout, `extra` settings) and sends the first
+/// half of the capture.
+pub fn half_fed(dir: &Scratch, addr: &str, topic: &str, extra: &[(&str, &str)]) -> HalfFed {
+    let pcap = dir.path("api.pcap");
+    gen_pcap(
+        &pcap,
+        &["--transactions=3000", "--concurrency=16", "--seed=11"],
+    );
+    let bytes = std::fs::read(&pcap).unwrap();
+    let (first, rest) = split_pcap(&bytes, 0.5);
+    let fifo = dir.fifo("input.pcap");
+    let jsonl = dir.path("out.jsonl");
+    let mut env = base_env(&fifo, &jsonl, addr, topic);
+    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
+    for (k, v) in extra {
+        set(&mut env, k, v);
+    }
+    let running = spawn(&env);
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    input.write_all(first).unwrap();
+    input.flush().unwrap();
+    HalfFed {
+        running,
+        input: Some(input),
+        rest: rest.to_vec(),
+        jsonl,
+    }
+}
+
+impl HalfFed {
+    /// Sends the second half and ends the input, then waits until httpcap
+    /// says the brokers are unreachable (the test has taken them away).
+    pub fn feed_rest_into_outage(&mut self) {
+        let mut input = self.input.take().expect("input still open");
+        input.write_all(&self.rest).unwrap();
+        drop(input);
+        assert!(
+            self.running
+                .wait_for_line("brokers unreachable", Duration::from_secs(60)),
+            "the outage was not noticed"
+        );
+    }
+
+    /// Its end (exit 0 required) and its JSON lines.
+    pub fn finish(self) -> (Finished, Vec<String>) {
+        let done = self.running.wait(RUN_BOUND);
+        assert_eq!(done.code, Some(0), "{}", done.stderr);
+        let lines = read_lines(&self.jsonl);
+        (done, lines)
+    }
 }
 
 // ---- Comparing the topic with the JSON lines -------------------------------

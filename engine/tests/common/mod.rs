@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod load;
 pub mod netns;
 pub mod pcaps;
 pub mod record_check;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::load::{self, Kind, Pass};
 pub use super::run::{Finished, NO_FILTERS};
 use super::run::{Run, Running};
 
@@ -33,6 +34,12 @@ pub fn skip() -> bool {
         }
         None => false,
     }
+}
+
+/// True (after printing a SKIPPED line) when live tests cannot run here
+/// or one of `tools` is not installed.
+pub fn skip_without(tools: &[&str]) -> bool {
+    skip() || tools.iter().any(|t| missing(t))
 }
 
 /// True, after printing SKIPPED, when `tool` is not on PATH.
@@ -73,6 +80,9 @@ pub struct Pair {
     pub ip_b: String,
     pub dir: PathBuf,
     children: Vec<Child>,
+    /// Keeps CPU-heavy file runs off the machine meanwhile; released after
+    /// the namespaces are gone.
+    _live: Pass,
 }
 
 impl Pair {
@@ -84,6 +94,7 @@ impl Pair {
     /// The same with `queues` TX and RX queues on each end of the veth
     /// (the sender's TX queue picks the receiver's RX queue).
     pub fn with_queues(n: u8, mtu: u32, queues: u32) -> Pair {
+        let live = load::enter(Kind::Live);
         sweep_stale();
         let id = format!("{}-{}", n, std::process::id());
         let p = Pair {
@@ -95,6 +106,7 @@ impl Pair {
             ip_b: format!("10.231.{n}.2"),
             dir: std::env::temp_dir().join(format!("httpcap-live-{id}")),
             children: Vec::new(),
+            _live: live,
         };
         let _ = std::fs::remove_dir_all(&p.dir);
         std::fs::create_dir_all(p.dir.join("www")).unwrap();
@@ -302,7 +314,7 @@ impl Httpcap {
     ) -> Httpcap {
         let before = pair.packet_sockets(ns);
         let out = pair.dir.join(format!("records-{}.json", before));
-        let running = httpcap_in(ns, args, env, &out).spawn();
+        let mut running = httpcap_in(ns, args, env, &out).spawn();
         // Exited early: `stop` shows why.
         wait_for(
             || running.exited() || pair.packet_sockets(ns) >= before + sockets,
@@ -328,7 +340,7 @@ impl Httpcap {
         let n = std::fs::read_dir(&pair.dir).map(|d| d.count()).unwrap_or(0);
         let out = pair.dir.join(format!("records-{n}.json"));
         let log = pair.dir.join(format!("httpcap-{n}.log"));
-        let running = httpcap_in(ns, args, env, &out).stderr_to(&log).spawn();
+        let mut running = httpcap_in(ns, args, env, &out).stderr_to(&log).spawn();
         wait_for(
             || running.exited() || running.stderr_has(ready),
             "httpcap ready",

@@ -7,15 +7,16 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::load::{self, Kind, Pass};
 use super::record_check;
 
 /// The binary under test.
@@ -29,6 +30,15 @@ pub const NO_FILTERS: &[(&str, &str)] = &[
     ("FILTER_BLOCK_ACCEPT", ""),
     ("FILTER_BLOCK_MULTIPART", ""),
 ];
+
+/// GNU time, which measures a run's peak RSS: the kernel's figure for a
+/// process counts the memory of the process that started it (exec keeps
+/// the old address space's high-water mark), and the test process is
+/// large; GNU time forks the binary from its own small process.
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// Marks GNU time's line in stderr.
+const PEAK_RSS_MARK: &str = "peak-rss-kib-by-gnu-time=";
 
 /// How long `output` lets a run take before calling it hung: a guard
 /// against stalling CI, not a timing assertion.
@@ -54,7 +64,10 @@ pub struct Run {
     env: Vec<(OsString, Option<OsString>)>,
     clear_env: bool,
     records: Records,
+    /// Only records this keeps are held (all are checked).
+    keep: fn(&Value) -> bool,
     stderr_file: Option<PathBuf>,
+    measure_rss: bool,
 }
 
 impl Default for Run {
@@ -73,7 +86,9 @@ impl Run {
             env: Vec::new(),
             clear_env: false,
             records: Records::None,
+            keep: |_| true,
             stderr_file: None,
+            measure_rss: false,
         };
         for (k, _) in std::env::vars_os() {
             let name = k.to_string_lossy();
@@ -190,6 +205,20 @@ impl Run {
         self
     }
 
+    /// Holds only the records `keep` accepts (each one is still checked):
+    /// for runs with more records than the test needs in memory.
+    pub fn keep_records(mut self, keep: fn(&Value) -> bool) -> Run {
+        self.keep = keep;
+        self
+    }
+
+    /// Measures its peak RSS (`Finished::peak_rss_kib`) with GNU time, when
+    /// `peak_rss_measurable` says it can be.
+    pub fn measure_peak_rss(mut self) -> Run {
+        self.measure_rss = peak_rss_measurable();
+        self
+    }
+
     /// Stderr to `path` (read back when it ends) instead of a pipe.
     pub fn stderr_to(mut self, path: impl AsRef<Path>) -> Run {
         self.stderr_file = Some(path.as_ref().to_path_buf());
@@ -197,14 +226,18 @@ impl Run {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = match self.prefix.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(BIN);
-                c
-            }
-            None => Command::new(BIN),
-        };
+        let mut argv = self.prefix.clone();
+        if self.measure_rss {
+            // Innermost, so that what it forks is the binary itself.
+            argv.extend([GNU_TIME, "-f", &format!("{PEAK_RSS_MARK}%M"), "--"].map(OsString::from));
+        }
+        argv.push(BIN.into());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        if self.measure_rss {
+            // GNU time does not pass signals on: they go to the group.
+            cmd.process_group(0);
+        }
         if self.clear_env {
             cmd.env_clear();
         }
@@ -218,8 +251,9 @@ impl Run {
         cmd
     }
 
-    /// Starts it.
+    /// Starts it, once no load-sensitive live test is running.
     pub fn spawn(self) -> Running {
+        let pass = load::enter(Kind::Offline);
         let mut cmd = self.command();
         cmd.stdout(match self.records {
             Records::File(_) => Stdio::null(),
@@ -244,13 +278,15 @@ impl Run {
             })
         });
         Running {
-            pid: child.id(),
-            reaped: false,
+            child,
+            group: self.measure_rss,
+            pass: Some(pass),
             stdout,
             stderr_lines,
             stderr_reader,
             stderr_file: self.stderr_file,
             records: self.records,
+            keep: self.keep,
         }
     }
 
@@ -262,19 +298,22 @@ impl Run {
 
 /// A started httpcap. Killed and reaped on drop if still running.
 pub struct Running {
-    pid: u32,
-    /// Reaped by `wait4` (for the peak RSS), never by `Child::wait`.
-    reaped: bool,
+    child: Child,
+    /// Whether signals go to its process group (under GNU time).
+    group: bool,
+    /// Released when it has ended.
+    pass: Option<Pass>,
     stdout: Option<JoinHandle<String>>,
     stderr_lines: Arc<Mutex<Vec<String>>>,
     stderr_reader: Option<JoinHandle<()>>,
     stderr_file: Option<PathBuf>,
     records: Records,
+    keep: fn(&Value) -> bool,
 }
 
 impl Running {
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.child.id()
     }
 
     /// Whether it has a stderr line containing `needle` yet.
@@ -303,42 +342,32 @@ impl Running {
         false
     }
 
-    /// Whether it has exited (reaping it if so is left to `wait`).
-    pub fn exited(&self) -> bool {
-        let mut info: libc::siginfo_t = unsafe_zeroed();
-        // SAFETY: waitid only writes to `info`, a live local; WNOWAIT
-        // leaves the child to be reaped by `wait`.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                self.pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            )
-        };
-        // SAFETY: si_pid is valid for a SIGCHLD-style siginfo; zero when
-        // nothing has exited.
-        r == 0 && unsafe { info.si_pid() } != 0
+    /// Whether it has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    pub fn signal(&self, sig: i32) {
-        if !self.reaped {
-            // SAFETY: kill(2) on our own child, not yet reaped (so its pid
-            // is not reused).
-            unsafe {
-                libc::kill(self.pid as libc::pid_t, sig);
-            }
+    pub fn signal(&mut self, sig: i32) {
+        if self.exited() {
+            return; // reaped: its pid may belong to another process now
+        }
+        let pid = self.child.id() as libc::pid_t;
+        let target = if self.group { -pid } else { pid };
+        // SAFETY: kill(2) on our own child (or its process group), not yet
+        // reaped.
+        unsafe {
+            libc::kill(target, sig);
         }
     }
 
     /// SIGINT, then its end.
-    pub fn stop(self) -> Finished {
+    pub fn stop(mut self) -> Finished {
         self.signal(libc::SIGINT);
         self.wait(HANG_GUARD)
     }
 
     /// SIGKILL: no clean-up of any kind.
-    pub fn kill(self) -> Finished {
+    pub fn kill(mut self) -> Finished {
         self.signal(libc::SIGKILL);
         self.wait(HANG_GUARD)
     }
@@ -346,12 +375,11 @@ impl Running {
     /// Waits for its end; kills it and fails if `bound` passes first (a
     /// hang is a failure, not a timing result).
     pub fn wait(mut self, bound: Duration) -> Finished {
-        let reaped = reap(self.pid, Instant::now() + bound);
+        let reaped = self.reap(Instant::now() + bound);
         if reaped.is_none() {
             self.signal(libc::SIGKILL);
-            let _ = reap(self.pid, Instant::now() + HANG_GUARD);
+            let _ = self.child.wait();
         }
-        self.reaped = true;
         let stdout = self
             .stdout
             .take()
@@ -360,19 +388,22 @@ impl Running {
         if let Some(r) = self.stderr_reader.take() {
             let _ = r.join();
         }
-        let stderr = match &self.stderr_file {
+        self.pass = None;
+        let mut stderr = match &self.stderr_file {
             Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
             None => self.stderr_lines.lock().unwrap().join("\n"),
         };
-        let Some((status, peak_rss_kib)) = reaped else {
+        let peak_rss_kib = take_peak_rss(&mut stderr);
+        let Some(status) = reaped else {
             panic!("httpcap did not exit within {bound:?}:\n{stderr}");
         };
         let records = match &self.records {
             Records::None => Vec::new(),
-            Records::Stdout => record_check::parse_lines(&stdout),
-            Records::File(p) => {
-                record_check::parse_lines(&std::fs::read_to_string(p).unwrap_or_default())
-            }
+            Records::Stdout => kept_records(stdout.as_bytes(), self.keep),
+            Records::File(p) => match std::fs::File::open(p) {
+                Ok(f) => kept_records(BufReader::new(f), self.keep),
+                Err(_) => Vec::new(),
+            },
         };
         Finished {
             code: status.code(),
@@ -385,39 +416,60 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Its exit status; None if it is still running at `deadline`.
+    fn reap(&mut self, deadline: Instant) -> Option<ExitStatus> {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for httpcap") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
-        if !self.reaped {
-            self.signal(libc::SIGKILL);
-            let _ = reap(self.pid, Instant::now() + HANG_GUARD);
-        }
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
     }
 }
 
-fn unsafe_zeroed<T: Copy>() -> T {
-    // SAFETY: used only for plain C structs (rusage, siginfo_t), for which
-    // all-zero bytes are a valid value.
-    unsafe { std::mem::zeroed() }
+/// Every record line of `text`, checked; those `keep` accepts.
+fn kept_records(text: impl BufRead, keep: fn(&Value) -> bool) -> Vec<Value> {
+    text.lines()
+        .map(|l| l.expect("read records"))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| record_check::parse(&l))
+        .filter(keep)
+        .collect()
 }
 
-/// Reaps child `pid` with wait4, for its exit status and peak RSS (KiB);
-/// None if it is still running at `deadline`.
-fn reap(pid: u32, deadline: Instant) -> Option<(ExitStatus, u64)> {
-    loop {
-        let mut status = 0;
-        let mut usage: libc::rusage = unsafe_zeroed();
-        // SAFETY: wait4 writes only to the two pointers, live locals; the
-        // pid is our own child, not yet reaped.
-        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid as libc::pid_t {
-            return Some((ExitStatus::from_raw(status), usage.ru_maxrss as u64));
-        }
-        assert!(r == 0, "wait4({pid}): {}", std::io::Error::last_os_error());
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+/// Whether GNU time is there to measure peak RSS; prints why not.
+pub fn peak_rss_measurable() -> bool {
+    let there = Path::new(GNU_TIME).exists();
+    if !there {
+        println!(
+            "SKIPPED: peak RSS not measured: {GNU_TIME} absent (package time, tools/setup.sh)"
+        );
     }
+    there
+}
+
+/// Removes GNU time's line from `stderr`; its figure (KiB).
+fn take_peak_rss(stderr: &mut String) -> Option<u64> {
+    let at = stderr.rfind(PEAK_RSS_MARK)?;
+    let line_end = stderr[at..].find('\n').map_or(stderr.len(), |e| at + e);
+    let kib = stderr[at + PEAK_RSS_MARK.len()..line_end]
+        .trim()
+        .parse()
+        .ok();
+    let line_start = stderr[..at].rfind('\n').map_or(0, |s| s);
+    stderr.replace_range(line_start..line_end, "");
+    kib
 }
 
 /// What a finished run left behind.
@@ -430,7 +482,8 @@ pub struct Finished {
     /// Its records, each checked by `record_check`.
     pub records: Vec<Value>,
     pub stderr: String,
-    pub peak_rss_kib: u64,
+    /// Peak resident memory (KiB), when measured (`measure_peak_rss`).
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Finished {

@@ -274,7 +274,7 @@ fn sigterm_flushes_what_is_queued_before_exit() {
     let mut env = base_env(&fifo, &jsonl, &broker.addr(), "sigterm");
     // A long linger: records are still queued when the signal comes.
     set(&mut env, "OUTPUT_KAFKA_FLUSH_FREQUENCY", "2s");
-    let running = spawn(&env);
+    let mut running = spawn(&env);
     let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     std::io::Write::write_all(&mut input, first).unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -494,39 +494,14 @@ fn broker_gone_mid_run_and_back_loses_nothing_and_counts_exactly() {
     };
     broker.create_topic("restart", 3);
     let dir = Scratch::new("kafka-gone-and-back");
-    let pcap = dir.path("api.pcap");
-    gen_pcap(
-        &pcap,
-        &["--transactions=3000", "--concurrency=16", "--seed=11"],
-    );
-    let bytes = std::fs::read(&pcap).unwrap();
-    let (first, second) = split_pcap(&bytes, 0.5);
-    // The capture arrives through a FIFO, so the run is still going while
-    // the broker is away.
-    let fifo = dir.fifo("input.pcap");
-    let jsonl = dir.path("out.jsonl");
     let via_proxy = format!("127.0.0.1:{}", proxy.port);
-    let mut env = base_env(&fifo, &jsonl, &via_proxy, "restart");
-    set(&mut env, "PROCESSING_WORKERS", "3");
-    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
-    let running = spawn(&env);
-    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    std::io::Write::write_all(&mut input, first).unwrap();
-    std::io::Write::flush(&mut input).unwrap();
-
+    let mut run = half_fed(&dir, &via_proxy, "restart", &[("PROCESSING_WORKERS", "3")]);
     let before = settled_records(&broker, "restart", Duration::from_secs(60));
     assert!(!before.is_empty(), "nothing delivered before the outage");
     proxy.cut();
-    std::io::Write::write_all(&mut input, second).unwrap();
-    drop(input);
-    assert!(
-        running.wait_for_line("brokers unreachable", Duration::from_secs(60)),
-        "the outage was not noticed"
-    );
+    run.feed_rest_into_outage();
     proxy.resume();
-    let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr);
-    let lines = read_lines(&jsonl);
+    let (done, lines) = run.finish();
     assert!(
         lines.len() > before.len(),
         "records were produced during the outage"

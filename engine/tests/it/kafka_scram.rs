@@ -3,7 +3,6 @@
 //! data when it is killed and restarted. Skipped, with the reason printed,
 //! when that broker has not been built; .ci/run builds it.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::common::kafka::*;
@@ -117,39 +116,20 @@ fn broker_killed_mid_run_and_restarted_loses_nothing() {
         return;
     };
     let dir = Scratch::new("kafka-restart");
-    let pcap = dir.path("api.pcap");
-    gen_pcap(
-        &pcap,
-        &["--transactions=3000", "--concurrency=16", "--seed=11"],
+    // The run goes on reading its FIFO while the broker is killed and
+    // restarted.
+    let mut run = half_fed(
+        &dir,
+        &broker.addr(),
+        "restart",
+        &[("OUTPUT_KAFKA_COMPRESSION", CODEC)],
     );
-    let bytes = std::fs::read(&pcap).unwrap();
-    let (first, second) = split_pcap(&bytes, 0.5);
-
-    // The capture arrives through a FIFO, so the run is still going (reading)
-    // while the broker is killed and restarted.
-    let fifo = dir.fifo("input.pcap");
-    let jsonl = dir.path("out.jsonl");
-    let mut env = base_env(&fifo, &jsonl, &broker.addr(), "restart");
-    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
-    set(&mut env, "OUTPUT_KAFKA_COMPRESSION", CODEC);
-    let running = spawn(&env);
-    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    input.write_all(first).unwrap();
-    input.flush().unwrap();
-
     let before = settled_count(&broker, "restart", Duration::from_secs(60));
     assert!(before > 0, "nothing delivered before the kill");
     broker.kill();
-    input.write_all(second).unwrap();
-    drop(input);
-    assert!(
-        running.wait_for_line("brokers unreachable", Duration::from_secs(60)),
-        "the outage was not noticed"
-    );
+    run.feed_rest_into_outage();
     broker.restart();
-    let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr);
-    let lines = read_lines(&jsonl);
+    let (done, lines) = run.finish();
     assert!(lines.len() > before, "records were produced after the kill");
     assert_eq!(done.counter("kafka_undelivered_at_exit"), 0);
     assert_eq!(done.counter("kafka_failed"), 0);

@@ -548,8 +548,8 @@ impl Drop for Killed {
 /// evaluated through Prometheus's HTTP API and must return a series.
 #[test]
 fn real_prometheus_scrapes_live_capture_and_every_panel_has_data() {
-    use crate::common::netns::{missing, skip, Httpcap, Pair};
-    if skip() || missing("prometheus") {
+    use crate::common::netns::{skip_without, Httpcap, Pair};
+    if skip_without(&["prometheus"]) {
         return;
     }
     let mut pair = Pair::new(61, 1500);

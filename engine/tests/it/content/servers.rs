@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::common::{body_bytes, run};
+use crate::common::load::{self, Kind, Pass};
 use crate::common::Finished;
 
 const SRV_IP: &str = "10.78.0.1";
@@ -104,6 +105,8 @@ struct Lab {
     cli: String,
     dir: PathBuf,
     children: Vec<Child>,
+    /// Real traffic captured by tcpdump: no CPU-heavy file runs meanwhile.
+    _live: Pass,
 }
 
 impl Lab {
@@ -230,6 +233,7 @@ fn setup() -> Option<(Lab, HashMap<&'static str, Vec<u8>>)> {
         cli: format!("hc-content-cli-{id}"),
         dir: dir.clone(),
         children: Vec::new(),
+        _live: load::enter(Kind::Live),
     };
     let (vs, vc) = (format!("hcs{id}"), format!("hcc{id}"));
     sh(&["ip", "netns", "add", &lab.srv]);

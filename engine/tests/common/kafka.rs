@@ -266,6 +266,23 @@ impl Broker {
             .collect()
     }
 
+    /// Every message as (key, value), once the topic holds some and has
+    /// stopped growing (waiting at most `bound`), so that a test does not
+    /// act on a request in flight.
+    pub fn settled(&self, topic: &str, bound: Duration) -> Vec<(String, String)> {
+        let start = std::time::Instant::now();
+        let mut last = Vec::new();
+        while start.elapsed() < bound {
+            let now = self.read_keyed(topic);
+            if !now.is_empty() && now.len() == last.len() {
+                return now;
+            }
+            last = now;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        last
+    }
+
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
         self.read_keyed_with(topic, &[])
@@ -385,6 +402,19 @@ pub fn read_lines(path: &str) -> Vec<String> {
             l.to_string()
         })
         .collect()
+}
+
+/// A run's JSON lines (checked), after asserting that it exited 0 and
+/// delivered each one to Kafka.
+pub fn delivered_lines(done: &Finished, jsonl: &str, what: &str) -> Vec<String> {
+    assert_eq!(done.code, Some(0), "{what}: {}", done.stderr);
+    let lines = read_lines(jsonl);
+    assert_eq!(
+        done.counter("kafka_delivered"),
+        lines.len() as u64,
+        "{what}: delivered"
+    );
+    lines
 }
 
 /// A message value read from a topic. Values that are records (httpcap

@@ -16,3 +16,14 @@ pub mod workload;
 
 pub use run::{Finished, Run};
 pub use scratch::Scratch;
+
+/// A helper process (a server, a peer, a scraper) killed when the test
+/// ends, passing or not.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -3,7 +3,7 @@
 //! data when it is killed and restarted. Skipped, with the reason printed,
 //! when that broker has not been built; .ci/run builds it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::kafka::*;
 
@@ -40,13 +40,7 @@ fn scram_right_password_delivers_with_sha256_and_sha512() {
         let jsonl = dir.path(&format!("{topic}.jsonl"));
         let env = scram_env(&broker, &jsonl, topic, user, SCRAM_USERS[user].1);
         let done = run(&env, RUN_BOUND);
-        assert_eq!(done.code, Some(0), "{}", done.stderr);
-        let lines = read_lines(&jsonl);
-        assert_eq!(
-            done.counter("kafka_delivered"),
-            lines.len() as u64,
-            "{topic}"
-        );
+        let lines = delivered_lines(&done, &jsonl, topic);
         assert_eq!(done.counter("kafka_auth_errors"), 0, "{topic}");
         assert!(!done.stderr_has("alice-secret") && !done.stderr_has("bob-secret"));
         assert_same_records(&broker.read_expecting(topic, lines.len()), &lines, topic);
@@ -94,22 +88,6 @@ fn scram_wrong_password_fails_clearly_and_is_counted() {
     );
 }
 
-/// Waits (bounded) until the topic holds records and stops growing, so
-/// that the kill does not land on a request in flight.
-fn settled_count(broker: &Broker, topic: &str, bound: Duration) -> usize {
-    let start = Instant::now();
-    let mut last = 0;
-    while start.elapsed() < bound {
-        let n = broker.read(topic).len();
-        if n > 0 && n == last {
-            return n;
-        }
-        last = n;
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    last
-}
-
 #[test]
 fn broker_killed_mid_run_and_restarted_loses_nothing() {
     let Some(broker) = Broker::sqlite("broker_killed_mid_run", false, &["restart"]) else {
@@ -124,7 +102,7 @@ fn broker_killed_mid_run_and_restarted_loses_nothing() {
         "restart",
         &[("OUTPUT_KAFKA_COMPRESSION", CODEC)],
     );
-    let before = settled_count(&broker, "restart", Duration::from_secs(60));
+    let before = broker.settled("restart", Duration::from_secs(60)).len();
     assert!(before > 0, "nothing delivered before the kill");
     broker.kill();
     run.feed_rest_into_outage();

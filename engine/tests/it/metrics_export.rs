@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use httpcap::config::Config;
 use httpcap::metrics::Telemetry;
 use httpcap::stats::{Counter, Gauge};
 
-use crate::common::{Run, Scratch};
+use crate::common::{KillOnDrop, Run, Scratch};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
 const DASHBOARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../grafana/httpcap.json");
@@ -532,16 +532,6 @@ fn health_after_exit_is_unhealthy() {
     assert!(line.starts_with("unhealthy: gone"), "{line}");
 }
 
-/// A child process killed when the test ends, passing or not.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A real Prometheus scrapes a live af_packet capture of nginx traffic on
 /// a veth in namespaces this test creates (everything on the namespace's
 /// own loopback and veth), then every panel query of the dashboard is
@@ -583,7 +573,7 @@ fn real_prometheus_scrapes_live_capture_and_every_panel_has_data() {
         ),
     )
     .unwrap();
-    let _prometheus = Killed(
+    let _prometheus = KillOnDrop(
         Command::new("ip")
             .args(["netns", "exec", &pair.a, "prometheus"])
             .arg(format!("--config.file={}", config.display()))

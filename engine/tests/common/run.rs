@@ -414,9 +414,7 @@ impl Running {
             peak_rss_kib,
         }
     }
-}
 
-impl Running {
     /// Its exit status; None if it is still running at `deadline`.
     fn reap(&mut self, deadline: Instant) -> Option<ExitStatus> {
         loop {

@@ -18,6 +18,7 @@ TEST_PACKAGES=(
   python3 python3-pip python3-venv                   # verification consumer
   python3-brotli python3-zstandard                   # br/zstd test server (content tests)
   prometheus                                         # real scraper for the metrics endpoint test
+  time                                               # GNU time: peak RSS of a run (memory tests)
 )
 
 if [[ ${1:-} == --build-only ]]; then

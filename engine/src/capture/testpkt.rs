@@ -1,14 +1,32 @@
-//! Hand-built frames for the capture unit tests.
+//! Hand-built frames for the unit tests (capture, decode, shard, bpf):
+//! one builder per layer, innermost first.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// TCP, seq 1000, PSH|ACK, no options.
 pub fn tcp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    tcp_with(sport, dport, (1000, 0), 0x18, &[], payload)
+}
+
+/// TCP with the given (seq, ack), flags and options (a multiple of 4
+/// bytes).
+pub fn tcp_with(
+    sport: u16,
+    dport: u16,
+    (seq, ack): (u32, u32),
+    flags: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
     let mut t = Vec::new();
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&1000u32.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    let words = ((20 + options.len()) / 4) as u8;
+    t.extend_from_slice(&[words << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(options);
     t.extend_from_slice(payload);
     t
 }
@@ -23,28 +41,70 @@ pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     u
 }
 
-/// An IP header (v4 or v6 by the addresses) around `payload`.
+/// An IP header (v4 or v6 by the addresses) around `payload`; IPv4 with
+/// Don't Fragment set.
 pub fn ip(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = Vec::new();
     match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            p.extend_from_slice(&[0x45, 0]);
-            p.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-            p.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0]);
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            p.extend_from_slice(&[0x60, 0, 0, 0]);
-            p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-            p.extend_from_slice(&[proto, 64]);
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_with((s, d), proto, &[], 0x4000, payload),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_with((s, d), &[], proto, payload),
         _ => panic!("mixed families"),
     }
+}
+
+/// IPv4 with `options` (a multiple of 4 bytes) and the flags/fragment
+/// offset field `frag`.
+pub fn ipv4_with(
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    proto: u8,
+    options: &[u8],
+    frag: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let ihl = 20 + options.len();
+    let mut p = vec![0x40 | (ihl / 4) as u8, 0];
+    p.extend_from_slice(&((ihl + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 1]);
+    p.extend_from_slice(&frag.to_be_bytes());
+    p.extend_from_slice(&[64, proto, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(options);
     p.extend_from_slice(payload);
     p
+}
+
+/// IPv6 with a chain of (header type, bytes) extension headers; each
+/// one's next-header byte is filled in.
+pub fn ipv6_with(
+    (src, dst): (Ipv6Addr, Ipv6Addr),
+    exts: &[(u8, Vec<u8>)],
+    proto: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, (_, bytes)) in exts.iter().enumerate() {
+        let mut b = bytes.clone();
+        b[0] = exts.get(i + 1).map(|e| e.0).unwrap_or(proto);
+        body.extend_from_slice(&b);
+    }
+    body.extend_from_slice(payload);
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[exts.first().map(|e| e.0).unwrap_or(proto), 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&body);
+    p
+}
+
+/// An 802.1Q/802.1ad tag: (tag protocol id, the tag and what follows),
+/// for `ether` to wrap.
+pub fn vlan(tpid: u16, vid: u16, inner_type: u16, payload: &[u8]) -> (u16, Vec<u8>) {
+    let mut v = vid.to_be_bytes().to_vec();
+    v.extend_from_slice(&inner_type.to_be_bytes());
+    v.extend_from_slice(payload);
+    (tpid, v)
 }
 
 pub fn ether(ethertype: u16, payload: &[u8]) -> Vec<u8> {

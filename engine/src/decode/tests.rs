@@ -1,105 +1,43 @@
 //! Decode tests: frames are built layer by layer, innermost first, so each
 //! test reads as the stack it exercises.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::capture::testpkt::{self, ether, udp, vlan};
 use crate::frame::LinkType;
 
 const PAYLOAD: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
 
+/// TCP as a mid-connection segment: seq 1000, ack 2000, ACK, with 12
+/// bytes of options (NOP NOP timestamp).
 fn tcp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&1000u32.to_be_bytes());
-    t[8..12].copy_from_slice(&2000u32.to_be_bytes());
-    // Data offset 8 words: 12 bytes of options (NOP NOP timestamp).
-    t[12] = 8 << 4;
-    t[13] = TcpFlags::ACK;
-    t.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
-    t.extend_from_slice(payload);
-    t
+    let options = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+    testpkt::tcp_with(sport, dport, (1000, 2000), TcpFlags::ACK, &options, payload)
 }
 
+const V4: (Ipv4Addr, Ipv4Addr) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+const V6: (Ipv6Addr, Ipv6Addr) = (
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
+);
+
 fn ipv4_with(proto: u8, options: &[u8], frag: u16, payload: &[u8]) -> Vec<u8> {
-    assert_eq!(options.len() % 4, 0);
-    let ihl = 20 + options.len();
-    let mut h = vec![0u8; 20];
-    h[0] = 0x40 | (ihl / 4) as u8;
-    h[2..4].copy_from_slice(&((ihl + payload.len()) as u16).to_be_bytes());
-    h[6..8].copy_from_slice(&frag.to_be_bytes());
-    h[8] = 64;
-    h[9] = proto;
-    h[12..16].copy_from_slice(&[192, 0, 2, 1]);
-    h[16..20].copy_from_slice(&[192, 0, 2, 2]);
-    h.extend_from_slice(options);
-    h.extend_from_slice(payload);
-    h
+    testpkt::ipv4_with(V4, proto, options, frag, payload)
 }
 
 fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
     ipv4_with(proto, &[], 0, payload)
 }
 
-/// IPv6 with a chain of (header type, bytes) extension headers.
 fn ipv6_with(exts: &[(u8, Vec<u8>)], proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (i, (_, bytes)) in exts.iter().enumerate() {
-        let mut b = bytes.clone();
-        b[0] = exts.get(i + 1).map(|e| e.0).unwrap_or(proto);
-        body.extend_from_slice(&b);
-    }
-    body.extend_from_slice(payload);
-    let mut h = vec![0u8; 40];
-    h[0] = 0x60;
-    h[4..6].copy_from_slice(&(body.len() as u16).to_be_bytes());
-    h[6] = exts.first().map(|e| e.0).unwrap_or(proto);
-    h[7] = 64;
-    h[8..24].copy_from_slice(
-        &"2001:db8::1"
-            .parse::<std::net::Ipv6Addr>()
-            .unwrap()
-            .octets(),
-    );
-    h[24..40].copy_from_slice(
-        &"2001:db8::2"
-            .parse::<std::net::Ipv6Addr>()
-            .unwrap()
-            .octets(),
-    );
-    h.extend_from_slice(&body);
-    h
+    testpkt::ipv6_with(V6, exts, proto, payload)
 }
 
 fn ipv6(proto: u8, payload: &[u8]) -> Vec<u8> {
     ipv6_with(&[], proto, payload)
-}
-
-fn ether(ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-fn vlan(tpid: u16, vid: u16, inner_type: u16, payload: &[u8]) -> (u16, Vec<u8>) {
-    let mut v = vid.to_be_bytes().to_vec();
-    v.extend_from_slice(&inner_type.to_be_bytes());
-    v.extend_from_slice(payload);
-    (tpid, v)
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    u
 }
 
 fn run(link: LinkType, data: &[u8], ipip: bool) -> Result<Segment<'_>, DecodeError> {

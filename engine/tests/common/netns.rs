@@ -3,12 +3,13 @@
 //! httpcap running in one of them. Everything is torn down on drop, also
 //! when a test fails.
 
-#![allow(dead_code)]
-
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use super::load::{self, Kind, Pass};
+pub use super::run::{Finished, NO_FILTERS};
+use super::run::{Run, Running};
 
 /// Why live tests cannot run here, if they cannot.
 pub fn skip_reason() -> Option<String> {
@@ -35,19 +36,10 @@ pub fn skip() -> bool {
     }
 }
 
-/// httpcap in namespace `ns`, writing records to `out`, filters off and
-/// the periodic metrics line silenced; the caller chooses stderr.
-fn httpcap_in(ns: &str, args: &[&str], env: &[(&str, &str)], out: &Path) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, binary()])
-        .args(args)
-        .arg("--output-file")
-        .arg(out)
-        .envs(NO_FILTERS.iter().copied())
-        .envs(env.iter().copied())
-        .env("METRICS_INTERVAL", "1h")
-        .stdout(Stdio::null());
-    cmd
+/// True (after printing a SKIPPED line) when live tests cannot run here
+/// or one of `tools` is not installed.
+pub fn skip_without(tools: &[&str]) -> bool {
+    skip() || tools.iter().any(|t| missing(t))
 }
 
 /// True, after printing SKIPPED, when `tool` is not on PATH.
@@ -88,6 +80,9 @@ pub struct Pair {
     pub ip_b: String,
     pub dir: PathBuf,
     children: Vec<Child>,
+    /// Keeps CPU-heavy file runs off the machine meanwhile; released after
+    /// the namespaces are gone.
+    _live: Pass,
 }
 
 impl Pair {
@@ -99,6 +94,7 @@ impl Pair {
     /// The same with `queues` TX and RX queues on each end of the veth
     /// (the sender's TX queue picks the receiver's RX queue).
     pub fn with_queues(n: u8, mtu: u32, queues: u32) -> Pair {
+        let live = load::enter(Kind::Live);
         sweep_stale();
         let id = format!("{}-{}", n, std::process::id());
         let p = Pair {
@@ -110,6 +106,7 @@ impl Pair {
             ip_b: format!("10.231.{n}.2"),
             dir: std::env::temp_dir().join(format!("httpcap-live-{id}")),
             children: Vec::new(),
+            _live: live,
         };
         let _ = std::fs::remove_dir_all(&p.dir);
         std::fs::create_dir_all(p.dir.join("www")).unwrap();
@@ -283,63 +280,22 @@ pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
     }
 }
 
-/// httpcap running in a namespace.
+/// httpcap running in a namespace of a `Pair`.
 pub struct Httpcap {
-    child: Option<Child>,
-    pub out: PathBuf,
-    /// Where its stderr goes, when not to a pipe.
-    log: Option<PathBuf>,
+    running: Running,
 }
 
-/// What a finished httpcap run left behind.
-pub struct Finished {
-    pub code: Option<i32>,
-    pub records: Vec<serde_json::Value>,
-    pub stderr: String,
+/// httpcap in namespace `ns`, writing records to `out`, filters off and
+/// the periodic metrics line silenced.
+fn httpcap_in(ns: &str, args: &[&str], env: &[(&str, &str)], out: &Path) -> Run {
+    Run::new()
+        .in_netns(ns)
+        .args(args)
+        .output_file(out)
+        .envs(NO_FILTERS.iter().copied())
+        .envs(env.iter().copied())
+        .env("METRICS_INTERVAL", "1h")
 }
-
-impl Finished {
-    /// A counter from the summary (`name=value` lines; the summary omits
-    /// zero counters).
-    pub fn counter(&self, name: &str) -> u64 {
-        let key = format!("  {name}=");
-        assert!(
-            self.stderr.contains("httpcap summary"),
-            "no summary in:\n{}",
-            self.stderr
-        );
-        self.stderr
-            .lines()
-            .find_map(|l| l.strip_prefix(&key))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    pub fn per_shard_packets(&self) -> Vec<u64> {
-        let line = self
-            .stderr
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("per_shard_packets="))
-            .expect("per_shard_packets in summary");
-        line.trim_matches(|c| c == '[' || c == ']')
-            .split(',')
-            .filter_map(|v| v.trim().parse().ok())
-            .collect()
-    }
-}
-
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_httpcap")
-}
-
-/// Environment that turns the content filters off, so every exchange is
-/// recorded.
-pub const NO_FILTERS: &[(&str, &str)] = &[
-    ("FILTER_BLOCK_EXTS", ""),
-    ("FILTER_BLOCK_CTYPES", ""),
-    ("FILTER_BLOCK_ACCEPT", ""),
-    ("FILTER_BLOCK_MULTIPART", ""),
-];
 
 impl Httpcap {
     /// Starts httpcap in namespace `ns` and waits until its `sockets`
@@ -358,29 +314,17 @@ impl Httpcap {
     ) -> Httpcap {
         let before = pair.packet_sockets(ns);
         let out = pair.dir.join(format!("records-{}.json", before));
-        let child = httpcap_in(ns, args, env, &out)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start httpcap");
-        let mut h = Httpcap {
-            child: Some(child),
-            out,
-            log: None,
-        };
+        let mut running = httpcap_in(ns, args, env, &out).spawn();
+        // Exited early: `stop` shows why.
         wait_for(
-            || {
-                if let Some(Ok(Some(_))) = h.child.as_mut().map(|c| c.try_wait()) {
-                    return true; // exited early: `stop` shows why
-                }
-                pair.packet_sockets(ns) >= before + sockets
-            },
+            || running.exited() || pair.packet_sockets(ns) >= before + sockets,
             "httpcap's sockets",
         );
         // The last socket joins the fanout group right after binding; a
         // frame that came earlier would be handed over and counted as
         // misrouted.
         std::thread::sleep(Duration::from_millis(200));
-        h
+        Httpcap { running }
     }
 
     /// Starts httpcap in namespace `ns` with its log in a file, and waits
@@ -396,34 +340,21 @@ impl Httpcap {
         let n = std::fs::read_dir(&pair.dir).map(|d| d.count()).unwrap_or(0);
         let out = pair.dir.join(format!("records-{n}.json"));
         let log = pair.dir.join(format!("httpcap-{n}.log"));
-        let child = httpcap_in(ns, args, env, &out)
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start httpcap");
-        let mut h = Httpcap {
-            child: Some(child),
-            out,
-            log: Some(log.clone()),
-        };
+        let mut running = httpcap_in(ns, args, env, &out).stderr_to(&log).spawn();
         wait_for(
-            || {
-                if let Some(Ok(Some(_))) = h.child.as_mut().map(|c| c.try_wait()) {
-                    return true; // exited early: `stop` shows why
-                }
-                std::fs::read_to_string(&log).is_ok_and(|t| t.contains(ready))
-            },
+            || running.exited() || running.stderr_has(ready),
             "httpcap ready",
         );
-        h
+        Httpcap { running }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.running.pid()
     }
 
     /// Effective capabilities (hex) of each thread, by thread name.
     pub fn thread_caps(&self) -> Vec<(String, String)> {
-        let pid = self.child.as_ref().unwrap().id();
+        let pid = self.pid();
         let mut out = Vec::new();
         for task in std::fs::read_dir(format!("/proc/{pid}/task"))
             .unwrap()
@@ -456,57 +387,22 @@ impl Httpcap {
     }
 
     /// SIGINT, then collect records and the summary.
-    pub fn stop(mut self) -> Finished {
-        let mut child = self.child.take().unwrap();
-        let _ = sh(&format!("kill -INT {} 2>/dev/null", child.id()));
-        finish(&mut child, &self.out, self.log.as_deref())
+    pub fn stop(self) -> Finished {
+        self.running.stop()
     }
 
     /// SIGKILL: no clean-up of any kind.
-    pub fn kill(mut self) -> Finished {
-        let mut child = self.child.take().unwrap();
-        let _ = child.kill();
-        finish(&mut child, &self.out, self.log.as_deref())
+    pub fn kill(self) -> Finished {
+        self.running.kill()
     }
 }
 
-fn finish(child: &mut Child, out: &Path, log: Option<&Path>) -> Finished {
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let status = child.wait().expect("wait httpcap");
-    if let Some(l) = log {
-        stderr = std::fs::read_to_string(l).unwrap_or_default();
-    }
-    let text = std::fs::read_to_string(out).unwrap_or_default();
-    Finished {
-        code: status.code(),
-        records: super::record_check::parse_lines(&text),
-        stderr,
-    }
-}
-
-impl Drop for Httpcap {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Runs httpcap to completion (file input, or an error exit).
+/// Runs httpcap to completion (file input, or an error exit), filters off.
 pub fn run_to_end(args: &[&str], env: &[(&str, &str)], out: &Path) -> Finished {
-    let mut child = Command::new(binary())
+    Run::new()
         .args(args)
-        .arg("--output-file")
-        .arg(out)
+        .output_file(out)
         .envs(NO_FILTERS.iter().copied())
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start httpcap");
-    finish(&mut child, out, None)
+        .output()
 }

@@ -114,8 +114,14 @@ pub fn replay_reference(pair: &Pair, ipip: bool) -> (std::path::PathBuf, Finishe
 
 /// Replays `pcap` from the pair's `b` side at tcpreplay's top speed.
 pub fn replay_topspeed(pair: &Pair, pcap: &std::path::Path) {
+    replay_at(pair, pcap, "--topspeed");
+}
+
+/// Replays `pcap` from the pair's `b` side at the tcpreplay `speed`
+/// (`--topspeed`, `--pps 10000`).
+pub fn replay_at(pair: &Pair, pcap: &std::path::Path, speed: &str) {
     must(&format!(
-        "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
+        "ip netns exec {} tcpreplay -q {speed} -i {} {}",
         pair.b,
         pair.vb,
         pcap.display()

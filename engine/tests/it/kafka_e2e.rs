@@ -3,20 +3,10 @@
 //! tools/kafka/consume.py) and compared with the JSON-lines output of the
 //! same run.
 
-mod kafka_support;
-
 use std::time::Duration;
 
-use kafka_support::*;
-
-const RUN_BOUND: Duration = Duration::from_secs(180);
-
-fn sample_pcap() -> String {
-    repo_root()
-        .join("engine/testdata/sample.pcap")
-        .to_string_lossy()
-        .into_owned()
-}
+use crate::common::kafka::*;
+use crate::common::KillOnDrop;
 
 #[test]
 fn topic_equals_json_lines_for_every_codec() {
@@ -40,11 +30,9 @@ fn topic_equals_json_lines_for_every_codec() {
             set(&mut env, "OUTPUT_KAFKA_COLLECTION_ID", "test-collection");
             let done = run(&env, RUN_BOUND);
             let what = format!("{codec}/{name}");
-            assert_eq!(done.code, Some(0), "{what}: {}", done.stderr.join("\n"));
-            let lines = read_lines(&jsonl);
-            assert_eq!(done.get("kafka_delivered"), lines.len() as u64, "{what}");
-            assert_eq!(done.get("kafka_failed"), 0, "{what}");
-            assert_eq!(done.get("kafka_undelivered_at_exit"), 0, "{what}");
+            let lines = delivered_lines(&done, &jsonl, &what);
+            assert_eq!(done.counter("kafka_failed"), 0, "{what}");
+            assert_eq!(done.counter("kafka_undelivered_at_exit"), 0, "{what}");
             assert!(lines[0].contains("\"collection_id\":\"test-collection\""));
             let keyed = broker.read_expecting(&topic, lines.len());
             assert_same_records(&keyed, &lines, &what);
@@ -69,15 +57,13 @@ fn broker_down_at_start_then_started_delivers_everything() {
     broker.restart();
     broker.create_topic("late", 3);
     let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
-    let lines = read_lines(&jsonl);
-    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
-    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
-    assert!(done.get("kafka_outages") >= 1);
+    let lines = delivered_lines(&done, &jsonl, "late broker");
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), 0);
+    assert!(done.counter("kafka_outages") >= 1);
     // One line per outage, not one per record or per retry.
     let outage_lines = done
         .stderr
-        .iter()
+        .lines()
         .filter(|l| l.contains("brokers unreachable"))
         .count();
     assert!(outage_lines <= 2, "{outage_lines} outage lines (2 shards)");
@@ -106,15 +92,15 @@ fn full_queue_drops_newest_and_counts_exactly() {
     set(&mut env, "OUTPUT_KAFKA_CHANNEL_BUF", "7");
     set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "1s");
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr);
     let records = read_lines(&jsonl).len() as u64;
     assert!(records > 7);
     assert_eq!(reason_lines(&done).len(), 1);
-    assert_eq!(done.get("kafka_enqueued"), 7);
-    assert_eq!(done.get("drop_kafka_queue"), records - 7);
-    assert_eq!(done.get("kafka_undelivered_at_exit"), 7);
-    assert_eq!(done.get("kafka_failed_purged"), 7);
-    assert_eq!(done.get("kafka_delivered"), 0);
+    assert_eq!(done.counter("kafka_enqueued"), 7);
+    assert_eq!(done.counter("drop_kafka_queue"), records - 7);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), 7);
+    assert_eq!(done.counter("kafka_failed_purged"), 7);
+    assert_eq!(done.counter("kafka_delivered"), 0);
     assert!(done.stderr_has("7 records not delivered"));
 }
 
@@ -149,7 +135,7 @@ fn big_body_run(
     set(&mut env, "ASSEMBLER_MAX_STREAM_BUFFER", "64MiB");
     set(&mut env, "OUTPUT_KAFKA_MAX_MESSAGE_BYTES", "5mb");
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
     let mut lines = read_lines(&jsonl);
     assert_eq!(lines.len(), 1, "one record expected");
     let mut got = broker.read(topic);
@@ -165,7 +151,7 @@ fn a_4mb_body_arrives_whole_and_a_20mb_body_trimmed_and_flagged() {
     let dir = Scratch::new("kafka-big");
 
     let (done, line, msg) = big_body_run(&broker, &dir, 4_000_000, "body-4mb");
-    assert_eq!(done.get("kafka_trimmed"), 0);
+    assert_eq!(done.counter("kafka_trimmed"), 0);
     let rec: serde_json::Value = serde_json::from_str(&line).unwrap();
     let body_len = rec["response"]["body"].as_str().unwrap().len() as u64;
     assert!(body_len >= 4_000_000, "body of {body_len} bytes");
@@ -176,8 +162,8 @@ fn a_4mb_body_arrives_whole_and_a_20mb_body_trimmed_and_flagged() {
     );
 
     let (done, line, msg) = big_body_run(&broker, &dir, 20_000_000, "body-20mb");
-    assert_eq!(done.get("kafka_trimmed"), 1);
-    assert_eq!(done.get("kafka_delivered"), 1);
+    assert_eq!(done.counter("kafka_trimmed"), 1);
+    assert_eq!(done.counter("kafka_delivered"), 1);
     assert!(
         msg.len() <= 5 * 1024 * 1024,
         "message is {} bytes",
@@ -206,16 +192,6 @@ fn a_4mb_body_arrives_whole_and_a_20mb_body_trimmed_and_flagged() {
     assert_eq!(cut["id"], full["id"]);
 }
 
-/// tools/kafka/plain_peer.py, killed on drop.
-struct PlainPeer(std::process::Child);
-
-impl Drop for PlainPeer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn sasl_plain_in_the_product_spelling_sends_the_credentials() {
     // No PLAIN-capable broker installs here: a minimal protocol peer takes
@@ -232,7 +208,7 @@ fn sasl_plain_in_the_product_spelling_sends_the_credentials() {
         skip("sasl_plain", "python3 not available");
         return;
     };
-    let mut peer = PlainPeer(child);
+    let mut peer = KillOnDrop(child);
     // Its first line says it listens.
     let mut first = String::new();
     let out = peer.0.stdout.take().unwrap();
@@ -249,14 +225,14 @@ fn sasl_plain_in_the_product_spelling_sends_the_credentials() {
     set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "2s");
     let done = run(&env, RUN_BOUND);
     // Nothing was delivered: the run says so in its exit code.
-    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr);
     let seen = std::fs::read_to_string(&capture).expect("the peer saw no credentials");
     assert!(
         seen.lines().any(|l| l == "PLAIN\tapp\tplain-secret"),
         "captured: {seen:?}"
     );
     assert!(done.stderr_has("broker refused user 'app' (PLAIN)"));
-    assert!(done.get("kafka_auth_errors") >= 1);
+    assert!(done.counter("kafka_auth_errors") >= 1);
     assert!(
         !done.stderr_has("plain-secret"),
         "password leaked to the log"
@@ -281,7 +257,7 @@ fn sigterm_flushes_what_is_queued_before_exit() {
     let mut env = base_env(&fifo, &jsonl, &broker.addr(), "sigterm");
     // A long linger: records are still queued when the signal comes.
     set(&mut env, "OUTPUT_KAFKA_FLUSH_FREQUENCY", "2s");
-    let running = spawn(&env);
+    let mut running = spawn(&env);
     let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     std::io::Write::write_all(&mut input, first).unwrap();
     std::thread::sleep(Duration::from_millis(500));
@@ -289,11 +265,9 @@ fn sigterm_flushes_what_is_queued_before_exit() {
     // The file reader is blocked on the FIFO; closing it lets it see the end.
     drop(input);
     let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
-    let lines = read_lines(&jsonl);
+    let lines = delivered_lines(&done, &jsonl, "sigterm");
     assert!(!lines.is_empty());
-    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
-    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), 0);
     assert_same_records(
         &broker.read_expecting("sigterm", lines.len()),
         &lines,
@@ -304,9 +278,9 @@ fn sigterm_flushes_what_is_queued_before_exit() {
 // ---- Delivery truth: exact counts, exit status, metadata, passthrough ----
 
 /// The one line a run that could not deliver everything ends with.
-fn reason_lines(done: &Finished) -> Vec<&String> {
+fn reason_lines(done: &Finished) -> Vec<&str> {
     done.stderr
-        .iter()
+        .lines()
         .filter(|l| l.contains("did not reach Kafka"))
         .collect()
 }
@@ -315,16 +289,16 @@ fn reason_lines(done: &Finished) -> Vec<&String> {
 /// every record was offered once, and enqueued = delivered + failed +
 /// undelivered at exit, exactly.
 fn assert_exact_counts(done: &Finished, records: u64, what: &str) {
-    let enqueued = done.get("kafka_enqueued");
-    let dropped = done.get("drop_kafka_queue") + done.get("drop_kafka_refused");
+    let enqueued = done.counter("kafka_enqueued");
+    let dropped = done.counter("drop_kafka_queue") + done.counter("drop_kafka_refused");
     assert_eq!(enqueued + dropped, records, "{what}: records offered");
     assert_eq!(
         enqueued,
-        done.get("kafka_delivered")
-            + done.get("kafka_failed")
-            + done.get("kafka_undelivered_at_exit"),
+        done.counter("kafka_delivered")
+            + done.counter("kafka_failed")
+            + done.counter("kafka_undelivered_at_exit"),
         "{what}: enqueued = delivered + failed + undelivered_at_exit\n{}",
-        done.stderr.join("\n")
+        done.stderr
     );
 }
 
@@ -350,21 +324,21 @@ fn unreachable_broker_exits_3_with_exact_counts_for_1_2_3_shards() {
             set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", shutdown);
             set(&mut env, "OUTPUT_KAFKA_OPTIONS", options);
             let done = run(&env, RUN_BOUND);
-            assert_eq!(done.code, Some(3), "{what}: {}", done.stderr.join("\n"));
+            assert_eq!(done.code, Some(3), "{what}: {}", done.stderr);
             let records = read_lines(&jsonl).len() as u64;
             assert!(records > 100, "{what}: {records} records");
             assert_exact_counts(&done, records, &what);
-            assert_eq!(done.get("kafka_delivered"), 0, "{what}");
+            assert_eq!(done.counter("kafka_delivered"), 0, "{what}");
             assert_eq!(
-                done.get("kafka_failed") + done.get("kafka_undelivered_at_exit"),
+                done.counter("kafka_failed") + done.counter("kafka_undelivered_at_exit"),
                 records,
                 "{what}"
             );
             if options.is_empty() {
-                assert_eq!(done.get("kafka_undelivered_at_exit"), records, "{what}");
+                assert_eq!(done.counter("kafka_undelivered_at_exit"), records, "{what}");
             } else {
                 // The passthrough property took effect: they timed out.
-                assert_eq!(done.get("kafka_failed_timeout"), records, "{what}");
+                assert_eq!(done.counter("kafka_failed_timeout"), records, "{what}");
             }
             let reasons = reason_lines(&done);
             assert_eq!(reasons.len(), 1, "{what}: {reasons:?}");
@@ -392,9 +366,9 @@ fn kafka_options_override_ours_and_bad_ones_exit_2_in_one_line() {
         let mut env = base_env(&pcap, &jsonl, &addr, "options");
         set(&mut env, "OUTPUT_KAFKA_OPTIONS", bad);
         let done = run(&env, RUN_BOUND);
-        assert_eq!(done.code, Some(2), "{bad}: {}", done.stderr.join("\n"));
-        assert_eq!(done.stderr.len(), 1, "{bad}: {:?}", done.stderr);
-        let line = &done.stderr[0];
+        assert_eq!(done.code, Some(2), "{bad}: {}", done.stderr);
+        assert_eq!(done.stderr.lines().count(), 1, "{bad}: {:?}", done.stderr);
+        let line = done.stderr.lines().next().unwrap_or_default();
         assert!(line.contains("OUTPUT_KAFKA_OPTIONS"), "{line}");
         assert!(line.contains(property), "{line}");
     }
@@ -404,8 +378,8 @@ fn kafka_options_override_ours_and_bad_ones_exit_2_in_one_line() {
     let mut env = base_env(&pcap, &jsonl, &addr, "options");
     set(&mut env, "OUTPUT_KAFKA_OPTIONS", "acks=1");
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(2), "{}", done.stderr.join("\n"));
-    let line = done.stderr.last().unwrap();
+    assert_eq!(done.code, Some(2), "{}", done.stderr);
+    let line = done.stderr.lines().last().unwrap();
     assert!(
         line.contains("OUTPUT_KAFKA_OPTIONS") && line.contains("acks"),
         "{line}"
@@ -422,10 +396,10 @@ fn kafka_options_override_ours_and_bad_ones_exit_2_in_one_line() {
         "queue.buffering.max.messages=5; client.id=options-test",
     );
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr);
     let records = read_lines(&jsonl).len() as u64;
-    assert_eq!(done.get("kafka_enqueued"), 5);
-    assert_eq!(done.get("drop_kafka_queue"), records - 5);
+    assert_eq!(done.counter("kafka_enqueued"), 5);
+    assert_eq!(done.counter("drop_kafka_queue"), records - 5);
     assert_exact_counts(&done, records, "overridden queue");
     assert!(done.stderr_has(
         "--output-kafka-options='queue.buffering.max.messages=5; client.id=options-test'"
@@ -449,7 +423,7 @@ fn messages_carry_capture_time_and_routing_headers() {
     let mut env = base_env(&sample_pcap(), &jsonl, &broker.addr(), "meta");
     set(&mut env, "OUTPUT_KAFKA_COLLECTION_ID", "catalog-7");
     let done = run(&env, RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
     let lines = read_lines(&jsonl);
     let messages = broker.read_meta("meta", lines.len());
     assert_eq!(messages.len(), lines.len());
@@ -472,21 +446,6 @@ fn messages_carry_capture_time_and_routing_headers() {
     }
 }
 
-/// Waits (bounded) until the topic holds records and stops growing.
-fn settled_records(broker: &Broker, topic: &str, bound: Duration) -> Vec<(String, String)> {
-    let start = std::time::Instant::now();
-    let mut last = Vec::new();
-    while start.elapsed() < bound {
-        let now = broker.read_keyed(topic);
-        if !now.is_empty() && now.len() == last.len() {
-            return now;
-        }
-        last = now;
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    last
-}
-
 #[test]
 fn broker_gone_mid_run_and_back_loses_nothing_and_counts_exactly() {
     // The broker's port goes away mid-run (connections cut, then refused,
@@ -501,47 +460,22 @@ fn broker_gone_mid_run_and_back_loses_nothing_and_counts_exactly() {
     };
     broker.create_topic("restart", 3);
     let dir = Scratch::new("kafka-gone-and-back");
-    let pcap = dir.path("api.pcap");
-    gen_pcap(
-        &pcap,
-        &["--transactions=3000", "--concurrency=16", "--seed=11"],
-    );
-    let bytes = std::fs::read(&pcap).unwrap();
-    let (first, second) = split_pcap(&bytes, 0.5);
-    // The capture arrives through a FIFO, so the run is still going while
-    // the broker is away.
-    let fifo = dir.fifo("input.pcap");
-    let jsonl = dir.path("out.jsonl");
     let via_proxy = format!("127.0.0.1:{}", proxy.port);
-    let mut env = base_env(&fifo, &jsonl, &via_proxy, "restart");
-    set(&mut env, "PROCESSING_WORKERS", "3");
-    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
-    let running = spawn(&env);
-    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    std::io::Write::write_all(&mut input, first).unwrap();
-    std::io::Write::flush(&mut input).unwrap();
-
-    let before = settled_records(&broker, "restart", Duration::from_secs(60));
+    let mut run = half_fed(&dir, &via_proxy, "restart", &[("PROCESSING_WORKERS", "3")]);
+    let before = broker.settled("restart", Duration::from_secs(60));
     assert!(!before.is_empty(), "nothing delivered before the outage");
     proxy.cut();
-    std::io::Write::write_all(&mut input, second).unwrap();
-    drop(input);
-    assert!(
-        running.wait_for_line("brokers unreachable", Duration::from_secs(60)),
-        "the outage was not noticed"
-    );
+    run.feed_rest_into_outage();
     proxy.resume();
-    let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
-    let lines = read_lines(&jsonl);
+    let (done, lines) = run.finish();
     assert!(
         lines.len() > before.len(),
         "records were produced during the outage"
     );
     assert_exact_counts(&done, lines.len() as u64, "gone and back");
-    assert_eq!(done.get("kafka_failed"), 0);
-    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
-    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
+    assert_eq!(done.counter("kafka_failed"), 0);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), 0);
+    assert_eq!(done.counter("kafka_delivered"), lines.len() as u64);
     assert!(done.stderr_has("deliveries resumed"));
     // Delivered is exactly what a consumer reads: each record once, in
     // order per connection.
@@ -579,12 +513,11 @@ fn unreachable_broker_is_reminded_once_per_interval_and_unhealthy() {
     // A slowly fed input, like a live link: every step a slice of the
     // capture, its time moved a step later, so the shards keep ticking.
     let health_check = |cfg_health: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_httpcap"))
+        crate::common::Run::new()
             .arg("health")
             .env("HEALTH_FILE", cfg_health)
             .env("METRICS_INTERVAL", "1s")
             .output()
-            .expect("httpcap health")
     };
     let chunk = records.len().div_ceil(40);
     let mut unhealthy = None;
@@ -598,10 +531,8 @@ fn unreachable_broker_is_reminded_once_per_interval_and_unhealthy() {
         std::io::Write::flush(&mut input).unwrap();
         std::thread::sleep(Duration::from_millis(250));
         let out = health_check(&health);
-        if out.status.code() == Some(1)
-            && String::from_utf8_lossy(&out.stdout).contains("kafka_unreachable")
-        {
-            unhealthy = Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        if out.code == Some(1) && out.stdout.contains("kafka_unreachable") {
+            unhealthy = Some(out.stdout);
             break;
         }
     }
@@ -610,19 +541,19 @@ fn unreachable_broker_is_reminded_once_per_interval_and_unhealthy() {
     let elapsed = started.elapsed();
     let unhealthy = unhealthy.expect("health never said kafka_unreachable");
     assert!(unhealthy.contains("records queued"), "{unhealthy}");
-    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr);
     let outages = done
         .stderr
-        .iter()
+        .lines()
         .filter(|l| l.contains("brokers unreachable"))
         .count();
     assert!(
         (1..=2).contains(&outages),
         "{outages} outage lines (2 shards)"
     );
-    let reminders: Vec<&String> = done
+    let reminders: Vec<&str> = done
         .stderr
-        .iter()
+        .lines()
         .filter(|l| l.contains("brokers still unreachable"))
         .collect();
     assert!(!reminders.is_empty(), "no reminder during a long outage");

@@ -3,17 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn corpus() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("HTTPCAP_PCAPS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")),
-        Some(PathBuf::from("/work/shared/pcaps")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir())
-}
+use crate::common::pcaps::corpus;
 
 /// One run of httpcap over a capture: its records as JSON values.
 pub struct Run {
@@ -21,53 +13,28 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// httpcap on `capture` with two shards, no capture filter and the content
+/// filters off (IPIP on for the tunnel captures); Err with the last stderr
+/// line when it fails.
 pub fn run_engine(capture: &Path) -> Result<Run, String> {
-    let bin = env!("CARGO_BIN_EXE_httpcap");
     let ipip = capture.components().any(|c| c.as_os_str() == "tunnels");
-    let mut child = Command::new(bin)
-        .args(["--input-raw-engine", "pcap_file", "--input-raw"])
-        .arg(capture)
-        .args(["--input-raw-bpf-filter", "", "--processing-workers", "2"])
-        .args(["--metrics-output", "none"])
-        .env("IPIP", if ipip { "true" } else { "false" })
-        .env("FILTER_BLOCK_EXTS", "")
-        .env("FILTER_BLOCK_CTYPES", "")
-        .env("FILTER_BLOCK_ACCEPT", "")
-        .env("FILTER_BLOCK_MULTIPART", "")
-        .env_remove("OUTPUT_KAFKA_HOST")
-        .env_remove("OUTPUT_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn httpcap");
     // A hang guard, not a timing assertion: a stalled engine must not
     // stall CI.
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let err_t = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{}: httpcap did not finish", capture.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out_t.join().unwrap();
-    let stderr = err_t.join().unwrap();
-    if !status.success() {
-        let last = stderr.lines().last().unwrap_or("").to_string();
-        return Err(format!("httpcap failed ({status}): {last}"));
+    let done = crate::common::Run::file(capture)
+        .args(["--input-raw-bpf-filter", ""])
+        .shards(2)
+        .no_metrics()
+        .env("IPIP", if ipip { "true" } else { "false" })
+        .spawn()
+        .wait(Duration::from_secs(120));
+    if !done.status.success() {
+        let last = done.stderr.lines().last().unwrap_or("");
+        return Err(format!("httpcap failed ({}): {last}", done.status));
     }
-    let mut values = Vec::new();
-    for l in out.lines().filter(|l| !l.trim().is_empty()) {
-        values.push(crate::record_check::parse(l));
-    }
-    Ok(Run { values, stderr })
+    Ok(Run {
+        values: done.records,
+        stderr: done.stderr,
+    })
 }
 
 #[derive(Clone, Debug, Default)]

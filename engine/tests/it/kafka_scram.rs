@@ -3,26 +3,14 @@
 //! data when it is killed and restarted. Skipped, with the reason printed,
 //! when that broker has not been built; .ci/run builds it.
 
-mod kafka_support;
+use std::time::Duration;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
-
-use kafka_support::*;
-
-const RUN_BOUND: Duration = Duration::from_secs(180);
+use crate::common::kafka::*;
 
 /// The sqlite Tansu stores batches as sent and cannot read snappy batches
 /// back (fetch fails with UnexpectedType("Snappy")); codecs are covered by
 /// kafka_e2e against the memory broker.
 const CODEC: &str = "none";
-
-fn sample_pcap() -> String {
-    repo_root()
-        .join("engine/testdata/sample.pcap")
-        .to_string_lossy()
-        .into_owned()
-}
 
 fn scram_env(
     broker: &Broker,
@@ -52,10 +40,8 @@ fn scram_right_password_delivers_with_sha256_and_sha512() {
         let jsonl = dir.path(&format!("{topic}.jsonl"));
         let env = scram_env(&broker, &jsonl, topic, user, SCRAM_USERS[user].1);
         let done = run(&env, RUN_BOUND);
-        assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
-        let lines = read_lines(&jsonl);
-        assert_eq!(done.get("kafka_delivered"), lines.len() as u64, "{topic}");
-        assert_eq!(done.get("kafka_auth_errors"), 0, "{topic}");
+        let lines = delivered_lines(&done, &jsonl, topic);
+        assert_eq!(done.counter("kafka_auth_errors"), 0, "{topic}");
         assert!(!done.stderr_has("alice-secret") && !done.stderr_has("bob-secret"));
         assert_same_records(&broker.read_expecting(topic, lines.len()), &lines, topic);
     }
@@ -81,45 +67,25 @@ fn scram_wrong_password_fails_clearly_and_is_counted() {
     );
     let done = running.wait(RUN_BOUND);
     // No crash; exit code 3: records did not reach Kafka.
-    assert_eq!(done.code, Some(3), "{}", done.stderr.join("\n"));
+    assert_eq!(done.code, Some(3), "{}", done.stderr);
     let records = read_lines(&jsonl).len() as u64;
-    assert!(done.get("kafka_auth_errors") >= 1);
-    assert_eq!(done.get("kafka_delivered"), 0);
+    assert!(done.counter("kafka_auth_errors") >= 1);
+    assert_eq!(done.counter("kafka_delivered"), 0);
     // Still queued at the shutdown bound: undelivered, not failed (the
     // default message.timeout.ms is far longer).
-    assert_eq!(done.get("kafka_undelivered_at_exit"), records);
-    assert_eq!(done.get("kafka_failed"), 0);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), records);
+    assert_eq!(done.counter("kafka_failed"), 0);
     let refusals = done
         .stderr
-        .iter()
+        .lines()
         .filter(|l| l.contains("broker refused"))
         .count();
     assert!(refusals <= 2, "one refusal line per shard, got {refusals}");
-    assert!(
-        done.stderr_has("SASL authentication"),
-        "{}",
-        done.stderr.join("\n")
-    );
+    assert!(done.stderr_has("SASL authentication"), "{}", done.stderr);
     assert!(
         !done.stderr_has("not-the-password"),
         "password leaked to the log"
     );
-}
-
-/// Waits (bounded) until the topic holds records and stops growing, so
-/// that the kill does not land on a request in flight.
-fn settled_count(broker: &Broker, topic: &str, bound: Duration) -> usize {
-    let start = Instant::now();
-    let mut last = 0;
-    while start.elapsed() < bound {
-        let n = broker.read(topic).len();
-        if n > 0 && n == last {
-            return n;
-        }
-        last = n;
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    last
 }
 
 #[test]
@@ -128,44 +94,25 @@ fn broker_killed_mid_run_and_restarted_loses_nothing() {
         return;
     };
     let dir = Scratch::new("kafka-restart");
-    let pcap = dir.path("api.pcap");
-    gen_pcap(
-        &pcap,
-        &["--transactions=3000", "--concurrency=16", "--seed=11"],
+    // The run goes on reading its FIFO while the broker is killed and
+    // restarted.
+    let mut run = half_fed(
+        &dir,
+        &broker.addr(),
+        "restart",
+        &[("OUTPUT_KAFKA_COMPRESSION", CODEC)],
     );
-    let bytes = std::fs::read(&pcap).unwrap();
-    let (first, second) = split_pcap(&bytes, 0.5);
-
-    // The capture arrives through a FIFO, so the run is still going (reading)
-    // while the broker is killed and restarted.
-    let fifo = dir.fifo("input.pcap");
-    let jsonl = dir.path("out.jsonl");
-    let mut env = base_env(&fifo, &jsonl, &broker.addr(), "restart");
-    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
-    set(&mut env, "OUTPUT_KAFKA_COMPRESSION", CODEC);
-    let running = spawn(&env);
-    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    input.write_all(first).unwrap();
-    input.flush().unwrap();
-
-    let before = settled_count(&broker, "restart", Duration::from_secs(60));
+    let before = broker.settled("restart", Duration::from_secs(60)).len();
     assert!(before > 0, "nothing delivered before the kill");
     broker.kill();
-    input.write_all(second).unwrap();
-    drop(input);
-    assert!(
-        running.wait_for_line("brokers unreachable", Duration::from_secs(60)),
-        "the outage was not noticed"
-    );
+    run.feed_rest_into_outage();
     broker.restart();
-    let done = running.wait(RUN_BOUND);
-    assert_eq!(done.code, Some(0), "{}", done.stderr.join("\n"));
-    let lines = read_lines(&jsonl);
+    let (done, lines) = run.finish();
     assert!(lines.len() > before, "records were produced after the kill");
-    assert_eq!(done.get("kafka_undelivered_at_exit"), 0);
-    assert_eq!(done.get("kafka_failed"), 0);
-    assert_eq!(done.get("kafka_delivered"), lines.len() as u64);
-    assert_eq!(done.get("kafka_enqueued"), lines.len() as u64);
+    assert_eq!(done.counter("kafka_undelivered_at_exit"), 0);
+    assert_eq!(done.counter("kafka_failed"), 0);
+    assert_eq!(done.counter("kafka_delivered"), lines.len() as u64);
+    assert_eq!(done.counter("kafka_enqueued"), lines.len() as u64);
     assert!(done.stderr_has("deliveries resumed"));
     assert_same_records(
         &broker.read_expecting("restart", lines.len()),

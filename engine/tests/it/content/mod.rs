@@ -2,13 +2,8 @@
 //! captures with compressed bodies, and captures recorded from real
 //! servers (nginx with gzip, a Python server sending br and zstd).
 
-#[path = "common/record_check.rs"]
-mod record_check;
-
-mod content {
-    pub mod bombs;
-    pub mod common;
-    pub mod limits;
-    pub mod pcaps;
-    pub mod servers;
-}
+mod bombs;
+mod common;
+mod limits;
+mod pcaps;
+mod servers;

@@ -2,11 +2,11 @@
 //! nginx in one, curl/wrk/tcpreplay in the other, httpcap capturing on the
 //! veth between them with each live engine. Needs root; skipped otherwise.
 
-mod common;
+use crate::common;
 
 use common::netns::{must, run_to_end, Httpcap, Pair};
 use common::workload::{
-    comparable, curl_workload, loadgen_capture, loadgen_capture_with, record_keys,
+    comparable, curl_workload, loadgen_capture, loadgen_capture_with, record_keys, replay_at,
     replay_reference, replay_topspeed, sorted,
 };
 use serde_json::Value;
@@ -67,10 +67,7 @@ fn pcap_engine_records_match_nginx_access_log() {
 
 #[test]
 fn wrk_load_with_two_shards_loses_nothing() {
-    if common::netns::skip() {
-        return;
-    }
-    if common::netns::missing("wrk") {
+    if common::netns::skip_without(&["wrk"]) {
         return;
     }
     let mut pair = Pair::new(3, 1500);
@@ -189,10 +186,7 @@ fn tcpreplay_ipip_live_output_equals_pcap_file_output() {
 
 #[test]
 fn ipip_port_list_matches_inner_ports() {
-    if common::netns::skip() {
-        return;
-    }
-    if common::netns::missing("tcpreplay") {
+    if common::netns::skip_without(&["tcpreplay"]) {
         return;
     }
     let pair = Pair::new(7, 9000);
@@ -213,12 +207,7 @@ fn ipip_port_list_matches_inner_ports() {
             &[("IPIP", "true")],
             1,
         );
-        must(&format!(
-            "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
-            pair.b,
-            pair.vb,
-            pcap.display()
-        ));
+        replay_at(&pair, &pcap, "--topspeed");
         std::thread::sleep(std::time::Duration::from_millis(300));
         let fin = h.stop();
         assert_eq!(fin.code, Some(0), "{}", fin.stderr);
@@ -230,24 +219,14 @@ fn ipip_port_list_matches_inner_ports() {
     }
 }
 
+/// Runs httpcap (under `wrap`) to its error exit; (exit code, stderr).
 fn config_error(args: &[&str], env: &[(&str, &str)], wrap: Option<&str>) -> (Option<i32>, String) {
-    let mut cmd = String::new();
-    if let Some(w) = wrap {
-        cmd.push_str(w);
-        cmd.push(' ');
-    }
-    for (k, v) in env {
-        cmd = format!("{k}='{v}' {cmd}");
-    }
-    cmd.push_str(common::netns::binary());
-    for a in args {
-        cmd.push_str(&format!(" '{a}'"));
-    }
-    let o = common::netns::sh(&format!("{cmd} 2>&1 >/dev/null"));
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let done = common::Run::new()
+        .wrapped(wrap.unwrap_or(""))
+        .args(args)
+        .envs(env.iter().copied())
+        .output();
+    (done.code, done.stderr)
 }
 
 #[test]
@@ -314,10 +293,7 @@ fn bad_interface_filter_and_privileges_are_clear_errors() {
 
 #[test]
 fn vlan_tags_moved_to_ring_metadata_are_restored() {
-    if common::netns::skip() {
-        return;
-    }
-    if common::netns::missing("tcpreplay") {
+    if common::netns::skip_without(&["tcpreplay"]) {
         return;
     }
     let pair = Pair::new(8, 9000);
@@ -343,12 +319,7 @@ fn vlan_tags_moved_to_ring_metadata_are_restored() {
         &[],
         2,
     );
-    must(&format!(
-        "ip netns exec {} tcpreplay -q --pps 10000 -i {} {}",
-        pair.b,
-        pair.vb,
-        pcap.display()
-    ));
+    replay_at(&pair, &pcap, "--pps 10000");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let live = h.stop();
     assert_eq!(live.code, Some(0), "{}", live.stderr);

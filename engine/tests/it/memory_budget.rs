@@ -8,14 +8,11 @@
 //! large touches the disk. Addresses are documentation ranges; the
 //! packets exist only in the pipe.
 
-#[path = "common/record_check.rs"]
-mod record_check;
-
 use std::io::{BufWriter, Write};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_httpcap");
+use serde_json::Value;
+
+use crate::common::{Run, Scratch};
 
 const MIB: u64 = 1 << 20;
 const HEAP_LIMIT: u64 = 256 * MIB;
@@ -211,94 +208,68 @@ fn generate<W: Write>(w: W) -> std::io::Result<u32> {
     Ok(legit)
 }
 
-fn summary_value(summary: &str, name: &str) -> u64 {
-    summary
-        .lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from summary"))
+/// A record of one of the legitimate transactions mixed into the flood.
+fn is_ok(r: &Value) -> bool {
+    r["request"]["target"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("/ok/"))
 }
 
 #[test]
 fn syn_flood_and_slowloris_stay_within_heap_limit() {
-    let dir = std::env::temp_dir().join(format!("httpcap-mem-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let fifo = dir.join("flood.pcap");
-    let out_path = dir.join("records.jsonl");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo only reads the NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
-
-    let stderr_path = dir.join("stderr.txt");
-    let child = Command::new(BIN)
+    if !crate::common::run::peak_rss_measurable() {
+        return;
+    }
+    let dir = Scratch::new("mem");
+    let fifo = dir.fifo("flood.pcap");
+    let running = Run::new()
         .env_clear()
         .env("INPUT_RAW_ENGINE", "pcap_file")
         .env("INPUT_RAW", &fifo)
-        .env("OUTPUT_FILE", &out_path)
         .env("HEAP_LIMIT", "256MiB")
         .env("PROCESSING_WORKERS", "2")
         .env("METRICS_OUTPUT", "none")
         .env("HEALTH_FILE", "")
-        .env("FILTER_BLOCK_EXTS", "")
-        .env("FILTER_BLOCK_CTYPES", "")
-        .env("FILTER_BLOCK_ACCEPT", "")
-        .env("FILTER_BLOCK_MULTIPART", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("start httpcap");
-    let pid = child.id() as libc::pid_t;
+        .envs(crate::common::run::NO_FILTERS.iter().copied())
+        .output_file(dir.0.join("records.jsonl"))
+        // Evicted connections' records are records too: each is checked,
+        // the legitimate ones kept.
+        .keep_records(is_ok)
+        .measure_peak_rss()
+        .spawn();
 
-    let writer = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            let f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-            generate(BufWriter::with_capacity(1 << 20, f)).unwrap()
-        })
-    };
+    let writer = std::thread::spawn(move || {
+        let f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        generate(BufWriter::with_capacity(1 << 20, f)).unwrap()
+    });
     let legit = writer.join().expect("generator");
 
-    // Reap the child ourselves to get its peak RSS from the kernel.
-    let mut status = 0;
-    // SAFETY: rusage is plain data, fully written by wait4 on success.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; the pointers are valid for the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    std::mem::forget(child);
-    let exit = std::process::ExitStatus::from_raw(status);
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
-    assert!(exit.success(), "httpcap failed: {exit:?}\n{stderr}");
-    let peak_rss = usage.ru_maxrss as u64 * 1024;
+    // A hang guard only.
+    let done = running.wait(std::time::Duration::from_secs(3600));
+    done.assert_success();
+    let peak_rss = done.peak_rss_kib.expect("peak RSS measured") * 1024;
 
-    let opened = summary_value(&stderr, "streams_opened");
-    let evicted = summary_value(&stderr, "streams_evicted_memory");
-    let records = std::fs::read_to_string(&out_path).unwrap();
-    // Evicted connections' records are records too: each follows the schema.
-    for l in records.lines().filter(|l| !l.is_empty()) {
-        record_check::parse(l);
-    }
-    let ok_records = records.lines().filter(|l| l.contains("\"/ok/")).count() as u32;
-    let complete_ok = records
-        .lines()
-        .filter(|l| {
-            l.contains("\"/ok/") && l.contains("\"status\":200") && l.contains("\"flags\":[]")
-        })
-        .count() as u32;
+    let summary_value = |name: &str| {
+        *done
+            .summary()
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from summary"))
+    };
+    let opened = summary_value("streams_opened");
+    let evicted = summary_value("streams_evicted_memory");
+    let complete = |r: &&Value| {
+        r["response"]["status"] == 200 && r["flags"].as_array().is_some_and(|f| f.is_empty())
+    };
+    let ok_records = done.records.len() as u32;
+    let complete_ok = done.records.iter().filter(complete).count() as u32;
     println!(
         "streams_opened={opened} evicted={evicted} peak_rss={} MiB (bound {} MiB) legit={legit} emitted={ok_records} complete={complete_ok}",
         peak_rss / MIB,
         (HEAP_LIMIT + FIXED_OVERHEAD) / MIB
     );
-    for l in records
-        .lines()
-        .filter(|l| l.contains("\"/ok/") && !l.contains("\"flags\":[]"))
-        .take(3)
-    {
-        println!("incomplete: {}", &l[l.len().saturating_sub(300)..]);
+    for r in done.records.iter().filter(|r| !complete(r)).take(3) {
+        println!("incomplete: {} flags={}", r["id"], r["flags"]);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 
     assert!(opened >= 1_000_000, "a million streams at least: {opened}");
     assert!(

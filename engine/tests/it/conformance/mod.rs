@@ -13,11 +13,7 @@
 //! `HTTPCAP_PCAPS`, else `../shared/pcaps` beside the checkout. Without it
 //! every test here prints SKIPPED and passes.
 
-#[path = "conformance/board.rs"]
 mod board;
-#[path = "common/record_check.rs"]
-mod record_check;
-#[path = "conformance/suricata.rs"]
 mod suricata;
 
 use std::collections::BTreeSet;

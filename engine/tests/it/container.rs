@@ -10,14 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-use std::process::Command;
 
 use clap::CommandFactory;
 use httpcap::config::Config;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::common::Run;
+
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-const BIN: &str = env!("CARGO_BIN_EXE_httpcap");
 
 /// Values that belong to one deployment, not to the binary: compose
 /// requires them from `.env`.
@@ -274,17 +274,12 @@ fn compose_without_env_file_fails_on_the_required_variables() {
 /// The compose environment is a valid configuration for the binary.
 #[test]
 fn compose_environment_is_accepted() {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().arg("check-config");
-    for (k, v) in compose_env() {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Run::new()
+        .env_clear()
+        .arg("check-config")
+        .envs(compose_env())
+        .output()
+        .assert_success();
 }
 
 /// Removes `not (...)` spans: the hosts a BPF filter excludes.

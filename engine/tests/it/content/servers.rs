@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::common::{body_bytes, run, Run};
+use super::common::{body_bytes, run};
+use crate::common::load::{self, Kind, Pass};
+use crate::common::Finished;
 
 const SRV_IP: &str = "10.78.0.1";
 const CLI_IP: &str = "10.78.0.2";
@@ -103,6 +105,8 @@ struct Lab {
     cli: String,
     dir: PathBuf,
     children: Vec<Child>,
+    /// Real traffic captured by tcpdump: no CPU-heavy file runs meanwhile.
+    _live: Pass,
 }
 
 impl Lab {
@@ -229,6 +233,7 @@ fn setup() -> Option<(Lab, HashMap<&'static str, Vec<u8>>)> {
         cli: format!("hc-content-cli-{id}"),
         dir: dir.clone(),
         children: Vec::new(),
+        _live: load::enter(Kind::Live),
     };
     let (vs, vc) = (format!("hcs{id}"), format!("hcc{id}"));
     sh(&["ip", "netns", "add", &lab.srv]);
@@ -491,7 +496,7 @@ fn target(r: &Value) -> &str {
     r["request"]["target"].as_str().unwrap_or("")
 }
 
-fn check_bodies(run: &Run, files: &HashMap<&str, Vec<u8>>) -> usize {
+fn check_bodies(run: &Finished, files: &HashMap<&str, Vec<u8>>) -> usize {
     let mut checked = 0;
     for r in &run.records {
         let t = target(r);

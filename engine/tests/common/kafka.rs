@@ -6,20 +6,36 @@
 //! None after printing why, and the test returns early (reported as a skip
 //! in its output). .ci/run installs both, so CI never skips.
 
-#![allow(dead_code)]
-
-#[path = "../common/record_check.rs"]
-mod record_check;
-
-use std::net::TcpListener;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::record_check;
+use super::run::Run;
+pub use super::run::{Finished, Running};
+pub use super::scratch::Scratch;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// How long a run may take before it counts as hung (not a timing
+/// assertion).
+pub const RUN_BOUND: Duration = Duration::from_secs(180);
+
+/// The shipped sample capture.
+pub fn sample_pcap() -> String {
+    super::pcaps::testdata("sample.pcap")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn script(name: &str) -> PathBuf {
@@ -59,48 +75,44 @@ pub const SCRAM_USERS: [(&str, &str, &str); 2] = [
 ];
 
 impl Broker {
+    /// A handle for `script_name` on `port`; nothing started yet.
+    fn new(script_name: &str, port: u16, restart_cmd: &'static str) -> Broker {
+        Broker {
+            port,
+            script: script(script_name),
+            restart_cmd,
+            auth: Vec::new(),
+        }
+    }
+
+    /// Runs the script's `cmd` with `env`; Some(self), or None after
+    /// printing why the test is skipped (no consumer, no broker).
+    fn launch(self, test: &str, cmd: &str, env: &[(&str, String)]) -> Option<Broker> {
+        let ready = consumer_available().and_then(|()| {
+            self.script_cmd(cmd, &self.port.to_string(), env)
+                .map_err(|why| format!("broker not available: {why}"))
+        });
+        match ready {
+            Ok(_) => Some(self),
+            Err(why) => {
+                skip(test, &why);
+                None
+            }
+        }
+    }
+
     /// Starts the memory-storage broker, or explains why it cannot.
     pub fn start(test: &str) -> Option<Broker> {
         Broker::start_with(test, "broker.sh", free_port())
     }
 
     pub fn start_with(test: &str, name: &str, port: u16) -> Option<Broker> {
-        if let Err(why) = consumer_available() {
-            skip(test, &why);
-            return None;
-        }
-        let b = Broker {
-            port,
-            script: script(name),
-            restart_cmd: "start",
-            auth: Vec::new(),
-        };
-        match b.run("start") {
-            Ok(_) => Some(b),
-            Err(why) => {
-                skip(test, &format!("broker not available: {why}"));
-                None
-            }
-        }
+        Broker::new(name, port, "start").launch(test, "start", &[])
     }
 
     /// A broker handle for a port where nothing runs yet (started later).
     pub fn not_started(test: &str) -> Option<Broker> {
-        if let Err(why) = consumer_available() {
-            skip(test, &why);
-            return None;
-        }
-        let b = Broker {
-            port: free_port(),
-            script: script("broker.sh"),
-            restart_cmd: "start",
-            auth: Vec::new(),
-        };
-        if let Err(why) = b.run("install") {
-            skip(test, &format!("broker not available: {why}"));
-            return None;
-        }
-        Some(b)
+        Broker::new("broker.sh", free_port(), "start").launch(test, "install", &[])
     }
 
     /// The sqlite-backed Tansu of scram-broker.sh, built from source: with
@@ -111,27 +123,16 @@ impl Broker {
             skip(test, &why);
             return None;
         }
+        let mut b = Broker::new("scram-broker.sh", free_port(), "resume");
         let wait = std::env::var("HTTPCAP_SCRAM_WAIT_SECS").unwrap_or_else(|_| "0".into());
-        let built = Command::new("bash")
-            .arg(script("scram-broker.sh"))
-            .args(["wait-built", &wait])
-            .output();
-        match built {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                skip(
-                    test,
-                    &format!(
-                        "sqlite/SCRAM Tansu not built ({}); build it with tools/kafka/scram-broker.sh build",
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    ),
-                );
-                return None;
-            }
-            Err(e) => {
-                skip(test, &format!("cannot run scram-broker.sh: {e}"));
-                return None;
-            }
+        if let Err(why) = b.script_cmd("wait-built", &wait, &[]) {
+            skip(
+                test,
+                &format!(
+                    "sqlite/SCRAM Tansu not built ({why}); build it with tools/kafka/scram-broker.sh build"
+                ),
+            );
+            return None;
         }
         let users: Vec<String> = SCRAM_USERS
             .iter()
@@ -144,25 +145,15 @@ impl Broker {
                 format!("{u}:{p}:{m}")
             })
             .collect();
-        let mut b = Broker {
-            port: free_port(),
-            script: script("scram-broker.sh"),
-            restart_cmd: "resume",
-            auth: Vec::new(),
-        };
-        let out = Command::new("bash")
-            .arg(&b.script)
-            .arg(if auth { "start" } else { "open" })
-            .arg(b.port.to_string())
-            .env("HTTPCAP_SCRAM_USERS", users.join(" "))
-            .env("HTTPCAP_SCRAM_TOPICS", topics.join(" "))
-            .output()
-            .expect("run scram-broker.sh");
-        assert!(
-            out.status.success(),
-            "scram-broker.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let env = [
+            ("HTTPCAP_SCRAM_USERS", users.join(" ")),
+            ("HTTPCAP_SCRAM_TOPICS", topics.join(" ")),
+        ];
+        // Built, so it must start: a failure here is a failure, not a skip.
+        let port = b.port.to_string();
+        if let Err(why) = b.script_cmd(if auth { "start" } else { "open" }, &port, &env) {
+            panic!("{why}");
+        }
         if auth {
             let (u, p, m) = SCRAM_USERS[0];
             b.auth = ["--username", u, "--password", p, "--mechanism", m]
@@ -178,10 +169,15 @@ impl Broker {
     }
 
     fn run(&self, cmd: &str) -> Result<Output, String> {
+        self.script_cmd(cmd, &self.port.to_string(), &[])
+    }
+
+    /// `bash <script> <cmd> <arg>` with `env`; Ok(output) or Err(why).
+    fn script_cmd(&self, cmd: &str, arg: &str, env: &[(&str, String)]) -> Result<Output, String> {
         let out = Command::new("bash")
             .arg(&self.script)
-            .arg(cmd)
-            .arg(self.port.to_string())
+            .args([cmd, arg])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .output()
             .map_err(|e| format!("cannot run {}: {e}", self.script.display()))?;
         if out.status.success() {
@@ -270,6 +266,23 @@ impl Broker {
             .collect()
     }
 
+    /// Every message as (key, value), once the topic holds some and has
+    /// stopped growing (waiting at most `bound`), so that a test does not
+    /// act on a request in flight.
+    pub fn settled(&self, topic: &str, bound: Duration) -> Vec<(String, String)> {
+        let start = std::time::Instant::now();
+        let mut last = Vec::new();
+        while start.elapsed() < bound {
+            let now = self.read_keyed(topic);
+            if !now.is_empty() && now.len() == last.len() {
+                return now;
+            }
+            last = now;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        last
+    }
+
     /// Every message as (key, value).
     pub fn read_keyed(&self, topic: &str) -> Vec<(String, String)> {
         self.read_keyed_with(topic, &[])
@@ -326,45 +339,6 @@ pub fn consume(args: &[&str]) -> Result<String, String> {
 
 // ---- Running the real binary ---------------------------------------------
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// A scratch directory for one test, removed on drop.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!("httpcap-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Scratch(p)
-    }
-    pub fn path(&self, f: &str) -> String {
-        self.0.join(f).to_string_lossy().into_owned()
-    }
-
-    /// A named pipe in the scratch directory: fed as capture input, it keeps
-    /// a run going (like a live link) until the test closes it.
-    pub fn fifo(&self, f: &str) -> String {
-        let path = self.path(f);
-        let ok = std::process::Command::new("mkfifo")
-            .arg(&path)
-            .status()
-            .expect("run mkfifo");
-        assert!(ok.success(), "mkfifo {path}");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Writes a loadgen capture; `args` are loadgen flags such as
 /// `--transactions=200`.
 pub fn gen_pcap(path: &str, args: &[&str]) {
@@ -403,127 +377,16 @@ pub fn set(env: &mut Vec<(String, String)>, k: &str, v: &str) {
     env.push((k.into(), v.into()));
 }
 
-/// A running httpcap whose stderr is collected line by line.
-pub struct Running {
-    child: Child,
-    stderr: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-pub struct Finished {
-    pub code: Option<i32>,
-    pub stderr: Vec<String>,
-    /// `name=value` lines of the end-of-run summary.
-    pub summary: HashMap<String, u64>,
-}
-
-impl Finished {
-    /// A counter from the summary, which omits zero counters.
-    pub fn get(&self, name: &str) -> u64 {
-        assert!(
-            self.stderr_has("httpcap summary"),
-            "no summary:\n{}",
-            self.stderr.join("\n")
-        );
-        self.summary.get(name).copied().unwrap_or(0)
-    }
-    pub fn stderr_has(&self, needle: &str) -> bool {
-        self.stderr.iter().any(|l| l.contains(needle))
-    }
-}
-
+/// httpcap configured by `env` alone, records read back from where the
+/// settings send them (see `read_lines`).
 pub fn spawn(env: &[(String, String)]) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_httpcap"));
-    // Only what the test sets: no stray OUTPUT_KAFKA_* from the caller.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OUTPUT_") || k.starts_with("INPUT_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn httpcap");
-    let err = child.stderr.take().unwrap();
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let sink = stderr.clone();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    Running {
-        child,
-        stderr,
-        reader: Some(reader),
-    }
+    Run::new()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .records_elsewhere()
+        .spawn()
 }
 
-impl Running {
-    /// Waits (bounded, only against hangs) for a stderr line containing `needle`.
-    pub fn wait_for_line(&self, needle: &str, bound: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < bound {
-            if self
-                .stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, sig);
-        }
-    }
-
-    /// Waits for exit; kills the process if `bound` passes (a hang is a failure).
-    pub fn wait(mut self, bound: Duration) -> Finished {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                break Some(s);
-            }
-            if start.elapsed() > bound {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        let stderr = self.stderr.lock().unwrap().clone();
-        let summary = stderr
-            .iter()
-            .filter_map(|l| {
-                let (k, v) = l.trim().split_once('=')?;
-                Some((k.to_string(), v.parse().ok()?))
-            })
-            .collect();
-        assert!(
-            status.is_some(),
-            "httpcap did not exit in time:\n{}",
-            stderr.join("\n")
-        );
-        Finished {
-            code: status.and_then(|s| s.code()),
-            stderr,
-            summary,
-        }
-    }
-}
-
+/// The same, run to its end within `bound` (a hang is a failure).
 pub fn run(env: &[(String, String)], bound: Duration) -> Finished {
     spawn(env).wait(bound)
 }
@@ -539,6 +402,19 @@ pub fn read_lines(path: &str) -> Vec<String> {
             l.to_string()
         })
         .collect()
+}
+
+/// A run's JSON lines (checked), after asserting that it exited 0 and
+/// delivered each one to Kafka.
+pub fn delivered_lines(done: &Finished, jsonl: &str, what: &str) -> Vec<String> {
+    assert_eq!(done.code, Some(0), "{what}: {}", done.stderr);
+    let lines = read_lines(jsonl);
+    assert_eq!(
+        done.counter("kafka_delivered"),
+        lines.len() as u64,
+        "{what}: delivered"
+    );
+    lines
 }
 
 /// A message value read from a topic. Values that are records (httpcap
@@ -561,9 +437,70 @@ pub fn consume_diagnostics(args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-// ---- Comparing the topic with the JSON lines -------------------------------
+/// A run fed through a FIFO, so it goes on (like a live link) while the
+/// test takes the broker away: a generated capture of 3000 transactions
+/// over 16 connections, its first half already sent.
+pub struct HalfFed {
+    running: Running,
+    input: Option<std::fs::File>,
+    rest: Vec<u8>,
+    jsonl: String,
+}
 
-use std::collections::HashSet;
+/// Starts httpcap on a FIFO in `dir` (Kafka to `addr`/`topic`, JSON lines
+/// beside, a 120 s shutdown timeout, `extra` settings) and sends the first
+/// half of the capture.
+pub fn half_fed(dir: &Scratch, addr: &str, topic: &str, extra: &[(&str, &str)]) -> HalfFed {
+    let pcap = dir.path("api.pcap");
+    gen_pcap(
+        &pcap,
+        &["--transactions=3000", "--concurrency=16", "--seed=11"],
+    );
+    let bytes = std::fs::read(&pcap).unwrap();
+    let (first, rest) = split_pcap(&bytes, 0.5);
+    let fifo = dir.fifo("input.pcap");
+    let jsonl = dir.path("out.jsonl");
+    let mut env = base_env(&fifo, &jsonl, addr, topic);
+    set(&mut env, "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", "120s");
+    for (k, v) in extra {
+        set(&mut env, k, v);
+    }
+    let running = spawn(&env);
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    input.write_all(first).unwrap();
+    input.flush().unwrap();
+    HalfFed {
+        running,
+        input: Some(input),
+        rest: rest.to_vec(),
+        jsonl,
+    }
+}
+
+impl HalfFed {
+    /// Sends the second half and ends the input, then waits until httpcap
+    /// says the brokers are unreachable (the test has taken them away).
+    pub fn feed_rest_into_outage(&mut self) {
+        let mut input = self.input.take().expect("input still open");
+        input.write_all(&self.rest).unwrap();
+        drop(input);
+        assert!(
+            self.running
+                .wait_for_line("brokers unreachable", Duration::from_secs(60)),
+            "the outage was not noticed"
+        );
+    }
+
+    /// Its end (exit 0 required) and its JSON lines.
+    pub fn finish(self) -> (Finished, Vec<String>) {
+        let done = self.running.wait(RUN_BOUND);
+        assert_eq!(done.code, Some(0), "{}", done.stderr);
+        let lines = read_lines(&self.jsonl);
+        (done, lines)
+    }
+}
+
+// ---- Comparing the topic with the JSON lines -------------------------------
 
 /// Same records, each once, and every key is the record's connection with
 /// that connection's records in order.
@@ -631,9 +568,6 @@ pub fn split_pcap(bytes: &[u8], at: f64) -> (&[u8], &[u8]) {
 }
 
 // ---- A broker whose port goes away and comes back --------------------------
-
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A TCP forwarder on a loopback port in front of a broker that
 /// advertises that port, so every client connection passes through it.
@@ -716,39 +650,9 @@ impl Drop for Proxy {
 impl Broker {
     /// A memory broker that advertises a proxy's port, and that proxy.
     pub fn behind_proxy(test: &str) -> Option<(Broker, Proxy)> {
-        if let Err(why) = consumer_available() {
-            skip(test, &why);
-            return None;
-        }
         let proxy_port = free_port();
-        let b = Broker {
-            port: free_port(),
-            script: script("broker.sh"),
-            restart_cmd: "start",
-            auth: Vec::new(),
-        };
-        let out = Command::new("bash")
-            .arg(&b.script)
-            .args(["start", &b.port.to_string()])
-            .env("HTTPCAP_KAFKA_ADVERTISED_PORT", proxy_port.to_string())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                skip(
-                    test,
-                    &format!(
-                        "broker not available: {}",
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    ),
-                );
-                return None;
-            }
-            Err(e) => {
-                skip(test, &format!("cannot run broker.sh: {e}"));
-                return None;
-            }
-        }
+        let env = [("HTTPCAP_KAFKA_ADVERTISED_PORT", proxy_port.to_string())];
+        let b = Broker::new("broker.sh", free_port(), "start").launch(test, "start", &env)?;
         let proxy = Proxy::new(proxy_port, b.port);
         Some((b, proxy))
     }

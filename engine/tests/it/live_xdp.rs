@@ -4,12 +4,12 @@
 //! mirror port (tc mirred) or on the receiving end of a replay veth.
 //! Needs root; skipped otherwise.
 
-mod common;
+use crate::common;
 
 use common::netns::{must, sh, Finished, Httpcap, Pair};
 use common::workload::{
-    comparable, curl_workload, loadgen_capture, record_keys, replay_reference, replay_topspeed,
-    sorted,
+    comparable, curl_workload, loadgen_capture, record_keys, replay_at, replay_reference,
+    replay_topspeed, sorted,
 };
 
 /// What httpcap logs once its sockets are open and the program steers.
@@ -231,10 +231,7 @@ fn af_xdp_generic_ipip_replay_equals_pcap_file_output() {
 
 #[test]
 fn af_xdp_port_list_filters_in_userspace() {
-    if common::netns::skip() {
-        return;
-    }
-    if common::netns::missing("tcpreplay") {
+    if common::netns::skip_without(&["tcpreplay"]) {
         return;
     }
     let pair = Pair::new(27, 1500);
@@ -245,12 +242,7 @@ fn af_xdp_port_list_filters_in_userspace() {
     for (port, expect_all) in [(80u16, true), (8443, false)] {
         let input = format!("{}:{port}", pair.va);
         let h = Httpcap::start_logged(&pair, &pair.a, &xdp_args(&input, "2"), &[], READY);
-        must(&format!(
-            "ip netns exec {} tcpreplay -q --topspeed -i {} {}",
-            pair.b,
-            pair.vb,
-            pcap.display()
-        ));
+        replay_at(&pair, &pcap, "--topspeed");
         std::thread::sleep(std::time::Duration::from_millis(300));
         let fin = h.stop();
         assert_eq!(fin.code, Some(0), "{}", fin.stderr);
@@ -294,10 +286,7 @@ fn af_xdp_killed_leaves_no_program_and_restarts() {
 
 #[test]
 fn af_xdp_counts_frames_too_long_for_a_umem_frame() {
-    if common::netns::skip() {
-        return;
-    }
-    if common::netns::missing("ping") {
+    if common::netns::skip_without(&["ping"]) {
         return;
     }
     // MTU 9000: 5042-byte frames reach XDP whole, and a 4 KiB UMEM frame
@@ -364,20 +353,15 @@ fn af_xdp_replaces_its_own_stale_program_and_refuses_others() {
     assert!(xdp_prog(ns, dev).is_some_and(|p| p.contains("httpcap_hash_pr")));
 }
 
-/// Runs httpcap in `ns` to its error exit; (exit code, stderr).
+/// Runs httpcap in `ns` (under `wrap`) to its error exit; (exit code, stderr).
 fn error_exit(ns: &str, wrap: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = format!("ip netns exec {ns} {wrap} {}", common::netns::binary());
-    for a in args {
-        cmd.push_str(&format!(" '{a}'"));
-    }
-    for (k, v) in env {
-        cmd = format!("{k}='{v}' {cmd}");
-    }
-    let o = sh(&format!("{cmd} 2>&1 >/dev/null"));
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let done = common::Run::new()
+        .in_netns(ns)
+        .wrapped(wrap)
+        .args(args)
+        .envs(env.iter().copied())
+        .output();
+    (done.code, done.stderr)
 }
 
 #[test]

@@ -3,127 +3,84 @@
 //! SYNs). The engine must finish without a panic, within a memory bound,
 //! and say what it dropped in its counters.
 
-#[path = "common/record_check.rs"]
-mod record_check;
-
-use std::collections::HashMap;
-use std::io::Read;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::common::pcaps::corpus;
+use crate::common::{Run, Scratch};
+
 /// Peak resident memory any run may reach. The engine's own budget
 /// (HEAP_LIMIT) is set well below this; the rest is code, rings and
 /// allocator slack.
 const MAX_RSS_KB: u64 = 400 * 1024;
 
-fn corpus() -> Option<PathBuf> {
-    [
-        std::env::var_os("HTTPCAP_PCAPS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")),
-        Some(PathBuf::from("/work/shared/pcaps")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.is_dir())
-}
-
 struct Outcome {
     records: usize,
     targets: Vec<String>,
-    counters: HashMap<String, u64>,
-    max_rss_kb: u64,
+    counters: BTreeMap<String, u64>,
+    /// None when it could not be measured.
+    max_rss_kb: Option<u64>,
 }
 
-/// Waits for `pid` and returns its exit status and peak RSS (KiB).
-fn wait_rusage(pid: u32) -> (i32, u64) {
-    let mut status = 0;
-    // SAFETY: rusage is plain data, zero is a valid value for every field.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 writes only to the two pointers, which point to live
-    // locals; the pid is our own child, not yet reaped.
-    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid as libc::pid_t, "wait4 failed");
-    (status, usage.ru_maxrss as u64)
-}
-
-// The child is reaped by wait4 (for its rusage), not by Child::wait.
-#[allow(clippy::zombie_processes)]
+/// httpcap on `capture`: two shards, a 64 MiB heap budget, no filters; it
+/// must exit 0 without a panic.
 fn run(capture: &Path, env: &[(&str, &str)]) -> Outcome {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_httpcap"));
-    cmd.args(["--input-raw-engine", "pcap_file", "--input-raw"])
-        .arg(capture)
-        .args(["--input-raw-bpf-filter", "", "--processing-workers", "2"])
-        .args(["--metrics-output", "none", "--heap-limit", "64MiB"])
-        .env("FILTER_BLOCK_EXTS", "")
-        .env("FILTER_BLOCK_CTYPES", "")
-        .env("FILTER_BLOCK_ACCEPT", "")
-        .env("FILTER_BLOCK_MULTIPART", "")
-        .env_remove("OUTPUT_KAFKA_HOST")
-        .env_remove("OUTPUT_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn httpcap");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        // Keep only the targets: bodies can be large.
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s.lines()
-            .map(|l| {
-                let v = record_check::parse(l);
-                v["request"]["target"].as_str().unwrap_or("-").to_string()
-            })
-            .collect::<Vec<_>>()
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let (status, max_rss_kb) = wait_rusage(child.id());
-    let targets = out_t.join().unwrap();
-    let err = err_t.join().unwrap();
+    let done = Run::file(capture)
+        .args(["--input-raw-bpf-filter", ""])
+        .shards(2)
+        .no_metrics()
+        .args(["--heap-limit", "64MiB"])
+        .envs(env.iter().copied())
+        .measure_peak_rss()
+        .output();
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{}: httpcap failed ({status}):\n{err}",
-        capture.display()
+        done.status.success(),
+        "{}: httpcap failed ({}):\n{}",
+        capture.display(),
+        done.status,
+        done.stderr
     );
-    assert!(!err.contains("panicked"), "{}: {err}", capture.display());
-    let counters = err
-        .lines()
-        .filter_map(|l| l.trim().split_once('='))
-        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-        .collect();
+    assert!(
+        !done.stderr.contains("panicked"),
+        "{}: {}",
+        capture.display(),
+        done.stderr
+    );
     Outcome {
-        records: targets.len(),
-        targets,
-        counters,
-        max_rss_kb,
+        records: done.records.len(),
+        targets: done
+            .records
+            .iter()
+            .map(|v| v["request"]["target"].as_str().unwrap_or("-").to_string())
+            .collect(),
+        counters: done.summary(),
+        max_rss_kb: done.peak_rss_kib,
+    }
+}
+
+impl Outcome {
+    /// A counter from the summary, which omits zero counters.
+    fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
     }
 }
 
 fn check_bounded(name: &str, o: &Outcome) {
     println!(
-        "{name}: records={} max_rss={} KiB packets={}",
+        "{name}: records={} max_rss={:?} KiB packets={}",
         o.records,
         o.max_rss_kb,
-        o.counters.get("packets").copied().unwrap_or(0)
+        o.counter("packets")
     );
-    assert!(
-        o.max_rss_kb < MAX_RSS_KB,
-        "{name}: peak RSS {} KiB",
-        o.max_rss_kb
-    );
+    if let Some(rss) = o.max_rss_kb {
+        assert!(rss < MAX_RSS_KB, "{name}: peak RSS {rss} KiB");
+    }
 }
 
 #[test]
@@ -153,7 +110,7 @@ fn corpus_evasions_run_clean() {
     for c in &captures {
         let o = run(c, &[]);
         check_bounded(&c.display().to_string(), &o);
-        assert!(o.counters.get("packets").copied().unwrap_or(0) > 0);
+        assert!(o.counter("packets") > 0);
     }
 }
 
@@ -226,18 +183,13 @@ fn crafted_head_overflow_capture_runs_clean() {
     let o = run(&path, &[]);
     check_bounded("parser-head-overflow", &o);
     assert_eq!(o.targets, vec!["/api".to_string()]);
-    assert_eq!(o.counters.get("connection_panics").copied().unwrap_or(0), 0);
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("httpcap-adversarial-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    assert_eq!(o.counter("connection_panics"), 0);
 }
 
 #[test]
 fn random_bytes_on_port_80() {
-    let path = scratch("random.pcap");
+    let dir = Scratch::new("adversarial-random");
+    let path = dir.0.join("random.pcap");
     let mut g = Gen::new(&path);
     let mut rng = SmallRng::seed_from_u64(80);
     let c: Ipv4Addr = "10.9.0.1".parse().unwrap();
@@ -275,13 +227,14 @@ fn random_bytes_on_port_80() {
     let o = run(&path, &[]);
     let _ = std::fs::remove_file(&path);
     check_bounded("random bytes", &o);
-    assert_eq!(o.counters["packets"], 200 * 20 + 200);
-    assert!(o.counters["http_resync_bytes"] > 0 || o.counters["http_parse_errors"] > 0);
+    assert_eq!(o.counter("packets"), 200 * 20 + 200);
+    assert!(o.counter("http_resync_bytes") > 0 || o.counter("http_parse_errors") > 0);
 }
 
 #[test]
 fn ten_megabyte_header_then_a_normal_request() {
-    let path = scratch("bighead.pcap");
+    let dir = Scratch::new("adversarial-bighead");
+    let path = dir.0.join("bighead.pcap");
     let mut g = Gen::new(&path);
     let c: Ipv4Addr = "10.9.1.1".parse().unwrap();
     let s: Ipv4Addr = "10.9.1.2".parse().unwrap();
@@ -308,14 +261,15 @@ fn ten_megabyte_header_then_a_normal_request() {
     let o = run(&path, &[]);
     let _ = std::fs::remove_file(&path);
     check_bounded("10 MB header", &o);
-    assert_eq!(o.counters["http_header_too_large"], 1);
+    assert_eq!(o.counter("http_header_too_large"), 1);
     // The connection survives: the next request is paired with its response.
     assert!(o.targets.iter().any(|t| t == "/after"), "{:?}", o.targets);
 }
 
 #[test]
 fn a_million_half_open_syns() {
-    let path = scratch("syns.pcap");
+    let dir = Scratch::new("adversarial-syns");
+    let path = dir.0.join("syns.pcap");
     let mut g = Gen::new(&path);
     let s: Ipv4Addr = "10.9.2.2".parse().unwrap();
     let n: u32 = 1_000_000;
@@ -327,10 +281,10 @@ fn a_million_half_open_syns() {
     let o = run(&path, &[]);
     let _ = std::fs::remove_file(&path);
     check_bounded("1M SYNs", &o);
-    assert_eq!(o.counters["packets"], n as u64);
+    assert_eq!(o.counter("packets"), n as u64);
     // Either expired (no payload: they age out quickly) or refused by the
     // memory budget; never all held at once.
-    let opened = o.counters["streams_opened"];
-    let refused = o.counters["drop_memory_budget"];
+    let opened = o.counter("streams_opened");
+    let refused = o.counter("drop_memory_budget");
     assert_eq!(opened + refused, n as u64);
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::common::{body_bytes, run, shared_pcap};
+use super::common::{body_bytes, run};
+use crate::common::pcaps::shared_pcap;
 
 /// `response_body_len` of every transaction in a Zeek http.log, in order.
 fn zeek_response_lens(log: &Path) -> Vec<u64> {

@@ -6,11 +6,9 @@
 //! health after exit; and a real Prometheus scraping a live capture and
 //! answering every panel query of the shipped Grafana dashboard.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -19,7 +17,8 @@ use httpcap::config::Config;
 use httpcap::metrics::Telemetry;
 use httpcap::stats::{Counter, Gauge};
 
-const BIN: &str = env!("CARGO_BIN_EXE_httpcap");
+use crate::common::{KillOnDrop, Run, Scratch};
+
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.pcap");
 const DASHBOARD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../grafana/httpcap.json");
 
@@ -259,15 +258,14 @@ fn metric_names(expr: &str) -> Vec<String> {
     names
 }
 
+/// The binary with only `env` set; (exit status, stderr).
 fn run_binary_with(env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
-    let out = Command::new(BIN)
+    let done = Run::new()
         .env_clear()
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .output()
-        .expect("run httpcap");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status, stderr)
+        .records_elsewhere()
+        .output();
+    (done.status, done.stderr)
 }
 
 fn run_binary(metrics: &str) -> (String, String) {
@@ -497,9 +495,8 @@ fn summary_has_a_headline_and_no_counter_twice() {
 
 #[test]
 fn health_after_exit_is_unhealthy() {
-    let dir = std::env::temp_dir().join(format!("httpcap-health-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("status.json");
+    let dir = Scratch::new("health");
+    let file = dir.0.join("status.json");
     let file_s = file.to_str().unwrap();
     let mut env = sample_env(&[]);
     env.retain(|(k, _)| *k != "HEALTH_FILE");
@@ -507,16 +504,12 @@ fn health_after_exit_is_unhealthy() {
     let (status, stderr) = run_binary_with(&env);
     assert!(status.success(), "{stderr}");
     let health = |path: &str| {
-        let out = Command::new(BIN)
+        let out = Run::new()
             .arg("health")
             .env_clear()
             .env("HEALTH_FILE", path)
-            .output()
-            .expect("httpcap health");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+            .output();
+        (out.code, out.stdout)
     };
     let (code, line) = health(file_s);
     assert_eq!(code, Some(1), "{line}");
@@ -532,22 +525,11 @@ fn health_after_exit_is_unhealthy() {
     v["reason"] = "".into();
     v["exit_code"] = serde_json::Value::Null;
     v["pid"] = 4_194_305.into(); // above Linux's largest pid
-    let orphan = dir.join("orphan.json");
+    let orphan = dir.0.join("orphan.json");
     std::fs::write(&orphan, v.to_string()).unwrap();
     let (code, line) = health(orphan.to_str().unwrap());
     assert_eq!(code, Some(1), "{line}");
     assert!(line.starts_with("unhealthy: gone"), "{line}");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A child process killed when the test ends, passing or not.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A real Prometheus scrapes a live af_packet capture of nginx traffic on
@@ -556,8 +538,8 @@ impl Drop for Killed {
 /// evaluated through Prometheus's HTTP API and must return a series.
 #[test]
 fn real_prometheus_scrapes_live_capture_and_every_panel_has_data() {
-    use common::netns::{missing, skip, Httpcap, Pair};
-    if skip() || missing("prometheus") {
+    use crate::common::netns::{skip_without, Httpcap, Pair};
+    if skip_without(&["prometheus"]) {
         return;
     }
     let mut pair = Pair::new(61, 1500);
@@ -591,7 +573,7 @@ fn real_prometheus_scrapes_live_capture_and_every_panel_has_data() {
         ),
     )
     .unwrap();
-    let _prometheus = Killed(
+    let _prometheus = KillOnDrop(
         Command::new("ip")
             .args(["netns", "exec", &pair.a, "prometheus"])
             .arg(format!("--config.file={}", config.display()))

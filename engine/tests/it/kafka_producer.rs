@@ -1,16 +1,14 @@
 //! The per-shard producer against a real broker, without the capture
 //! pipeline: queue bound, outage at start, large messages.
 
-mod kafka_support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::kafka::{free_port, Broker};
 use clap::Parser;
 use httpcap::config::Config;
 use httpcap::output::kafka::{KafkaOutput, Sent};
 use httpcap::stats::{Counter, ShardStats};
-use kafka_support::Broker;
 
 fn config(addr: &str, extra: &[&str]) -> Config {
     let host = format!("--output-kafka-host={addr}");
@@ -122,7 +120,7 @@ fn records_left_at_close_are_counted_once_each_as_undelivered() {
     // A closed port: connection errors pile up as librdkafka events beside
     // the records, which made the old count (its queue length) read 13 or
     // 14 for 10 records.
-    let addr = format!("127.0.0.1:{}", kafka_support::free_port());
+    let addr = format!("127.0.0.1:{}", free_port());
     let cfg = config(&addr, &[]);
     let stats = Arc::new(ShardStats::default());
     let mut out = KafkaOutput::new(&cfg, 0, stats.clone()).expect("producer");

@@ -4,19 +4,10 @@
 //! the two static assets are filtered out. Also where the schema check
 //! every test reads records through is shown to refuse broken records.
 
-#[path = "common/record_check.rs"]
-mod record_check;
-
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::Value;
 
-fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use crate::common::pcaps::testdata;
+use crate::common::{record_check, Run};
 
 /// (method, target, status, body bytes sent) per access-log line, in the
 /// log's format: addr conn conn_requests "request" status bytes ...
@@ -36,26 +27,14 @@ fn access_log() -> Vec<(String, String, u64, u64)> {
         .collect()
 }
 
+/// The sample's records, content filters at their defaults.
 fn records() -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_httpcap"))
-        .args([
-            "--input-raw-engine",
-            "pcap_file",
-            "--output-file",
-            "-",
-            "--input-raw-bpf-filter",
-            "",
-        ])
-        .arg("--input-raw")
-        .arg(testdata("sample.pcap"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut recs = record_check::parse_lines(&String::from_utf8(out.stdout).unwrap());
+    let done = Run::file(testdata("sample.pcap"))
+        .default_filters()
+        .args(["--output-file", "-", "--input-raw-bpf-filter", ""])
+        .output();
+    done.assert_success();
+    let mut recs = done.records;
     recs.sort_by(|a, b| {
         a["request"]["ts"]
             .as_str()

@@ -7,8 +7,13 @@
 # not change behaviour.
 #
 #   tools/same-records.sh REV            exit 0 when every output is equal
-#   SAME_RECORDS_IGNORE='flags' tools/same-records.sh REV
-#                                        also drop these top-level fields
+#   SAME_RECORDS_IGNORE='observer,request.path' tools/same-records.sh REV
+#                                        also drop these fields (dotted
+#                                        paths); then records are compared
+#                                        as re-serialized JSON
+#   SAME_RECORDS_IGNORE_FLAGS='chunked_invalid'  drop these flags
+#   SAME_RECORDS_JOIN_SET_COOKIE=1       set-cookie arrays joined with ", "
+#                                        (the shape before schema 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:?usage: tools/same-records.sh REV}
@@ -34,13 +39,15 @@ fi
 # Records sorted (shards interleave) with the run id masked; compared as
 # bytes unless fields are to be ignored (then as re-serialized JSON).
 normalise() {
-  if [[ -z ${SAME_RECORDS_IGNORE:-} ]]; then
+  if [[ -z ${SAME_RECORDS_IGNORE:-}${SAME_RECORDS_IGNORE_FLAGS:-}${SAME_RECORDS_JOIN_SET_COOKIE:-} ]]; then
     sed -E 's/^\{"id":"[0-9a-f]{8}-/{"id":"RUN-/' | sort
     return
   fi
   python3 -c '
 import json, os, sys
-drop = [f for f in os.environ["SAME_RECORDS_IGNORE"].split(",") if f]
+drop = [f.split(".") for f in os.environ.get("SAME_RECORDS_IGNORE", "").split(",") if f]
+drop_flags = set(f for f in os.environ.get("SAME_RECORDS_IGNORE_FLAGS", "").split(",") if f)
+join = os.environ.get("SAME_RECORDS_JOIN_SET_COOKIE") == "1"
 out = []
 for line in sys.stdin:
     line = line.rstrip("\n")
@@ -51,8 +58,18 @@ for line in sys.stdin:
         continue
     if isinstance(r, dict):
         r["id"] = "RUN" + r.get("id", "")[8:]
-        for f in drop:
-            r.pop(f, None)
+        for path in drop:
+            node = r
+            for key in path[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(path[-1], None)
+        if drop_flags and isinstance(r.get("flags"), list):
+            r["flags"] = [f for f in r["flags"] if f not in drop_flags]
+        for side in ("request", "response"):
+            headers = (r.get(side) or {}).get("headers") or {}
+            if join and isinstance(headers.get("set-cookie"), list):
+                headers["set-cookie"] = ", ".join(headers["set-cookie"])
         line = json.dumps(r, separators=(",", ":"))
     out.append(line)
 print("\n".join(sorted(out)))

@@ -338,7 +338,7 @@ impl<'a> Frame<'a> {
                 if ack && !payload.is_empty() {
                     return Err(bad_length());
                 }
-                if payload.len() % 6 != 0 {
+                if !payload.len().is_multiple_of(6) {
                     return Err(FrameError::SettingsLength(length));
                 }
                 Frame::Settings(Settings { ack, payload })
@@ -560,7 +560,7 @@ pub fn looks_like_frame(bytes: &[u8], max_frame_size: u32) -> bool {
         kind::RST_STREAM | kind::WINDOW_UPDATE => len == 4,
         kind::PING => len == 8,
         kind::GOAWAY => len >= 8,
-        kind::SETTINGS => len % 6 == 0 && (f & flags::ACK == 0 || len == 0),
+        kind::SETTINGS => len.is_multiple_of(6) && (f & flags::ACK == 0 || len == 0),
         kind::PUSH_PROMISE => len >= 4 && sid % 2 == 1,
         kind::HEADERS => f & flags::PRIORITY == 0 || len >= 5,
         _ => true,

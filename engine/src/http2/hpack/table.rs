@@ -38,6 +38,9 @@ impl Entry {
     }
 }
 
+/// A table entry's name and value, `None` where unknown.
+pub type EntryRef<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// The dynamic table of one decoding context.
 #[derive(Debug, Default)]
 pub struct DynamicTable {
@@ -77,7 +80,7 @@ impl DynamicTable {
     }
 
     /// Entry `k` (0 = newest): its name and value, `None` where unknown.
-    pub fn get(&self, k: usize) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+    pub fn get(&self, k: usize) -> Option<EntryRef<'_>> {
         let e = self.entries.get(k)?;
         let name_end = e.start + e.name_len.unwrap_or(0);
         let name = e.name_len.map(|_| &self.arena[e.start..name_end]);

@@ -214,9 +214,18 @@ impl Decoder {
         self.anomalies
     }
 
-    /// The dynamic table (tests, and the caller's memory accounting).
+    /// The dynamic table.
     pub fn table(&self) -> &DynamicTable {
         &self.table
+    }
+
+    /// Heap bytes this decoder holds (table and scratch), for the shard's
+    /// memory accounting. Bounded: the table's arena holds at most about
+    /// three times the table's size, its entry index 40 bytes per entry
+    /// (an entry costs at least 32 bytes of the size), the scratch buffer
+    /// about twice the header-size limit plus one table entry.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.heap_bytes() + self.scratch.capacity()
     }
 
     /// Decodes one complete header block (the fragments of a HEADERS or

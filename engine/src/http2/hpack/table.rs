@@ -170,6 +170,12 @@ impl DynamicTable {
         self.dead = 0;
     }
 
+    /// Heap bytes reserved (arena and entry index), for the shard's
+    /// memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
     /// Arena bytes in use, evicted ones included (tests: the bound).
     #[cfg(test)]
     pub fn arena_len(&self) -> usize {

@@ -506,6 +506,11 @@ fn http2_hpack_table_arena_stays_bounded() {
         assert!(d.table().size() <= DEFAULT_TABLE_SIZE);
         assert!(d.table().arena_len() <= 2 * DEFAULT_TABLE_SIZE + 400);
     }
+    assert!(
+        d.heap_bytes() < 4 * DEFAULT_TABLE_SIZE + 8 * 1024,
+        "{}",
+        d.heap_bytes()
+    );
     let last = d.table().get(0).unwrap();
     assert_eq!(last.0, Some(&b"name-1999"[..]));
 }

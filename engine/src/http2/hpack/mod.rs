@@ -220,8 +220,9 @@ impl Decoder {
     }
 
     /// Heap bytes this decoder holds (table and scratch), for the shard's
-    /// memory accounting. Bounded: the table's arena holds at most about
-    /// three times the table's size, its entry index 40 bytes per entry
+    /// memory accounting. Bounded: the table's arena holds at most three
+    /// times the table's size (its capacity may double that), its entry
+    /// index 40 bytes per entry
     /// (an entry costs at least 32 bytes of the size), the scratch buffer
     /// about twice the header-size limit plus one table entry.
     pub fn heap_bytes(&self) -> usize {

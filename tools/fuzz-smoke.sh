@@ -16,7 +16,7 @@ if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   exit 0
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
-for target in conversation frame; do
+for target in conversation frame hpack h2_frames; do
   mkdir -p "corpus/$target"
   seeds=()
   [[ -d seeds/$target ]] && seeds=("seeds/$target")

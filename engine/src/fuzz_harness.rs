@@ -8,6 +8,11 @@
 //!   table, reassembly, HTTP parsing and pairing, body decoding and the
 //!   JSON record. Sequence numbers are made right by the harness, so the
 //!   fuzzer spends its time on what the engine does with the payload.
+//! - `hpack`: header blocks through one HPACK decoder (from the start or
+//!   mid-stream, any table and header-size limits).
+//! - `h2_frames`: bytes through the HTTP/2 frame reader, header blocks
+//!   joined from HEADERS/CONTINUATION into an HPACK decoder, and the
+//!   mid-stream boundary heuristic at every offset.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -15,6 +20,8 @@ use std::sync::Arc;
 use crate::decode::{self, DecodeOptions};
 use crate::frame::{LinkType, Packet};
 use crate::http::filter::Filters;
+use crate::http2::frame::{self as h2frame, Frame, FrameReader};
+use crate::http2::hpack as h2hpack;
 use crate::output::RecordSink;
 use crate::record::{RecordCtx, RecordView};
 use crate::shard::{Shard, ShardSettings};
@@ -215,6 +222,100 @@ pub fn conversation(data: &[u8]) -> u64 {
     stats.get(Counter::Transactions)
 }
 
+/// The first byte: bit 0 starts mid-stream, bits 1..=7 scale the header
+/// size limit. The second byte (times 256) is SETTINGS_HEADER_TABLE_SIZE.
+/// Then blocks, each a length byte and that many bytes.
+pub fn hpack(data: &[u8]) {
+    let [first, table, rest @ ..] = data else {
+        return;
+    };
+    let mut d = if first & 1 != 0 {
+        h2hpack::Decoder::mid_stream()
+    } else {
+        h2hpack::Decoder::new()
+    };
+    d.set_max_table_size(u32::from(*table) * 256);
+    let max = usize::from(first >> 1) * 64;
+    let mut rest = rest;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (block, tail) = tail.split_at(usize::from(len).min(tail.len()));
+        rest = tail;
+        let mut bytes = 0usize;
+        if let Ok(b) = d.decode(block, max, |f| {
+            bytes +=
+                f.name.known().map_or(0, <[u8]>::len) + f.value.known().map_or(0, <[u8]>::len) + 32;
+        }) {
+            assert_eq!(b.decoded_bytes, bytes);
+            assert!(b.decoded_bytes <= max);
+        }
+        let t = d.table();
+        assert!(t.size() <= t.max_size() && t.max_size() <= h2hpack::TABLE_SIZE_CAP);
+    }
+}
+
+/// The first byte picks the maximum frame size and whether the HPACK
+/// decoder starts mid-stream; the rest is one direction's bytes.
+pub fn h2_frames(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let max_frame = if pick & 0x80 != 0 {
+        h2frame::MAX_FRAME_SIZE_LIMIT
+    } else {
+        h2frame::DEFAULT_MAX_FRAME_SIZE
+    };
+    let bytes = bytes
+        .strip_prefix(h2frame::PREFACE.as_slice())
+        .unwrap_or(bytes);
+    for at in 0..bytes.len().min(64) {
+        let _ = h2frame::looks_like_frame(&bytes[at..], max_frame);
+    }
+    let reader = FrameReader::new(max_frame);
+    let mut decoder = if pick & 1 != 0 {
+        h2hpack::Decoder::mid_stream()
+    } else {
+        h2hpack::Decoder::new()
+    };
+    // The header block being joined, bounded as the engine will bound it.
+    let mut block: Vec<u8> = Vec::new();
+    let mut it = reader.frames(bytes);
+    for f in it.by_ref() {
+        let (fragment, end) = match f {
+            Frame::Headers {
+                fragment,
+                end_headers,
+                ..
+            }
+            | Frame::PushPromise {
+                fragment,
+                end_headers,
+                ..
+            }
+            | Frame::Continuation {
+                fragment,
+                end_headers,
+                ..
+            } => (fragment, end_headers),
+            Frame::Settings(s) => {
+                if let Some(size) = s.header_table_size() {
+                    decoder.set_max_table_size(size);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if block.len() + fragment.len() <= 64 * 1024 {
+            block.extend_from_slice(fragment);
+        }
+        if end {
+            let _ = decoder.decode(&block, 16 * 1024, |_| {});
+            block.clear();
+        }
+    }
+    assert!(it.offset() <= bytes.len());
+    assert!(it.stopped().is_some());
+}
+
 /// One script step as bytes (header, length, payload), for seeds and tests.
 pub fn script_step(header: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = vec![header, payload.len().min(255) as u8];
@@ -293,6 +394,12 @@ mod tests {
             s.extend(tail);
             conversation(&s);
             frame(&s);
+        }
+
+        #[test]
+        fn h2_entry_points_run_clean(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            hpack(&data);
+            h2_frames(&data);
         }
     }
 }

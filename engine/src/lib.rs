@@ -3,7 +3,8 @@
 //! A packet's path through the engine, one module per step:
 //! `capture` (files, kernel rings) → `decode` (link, IP, tunnels, TCP) →
 //! `flow` (stream table, reassembly) → `http` (parsing, pairing, filters) →
-//! `record` (JSON) → `output` (JSON lines, Kafka). `shard` drives that path
+//! `record` (JSON) → `output` (JSON lines, Kafka). `http2` (frames, HPACK)
+//! is being built and is not on that path yet. `shard` drives that path
 //! on one pinned core; `runtime` starts the shards; `stats` is the only
 //! state they share.
 
@@ -19,6 +20,7 @@ pub mod flow;
 pub mod frame;
 pub mod fuzz_harness;
 pub mod http;
+pub mod http2;
 pub mod logging;
 pub mod metrics;
 pub mod output;

@@ -12,6 +12,7 @@ use super::parser::{
     request_framing, response_framing, Ending, Framing, MessageParser, MessageSink, Role,
 };
 use super::{Flags, Message, Transaction};
+use crate::http2::H2Conn;
 use crate::stats::{Counter, ShardStats};
 
 /// Pending transactions per connection beyond which the oldest is given up
@@ -47,14 +48,23 @@ struct Exchange {
     tunnel: bool,
     /// Flags every transaction of this connection carries (mid_stream).
     sticky: Flags,
+    /// The server accepted an h2c upgrade (101): the request, still
+    /// pending, is to become HTTP/2 stream 1.
+    h2c: bool,
+    /// Per direction (request, response): its first bytes are still to
+    /// come and may reveal HTTP/2. (Kept here, in padding, as every byte of
+    /// an idle connection counts.)
+    probe: [bool; 2],
 }
 
-/// Per-connection HTTP state.
+/// Per-connection HTTP state: HTTP/1 parsers and their pairing, until the
+/// connection turns out to be HTTP/2.
 #[derive(Debug)]
 pub struct HttpConn {
     req: MessageParser,
     resp: MessageParser,
     x: Exchange,
+    h2: Option<Box<H2Conn>>,
 }
 
 impl HttpConn {
@@ -62,8 +72,48 @@ impl HttpConn {
         HttpConn {
             req: MessageParser::new(Role::Request, max_head),
             resp: MessageParser::new(Role::Response, max_head),
-            x: Exchange::default(),
+            x: Exchange {
+                probe: [true; 2],
+                ..Exchange::default()
+            },
+            h2: None,
         }
+    }
+
+    /// The connection carries HTTP/2 from here on (ALPN `h2` in a TLS
+    /// handshake, for one): `mid_stream` when its start was not seen.
+    pub fn start_h2(&mut self, mid_stream: bool, ctx: &mut HttpCtx<'_>) {
+        if self.h2.is_none() {
+            ctx.stats.inc(Counter::Http2Connections);
+            self.x.probe = [false; 2];
+            self.h2 = Some(Box::new(H2Conn::new(
+                self.req.max_head(),
+                self.x.next_seq,
+                self.x.sticky,
+                mid_stream,
+            )));
+        }
+    }
+
+    pub fn is_h2(&self) -> bool {
+        self.h2.is_some()
+    }
+
+    /// A direction's first bytes: an HTTP/2 preface, or frames where an
+    /// HTTP/1 message should start, switch the connection to HTTP/2.
+    fn probe(&mut self, role: Role, data: &[u8], ctx: &mut HttpCtx<'_>) -> bool {
+        self.x.probe[role as usize] = false;
+        let preface = role == Role::Request && crate::http2::conn::starts_with_preface(data);
+        let http1_start = match role {
+            Role::Request => data[0].is_ascii_uppercase(),
+            Role::Response => data[0] == b'H',
+        };
+        if preface || (!http1_start && crate::http2::conn::looks_like_frames(data)) {
+            let mid_stream = !preface && self.x.sticky.has(Flags::MID_STREAM);
+            self.start_h2(mid_stream, ctx);
+            return true;
+        }
+        false
     }
 
     /// The connection was picked up without its start: both directions look
@@ -75,18 +125,76 @@ impl HttpConn {
     }
 
     pub fn data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
-        let (parser, mut sink) = self.split(role, ctx, ts_ns);
-        parser.feed(data, ts_ns, ctx_stats(&sink), &mut sink);
-        self.after(ctx.stats);
+        if self.x.probe[role as usize] && !data.is_empty() && self.probe(role, data, ctx) {
+            // Nothing of this direction went to HTTP/1.
+        } else if self.h2.is_none() {
+            let (parser, mut sink) = self.split(role, ctx, ts_ns);
+            let used = parser.feed(data, ts_ns, ctx_stats(&sink), &mut sink);
+            self.after(ctx.stats);
+            if !self.x.h2c {
+                return;
+            }
+            self.switch_to_h2c(ctx);
+            self.feed_h2(role, &data[used..], ts_ns, ctx);
+            return;
+        }
+        self.feed_h2(role, data, ts_ns, ctx);
+    }
+
+    fn feed_h2(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if let Some(h2) = &mut self.h2 {
+            h2.data(role, data, ts_ns, ctx);
+        }
+    }
+
+    /// The server accepted an h2c upgrade: its request becomes stream 1.
+    fn switch_to_h2c(&mut self, ctx: &mut HttpCtx<'_>) {
+        self.x.h2c = false;
+        let upgrade = self.x.pending.iter().position(|t| {
+            t.response.is_none()
+                && t.request.as_ref().is_some_and(|r| r.head.header_has_token("upgrade", "h2c"))
+        });
+        let Some(txn) = upgrade.and_then(|i| self.x.pending.remove(i)) else {
+            return;
+        };
+        ctx.stats.inc(Counter::Http2Connections);
+        self.x.probe = [false; 2];
+        let settings = txn
+            .request
+            .as_ref()
+            .and_then(|r| r.head.header("http2-settings"))
+            .and_then(|v| {
+                use base64::Engine as _;
+                // base64url without padding; tolerate padding anyway.
+                let v = v.trim_ascii();
+                let end = v.iter().rposition(|b| *b != b'=').map_or(0, |p| p + 1);
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(&v[..end])
+                    .ok()
+            });
+        self.h2 = Some(Box::new(H2Conn::upgraded(
+            self.req.max_head(),
+            txn,
+            settings.as_deref(),
+            self.x.next_seq,
+            self.x.sticky,
+        )));
     }
 
     pub fn gap(&mut self, role: Role, len: u64, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if let Some(h2) = &mut self.h2 {
+            h2.gap(role, len, ts_ns, ctx);
+            return;
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.gap(len, ts_ns, &mut sink);
         self.after(ctx.stats);
     }
 
     pub fn eof(&mut self, role: Role, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if self.h2.is_some() {
+            return;
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.eof(ts_ns, &mut sink);
         self.after(ctx.stats);
@@ -101,11 +209,17 @@ impl HttpConn {
         }
         self.x.req_target = None;
         self.x.resp_target = None;
+        if let Some(h2) = &mut self.h2 {
+            h2.close(ctx);
+        }
     }
 
     /// Emits requests that have waited longer than `max_age_ns` for a
     /// response that has not begun.
     pub fn expire_pending(&mut self, now_ns: u64, max_age_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if let Some(h2) = &mut self.h2 {
+            h2.expire_pending(now_ns, max_age_ns, ctx);
+        }
         while let Some(front) = self.x.pending.front() {
             let answering = matches!(self.x.resp_target, Some(Target::Txn(s)) if s == front.seq);
             if answering
@@ -124,11 +238,14 @@ impl HttpConn {
 
     /// Whether nothing is buffered or pending: the connection costs only its entry.
     pub fn is_idle(&self) -> bool {
-        self.x.pending.is_empty() && self.req.is_idle() && self.resp.is_idle()
+        self.x.pending.is_empty()
+            && self.req.is_idle()
+            && self.resp.is_idle()
+            && self.h2.as_ref().is_none_or(|h2| h2.is_idle())
     }
 
     pub fn pending_len(&self) -> usize {
-        self.x.pending.len()
+        self.x.pending.len() + self.h2.as_ref().map_or(0, |h2| h2.pending_len())
     }
 
     /// Bytes held in partial heads and pending bodies (for the memory budget).
@@ -149,7 +266,8 @@ impl HttpConn {
             })
             .sum();
         let slots = self.x.pending.capacity() * std::mem::size_of::<Transaction>();
-        bodies + slots + self.req.buffered_bytes() + self.resp.buffered_bytes()
+        let h2 = self.h2.as_ref().map_or(0, |h2| h2.buffered_bytes());
+        bodies + slots + self.req.buffered_bytes() + self.resp.buffered_bytes() + h2
     }
 
     pub fn is_tunnel(&self) -> bool {
@@ -197,7 +315,7 @@ fn ctx_stats<'a>(sink: &SideSink<'_, '_, 'a>) -> &'a ShardStats {
 }
 
 /// Hands a finished transaction to the output list, or counts why not.
-fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
+pub(crate) fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
     if t.placeholder && t.response.is_none() {
         return;
     }
@@ -216,6 +334,9 @@ fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
         reserve: ctx.body_reserve,
     };
     super::content::decode_transaction(&mut t, lim, ctx.stats);
+    if t.stream_id.is_some() {
+        crate::http2::grpc::attach(&mut t, lim, ctx.stats);
+    }
     if t.response.is_none() {
         t.flags.set(Flags::NO_RESPONSE);
     }
@@ -287,14 +408,7 @@ impl SideSink<'_, '_, '_> {
     fn new_txn(&mut self) -> Transaction {
         let seq = self.x.next_seq;
         self.x.next_seq = self.x.next_seq.wrapping_add(1);
-        Transaction {
-            seq,
-            request: None,
-            response: None,
-            flags: Flags::default(),
-            filtered: None,
-            placeholder: false,
-        }
+        Transaction::new(seq)
     }
 
     /// A message whose body is about to arrive. A declared length reserves
@@ -336,6 +450,9 @@ impl SideSink<'_, '_, '_> {
 
     fn response_head(&mut self, head: Head, ts_ns: u64) -> Framing {
         let status = head.status();
+        if status == 101 && self.accepts_h2c() {
+            return self.upgrade_to_h2c();
+        }
         if (100..200).contains(&status) && status != 101 {
             self.ctx.stats.inc(Counter::HttpInterim);
             self.x.resp_target = Some(Target::Interim);
@@ -386,6 +503,27 @@ impl SideSink<'_, '_, '_> {
         framing
     }
 
+    /// Whether the oldest waiting request asked for `Upgrade: h2c`.
+    fn accepts_h2c(&self) -> bool {
+        self.x
+            .pending
+            .iter()
+            .find(|t| t.response.is_none())
+            .and_then(|t| t.request.as_ref())
+            .is_some_and(|r| r.head.header_has_token("upgrade", "h2c"))
+    }
+
+    /// A 101 to an h2c upgrade: the request waits in `pending` to become
+    /// HTTP/2 stream 1 (`HttpConn::switch_to_h2c`); both parsers stop.
+    fn upgrade_to_h2c(&mut self) -> Framing {
+        self.ctx.stats.inc(Counter::HttpInterim);
+        self.x.h2c = true;
+        self.x.req_target = None;
+        self.x.tunnel = true;
+        self.x.resp_target = Some(Target::Interim);
+        Framing::Tunnel
+    }
+
     fn filtered(&self) -> bool {
         let seq = match self.role {
             Role::Request => self.x.req_target,
@@ -418,22 +556,13 @@ impl MessageSink for SideSink<'_, '_, '_> {
             if skip {
                 return;
             }
-            let room = max.saturating_sub(m.body.len());
-            if data.len() > room {
-                if !m.body_truncated {
-                    stats.inc(Counter::HttpBodyTruncated);
-                }
-                m.body_truncated = true;
-            }
-            m.body.extend_from_slice(&data[..data.len().min(room)]);
+            m.keep_body(data, max, stats);
         }
     }
 
     fn on_body_gap(&mut self, len: u64) {
         if let Some(m) = self.current() {
-            m.body_size += len;
-            m.gap = true;
-            m.body_gap_at.get_or_insert(m.body.len());
+            m.body_gap(len);
         }
     }
 

@@ -56,9 +56,133 @@ pub enum Text<'a> {
 pub struct Head {
     raw: Raw,
     pub start: StartLine,
-    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub minor_version: u8,
+    pub version: Version,
     headers: Vec<(Range<u32>, Range<u32>)>,
+}
+
+/// The protocol version a message came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+    /// Built from an HTTP/2 header block (`Head::from_fields`).
+    Http2,
+}
+
+impl Version {
+    fn from_minor(minor: u8) -> Version {
+        if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2",
+        }
+    }
+}
+
+/// Builds a head from decoded fields (an HTTP/2 header block): the bytes
+/// are laid end to end in one buffer and the head keeps spans into it, as
+/// a parsed HTTP/1 head does, so records, filters and body decoding read
+/// both the same way. The buffer is reused from one head to the next.
+#[derive(Debug, Default)]
+pub struct HeadBuilder {
+    raw: Vec<u8>,
+    headers: Vec<(Range<u32>, Range<u32>)>,
+    method: Option<Range<u32>>,
+    target: Option<Range<u32>>,
+    status: Option<u16>,
+}
+
+impl HeadBuilder {
+    pub fn clear(&mut self) {
+        self.raw.clear();
+        self.headers.clear();
+        self.method = None;
+        self.target = None;
+        self.status = None;
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Range<u32> {
+        // Header blocks are capped at MAX_HEADER_BYTES (< 4 GiB).
+        let start = self.raw.len() as u32;
+        self.raw.extend_from_slice(bytes);
+        start..self.raw.len() as u32
+    }
+
+    /// A header field, in order.
+    pub fn field(&mut self, name: &[u8], value: &[u8]) {
+        let n = self.push(name);
+        let v = self.push(value);
+        self.headers.push((n, v));
+    }
+
+    pub fn method(&mut self, method: &[u8]) {
+        self.method = Some(self.push(method));
+    }
+
+    pub fn target(&mut self, target: &[u8]) {
+        self.target = Some(self.push(target));
+    }
+
+    /// `:status`; a value that is not three digits is kept as 0.
+    pub fn status(&mut self, status: &[u8]) {
+        let parsed = std::str::from_utf8(status)
+            .ok()
+            .filter(|s| s.len() == 3)
+            .and_then(|s| s.parse::<u16>().ok());
+        self.status = Some(parsed.unwrap_or(0));
+    }
+
+    pub fn has_status(&self) -> bool {
+        self.status.is_some()
+    }
+
+    pub fn has_method(&self) -> bool {
+        self.method.is_some()
+    }
+
+    /// A 1xx status: an interim response, not the final one.
+    pub fn is_interim(&self) -> bool {
+        self.status.is_some_and(|s| (100..200).contains(&s))
+    }
+
+    /// Decoded bytes so far.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The head: a request when `request`, else a response (status 0
+    /// when `:status` was missing or unreadable).
+    pub fn build(&self, request: bool, version: Version) -> Head {
+        let start = if request {
+            StartLine::Request {
+                method: self.method.clone().unwrap_or(0..0),
+                target: self.target.clone().unwrap_or(0..0),
+            }
+        } else {
+            StartLine::Response {
+                status: self.status.unwrap_or(0),
+                reason: 0..0,
+            }
+        };
+        Head {
+            raw: Raw::new(&self.raw),
+            start,
+            version,
+            headers: self.headers.clone(),
+        }
+    }
 }
 
 /// Why a head could not be parsed.
@@ -170,7 +294,7 @@ impl Head {
             .collect();
         Some(Head {
             start: StartLine::Request { method, target },
-            minor_version: minor,
+            version: Version::from_minor(minor),
             headers: hdrs,
             raw,
         })
@@ -217,7 +341,7 @@ impl Head {
         Ok(Head {
             raw: owned,
             start,
-            minor_version: minor,
+            version: Version::from_minor(minor),
             headers: hdrs,
         })
     }
@@ -289,11 +413,7 @@ impl Head {
     }
 
     pub fn version(&self) -> &'static str {
-        if self.minor_version == 0 {
-            "HTTP/1.0"
-        } else {
-            "HTTP/1.1"
-        }
+        self.version.as_str()
     }
 
     /// Header fields in order, names as sent.

@@ -11,7 +11,7 @@ pub mod head;
 pub mod parser;
 
 pub use exchange::{HttpConn, HttpCtx};
-pub use head::Head;
+pub use head::{Head, HeadBuilder, Version};
 
 /// One request or response, with its body as captured (de-chunked).
 #[derive(Debug)]
@@ -34,6 +34,11 @@ pub struct Message {
     pub body_gap_at: Option<usize>,
     /// The codings removed from the body ("gzip", "gzip, br"), once decoded.
     pub content_encoding: Option<String>,
+    /// An interim status that came before this response and stays worth
+    /// recording: the 101 of an h2c upgrade.
+    pub interim_status: Option<u16>,
+    /// HTTP/2 trailers (a header block after the body), e.g. gRPC's status.
+    pub trailers: Option<Box<Head>>,
 }
 
 impl Message {
@@ -49,7 +54,28 @@ impl Message {
             gap: false,
             body_gap_at: None,
             content_encoding: None,
+            interim_status: None,
+            trailers: None,
         }
+    }
+
+    /// Keeps body bytes up to `max_body` in all; the first cut is counted.
+    pub fn keep_body(&mut self, data: &[u8], max_body: usize, stats: &crate::stats::ShardStats) {
+        let room = max_body.saturating_sub(self.body.len());
+        if data.len() > room {
+            if !self.body_truncated {
+                stats.inc(crate::stats::Counter::HttpBodyTruncated);
+            }
+            self.body_truncated = true;
+        }
+        self.body.extend_from_slice(&data[..data.len().min(room)]);
+    }
+
+    /// Bytes of a hole inside the body.
+    pub fn body_gap(&mut self, len: u64) {
+        self.body_size += len;
+        self.gap = true;
+        self.body_gap_at.get_or_insert(self.body.len());
     }
 }
 
@@ -75,6 +101,11 @@ impl Flags {
     pub const FRAMING_INVALID: u16 = 1 << 11;
     /// A chunked body's chunk framing broke; the message ends there.
     pub const CHUNKED_INVALID: u16 = 1 << 12;
+    /// HTTP/2: the stream was reset (RST_STREAM) before it completed.
+    pub const RESET: u16 = 1 << 13;
+    /// HTTP/2: a header field referred to HPACK state we never saw
+    /// (capture began mid-connection, or bytes were lost); it is missing.
+    pub const HPACK_INCOMPLETE: u16 = 1 << 14;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u16, &'static str)] = &[
@@ -91,6 +122,8 @@ impl Flags {
         (Self::REQUEST_UNPARSED, "request_unparsed"),
         (Self::FRAMING_INVALID, "framing_invalid"),
         (Self::CHUNKED_INVALID, "chunked_invalid"),
+        (Self::RESET, "reset"),
+        (Self::HPACK_INCOMPLETE, "hpack_incomplete"),
     ];
 
     pub fn set(&mut self, bit: u16) {
@@ -122,9 +155,27 @@ pub struct Transaction {
     /// A placeholder for a request whose head was unusable, so that its
     /// response pairs with it instead of with the next request.
     pub placeholder: bool,
+    /// HTTP/2: the stream that carried the transaction.
+    pub stream_id: Option<u32>,
+    /// gRPC: the call's messages and status, when the stream carried one.
+    pub grpc: Option<Box<crate::http2::grpc::GrpcCall>>,
 }
 
 impl Transaction {
+    /// A transaction with nothing in it yet.
+    pub fn new(seq: u32) -> Transaction {
+        Transaction {
+            seq,
+            request: None,
+            response: None,
+            flags: Flags::default(),
+            filtered: None,
+            placeholder: false,
+            stream_id: None,
+            grpc: None,
+        }
+    }
+
     /// Capture time the transaction began.
     pub fn start_ns(&self) -> u64 {
         self.request

@@ -141,6 +141,11 @@ impl MessageParser {
         matches!(self.state, State::Tunnel)
     }
 
+    /// MAX_HEADER_BYTES, which HTTP/2 header blocks share.
+    pub fn max_head(&self) -> usize {
+        self.max_head as usize
+    }
+
     /// Switches to tunnel mode: the rest of the connection is not HTTP/1.
     pub fn enter_tunnel(&mut self) {
         self.buf = Vec::new();
@@ -157,16 +162,19 @@ impl MessageParser {
         self.buf.capacity()
     }
 
+    /// Parses `data`; returns the bytes used, which is all of them unless
+    /// the connection left HTTP/1 (an upgrade): the rest is not ours.
     pub fn feed(
         &mut self,
         mut data: &[u8],
         ts_ns: u64,
         stats: &ShardStats,
         sink: &mut dyn MessageSink,
-    ) {
+    ) -> usize {
+        let total = data.len();
         while !data.is_empty() {
             let used = match &mut self.state {
-                State::Tunnel => data.len(),
+                State::Tunnel => return total - data.len(),
                 State::Start => self.start(data, ts_ns, stats),
                 State::Head => self.head(data, ts_ns, stats, sink),
                 State::Body(_) => self.body(data, ts_ns, stats, sink),
@@ -175,6 +183,7 @@ impl MessageParser {
             };
             data = &data[used..];
         }
+        total
     }
 
     fn start(&mut self, data: &[u8], ts_ns: u64, stats: &ShardStats) -> usize {

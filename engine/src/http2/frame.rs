@@ -143,6 +143,16 @@ pub struct Settings<'a> {
 }
 
 impl<'a> Settings<'a> {
+    /// The parameters in a SETTINGS payload (or in h2c's HTTP2-Settings
+    /// header, which carries one); octets past the last whole parameter
+    /// are ignored.
+    pub fn from_payload(payload: &'a [u8]) -> Settings<'a> {
+        Settings {
+            ack: false,
+            payload,
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Setting> + 'a {
         self.payload.chunks_exact(6).map(|c| Setting {
             id: u16::from_be_bytes([c[0], c[1]]),

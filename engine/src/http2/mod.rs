@@ -17,5 +17,9 @@
 //! Both rooms are bounded and never panic on any input: they are fuzzed
 //! (`fuzz/` targets `hpack` and `h2_frames`) and property-tested.
 
+pub mod conn;
 pub mod frame;
+pub mod grpc;
 pub mod hpack;
+
+pub use conn::H2Conn;

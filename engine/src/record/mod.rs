@@ -152,6 +152,10 @@ impl RecordView<'_> {
         w.members(&self.ctx.constant);
         w.key("conn");
         write_conn(&mut w, self.conn);
+        if let Some(id) = t.stream_id {
+            w.key("stream_id");
+            w.u64(id as u64);
+        }
         w.key("real_ip");
         let real_ip = t
             .request
@@ -175,6 +179,10 @@ impl RecordView<'_> {
         match duration_us(t) {
             Some(d) => w.u64(d),
             None => w.null(),
+        }
+        if let Some(call) = &t.grpc {
+            w.key("grpc");
+            write_grpc(&mut w, call);
         }
         w.key("flags");
         w.begin_array();
@@ -300,7 +308,11 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         match (parts.authority, h.header_text_of("host")) {
             (Some(authority), _) => w.str(authority),
             (None, Some(host)) => w.head_text(host),
-            (None, None) => w.null(),
+            // HTTP/2 names the host in `:authority` when there is no `host`.
+            (None, None) => match h.header_text_of(":authority") {
+                Some(authority) => w.head_text(authority),
+                None => w.null(),
+            },
         }
     } else {
         w.key("status");
@@ -326,6 +338,51 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     match &msg.content_encoding {
         Some(c) => w.str(c),
         None => w.null(),
+    }
+    if let Some(status) = msg.interim_status {
+        w.key("interim_status");
+        w.u64(status as u64);
+    }
+    if let Some(trailers) = &msg.trailers {
+        w.key("trailers");
+        write_headers(w, trailers);
+    }
+    w.end_object();
+}
+
+/// The `grpc` object: the call, its status and each direction's messages
+/// (base64: protobuf without its schema is bytes).
+fn write_grpc(w: &mut JsonWriter<'_>, call: &crate::http2::grpc::GrpcCall) {
+    w.begin_object();
+    w.key("service");
+    w.str(&call.service);
+    w.key("method");
+    w.str(&call.method);
+    w.key("status");
+    match call.status {
+        Some(s) => w.u64(s as u64),
+        None => w.null(),
+    }
+    w.key("message");
+    match &call.message {
+        Some(m) => w.str(m),
+        None => w.null(),
+    }
+    let directions = [
+        ("request_messages", "request_message_count", "request_messages_incomplete", &call.request),
+        ("response_messages", "response_message_count", "response_messages_incomplete", &call.response),
+    ];
+    for (messages, count, incomplete, msgs) in directions {
+        w.key(messages);
+        w.begin_array();
+        for m in &msgs.kept {
+            w.str(&base64::engine::general_purpose::STANDARD.encode(m));
+        }
+        w.end_array();
+        w.key(count);
+        w.u64(msgs.count);
+        w.key(incomplete);
+        w.bool(msgs.incomplete);
     }
     w.end_object();
 }
@@ -497,12 +554,9 @@ mod tests {
         response: &[u8],
     ) -> (String, serde_json::Value) {
         let txn = Transaction {
-            seq: 0,
             request: Some(message(request, true)),
             response: Some(message(response, false)),
-            flags: Flags::default(),
-            filtered: None,
-            placeholder: false,
+            ..Transaction::new(0)
         };
         let ep = crate::flow::Endpoint {
             ip: "192.0.2.1".parse().unwrap(),

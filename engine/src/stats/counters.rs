@@ -119,6 +119,16 @@ counters! {
     HttpBodyTruncated => "http_body_truncated", Activity, "bodies cut at MAX_BODY_BYTES";
     HttpDecodeFailed => "http_decode_failed", Activity, "bodies whose Content-Encoding could not be undone";
     HttpDecoded => "http_decoded", Activity, "bodies decompressed";
+    // HTTP/2
+    Http2Connections => "http2_connections", Activity, "connections parsed as HTTP/2 (prior knowledge, h2c upgrade, or recognised mid-stream)";
+    Http2Streams => "http2_streams", Activity, "HTTP/2 streams opened";
+    Http2Resets => "http2_resets", Activity, "HTTP/2 streams reset (RST_STREAM; emitted with the reset flag)";
+    Http2FrameErrors => "http2_frame_errors", Loss, "HTTP/2 frames that broke the protocol's rules (skipped; the connection goes on)";
+    Http2ResyncBytes => "http2_resync_bytes", Activity, "bytes skipped while looking for an HTTP/2 frame boundary (mid-stream pickup, after a hole)";
+    Http2HpackIncomplete => "http2_hpack_incomplete", Loss, "HTTP/2 header blocks with fields that referred to HPACK state never seen (fields missing, flag hpack_incomplete)";
+    Http2HpackErrors => "http2_hpack_errors", Loss, "HTTP/2 header blocks that could not be decoded (head lost; the decoder resets)";
+    Http2StreamsOverCap => "http2_streams_over_cap", Loss, "HTTP/2 streams given up (emitted as they were) because one connection had too many open";
+    Http2UnattachedBytes => "http2_unattached_bytes", Activity, "HTTP/2 DATA bytes for streams whose headers were not seen";
     // Transactions
     Transactions => "transactions", Activity, "request/response pairs emitted";
     TransactionsNoResponse => "transactions_no_response", Activity, "requests emitted without a response";

@@ -310,7 +310,12 @@ fn record_facts(rec: &serde_json::Value, facts: &mut BTreeSet<String>) {
     if let Some(m) = req["method"].as_str() {
         facts.insert(format!("method:{m}"));
     }
-    let host = req["headers"]["host"].as_str().unwrap_or("");
+    // HTTP/2 requests name their host in `:authority`.
+    let headers = &req["headers"];
+    let host = headers["host"]
+        .as_str()
+        .or(headers[":authority"].as_str())
+        .unwrap_or("");
     if !host.is_empty() {
         let h = host.to_ascii_lowercase();
         // Arkime records the host with and without its port.

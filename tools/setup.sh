@@ -17,6 +17,7 @@ TEST_PACKAGES=(
   nginx curl wrk                                     # real servers and clients for live tests
   python3 python3-pip python3-venv                   # verification consumer
   python3-brotli python3-zstandard                   # br/zstd test server (content tests)
+  python3-h2 python3-grpcio                          # HTTP/2 and gRPC traffic programs (tools/h2/, live_h2 tests)
   prometheus                                         # real scraper for the metrics endpoint test
   time                                               # GNU time: peak RSS of a run (memory tests)
 )

@@ -161,6 +161,24 @@ impl Pair {
     /// nginx in `a` on `listen` (address:port), serving `dir/www`, with an
     /// access log of "method uri status body_bytes" lines.
     pub fn start_nginx(&mut self, listen: &str) {
+        self.start_nginx_with(listen, "", "");
+    }
+
+    /// nginx in `a` speaking HTTP/2 with prior knowledge (cleartext, no
+    /// HTTP/1) on `listen`, serving `dir/www` with `gzip on` for text and
+    /// JSON, 404 for missing files, the same access log as `start_nginx`
+    /// (`body_bytes` is what was sent: the gzip size for gzipped answers).
+    pub fn start_nginx_h2(&mut self, listen: &str) {
+        self.start_nginx_with(
+            listen,
+            " http2",
+            "gzip on; gzip_types text/plain application/json; gzip_min_length 64;",
+        );
+    }
+
+    /// nginx with `listen_opts` after the listen address and `http_extra`
+    /// in its `http` block.
+    fn start_nginx_with(&mut self, listen: &str, listen_opts: &str, http_extra: &str) {
         let d = self.dir.display();
         let conf = format!(
             "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;
@@ -171,8 +189,9 @@ http {{
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   keepalive_requests 100000;
+  {http_extra}
   server {{
-    listen {listen};
+    listen {listen}{listen_opts};
     root {d}/www;
     location /api/ {{ default_type application/json; return 200 '{{\"ok\":true}}'; }}
     location /echo {{ client_max_body_size 10m; default_type text/plain; return 201 'created'; }}
@@ -190,14 +209,34 @@ http {{
             .expect("start nginx");
         self.children.push(child);
         let port = listen.rsplit(':').next().unwrap();
+        self.wait_listening(port, "nginx listening");
+    }
+
+    /// Waits until something in `a` listens on TCP `port`.
+    pub fn wait_listening(&self, port: &str, what: &str) {
         wait_for(
             || {
                 self.exec_a(&format!("sh -c 'ss -ltn | grep -q :{port}'"))
                     .status
                     .success()
             },
-            "nginx listening",
+            what,
         );
+    }
+
+    /// Starts `argv` in namespace `a`, its stdout and stderr to
+    /// `dir/<name>.out`; killed when the pair is dropped.
+    pub fn spawn_in_a(&mut self, name: &str, argv: &[&str]) {
+        let out = std::fs::File::create(self.dir.join(format!("{name}.out"))).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.a])
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        self.children.push(child);
     }
 
     /// Lines of nginx's access log, as (method, uri, status, bytes).

@@ -101,16 +101,20 @@ impl HttpConn {
 
     /// A direction's first bytes: an HTTP/2 preface, or frames where an
     /// HTTP/1 message should start, switch the connection to HTTP/2.
+    /// Only a piece's start is looked at: a false match inside an HTTP/1
+    /// body would cost the connection, a missed one only a piece.
     fn probe(&mut self, role: Role, data: &[u8], ctx: &mut HttpCtx<'_>) -> bool {
-        self.x.probe[role as usize] = false;
+        // Picked up mid-stream, each piece's start is looked at until HTTP/1
+        // finds a message: the first piece may start inside a frame.
+        let mid_stream = self.x.sticky.has(Flags::MID_STREAM);
+        self.x.probe[role as usize] = mid_stream && self.x.next_seq == 0;
         let preface = role == Role::Request && crate::http2::conn::starts_with_preface(data);
         let http1_start = match role {
             Role::Request => data[0].is_ascii_uppercase(),
             Role::Response => data[0] == b'H',
         };
         if preface || (!http1_start && crate::http2::conn::looks_like_frames(data)) {
-            let mid_stream = !preface && self.x.sticky.has(Flags::MID_STREAM);
-            self.start_h2(mid_stream, ctx);
+            self.start_h2(mid_stream && !preface, ctx);
             return true;
         }
         false

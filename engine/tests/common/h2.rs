@@ -74,8 +74,10 @@ pub mod format {
     }
 
     /// `request.target` (`:path`).
+    /// `request.target`; empty when HPACK could not decode `:path`
+    /// (flag `hpack_incomplete`), which counts as absent.
     pub fn target(r: &Value) -> Option<&str> {
-        r["request"]["target"].as_str()
+        r["request"]["target"].as_str().filter(|t| !t.is_empty())
     }
 
     /// `request.host`: `:authority` when there is no host header.

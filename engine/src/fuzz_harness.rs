@@ -334,18 +334,70 @@ pub fn conversation_seeds() -> Vec<Vec<u8>> {
         &[b"CONNECT a:443 HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01"],
         &[b"GET /u HTTP/1.1\r\nUpgrade: h2c\r\n\r\n", b"HTTP/1.1 101 Switching\r\n\r\nPRI *"],
     ];
-    shapes
+    let mut seeds: Vec<Vec<u8>> = shapes
         .iter()
         .map(|pieces| {
-            let mut s = vec![0u8];
-            for (i, p) in pieces.iter().enumerate() {
-                for chunk in p.chunks(200) {
-                    s.extend(script_step(i as u8 & 1, chunk));
-                }
-            }
-            s
+            let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+            script(&pieces)
         })
-        .collect()
+        .collect();
+    seeds.extend(h2_seeds().iter().map(|pieces| script(pieces)));
+    seeds
+}
+
+/// Alternating client and server pieces as a script from the start.
+fn script(pieces: &[Vec<u8>]) -> Vec<u8> {
+    let mut s = vec![0u8];
+    for (i, p) in pieces.iter().enumerate() {
+        for chunk in p.chunks(200) {
+            s.extend(script_step(i as u8 & 1, chunk));
+        }
+    }
+    s
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// HTTP/2 conversations (client, server, client, ...): prior knowledge
+/// with a gRPC call, and an h2c upgrade.
+fn h2_seeds() -> Vec<Vec<Vec<u8>>> {
+    use h2frame::{flags as f, kind as k};
+    let settings = h2_frame(k::SETTINGS, 0, 0, &[0, 1, 0, 0, 0x10, 0]);
+    // :method POST, :scheme http, :path (indexed name) /s.S/M, a
+    // content-type literal with incremental indexing.
+    let mut request = vec![0x83, 0x86, 0x44, 6];
+    request.extend_from_slice(b"/s.S/M");
+    request.extend_from_slice(b"\x40\x0ccontent-type\x10application/grpc");
+    let message = [0u8, 0, 0, 0, 2, 8, 1];
+    let mut client = h2frame::PREFACE.to_vec();
+    client.extend(&settings);
+    client.extend(h2_frame(k::HEADERS, f::END_HEADERS, 1, &request));
+    client.extend(h2_frame(k::DATA, f::END_STREAM, 1, &message));
+    let mut server = settings.clone();
+    server.extend(h2_frame(k::HEADERS, f::END_HEADERS, 1, b"\x88\xbe"));
+    server.extend(h2_frame(k::DATA, f::PADDED, 1, &[1, 0, 0, 0, 0, 0, 0]));
+    server.extend(h2_frame(
+        k::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        b"\x00\x0bgrpc-status\x010",
+    ));
+    let upgrade = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n".to_vec();
+    let mut switched =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+    switched.extend(&settings);
+    switched.extend(h2_frame(k::HEADERS, f::END_HEADERS, 1, b"\x88"));
+    switched.extend(h2_frame(k::DATA, f::END_STREAM, 1, b"ok"));
+    let mut preface = h2frame::PREFACE.to_vec();
+    preface.extend(&settings);
+    preface.extend(h2_frame(k::RST_STREAM, 0, 3, &[0, 0, 0, 8]));
+    vec![vec![client, server], vec![upgrade, switched, preface]]
 }
 
 #[cfg(test)]
@@ -370,6 +422,13 @@ mod tests {
     }
 
     #[test]
+    fn http2_seeds_are_one_transaction_each() {
+        for pieces in h2_seeds() {
+            assert_eq!(conversation(&super::script(&pieces)), 1);
+        }
+    }
+
+    #[test]
     fn every_seed_runs_clean() {
         for seed in conversation_seeds() {
             conversation(&seed);
@@ -382,7 +441,7 @@ mod tests {
         // scripts, with overflow checks on (the ci profile).
         #[test]
         fn mutated_scripts_run_clean(
-            pick in 0usize..6,
+            pick in 0usize..8,
             flips in proptest::collection::vec((0usize..400, any::<u8>()), 0..12),
             tail in proptest::collection::vec(any::<u8>(), 0..300),
         ) {

@@ -156,7 +156,9 @@ impl HttpConn {
         self.x.h2c = false;
         let upgrade = self.x.pending.iter().position(|t| {
             t.response.is_none()
-                && t.request.as_ref().is_some_and(|r| r.head.header_has_token("upgrade", "h2c"))
+                && t.request
+                    .as_ref()
+                    .is_some_and(|r| r.head.header_has_token("upgrade", "h2c"))
         });
         let Some(txn) = upgrade.and_then(|i| self.x.pending.remove(i)) else {
             return;

@@ -369,8 +369,7 @@ impl H2Conn {
             .find(|&i| looks_like_frame(&data[i..], max) && chain_ok(data, i, max));
         let skipped = found.unwrap_or(data.len());
         if skipped > 0 {
-            ctx.stats
-                .add(Counter::Http2ResyncBytes, skipped as u64);
+            ctx.stats.add(Counter::Http2ResyncBytes, skipped as u64);
         }
         if found.is_some() {
             dir.read = Read::Header;
@@ -570,7 +569,10 @@ impl H2Conn {
             Ok(f) => f,
             Err(_) => {
                 ctx.stats.inc(Counter::Http2FrameErrors);
-                if matches!(h.kind(), kind::HEADERS | kind::CONTINUATION | kind::PUSH_PROMISE) {
+                if matches!(
+                    h.kind(),
+                    kind::HEADERS | kind::CONTINUATION | kind::PUSH_PROMISE
+                ) {
                     // A header block fragment we cannot read: the table
                     // may have changed without us.
                     self.dirs[d].lose_sync();
@@ -818,7 +820,9 @@ impl H2Conn {
                     s.txn.filtered = ctx.filters.check_request(&head);
                     s.txn.request = Some(Message::new(head, ts));
                 }
-                Some(m) if !unusable => m.trailers = Some(Box::new(builder.build(false, Version::Http2))),
+                Some(m) if !unusable => {
+                    m.trailers = Some(Box::new(builder.build(false, Version::Http2)))
+                }
                 Some(_) => {}
             }
         } else {
@@ -839,7 +843,9 @@ impl H2Conn {
                     m.interim_status = s.interim_status;
                     s.txn.response = Some(m);
                 }
-                Some(m) if !unusable => m.trailers = Some(Box::new(builder.build(false, Version::Http2))),
+                Some(m) if !unusable => {
+                    m.trailers = Some(Box::new(builder.build(false, Version::Http2)))
+                }
                 Some(_) => {}
             }
         }

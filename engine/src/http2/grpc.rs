@@ -41,9 +41,8 @@ pub struct GrpcCall {
 
 /// Whether a head announces gRPC (`application/grpc`, `+proto`, ...).
 pub fn is_grpc(head: &Head) -> bool {
-    head.header("content-type").is_some_and(|v| {
-        v.len() >= 16 && v[..16].eq_ignore_ascii_case(b"application/grpc")
-    })
+    head.header("content-type")
+        .is_some_and(|v| v.len() >= 16 && v[..16].eq_ignore_ascii_case(b"application/grpc"))
 }
 
 /// Fills `t.grpc` when the transaction is a gRPC call. Bodies are the
@@ -103,7 +102,10 @@ fn messages(msg: &Message, lim: Limits, stats: &ShardStats) -> Messages {
     let mut out = Messages::default();
     let coding = coding(&msg.head);
     // Bytes after a hole are not at a message boundary we know.
-    let body = &msg.body[..msg.body_gap_at.unwrap_or(msg.body.len()).min(msg.body.len())];
+    let body = &msg.body[..msg
+        .body_gap_at
+        .unwrap_or(msg.body.len())
+        .min(msg.body.len())];
     let cut = msg.body_truncated || msg.body_gap_at.is_some() || !msg.complete;
     let mut budget = lim.max_out;
     let mut rest = body;
@@ -196,6 +198,119 @@ mod tests {
         assert_eq!(split_path("/a.b.C/D?x"), ("a.b.C", "D"));
         assert_eq!(split_path("odd"), ("odd", ""));
         assert_eq!(split_path(""), ("", ""));
+    }
+
+    fn head(fields: &[(&str, &str)], request: bool) -> Head {
+        let mut b = crate::http::HeadBuilder::default();
+        if request {
+            b.method(b"POST");
+            b.target(b"/pkg.Svc/Call");
+        } else {
+            b.status(b"200");
+        }
+        for (n, v) in fields {
+            b.field(n.as_bytes(), v.as_bytes());
+        }
+        b.build(request, crate::http::Version::Http2)
+    }
+
+    fn framed(compressed: bool, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![compressed as u8];
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    const LIM: Limits = Limits {
+        max_out: 1 << 20,
+        reserve: 4096,
+    };
+
+    #[test]
+    fn messages_status_and_compression() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"a compressed reply").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut rq = Message::new(head(&[("content-type", "application/grpc+proto")], true), 0);
+        rq.body = [framed(false, b"one"), framed(false, b"")].concat();
+        rq.complete = true;
+        let mut rs = Message::new(
+            head(
+                &[
+                    ("content-type", "application/grpc"),
+                    ("grpc-encoding", "gzip"),
+                ],
+                false,
+            ),
+            0,
+        );
+        rs.body = [framed(true, &gz), framed(false, b"plain")].concat();
+        rs.complete = true;
+        rs.trailers = Some(Box::new(head(
+            &[("grpc-status", "5"), ("grpc-message", "no%20such%20item")],
+            false,
+        )));
+        let mut t = Transaction {
+            request: Some(rq),
+            response: Some(rs),
+            ..Transaction::new(0)
+        };
+        let stats = ShardStats::default();
+        attach(&mut t, LIM, &stats);
+        let call = t.grpc.unwrap();
+        assert_eq!(
+            (call.service.as_str(), call.method.as_str()),
+            ("pkg.Svc", "Call")
+        );
+        assert_eq!(call.status, Some(5));
+        assert_eq!(call.message.as_deref(), Some("no such item"));
+        assert_eq!(call.request.kept, [b"one".to_vec(), Vec::new()]);
+        assert_eq!(
+            call.response.kept,
+            [b"a compressed reply".to_vec(), b"plain".to_vec()]
+        );
+        assert_eq!((call.request.count, call.response.count), (2, 2));
+        assert!(!call.request.incomplete && !call.response.incomplete);
+    }
+
+    #[test]
+    fn trailers_only_and_cut_bodies() {
+        let mut rq = Message::new(head(&[("content-type", "application/grpc")], true), 0);
+        // The second message's prefix promises more than arrived.
+        rq.body = [framed(false, b"whole"), vec![0, 0, 0, 0, 50, 1, 2]].concat();
+        rq.body_truncated = true;
+        let rs = Message::new(
+            head(
+                &[("content-type", "application/grpc"), ("grpc-status", "14")],
+                false,
+            ),
+            0,
+        );
+        let mut t = Transaction {
+            request: Some(rq),
+            response: Some(rs),
+            ..Transaction::new(0)
+        };
+        attach(&mut t, LIM, &ShardStats::default());
+        let call = t.grpc.unwrap();
+        assert_eq!(call.status, Some(14));
+        assert_eq!(call.request.count, 2);
+        assert_eq!(call.request.kept, [b"whole".to_vec(), vec![1, 2]]);
+        assert!(call.request.incomplete);
+    }
+
+    #[test]
+    fn not_grpc_gets_no_object() {
+        let mut t = Transaction {
+            request: Some(Message::new(
+                head(&[("content-type", "application/json")], true),
+                0,
+            )),
+            ..Transaction::new(0)
+        };
+        attach(&mut t, LIM, &ShardStats::default());
+        assert!(t.grpc.is_none());
     }
 
     #[test]

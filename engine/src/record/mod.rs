@@ -369,8 +369,18 @@ fn write_grpc(w: &mut JsonWriter<'_>, call: &crate::http2::grpc::GrpcCall) {
         None => w.null(),
     }
     let directions = [
-        ("request_messages", "request_message_count", "request_messages_incomplete", &call.request),
-        ("response_messages", "response_message_count", "response_messages_incomplete", &call.response),
+        (
+            "request_messages",
+            "request_message_count",
+            "request_messages_incomplete",
+            &call.request,
+        ),
+        (
+            "response_messages",
+            "response_message_count",
+            "response_messages_incomplete",
+            &call.response,
+        ),
     ];
     for (messages, count, incomplete, msgs) in directions {
         w.key(messages);

@@ -129,7 +129,12 @@ fn server_start() -> Vec<u8> {
 #[test]
 fn prior_knowledge_exchange_in_any_pieces() {
     let mut client = client_start();
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 1, &get("/a?x=1")));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get("/a?x=1"),
+    ));
     let mut server = server_start();
     let mut head = status("200");
     head.extend(literal("content-type", "text/plain"));
@@ -165,7 +170,12 @@ fn prior_knowledge_exchange_in_any_pieces() {
 fn multiplexed_streams_finish_in_their_own_order() {
     let mut c = Conn::new();
     let mut client = client_start();
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 1, &get("/one")));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get("/one"),
+    ));
     client.extend(frame(kind::HEADERS, f::END_HEADERS, 3, &get("/two")));
     client.extend(frame(kind::DATA, f::END_STREAM, 3, b"posted"));
     c.send(Role::Request, &client);
@@ -178,7 +188,10 @@ fn multiplexed_streams_finish_in_their_own_order() {
     c.send(Role::Response, &server);
     assert_eq!(
         c.summary(),
-        ["3 GET /two -> 404 nope []", "1 GET /one -> 200 first done []"]
+        [
+            "3 GET /two -> 404 nope []",
+            "1 GET /one -> 200 first done []"
+        ]
     );
     assert_eq!(c.done[0].request.as_ref().unwrap().body, b"posted");
     assert_ne!(c.done[0].seq, c.done[1].seq);
@@ -188,8 +201,18 @@ fn multiplexed_streams_finish_in_their_own_order() {
 fn reset_and_trailers() {
     let mut c = Conn::new();
     let mut client = client_start();
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 1, &get("/r")));
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 3, &get("/t")));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get("/r"),
+    ));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        3,
+        &get("/t"),
+    ));
     c.send(Role::Request, &client);
     let mut server = server_start();
     server.extend(frame(kind::RST_STREAM, 0, 1, &8u32.to_be_bytes()));
@@ -204,9 +227,18 @@ fn reset_and_trailers() {
     c.send(Role::Response, &server);
     assert_eq!(
         c.summary(),
-        ["1 GET /r -> - [\"no_response\", \"reset\"]", "3 GET /t -> 200 x []"]
+        [
+            "1 GET /r -> - [\"no_response\", \"reset\"]",
+            "3 GET /t -> 200 x []"
+        ]
     );
-    let trailers = c.done[1].response.as_ref().unwrap().trailers.as_ref().unwrap();
+    let trailers = c.done[1]
+        .response
+        .as_ref()
+        .unwrap()
+        .trailers
+        .as_ref()
+        .unwrap();
     assert_eq!(trailers.header("grpc-status"), Some(&b"0"[..]));
 }
 
@@ -221,7 +253,12 @@ fn continuation_joins_a_header_block() {
     client.extend(frame(kind::CONTINUATION, f::END_HEADERS, 1, &b[2..]));
     c.send(Role::Request, &client);
     let mut server = server_start();
-    server.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 1, &status("200")));
+    server.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &status("200"),
+    ));
     c.send(Role::Response, &server);
     assert_eq!(c.summary(), ["1 GET /split -> 200  []"]);
 }
@@ -233,13 +270,19 @@ fn h2c_upgrade_keeps_the_101_and_answers_stream_1_in_http2() {
         Role::Request,
         b"GET /up HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
     );
-    let mut server = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+    let mut server =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
     server.extend(server_start());
     server.extend(frame(kind::HEADERS, f::END_HEADERS, 1, &status("200")));
     server.extend(frame(kind::DATA, f::END_STREAM, 1, b"upgraded"));
     // The client's preface and a second request follow the 101.
     let mut client = client_start();
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 3, &get("/next")));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        3,
+        &get("/next"),
+    ));
     c.send(Role::Response, &server[..90]);
     c.send(Role::Request, &client);
     c.send(Role::Response, &server[90..]);
@@ -248,12 +291,18 @@ fn h2c_upgrade_keeps_the_101_and_answers_stream_1_in_http2() {
     c.send(Role::Response, &more);
     assert_eq!(
         c.summary(),
-        ["1 GET /up -> 200 upgraded []", "3 GET /next -> 200 second []"]
+        [
+            "1 GET /up -> 200 upgraded []",
+            "3 GET /next -> 200 second []"
+        ]
     );
     let t = &c.done[0];
     assert_eq!(t.request.as_ref().unwrap().head.version(), "HTTP/1.1");
     let rs = t.response.as_ref().unwrap();
-    assert_eq!((rs.head.version(), rs.interim_status), ("HTTP/2", Some(101)));
+    assert_eq!(
+        (rs.head.version(), rs.interim_status),
+        ("HTTP/2", Some(101))
+    );
     assert_eq!(c.count(Counter::Http2Connections), 1);
 }
 
@@ -268,14 +317,29 @@ fn mid_stream_pickup_flags_what_hpack_cannot_know() {
     let mut client = Vec::new();
     let mut block = vec![0x82, 0x86, 0xbe];
     block.extend(literal(":authority", "example.test"));
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 41, &block));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        41,
+        &block,
+    ));
     let mut block = vec![0x83, 0x86];
     block.extend(indexed_literal(":path", "/new"));
     client.extend(frame(kind::HEADERS, f::END_HEADERS, 43, &block));
     client.extend(frame(kind::DATA, f::END_STREAM, 43, b"body"));
     c.send(Role::Request, &client);
-    let mut server = frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 41, &status("404"));
-    server.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 43, &status("200")));
+    let mut server = frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        41,
+        &status("404"),
+    );
+    server.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        43,
+        &status("200"),
+    ));
     c.send(Role::Response, &server);
     assert_eq!(
         c.summary(),
@@ -291,7 +355,12 @@ fn mid_stream_pickup_flags_what_hpack_cannot_know() {
 fn a_hole_inside_data_keeps_the_frame_boundary() {
     let mut c = Conn::new();
     let mut client = client_start();
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 1, &get("/big")));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get("/big"),
+    ));
     c.send(Role::Request, &client);
     let mut server = server_start();
     server.extend(frame(kind::HEADERS, f::END_HEADERS, 1, &status("200")));
@@ -315,7 +384,12 @@ fn bad_input_is_counted_and_other_streams_still_come_out() {
     client.extend(frame(kind::CONTINUATION, f::END_HEADERS, 1, b"junk"));
     client.extend(frame(kind::HEADERS, 0, 1, &get("/lost")));
     client.extend(frame(kind::PING, 0, 0, &[0; 8]));
-    client.extend(frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 3, &get("/ok")));
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        3,
+        &get("/ok"),
+    ));
     c.send(Role::Request, &client);
     let mut huge = vec![0xff, 0xff, 0xff, kind::HEADERS, f::END_HEADERS, 0, 0, 0, 5];
     huge.extend(vec![0u8; 40_000]);
@@ -329,12 +403,20 @@ fn bad_input_is_counted_and_other_streams_still_come_out() {
     );
     let server = [
         server_start(),
-        frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 3, &status("200")),
+        frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            3,
+            &status("200"),
+        ),
     ]
     .concat();
     c.send(Role::Response, &server);
     assert!(c.count(Counter::Http2FrameErrors) >= 2);
-    assert!(c.summary().iter().any(|s| s.starts_with("3 GET /ok -> 200")));
+    assert!(c
+        .summary()
+        .iter()
+        .any(|s| s.starts_with("3 GET /ok -> 200")));
     c.close();
     for t in &c.done {
         assert!(t.stream_id.is_some());
@@ -368,7 +450,10 @@ fn streams_opened_and_never_closed_stay_bounded() {
 fn http1_is_never_taken_for_http2() {
     let mut c = Conn::new();
     c.send(Role::Request, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .send(Role::Response, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        .send(
+            Role::Response,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        );
     assert!(!c.http.is_h2());
     assert_eq!(c.done.len(), 1);
     assert_eq!(c.count(Counter::Http2Connections), 0);

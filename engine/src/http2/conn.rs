@@ -26,6 +26,10 @@ use crate::stats::Counter;
 /// closed.
 pub const MAX_OPEN_STREAMS: usize = 256;
 
+/// Body bytes all open streams of a connection may keep, in bodies of
+/// MAX_BODY_BYTES: past it the oldest streams are emitted as they are.
+pub const MAX_OPEN_BODIES: usize = 4;
+
 /// Largest control frame (SETTINGS, GOAWAY, ...) read; longer ones are
 /// skipped and counted.
 const MAX_CONTROL_FRAME: usize = 16 * 1024;
@@ -144,6 +148,8 @@ pub struct H2Conn {
     max_head: usize,
     /// Highest client stream id opened, to notice ids going backwards.
     last_client_stream: u32,
+    /// Body bytes kept by the open streams.
+    kept_bytes: usize,
     builder: HeadBuilder,
 }
 
@@ -194,6 +200,7 @@ impl H2Conn {
             sticky,
             max_head,
             last_client_stream: 0,
+            kept_bytes: 0,
             builder: HeadBuilder::default(),
         }
     }
@@ -913,11 +920,23 @@ impl H2Conn {
             Some(m) => {
                 m.body_size += data.len() as u64;
                 if !filtered {
+                    let before = m.body.len();
                     m.keep_body(data, max, stats);
+                    self.kept_bytes += m.body.len() - before;
                 }
             }
             // Its HEADERS were not seen (picked up mid-stream, or lost).
             None => stats.add(Counter::Http2UnattachedBytes, data.len() as u64),
+        }
+        // Bodies of the open streams together stay within a few bodies'
+        // worth: the oldest other streams are given up first.
+        let cap = max.saturating_mul(MAX_OPEN_BODIES);
+        while self.kept_bytes > cap {
+            let Some(oldest) = self.streams.iter().position(|s| s.id != stream) else {
+                break;
+            };
+            ctx.stats.inc(Counter::Http2StreamsOverCap);
+            self.finish_stream(oldest, ctx);
         }
     }
 
@@ -942,6 +961,9 @@ impl H2Conn {
 
     fn finish_stream(&mut self, i: usize, ctx: &mut HttpCtx<'_>) {
         let mut s = self.streams.remove(i);
+        let kept = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.body.len());
+        let held = kept(&s.txn.request) + kept(&s.txn.response);
+        self.kept_bytes = self.kept_bytes.saturating_sub(held);
         if s.txn.request.is_none() {
             s.txn.flags.set(Flags::NO_REQUEST);
         }

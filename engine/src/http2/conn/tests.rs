@@ -447,6 +447,75 @@ fn streams_opened_and_never_closed_stay_bounded() {
 }
 
 #[test]
+fn open_streams_keep_a_bounded_number_of_body_bytes() {
+    let mut c = Conn::new();
+    c.send(Role::Request, &client_start());
+    c.send(Role::Response, &server_start());
+    // 1 MiB bodies (the tests' MAX_BODY_BYTES) on 10 streams never ended.
+    for stream in (1..20).step_by(2) {
+        c.send(
+            Role::Request,
+            &frame(kind::HEADERS, f::END_HEADERS, stream, &get("/upload")),
+        );
+        for _ in 0..64 {
+            c.send(
+                Role::Request,
+                &frame(kind::DATA, 0, stream, &[7; 16 * 1024]),
+            );
+        }
+    }
+    assert!(c.http.buffered_bytes() <= (super::MAX_OPEN_BODIES + 1) << 20);
+    assert_eq!(
+        c.count(Counter::Http2StreamsOverCap),
+        10 - super::MAX_OPEN_BODIES as u64
+    );
+    c.close();
+    assert_eq!(c.done.len(), 10);
+}
+
+#[test]
+fn a_continuation_flood_is_dropped_and_bounded() {
+    let mut c = Conn::new();
+    c.send(Role::Request, &client_start());
+    c.send(Role::Request, &frame(kind::HEADERS, 0, 1, &get("/flood")));
+    for _ in 0..10_000 {
+        c.send(
+            Role::Request,
+            &frame(kind::CONTINUATION, 0, 1, &[0x82; 100]),
+        );
+        assert!(c.http.buffered_bytes() < 64 * 1024);
+    }
+    c.send(
+        Role::Request,
+        &frame(kind::CONTINUATION, f::END_HEADERS, 1, &[0x82]),
+    );
+    c.send(
+        Role::Request,
+        &frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            3,
+            &get("/after"),
+        ),
+    );
+    c.send(Role::Response, &server_start());
+    c.send(
+        Role::Response,
+        &frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            3,
+            &status("200"),
+        ),
+    );
+    assert!(c.count(Counter::HttpHeaderTooLarge) >= 1);
+    assert!(c
+        .summary()
+        .iter()
+        .any(|s| s.starts_with("3 GET /after -> 200")));
+}
+
+#[test]
 fn http1_is_never_taken_for_http2() {
     let mut c = Conn::new();
     c.send(Role::Request, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")

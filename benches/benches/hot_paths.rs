@@ -116,6 +116,7 @@ fn new_ctx<'a>(
         max_body: 3 << 20,
         body_reserve: 128 << 10,
         done,
+        tls: httpcap::tls::TlsContext::none(),
     }
 }
 
@@ -194,6 +195,7 @@ fn bench_record(c: &mut Criterion) {
             ip: "192.0.2.80".parse().unwrap(),
             port: 80,
         },
+        tls: None,
     };
     let mut line = Vec::with_capacity(4096);
     g.bench_function("serialize_json_line", |b| {

@@ -368,6 +368,9 @@ pub fn check_outputs(cfg: &Config) -> Result<(), ConfigError> {
     kafka::options::parse(&cfg.output_kafka_options).map(|_| ())
 }
 
+/// Key-log lines waiting for one shard (a burst of new connections fits).
+const KEY_CHANNEL: usize = 65_536;
+
 /// Runs the engine to completion (end of file input, or `shutdown`).
 pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunError> {
     let mut telemetry = Telemetry::start(cfg)?;
@@ -444,6 +447,30 @@ pub fn run_with(
         crate::capture::privileges::drop_all().map_err(Failure::Privileges)?;
     }
 
+    // Key logs: read once now (every shard starts with those keys), then
+    // followed by one thread that hands new lines to every shard.
+    let mut key_channels = Vec::new();
+    let mut keylog_thread = None;
+    let keylog_stop = Arc::new(AtomicBool::new(false));
+    let mut initial_keys = Vec::new();
+    if let Some(list) = &cfg.tls_keylog_file {
+        let mut files = crate::tls::follow::files(list);
+        initial_keys = crate::tls::follow::read_all(&mut files, &shard_stats[0]);
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards)
+            .map(|_| crossbeam::channel::bounded(KEY_CHANNEL))
+            .unzip();
+        key_channels = receivers;
+        keylog_thread = Some(
+            crate::tls::follow::spawn(files, senders, shard_stats[0].clone(), keylog_stop.clone())
+                .map_err(|source| Failure::Thread {
+                    thread: "keylog",
+                    source,
+                })?,
+        );
+        tracing::info!(target: "lifecycle", files = %list, entries = initial_keys.len(), "TLS key logs read");
+    }
+    let mut key_channels = key_channels.into_iter();
+
     let mut threads = Vec::new();
     for (i, (((stats, hist), mut source), sinks)) in handles
         .into_iter()
@@ -460,6 +487,9 @@ pub fn run_with(
             stats,
             hist,
         );
+        if let Some(rx) = key_channels.next() {
+            shard = shard.with_keys(&initial_keys, rx);
+        }
         let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
         let stop = shutdown.clone();
         let t = std::thread::Builder::new()
@@ -490,6 +520,10 @@ pub fn run_with(
         shard_panicked |= t.join().is_err();
     }
     let feeder_result = sources.feeder.take().map(|f| f.join());
+    keylog_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = keylog_thread {
+        let _ = t.join();
+    }
     // The shards are done: detach XDP programs before the summary.
     drop(sources);
     if let Some(w) = writer {

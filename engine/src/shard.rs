@@ -23,6 +23,9 @@ use crate::panic_guard;
 
 mod budget;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
+use crate::tls::keylog::KeyLogLine;
+use crate::tls::TlsContext;
+use crossbeam::channel::Receiver;
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
 use budget::MemoryBudget;
 
@@ -40,6 +43,10 @@ pub struct ShardSettings {
     pub max_head: usize,
     /// This shard's share of HEAP_LIMIT.
     pub memory_budget: usize,
+    /// TLS_MAX_KEYS, TLS_KEY_WAIT, TLS_KEY_WAIT_BYTES.
+    pub tls_max_keys: usize,
+    pub tls_key_wait_ns: u64,
+    pub tls_key_wait_bytes: usize,
 }
 
 impl ShardSettings {
@@ -56,6 +63,9 @@ impl ShardSettings {
             body_reserve: 128 << 10,
             max_head: 64 << 10,
             memory_budget: 1 << 30,
+            tls_max_keys: 100_000,
+            tls_key_wait_ns: 5_000_000_000,
+            tls_key_wait_bytes: 256 << 10,
         }
     }
 
@@ -72,6 +82,9 @@ impl ShardSettings {
             body_reserve: c.buffer_cap as usize,
             max_head: c.max_header_bytes as usize,
             memory_budget: crate::config::memory::ShardMemory::of(c).streams as usize,
+            tls_max_keys: c.tls_max_keys as usize,
+            tls_key_wait_ns: c.tls_key_wait.as_nanos().min(u64::MAX as u128) as u64,
+            tls_key_wait_bytes: c.tls_key_wait_bytes.min(usize::MAX as u64) as usize,
         }
     }
 }
@@ -102,6 +115,9 @@ pub struct Shard {
     packet_ts_ns: u64,
     /// This shard's share of HEAP_LIMIT and what is charged against it.
     budget: MemoryBudget,
+    /// TLS keys from the key logs, and the channel new ones arrive on.
+    tls: TlsContext,
+    keys_in: Option<Receiver<KeyLogLine>>,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's HTTP state.
@@ -154,6 +170,7 @@ fn http_ctx<'a>(
     stats: &'a ShardStats,
     filters: &'a Filters,
     done: &'a mut Vec<Transaction>,
+    tls: &'a TlsContext,
 ) -> HttpCtx<'a> {
     HttpCtx {
         stats,
@@ -161,6 +178,7 @@ fn http_ctx<'a>(
         max_body: settings.max_body,
         body_reserve: settings.body_reserve,
         done,
+        tls,
     }
 }
 
@@ -190,6 +208,7 @@ fn conn_info(conn: &Conn<HttpConn>) -> ConnInfo {
         id: conn.id,
         client: conn.key.endpoint(client),
         server: conn.key.endpoint(client.other()),
+        tls: conn.app.tls_info(),
     }
 }
 
@@ -222,6 +241,11 @@ impl Shard {
         stats: Arc<ShardStats>,
         hist: ShardHistograms,
     ) -> Shard {
+        let settings_tls = (
+            settings.tls_max_keys,
+            settings.tls_key_wait_ns,
+            settings.tls_key_wait_bytes,
+        );
         Shard {
             id,
             budget: MemoryBudget::new(settings.memory_budget),
@@ -239,6 +263,39 @@ impl Shard {
             batch_start: Instant::now(),
             live: false,
             packet_ts_ns: 0,
+            tls: TlsContext::new(
+                settings_tls.0,
+                settings_tls.1,
+                settings_tls.2,
+            ),
+            keys_in: None,
+        }
+    }
+
+    /// Gives the shard the key-log lines read at start and the channel
+    /// that brings later ones.
+    pub fn with_keys(mut self, initial: &[KeyLogLine], keys_in: Receiver<KeyLogLine>) -> Shard {
+        // Lines present at start never age out (a recorded capture's clock
+        // is unrelated to when the file was read); TLS_MAX_KEYS bounds them.
+        for line in initial {
+            self.tls.keys.insert(line.clone(), u64::MAX);
+        }
+        self.keys_in = Some(keys_in);
+        self
+    }
+
+    /// Key-log lines that arrived since the last call, and expiry.
+    fn take_keys(&mut self) {
+        let Some(rx) = &self.keys_in else { return };
+        let now = self.now_ns;
+        let before = self.tls.keys.evicted();
+        for line in rx.try_iter() {
+            self.tls.keys.insert(line, now);
+        }
+        let evicted = self.tls.keys.evicted() - before;
+        // Every shard holds the same keys: shard 0 speaks for all.
+        if evicted > 0 && self.id == 0 {
+            self.stats.add(Counter::TlsKeysEvicted, evicted as u64);
         }
     }
 
@@ -254,6 +311,7 @@ impl Shard {
         let mut last_wall_tick = Instant::now();
         loop {
             self.batch_start = Instant::now();
+            self.take_keys();
             let poll = source.poll_decoded(&mut |p, seg| self.handle_decoded(p, seg));
             if live
                 && (poll == Poll::Idle
@@ -345,7 +403,7 @@ impl Shard {
         let flags = seg.flags;
         let settings = &self.settings;
         let stats = &*self.stats;
-        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
+        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done, &self.tls);
         let conn = self.table.get_mut(slot);
         conn.last_ns = ts_ns;
         if conn.client.is_none() {
@@ -570,7 +628,7 @@ impl Shard {
         let closing = panic_guard::contain(|| {
             let settings = &self.settings;
             let stats = &*self.stats;
-            let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
+            let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done, &self.tls);
             for_each_direction(&mut conn, &mut ctx, |half, deliver| {
                 half.close(ts_ns, stats, deliver)
             });
@@ -595,6 +653,7 @@ impl Shard {
     fn sweep(&mut self) {
         let now = self.now_ns;
         let age = self.settings.flush_age_ns;
+        self.tls.keys.expire(now, crate::tls::KEY_MAX_AGE_NS);
         let mut expired = Vec::new();
         let mut pending = 0usize;
         for slot in self.table.slots() {
@@ -622,7 +681,7 @@ impl Shard {
     fn sweep_one(&mut self, slot: usize, now: u64, age: u64) -> Option<usize> {
         let settings = &self.settings;
         let stats = &*self.stats;
-        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done);
+        let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done, &self.tls);
         let conn = self.table.get_mut(slot);
         for_each_direction(conn, &mut ctx, |half, deliver| {
             half.flush_aged(now, age, stats, deliver)

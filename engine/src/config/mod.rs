@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 
-use units::{parse_bool, parse_duration, parse_int, parse_size};
+use units::{parse_bool, parse_duration, parse_int, parse_path_list, parse_size};
 
 /// The product description's default capture filter: infrastructure hosts
 /// whose traffic is never wanted.
@@ -101,6 +101,7 @@ pub mod heading {
     pub const INPUT: &str = "Input";
     pub const PERFORMANCE: &str = "Performance";
     pub const HTTP: &str = "HTTP";
+    pub const TLS: &str = "TLS";
     pub const OUTPUT: &str = "Output";
     pub const KAFKA: &str = "Kafka";
     pub const MONITORING: &str = "Monitoring";
@@ -208,6 +209,29 @@ pub struct Config {
     /// Cap on a message's head (start line and headers).
     #[arg(long, env = "MAX_HEADER_BYTES", default_value = "64KiB", value_parser = parse_size, help_heading = HTTP)]
     pub max_header_bytes: u64,
+
+    // ---- TLS ---------------------------------------------------------------
+    /// NSS key log files (SSLKEYLOGFILE) to decrypt HTTPS with,
+    /// comma-separated. Each is read at start and followed as it grows or
+    /// is rotated; a file that does not exist yet is waited for. Unset:
+    /// TLS connections are counted, not decrypted.
+    #[arg(long, env = "TLS_KEYLOG_FILE", value_parser = parse_path_list, help_heading = TLS)]
+    pub tls_keylog_file: Option<String>,
+
+    /// How long a TLS connection's encrypted bytes are held while its keys
+    /// have not arrived in a key log (then it is given up: `tls_no_key`).
+    #[arg(long, env = "TLS_KEY_WAIT", default_value = "5s", value_parser = parse_duration, help_heading = TLS)]
+    pub tls_key_wait: Duration,
+
+    /// Most encrypted bytes held per TLS connection while waiting for its keys.
+    #[arg(long, env = "TLS_KEY_WAIT_BYTES", default_value = "256KiB", value_parser = parse_size, help_heading = TLS)]
+    pub tls_key_wait_bytes: u64,
+
+    /// Most key-log entries (connections) each shard keeps; the oldest are
+    /// evicted first (`tls_keys_evicted`). Entries also expire after ten
+    /// minutes: keys are needed only while a handshake is decoded.
+    #[arg(long, env = "TLS_MAX_KEYS", default_value = "100000", value_parser = |s: &str| parse_int::<u32>(s, 1, 100_000_000), help_heading = TLS)]
+    pub tls_max_keys: u32,
 
     // ---- Output ------------------------------------------------------------
     /// Write JSON lines to this file (`-` is stdout). Defaults to stdout when
@@ -536,6 +560,10 @@ impl Config {
             "max_body_bytes" => s = self.max_body_bytes.to_string(),
             "max_header_bytes" => s = self.max_header_bytes.to_string(),
             "output_file" => s = opt(&self.output_file),
+            "tls_keylog_file" => s = opt(&self.tls_keylog_file),
+            "tls_key_wait" => s = dur(&self.tls_key_wait),
+            "tls_key_wait_bytes" => s = self.tls_key_wait_bytes.to_string(),
+            "tls_max_keys" => s = self.tls_max_keys.to_string(),
             "output_kafka_host" => s = opt(&self.output_kafka_host),
             "output_kafka_topic" => s = self.output_kafka_topic.clone(),
             "output_kafka_username" => s = self.output_kafka_username.clone(),

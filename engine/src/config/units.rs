@@ -16,11 +16,22 @@ pub enum FormError {
     Bool,
     #[error("a whole number from {min} to {max}")]
     Int { min: u64, max: u64 },
+    #[error("{PATHS_FORM}")]
+    Paths,
 }
 
 pub const SIZE_FORM: &str = "a size such as 65536, 128KiB, 5mb or 16GiB (binary units)";
 pub const DURATION_FORM: &str = "a duration such as 50ms, 500ms, 5s or 1m";
 pub const BOOL_FORM: &str = "true, false, 1 or 0";
+pub const PATHS_FORM: &str = "file paths separated by commas, none of them empty";
+
+/// Parses a comma-separated list of file paths (kept as given).
+pub fn parse_path_list(s: &str) -> Result<String, FormError> {
+    if s.split(',').any(|p| p.trim().is_empty()) {
+        return Err(FormError::Paths);
+    }
+    Ok(s.to_owned())
+}
 
 /// Parses `128KiB`, `5mb`, `16GiB`, `3MiB` or plain bytes. Every unit is
 /// binary: k/kb/KiB = 1024, m/mb/MiB = 1024², g/gb/GiB = 1024³.

@@ -13,6 +13,7 @@ use super::parser::{
 };
 use super::{Flags, Message, Transaction};
 use crate::http2::H2Conn;
+use crate::tls::{self, conn::Plaintext, TlsConn, TlsContext};
 use crate::stats::{Counter, ShardStats};
 
 /// Pending transactions per connection beyond which the oldest is given up
@@ -28,6 +29,8 @@ pub struct HttpCtx<'a> {
     pub body_reserve: usize,
     /// Completed transactions, to be serialized by the shard.
     pub done: &'a mut Vec<Transaction>,
+    /// The shard's TLS keys and settings.
+    pub tls: &'a TlsContext,
 }
 
 /// Which message of which transaction a parser is filling.
@@ -58,13 +61,41 @@ struct Exchange {
 }
 
 /// Per-connection HTTP state: HTTP/1 parsers and their pairing, until the
-/// connection turns out to be HTTP/2.
+/// connection turns out to be HTTP/2; under either, TLS when the
+/// connection began with a handshake.
 #[derive(Debug)]
 pub struct HttpConn {
     req: MessageParser,
     resp: MessageParser,
     x: Exchange,
     h2: Option<Box<H2Conn>>,
+    tls: Option<Box<TlsConn>>,
+}
+
+/// What a direction's first bytes revealed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    Http1,
+    Http2,
+    Tls,
+}
+
+/// Decrypted bytes into the connection's HTTP state.
+struct TlsSink<'h, 'c, 'd> {
+    http: &'h mut HttpConn,
+    ctx: &'c mut HttpCtx<'d>,
+}
+
+impl Plaintext for TlsSink<'_, '_, '_> {
+    fn data(&mut self, role: Role, bytes: &[u8], ts_ns: u64) {
+        self.http.plain_data(role, bytes, ts_ns, self.ctx);
+    }
+    fn gap(&mut self, role: Role, len: u64, ts_ns: u64) {
+        self.http.plain_gap(role, len, ts_ns, self.ctx);
+    }
+    fn http2(&mut self) {
+        self.http.start_h2(false, self.ctx);
+    }
 }
 
 impl HttpConn {
@@ -77,7 +108,30 @@ impl HttpConn {
                 ..Exchange::default()
             },
             h2: None,
+            tls: None,
         }
+    }
+
+    /// The record's `tls` object: set once the connection decrypts.
+    pub fn tls_info(&self) -> Option<std::sync::Arc<crate::tls::TlsInfo>> {
+        self.tls.as_ref().and_then(|t| t.info())
+    }
+
+    /// Runs `f` on the connection's TLS state with a sink into its HTTP
+    /// state (the TLS state is taken out for the call).
+    fn with_tls(
+        &mut self,
+        ctx: &mut HttpCtx<'_>,
+        f: impl FnOnce(&mut TlsConn, &crate::tls::TlsEnv<'_>, &mut TlsSink<'_, '_, '_>),
+    ) {
+        let Some(mut tls) = self.tls.take() else {
+            return;
+        };
+        let tls_ctx = ctx.tls;
+        let env = tls_ctx.env(ctx.stats);
+        let mut sink = TlsSink { http: self, ctx };
+        f(&mut tls, &env, &mut sink);
+        self.tls = Some(tls);
     }
 
     /// The connection carries HTTP/2 from here on (ALPN `h2` in a TLS
@@ -103,11 +157,26 @@ impl HttpConn {
     /// HTTP/1 message should start, switch the connection to HTTP/2.
     /// Only a piece's start is looked at: a false match inside an HTTP/1
     /// body would cost the connection, a missed one only a piece.
-    fn probe(&mut self, role: Role, data: &[u8], ctx: &mut HttpCtx<'_>) -> bool {
+    fn probe(&mut self, role: Role, data: &[u8], ctx: &mut HttpCtx<'_>) -> Probe {
         // Picked up mid-stream, each piece's start is looked at until HTTP/1
         // finds a message: the first piece may start inside a frame.
         let mid_stream = self.x.sticky.has(Flags::MID_STREAM);
         self.x.probe[role as usize] = mid_stream && self.x.next_seq == 0;
+        if self.tls.is_none() {
+            if tls::conn::starts_tls(role, data) {
+                ctx.stats.inc(Counter::TlsConnections);
+                self.tls = Some(Box::new(TlsConn::new()));
+                // The plaintext, once decrypted, is probed afresh.
+                self.x.probe = [true; 2];
+                return Probe::Tls;
+            }
+            if mid_stream && tls::conn::looks_like_tls_record(data) {
+                ctx.stats.inc(Counter::TlsConnections);
+                ctx.stats.inc(Counter::TlsMidstream);
+                self.tls = Some(Box::new(TlsConn::opaque()));
+                return Probe::Tls;
+            }
+        }
         let preface = role == Role::Request && crate::http2::conn::starts_with_preface(data);
         let http1_start = match role {
             Role::Request => data[0].is_ascii_uppercase(),
@@ -115,9 +184,9 @@ impl HttpConn {
         };
         if preface || (!http1_start && crate::http2::conn::looks_like_frames(data)) {
             self.start_h2(mid_stream && !preface, ctx);
-            return true;
+            return Probe::Http2;
         }
-        false
+        Probe::Http1
     }
 
     /// The connection was picked up without its start: both directions look
@@ -129,7 +198,24 @@ impl HttpConn {
     }
 
     pub fn data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
-        if self.x.probe[role as usize] && !data.is_empty() && self.probe(role, data, ctx) {
+        if self.tls.is_some() {
+            self.with_tls(ctx, |tls, env, sink| tls.data(role, data, ts_ns, env, sink));
+        } else {
+            self.plain_data(role, data, ts_ns, ctx);
+        }
+    }
+
+    /// Bytes as HTTP sees them (decrypted when the connection is TLS).
+    fn plain_data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        let probe = if self.x.probe[role as usize] && !data.is_empty() {
+            self.probe(role, data, ctx)
+        } else {
+            Probe::Http1
+        };
+        if probe == Probe::Tls {
+            return self.data(role, data, ts_ns, ctx);
+        }
+        if probe == Probe::Http2 {
             // Nothing of this direction went to HTTP/1.
         } else if self.h2.is_none() {
             let (parser, mut sink) = self.split(role, ctx, ts_ns);
@@ -188,6 +274,14 @@ impl HttpConn {
     }
 
     pub fn gap(&mut self, role: Role, len: u64, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if self.tls.is_some() {
+            self.with_tls(ctx, |tls, env, sink| tls.gap(role, len, ts_ns, env, sink));
+        } else {
+            self.plain_gap(role, len, ts_ns, ctx);
+        }
+    }
+
+    fn plain_gap(&mut self, role: Role, len: u64, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
         if let Some(h2) = &mut self.h2 {
             h2.gap(role, len, ts_ns, ctx);
             return;
@@ -223,6 +317,8 @@ impl HttpConn {
     /// Emits requests that have waited longer than `max_age_ns` for a
     /// response that has not begun.
     pub fn expire_pending(&mut self, now_ns: u64, max_age_ns: u64, ctx: &mut HttpCtx<'_>) {
+        // Keys that arrived since, or a wait for them that is over.
+        self.with_tls(ctx, |tls, env, sink| tls.poll(now_ns, env, sink));
         if let Some(h2) = &mut self.h2 {
             h2.expire_pending(now_ns, max_age_ns, ctx);
         }
@@ -273,7 +369,8 @@ impl HttpConn {
             .sum();
         let slots = self.x.pending.capacity() * std::mem::size_of::<Transaction>();
         let h2 = self.h2.as_ref().map_or(0, |h2| h2.buffered_bytes());
-        bodies + slots + self.req.buffered_bytes() + self.resp.buffered_bytes() + h2
+        let tls = self.tls.as_ref().map_or(0, |t| t.buffered_bytes());
+        bodies + slots + self.req.buffered_bytes() + self.resp.buffered_bytes() + h2 + tls
     }
 
     pub fn is_tunnel(&self) -> bool {

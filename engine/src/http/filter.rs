@@ -448,6 +448,7 @@ mod tests {
                 max_body: 1 << 20,
                 body_reserve: 4096,
                 done: &mut self.done,
+                tls: crate::tls::TlsContext::none(),
             };
             self.conn.data(role, data, 1, &mut ctx);
         }

@@ -26,6 +26,8 @@ pub struct ConnInfo {
     pub id: u64,
     pub client: Endpoint,
     pub server: Endpoint,
+    /// Set when the connection's HTTP was decrypted from TLS.
+    pub tls: Option<std::sync::Arc<crate::tls::TlsInfo>>,
 }
 
 /// Run-wide values every record carries.
@@ -152,6 +154,11 @@ impl RecordView<'_> {
         w.members(&self.ctx.constant);
         w.key("conn");
         write_conn(&mut w, self.conn);
+        w.key("tls");
+        match &self.conn.tls {
+            Some(tls) => write_tls(&mut w, tls),
+            None => w.null(),
+        }
         if let Some(id) = t.stream_id {
             w.key("stream_id");
             w.u64(id as u64);
@@ -347,6 +354,24 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         w.key("trailers");
         write_headers(w, trailers);
     }
+    w.end_object();
+}
+
+/// The `tls` object: what the handshake said.
+fn write_tls(w: &mut JsonWriter<'_>, tls: &crate::tls::TlsInfo) {
+    let opt = |w: &mut JsonWriter<'_>, v: Option<&str>| match v {
+        Some(s) => w.str(s),
+        None => w.null(),
+    };
+    w.begin_object();
+    w.key("version");
+    opt(w, tls.version);
+    w.key("cipher");
+    opt(w, tls.cipher);
+    w.key("sni");
+    opt(w, tls.sni.as_deref());
+    w.key("alpn");
+    opt(w, tls.alpn.as_deref());
     w.end_object();
 }
 
@@ -576,6 +601,7 @@ mod tests {
             id: 1,
             client: ep,
             server: ep,
+            tls: None,
         };
         let mut line = Vec::new();
         RecordView {

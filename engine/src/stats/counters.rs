@@ -129,6 +129,21 @@ counters! {
     Http2HpackErrors => "http2_hpack_errors", Loss, "HTTP/2 header blocks that could not be decoded (head lost; the decoder resets)";
     Http2StreamsOverCap => "http2_streams_over_cap", Loss, "HTTP/2 streams given up (emitted as they were) because one connection had too many open";
     Http2UnattachedBytes => "http2_unattached_bytes", Activity, "HTTP/2 DATA bytes for streams whose headers were not seen";
+    // TLS
+    TlsConnections => "tls_connections", Activity, "connections that began with a TLS handshake";
+    TlsDecrypting => "tls_decrypting", Activity, "TLS connections whose keys were found (decrypted)";
+    TlsNoKey => "tls_no_key", Loss, "TLS connections not decrypted: no key-log entry within TLS_KEY_WAIT (or the handshake was not captured)";
+    TlsUnsupportedCipher => "tls_unsupported_cipher", Loss, "TLS connections not decrypted: cipher suite or version not supported (CBC, TLS 1.1 and older)";
+    TlsDecryptFailed => "tls_decrypt_failed", Loss, "TLS connections given up: wrong keys, a broken record layer or a loss that could not be resumed";
+    TlsMidstream => "tls_midstream", Loss, "TLS connections seen only after their handshake (cannot be decrypted)";
+    TlsRecordsDecrypted => "tls_records_decrypted", Activity, "TLS records opened";
+    TlsRecordGaps => "tls_record_gaps", Activity, "TLS records lost to capture holes or failing authentication (their transactions carry gap)";
+    TlsRecordInvalid => "tls_record_invalid", Activity, "TLS record headers with a bad type, version or length (the connection is given up: in tls_decrypt_failed)";
+    TlsKeyWaitOverflow => "tls_key_wait_overflow", Activity, "TLS connections that sent more than TLS_KEY_WAIT_BYTES while their keys were awaited (in tls_no_key)";
+    TlsKeylogLines => "tls_keylog_lines", Activity, "key-log lines read";
+    TlsKeylogMalformed => "tls_keylog_malformed", Loss, "key-log lines that could not be parsed (skipped)";
+    TlsKeysEvicted => "tls_keys_evicted", Loss, "key-log entries evicted from a shard's store because TLS_MAX_KEYS was reached";
+    TlsKeysDropped => "tls_keys_dropped", Loss, "key-log lines a shard missed because its key channel was full";
     // Transactions
     Transactions => "transactions", Activity, "request/response pairs emitted";
     TransactionsNoResponse => "transactions_no_response", Activity, "requests emitted without a response";

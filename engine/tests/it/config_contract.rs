@@ -67,6 +67,15 @@ const CASES: &[Case] = &[
     case("HEAP_LIMIT", "8GiB", "8589934592", Some("8 gigs")),
     case("MAX_BODY_BYTES", "3MiB", "3145728", Some("3.5MiB")),
     case("MAX_HEADER_BYTES", "64KiB", "65536", Some("12")),
+    case(
+        "TLS_KEYLOG_FILE",
+        "/run/keys/a.log,/run/keys/b.log",
+        "/run/keys/a.log,/run/keys/b.log",
+        Some("a.log,,b.log"),
+    ),
+    case("TLS_KEY_WAIT", "2s", "2s", Some("later")),
+    case("TLS_KEY_WAIT_BYTES", "1MiB", "1048576", Some("lots")),
+    case("TLS_MAX_KEYS", "5000", "5000", Some("0")),
     case("OUTPUT_FILE", "/tmp/out.jsonl", "/tmp/out.jsonl", None),
     case(
         "OUTPUT_KAFKA_HOST",

@@ -30,6 +30,7 @@ impl Conn {
             max_body: self.max_body,
             body_reserve: 4096,
             done: &mut self.done,
+            tls: crate::tls::TlsContext::none(),
         };
         f(&mut self.http, &mut ctx)
     }
@@ -282,6 +283,7 @@ fn records_serialize_as_json() {
         id: 1,
         client: ep,
         server: ep,
+        tls: None,
     };
     for t in &c.done {
         let mut line = Vec::new();

@@ -32,6 +32,7 @@ impl Conn {
             max_body: 1 << 20,
             body_reserve: 4096,
             done: &mut self.done,
+            tls: crate::tls::TlsContext::none(),
         };
         f(&mut self.http, &mut ctx)
     }

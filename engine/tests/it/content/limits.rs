@@ -36,6 +36,7 @@ impl Conn {
                 max_body: self.max_body,
                 body_reserve: self.reserve,
                 done: &mut self.done,
+                tls: httpcap::tls::TlsContext::none(),
             };
             self.http.data(role, chunk, 1, &mut ctx);
         }

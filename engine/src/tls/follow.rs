@@ -1,0 +1,210 @@
+//! Key-log files followed as they grow: read whole at start, then polled
+//! for new lines (like `tail -F`: a file that is replaced or truncated is
+//! read again from its start, one that does not exist yet is waited for).
+//! New lines go to every shard over a bounded channel each; key material
+//! is never logged.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam::channel::{Sender, TrySendError};
+
+use super::keylog::{parse_line, KeyLogLine};
+use crate::stats::{Counter, ShardStats};
+
+/// Longest line kept while waiting for its end; longer ones are malformed.
+const MAX_LINE: usize = 1024;
+
+/// How often the files are looked at.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// One followed file.
+#[derive(Debug)]
+pub struct Followed {
+    path: PathBuf,
+    file: Option<File>,
+    inode: u64,
+    offset: u64,
+    /// The start of a line whose end has not been written yet.
+    partial: Vec<u8>,
+    /// Bytes of an overlong line still to skip up to its newline.
+    skipping: bool,
+}
+
+impl Followed {
+    pub fn new(path: impl Into<PathBuf>) -> Followed {
+        Followed {
+            path: path.into(),
+            file: None,
+            inode: 0,
+            offset: 0,
+            partial: Vec::new(),
+            skipping: false,
+        }
+    }
+
+    /// Reads what was appended since the last call; each complete line is
+    /// parsed and handed to `each`; malformed ones are counted.
+    pub fn poll(&mut self, stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return; // not there (yet, or any more)
+        };
+        if self.file.is_none() || meta.ino() != self.inode || meta.len() < self.offset {
+            // New, replaced or truncated: from the start.
+            let Ok(file) = File::open(&self.path) else {
+                return;
+            };
+            self.file = Some(file);
+            self.inode = meta.ino();
+            self.offset = 0;
+            self.partial.clear();
+            self.skipping = false;
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if meta.len() == self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match file.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            self.offset += n as u64;
+            self.lines(&chunk[..n], stats, each);
+        }
+    }
+
+    fn lines(&mut self, mut data: &[u8], stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
+        while let Some(nl) = memchr::memchr(b'\n', data) {
+            let (line, rest) = data.split_at(nl);
+            data = &rest[1..];
+            if std::mem::take(&mut self.skipping) {
+                continue;
+            }
+            if self.partial.is_empty() {
+                Self::line(line, stats, each);
+            } else {
+                self.partial.extend_from_slice(line);
+                let whole = std::mem::take(&mut self.partial);
+                Self::line(&whole, stats, each);
+            }
+        }
+        if self.skipping {
+            return;
+        }
+        if self.partial.len() + data.len() > MAX_LINE {
+            stats.add_shared(Counter::TlsKeylogMalformed, 1);
+            self.partial.clear();
+            self.skipping = true;
+            return;
+        }
+        self.partial.extend_from_slice(data);
+    }
+
+    fn line(line: &[u8], stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
+        match parse_line(line) {
+            Ok(Some(l)) => {
+                stats.add_shared(Counter::TlsKeylogLines, 1);
+                each(l);
+            }
+            Ok(None) => {}
+            Err(_) => stats.add_shared(Counter::TlsKeylogMalformed, 1),
+        }
+    }
+}
+
+/// The files of `TLS_KEYLOG_FILE`.
+pub fn files(list: &str) -> Vec<Followed> {
+    list.split(',').map(|p| Followed::new(p.trim())).collect()
+}
+
+/// Reads every file once: the lines present at start.
+pub fn read_all(files: &mut [Followed], stats: &ShardStats) -> Vec<KeyLogLine> {
+    let mut lines = Vec::new();
+    for f in files.iter_mut() {
+        f.poll(stats, &mut |l| lines.push(l));
+    }
+    lines
+}
+
+/// Follows the files until `stop`, handing each new line to every shard.
+/// A shard whose channel is full loses the line (`tls_keys_dropped`).
+pub fn spawn(
+    mut files: Vec<Followed>,
+    shards: Vec<Sender<KeyLogLine>>,
+    stats: Arc<ShardStats>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("httpcap-keylog".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for f in files.iter_mut() {
+                    f.poll(&stats, &mut |line| {
+                        for tx in &shards {
+                            if let Err(TrySendError::Full(_)) = tx.try_send(line.clone()) {
+                                stats.add_shared(Counter::TlsKeysDropped, 1);
+                            }
+                        }
+                    });
+                }
+                std::thread::sleep(POLL);
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const LINE: &str = "CLIENT_RANDOM 0101010101010101010101010101010101010101010101010101010101010101 \
+        0202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202\n";
+
+    #[test]
+    fn follows_growth_partial_lines_truncation_and_rotation() {
+        let dir = std::env::temp_dir().join(format!("httpcap-keylog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.log");
+        let _ = std::fs::remove_file(&path);
+        let stats = ShardStats::default();
+        let mut f = Followed::new(&path);
+        let mut got = 0;
+        let mut count = |_: KeyLogLine| got += 1;
+        f.poll(&stats, &mut count); // not there yet
+        let mut w = std::fs::File::create(&path).unwrap();
+        w.write_all(LINE.as_bytes()).unwrap();
+        w.write_all(&LINE.as_bytes()[..40]).unwrap();
+        f.poll(&stats, &mut count);
+        w.write_all(&LINE.as_bytes()[40..]).unwrap();
+        w.write_all(b"# a comment\ngarbage line\n").unwrap();
+        f.poll(&stats, &mut count);
+        // Truncated and rewritten: read again from the start.
+        let mut w = std::fs::File::create(&path).unwrap();
+        w.write_all(LINE.as_bytes()).unwrap();
+        f.poll(&stats, &mut count);
+        // Replaced by another file (rotation).
+        let moved = dir.join("keys.log.1");
+        std::fs::rename(&path, &moved).unwrap();
+        std::fs::write(&path, format!("{LINE}{LINE}")).unwrap();
+        f.poll(&stats, &mut count);
+        // An overlong line is skipped up to its end.
+        let mut w = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        w.write_all(&vec![b'x'; 5000]).unwrap();
+        f.poll(&stats, &mut count);
+        w.write_all(format!("\n{LINE}").as_bytes()).unwrap();
+        f.poll(&stats, &mut count);
+        drop(count);
+        assert_eq!(got, 6);
+        assert_eq!(stats.get(Counter::TlsKeylogMalformed), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

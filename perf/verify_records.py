@@ -6,7 +6,14 @@ in order, with the same method, target, host, status and request body size. Resp
 compared for identity-encoded responses only (gzip bodies are reported
 decoded or not depending on the engine's decoding support).
 
-usage: verify_records.py TRUTH_LINES RECORDS_JSONL
+HTTP/2 truth lines (httpcap-loadgen --http2) carry the stream id: records
+are then matched by stream_id rather than by their order on the connection,
+and the host is the request's :authority.
+
+With --all, static transactions are expected too (httpcap run with its
+filters off).
+
+usage: verify_records.py [--all] TRUTH_LINES RECORDS_JSONL
 """
 import collections
 import json
@@ -18,16 +25,17 @@ def sockaddr(ip, port):
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def main(truth_path, records_path):
-    # Per connection, the non-static transactions in order.
+def main(truth_path, records_path, everything=False):
+    # Per connection, the (non-static) transactions in order, or by stream.
     want = collections.defaultdict(list)
     for line in open(truth_path, encoding="utf-8"):
         t = json.loads(line)
-        if t["static"]:
+        if t["static"] and not everything:
             continue
         resp = t["response_body"] if not t["gzip"] and t["method"] != "HEAD" else None
         want[(t["client"], t["server"])].append(
-            (t["method"], t["path"], t["host"], t["status"], t["request_body"], resp))
+            (t.get("stream", 0), t["method"], t["path"], t["host"], t["status"],
+             t["request_body"], resp))
 
     got = collections.defaultdict(list)
     problems = []
@@ -39,7 +47,9 @@ def main(truth_path, records_path):
             continue
         position = int(r["id"].rsplit("-", 1)[1])
         conn = (sockaddr(c["client_ip"], c["client_port"]), sockaddr(c["server_ip"], c["server_port"]))
-        got[conn].append((position, rq["method"], rq["target"], rq["headers"].get("host"),
+        stream = r.get("stream_id") or 0
+        host = rq["headers"].get("host") if not stream else rq["headers"].get(":authority")
+        got[conn].append(((stream, position), stream, rq["method"], rq["target"], host,
                           rs["status"], rq["body_size"], rs["body_size"]))
 
     matched = 0
@@ -48,8 +58,8 @@ def main(truth_path, records_path):
         if len(records) != len(expected):
             problems.append(f"{conn}: {len(records)} records, expected {len(expected)}")
             continue
-        for e, g in zip(expected, records):
-            same = e[:5] == g[:5] and (e[5] is None or e[5] == g[5])
+        for e, g in zip(sorted(expected, key=lambda e: e[0]), records):
+            same = e[:6] == g[:6] and (e[6] is None or e[6] == g[6])
             if same:
                 matched += 1
             else:
@@ -58,13 +68,17 @@ def main(truth_path, records_path):
         problems.append(f"{conn}: {len(records)} records on a connection with none expected")
 
     total = sum(len(v) for v in want.values())
-    print(f"verify: {matched} of {total} non-static transactions match; {len(problems)} problems")
+    kind = "" if everything else "non-static "
+    print(f"verify: {matched} of {total} {kind}transactions match; {len(problems)} problems")
     for p in problems[:10]:
         print("  " + p)
     return 0 if not problems and matched == total else 1
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    everything = "--all" in args
+    args = [a for a in args if a != "--all"]
+    if len(args) != 2:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(args[0], args[1], everything))

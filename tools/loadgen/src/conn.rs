@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use crate::content::Client;
 use crate::frame::{build, Endpoint, Segment, Wrapping, ACK, FIN, PSH, SYN};
+use crate::h2::Encoder;
 use crate::rng::Rng;
 
 /// Frames waiting to be written, stored back to back in one buffer.
@@ -31,6 +32,22 @@ impl Queue {
             self.bytes.clear();
         }
     }
+}
+
+/// An h2c connection's protocol state: one HPACK encoder per direction
+/// and where the connection is in its life.
+#[derive(Default)]
+pub struct H2State {
+    pub client: Encoder,
+    pub server: Encoder,
+    /// The last stream id opened (client streams are odd).
+    pub last_stream: u32,
+    /// Preface and SETTINGS exchanged.
+    pub started: bool,
+    /// The client has acknowledged the server's SETTINGS.
+    pub acked: bool,
+    /// GOAWAY sent; the TCP teardown comes next.
+    pub goaway: bool,
 }
 
 /// Network trouble applied to data segments: duplicates (a retransmission
@@ -66,6 +83,8 @@ pub struct Conn {
     pub open: bool,
     pub closed: bool,
     pub queue: Queue,
+    /// HTTP/2 state when the connection speaks h2c.
+    pub h2: Option<H2State>,
     c_seq: u32,
     s_seq: u32,
     c_ip_id: u16,
@@ -107,6 +126,7 @@ impl Conn {
             open: false,
             closed: false,
             queue: Queue::default(),
+            h2: None,
             c_seq,
             s_seq,
             c_ip_id,

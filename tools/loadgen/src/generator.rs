@@ -13,6 +13,7 @@ use pcap_file::{DataLink, Endianness, TsResolution};
 use crate::conn::{Conn, Impairments, Side};
 use crate::content::{Client, Content};
 use crate::frame::{Endpoint, Wrapping};
+use crate::h2;
 use crate::params::{ppm, Params};
 use crate::rng::Rng;
 use crate::truth::{write_line, Truth};
@@ -43,6 +44,7 @@ struct State {
     resp: Vec<u8>,
     imp: Impairments,
     leave_open: bool,
+    h2_concurrent: u32,
 }
 
 /// Writes the capture for `p` to `out` and, if given, one truth line per
@@ -89,6 +91,7 @@ pub fn generate<W: Write>(
             reordered: 0,
         },
         leave_open: p.leave_open,
+        h2_concurrent: p.h2_concurrent_streams.max(1),
     };
     let mean_gap = 1_000_000_000 / p.pps.max(1);
     let planned_conns = p.connections.map(|c| c.clamp(1, p.transactions.max(1)));
@@ -103,6 +106,10 @@ pub fn generate<W: Write>(
         while active.len() < p.concurrency.max(1) && unassigned > 0 {
             let depth = match planned_conns {
                 Some(m) => p.transactions / m + u64::from(next_id < p.transactions % m),
+                None if p.http2 => {
+                    let lo = u64::from(p.h2_min_streams.max(1));
+                    opener.range(lo, u64::from(p.h2_max_streams).max(lo))
+                }
                 None => opener.range(1, p.keepalive.max(1) as u64),
             }
             .min(unassigned);
@@ -110,8 +117,13 @@ pub fn generate<W: Write>(
             let pipelined = opener.chance_ppm(pipeline_ppm);
             // IPIP carries IPv4 only, so tunnelled captures stay IPv4.
             let v6 = opener.chance_ppm(ipv6_ppm) && !p.ipip;
+            let pipelined = pipelined && !p.http2;
             let mut conn = open(&mut opener, next_id, depth as u32, pipelined, v6);
             conn.server_closes = !conn.pipelined && opener.chance_ppm(close_ppm) && !p.leave_open;
+            if p.http2 {
+                conn.h2 = Some(Default::default());
+                st.truth.http2_connections += 1;
+            }
             active.push(conn);
             next_id += 1;
         }
@@ -198,6 +210,9 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         conn.handshake(&st.wrap, now_ms);
         return Ok(());
     }
+    if conn.h2.is_some() {
+        return advance_h2(st, conn, lines, now_ms);
+    }
     if conn.remaining == 0 && st.leave_open {
         // Idle from here on: the capture ends with the connection tracked.
         conn.closed = true;
@@ -232,13 +247,111 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
             &mut st.req,
             &mut st.resp,
         );
-        st.truth.count(&info, group > 1);
+        st.truth.count(&info, group > 1, false);
         if let Some(out) = lines.as_mut() {
             let client = std::net::SocketAddr::new(conn.client.ip, conn.client.port).to_string();
             let server = std::net::SocketAddr::new(conn.server.ip, conn.server.port).to_string();
-            write_line(out, conn.id, &client, &server, &info, group > 1)?;
+            write_line(out, conn.id, &client, &server, &info, group > 1, None)?;
         }
     }
+    st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
+    conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
+    conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);
+    Ok(())
+}
+
+/// The h2c counterpart of [`advance`]: after the TCP handshake, the
+/// preface and SETTINGS exchange; then rounds of 1..=`h2_concurrent`
+/// streams whose frames interleave (the client's in stream order, the
+/// server's in a random order); then GOAWAY from the closing side and the
+/// TCP teardown.
+fn advance_h2(
+    st: &mut State,
+    conn: &mut Conn,
+    lines: &mut Option<&mut dyn Write>,
+    now_ms: u32,
+) -> io::Result<()> {
+    let h2s = conn.h2.as_mut().expect("an h2c connection");
+    st.req.clear();
+    st.resp.clear();
+    if !h2s.started {
+        h2s.started = true;
+        h2::client_preface(&mut st.req);
+        h2::server_preface(&mut st.resp);
+        st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
+        conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
+        conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);
+        return Ok(());
+    }
+    if conn.remaining == 0 && st.leave_open {
+        conn.closed = true;
+        st.truth.left_open_connections += 1;
+        return Ok(());
+    }
+    let closer = if conn.server_closes {
+        Side::Server
+    } else {
+        Side::Client
+    };
+    if conn.remaining == 0 && h2s.goaway {
+        conn.teardown(&st.wrap, closer, now_ms);
+        return Ok(());
+    }
+    if conn.remaining == 0 {
+        h2s.goaway = true;
+        // A server names the last stream it handled; a client, the last
+        // stream the server may have pushed (none).
+        let last = if closer == Side::Server {
+            h2s.last_stream
+        } else {
+            0
+        };
+        h2::goaway(&mut st.req, last);
+        st.truth.tcp_payload_bytes += st.req.len() as u64;
+        conn.flight(&st.wrap, &mut st.imp, closer, &st.req, now_ms);
+        return Ok(());
+    }
+    let group = conn
+        .rng
+        .range(1, u64::from(conn.remaining.min(st.h2_concurrent))) as u32;
+    if !h2s.acked {
+        h2s.acked = true;
+        h2::settings_ack(&mut st.req);
+    }
+    let secs = st.now_ns / 1_000_000_000;
+    let mut client_frames = Vec::with_capacity(group as usize);
+    let mut exchanges = Vec::with_capacity(group as usize);
+    for _ in 0..group {
+        conn.remaining -= 1;
+        let (mut req, mut resp) = (Vec::new(), Vec::new());
+        let mut info =
+            st.content
+                .exchange(&mut conn.rng, &conn.who, secs, false, &mut req, &mut resp);
+        h2s.last_stream += if h2s.last_stream == 0 { 1 } else { 2 };
+        let id = h2s.last_stream;
+        // Requests go out in stream order, so they are encoded in it.
+        client_frames.push(h2::request(id, &mut h2s.client, &req));
+        // No chunked framing on the wire: the chunks became DATA frames.
+        info.chunked = false;
+        st.truth.count(&info, false, true);
+        if let Some(out) = lines.as_mut() {
+            let client = std::net::SocketAddr::new(conn.client.ip, conn.client.port).to_string();
+            let server = std::net::SocketAddr::new(conn.server.ip, conn.server.port).to_string();
+            write_line(out, conn.id, &client, &server, &info, false, Some(id))?;
+        }
+        exchanges.push((id, resp, info.method == "HEAD"));
+    }
+    let in_order: Vec<usize> = (0..group as usize).collect();
+    h2::interleave(client_frames, &in_order, &mut st.req);
+    // The server answers in its own order; its header blocks are encoded
+    // in that order, the order they go on the wire.
+    let order = h2::shuffled(&mut conn.rng, group as usize);
+    let mut server_frames = vec![Vec::new(); group as usize];
+    for &i in &order {
+        let (id, resp, head) = &exchanges[i];
+        server_frames[i] = h2::response(*id, &mut h2s.server, resp, *head);
+    }
+    h2::interleave(server_frames, &order, &mut st.resp);
     st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
     conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
     conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);

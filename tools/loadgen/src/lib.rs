@@ -1,4 +1,4 @@
-//! Deterministic pcap generator of HTTP/1.1 API traffic, with ground truth,
+//! Deterministic pcap generator of HTTP/1.1 or HTTP/2 (h2c) API traffic, with ground truth,
 //! for httpcap's tests and benchmarks.
 
 pub mod conn;
@@ -6,6 +6,7 @@ pub mod content;
 pub mod dist;
 pub mod frame;
 pub mod generator;
+pub mod h2;
 pub mod params;
 pub mod rng;
 pub mod truth;

@@ -14,7 +14,7 @@ use httpcap_loadgen::{generate, Params};
 #[command(
     name = "httpcap-loadgen",
     version,
-    about = "Writes deterministic pcaps of HTTP/1.1 API traffic with ground truth"
+    about = "Writes deterministic pcaps of HTTP/1.1 or HTTP/2 (h2c) API traffic with ground truth"
 )]
 struct Cli {
     /// Capture to write; the truth goes to <output>.truth.json.

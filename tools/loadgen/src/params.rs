@@ -78,6 +78,21 @@ pub struct Params {
     /// Leave out the TCP timestamps option.
     #[arg(long)]
     pub no_tcp_timestamps: bool,
+    /// HTTP/2 over cleartext TCP with prior knowledge (h2c) instead of
+    /// HTTP/1.1: the same exchanges, as streams multiplexed on each
+    /// connection, HPACK with the dynamic table.
+    #[arg(long)]
+    pub http2: bool,
+    /// With --http2 and without --connections: streams per connection,
+    /// uniform between these two (inclusive).
+    #[arg(long, default_value_t = 10)]
+    pub h2_min_streams: u32,
+    #[arg(long, default_value_t = 50)]
+    pub h2_max_streams: u32,
+    /// With --http2: the most streams a client opens at once; each round
+    /// opens 1..=this many, whose frames interleave in both directions.
+    #[arg(long, default_value_t = 8)]
+    pub h2_concurrent_streams: u32,
     /// Mean packets per second, which spaces the capture timestamps.
     #[arg(long, default_value_t = 200_000)]
     pub pps: u64,

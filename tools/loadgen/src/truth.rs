@@ -25,6 +25,9 @@ pub struct Truth {
     pub error_responses: u64,
     pub retransmitted_segments: u64,
     pub reordered_segments: u64,
+    /// Transactions sent as HTTP/2 streams (--http2), and their connections.
+    pub http2_transactions: u64,
+    pub http2_connections: u64,
     /// Connections never closed (`--leave-open`).
     pub left_open_connections: u64,
     pub first_ts_ns: u64,
@@ -32,8 +35,9 @@ pub struct Truth {
 }
 
 impl Truth {
-    pub fn count(&mut self, t: &TxnInfo, pipelined: bool) {
+    pub fn count(&mut self, t: &TxnInfo, pipelined: bool, http2: bool) {
         self.transactions += 1;
+        self.http2_transactions += u64::from(http2);
         if t.is_static {
             self.static_transactions += 1;
         } else {
@@ -47,7 +51,7 @@ impl Truth {
     }
 
     pub fn write_json(&self, mut out: impl Write) -> io::Result<()> {
-        let fields: [(&str, u64); 18] = [
+        let fields: [(&str, u64); 20] = [
             ("seed", self.seed),
             ("transactions", self.transactions),
             ("non_static_transactions", self.non_static_transactions),
@@ -64,6 +68,8 @@ impl Truth {
             ("retransmitted_segments", self.retransmitted_segments),
             ("reordered_segments", self.reordered_segments),
             ("left_open_connections", self.left_open_connections),
+            ("http2_transactions", self.http2_transactions),
+            ("http2_connections", self.http2_connections),
             ("first_ts_ns", self.first_ts_ns),
             ("last_ts_ns", self.last_ts_ns),
         ];
@@ -76,7 +82,9 @@ impl Truth {
     }
 }
 
-/// One line of the optional per-transaction truth (JSON lines).
+/// One line of the optional per-transaction truth (JSON lines); `stream`
+/// is the HTTP/2 stream id.
+#[allow(clippy::too_many_arguments)]
 pub fn write_line(
     out: &mut impl Write,
     conn: u64,
@@ -84,8 +92,13 @@ pub fn write_line(
     server: &str,
     t: &TxnInfo,
     pipelined: bool,
+    stream: Option<u32>,
 ) -> io::Result<()> {
-    write!(out, "{{\"conn\":{conn},\"client\":\"{client}\",\"server\":\"{server}\",\"method\":\"{}\",\"host\":\"{}\",\"path\":\"", t.method, t.host)?;
+    write!(out, "{{\"conn\":{conn},")?;
+    if let Some(id) = stream {
+        write!(out, "\"stream\":{id},")?;
+    }
+    write!(out, "\"client\":\"{client}\",\"server\":\"{server}\",\"method\":\"{}\",\"host\":\"{}\",\"path\":\"", t.method, t.host)?;
     for &b in t.path.as_bytes() {
         if b == b'"' || b == b'\\' {
             out.write_all(b"\\")?;

@@ -692,3 +692,6 @@ impl TlsConn {
         rest
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,409 @@
+//! TLS connections made up here, sealed with ring under secrets a key log
+//! names, and driven through `HttpConn` as the shard drives them.
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+
+use crate::http::filter::Filters;
+use crate::http::parser::Role;
+use crate::http::{HttpConn, HttpCtx, Transaction};
+use crate::stats::{Counter, ShardStats};
+use crate::tls::keylog::parse_line;
+use crate::tls::schedule::{self, TrafficKeys};
+use crate::tls::suite;
+use crate::tls::TlsContext;
+
+const CLIENT_RANDOM: [u8; 32] = [0x11; 32];
+const SERVER_RANDOM: [u8; 32] = [0x22; 32];
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn u24(n: usize) -> [u8; 3] {
+    [(n >> 16) as u8, (n >> 8) as u8, n as u8]
+}
+
+fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend(u24(body.len()));
+    m.extend_from_slice(body);
+    m
+}
+
+fn record(ty: u8, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, 3];
+    r.extend((payload.len() as u16).to_be_bytes());
+    r.extend_from_slice(payload);
+    r
+}
+
+fn ext(kind: u16, body: &[u8]) -> Vec<u8> {
+    let mut e = kind.to_be_bytes().to_vec();
+    e.extend((body.len() as u16).to_be_bytes());
+    e.extend_from_slice(body);
+    e
+}
+
+fn alpn(protocol: &str) -> Vec<u8> {
+    let mut list = vec![protocol.len() as u8];
+    list.extend_from_slice(protocol.as_bytes());
+    let mut body = (list.len() as u16).to_be_bytes().to_vec();
+    body.extend(list);
+    ext(16, &body)
+}
+
+fn client_hello(cipher: u16) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend(CLIENT_RANDOM);
+    b.push(0); // session id
+    b.extend(2u16.to_be_bytes());
+    b.extend(cipher.to_be_bytes());
+    b.extend([1, 0]); // compression: null
+    let name = b"api.test";
+    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+    sni.push(0);
+    sni.extend((name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    let mut exts = ext(0, &sni);
+    exts.extend(alpn("http/1.1"));
+    exts.extend(ext(43, &[2, 3, 4]));
+    b.extend((exts.len() as u16).to_be_bytes());
+    b.extend(exts);
+    record(22, &handshake(1, &b))
+}
+
+fn server_hello(cipher: u16, tls13: bool) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend(SERVER_RANDOM);
+    b.push(0);
+    b.extend(cipher.to_be_bytes());
+    b.push(0);
+    let exts = if tls13 {
+        ext(43, &[3, 4])
+    } else {
+        alpn("http/1.1")
+    };
+    b.extend((exts.len() as u16).to_be_bytes());
+    b.extend(exts);
+    record(22, &handshake(2, &b))
+}
+
+/// One direction's sealing state.
+struct Sealer {
+    key: LessSafeKey,
+    iv: [u8; 12],
+    seq: u64,
+    tls13: bool,
+}
+
+impl Sealer {
+    fn new(keys: &TrafficKeys, tls13: bool) -> Sealer {
+        let mut iv = [0u8; 12];
+        iv[..keys.iv().len()].copy_from_slice(keys.iv());
+        Sealer {
+            key: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, keys.key()).unwrap()),
+            iv,
+            seq: 0,
+            tls13,
+        }
+    }
+
+    fn seal(&mut self, inner: u8, plain: &[u8]) -> Vec<u8> {
+        let seq = self.seq;
+        self.seq += 1;
+        if self.tls13 {
+            let mut data = plain.to_vec();
+            data.push(inner);
+            data.extend([0, 0]); // padding
+            let mut nonce = self.iv;
+            for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                *n ^= s;
+            }
+            let header = [23, 3, 3, 0, 0];
+            let len = (data.len() + 16) as u16;
+            let header = [header[0], header[1], header[2], (len >> 8) as u8, len as u8];
+            let tag = self
+                .key
+                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(header), &mut data)
+                .unwrap();
+            data.extend_from_slice(tag.as_ref());
+            record(23, &data)
+        } else {
+            // TLS 1.2 GCM: salt || explicit nonce (the sequence number).
+            let mut nonce = [0u8; 12];
+            nonce[..4].copy_from_slice(&self.iv[..4]);
+            nonce[4..].copy_from_slice(&seq.to_be_bytes());
+            let mut aad = seq.to_be_bytes().to_vec();
+            aad.extend([inner, 3, 3]);
+            aad.extend((plain.len() as u16).to_be_bytes());
+            let mut data = plain.to_vec();
+            let tag = self
+                .key
+                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut data)
+                .unwrap();
+            let mut payload = seq.to_be_bytes().to_vec();
+            payload.extend(data);
+            payload.extend_from_slice(tag.as_ref());
+            record(inner, &payload)
+        }
+    }
+}
+
+struct Conn {
+    http: HttpConn,
+    stats: ShardStats,
+    filters: Filters,
+    done: Vec<Transaction>,
+    tls: TlsContext,
+}
+
+impl Conn {
+    fn new() -> Conn {
+        Conn {
+            http: HttpConn::new(16 * 1024),
+            stats: ShardStats::default(),
+            filters: Filters::none(),
+            done: Vec::new(),
+            tls: TlsContext::new(100, 5_000_000_000, 1 << 20),
+        }
+    }
+
+    fn key(&mut self, label: &str, secret: &[u8]) {
+        let line = format!("{label} {} {}", hex(&CLIENT_RANDOM), hex(secret));
+        let line = parse_line(line.as_bytes()).unwrap().unwrap();
+        self.tls.keys.insert(line, 1);
+    }
+
+    fn with<R>(&mut self, f: impl FnOnce(&mut HttpConn, &mut HttpCtx<'_>) -> R) -> R {
+        let mut ctx = HttpCtx {
+            stats: &self.stats,
+            filters: &self.filters,
+            max_body: 1 << 20,
+            body_reserve: 4096,
+            done: &mut self.done,
+            tls: &self.tls,
+        };
+        f(&mut self.http, &mut ctx)
+    }
+
+    fn send(&mut self, role: Role, b: &[u8]) {
+        self.with(|h, c| h.data(role, b, 10, c));
+    }
+
+    fn sweep(&mut self, now_ns: u64) {
+        self.with(|h, c| h.expire_pending(now_ns, u64::MAX, c));
+    }
+
+    fn count(&self, c: Counter) -> u64 {
+        self.stats.get(c)
+    }
+
+    fn summary(&self) -> Vec<String> {
+        self.done
+            .iter()
+            .map(|t| {
+                let rq = t.request.as_ref().map_or("-".into(), |m| {
+                    format!("{} {}", m.head.method(), m.head.target())
+                });
+                let rs = t.response.as_ref().map_or("-".into(), |m| {
+                    format!("{} {}", m.head.status(), String::from_utf8_lossy(&m.body))
+                });
+                format!("{rq} -> {rs}")
+            })
+            .collect()
+    }
+}
+
+const REQUEST: &[u8] = b"GET /secret?x=1 HTTP/1.1\r\nHost: api.test\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+/// A TLS 1.3 conversation: (client bytes, server bytes) in sending order,
+/// and the key-log lines that open it.
+fn tls13() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(&'static str, Vec<u8>)>) {
+    let s = suite::lookup(0x1301).unwrap();
+    let secrets = [[0x31u8; 32], [0x32; 32], [0x33; 32], [0x34; 32]];
+    let keys = |sec: &[u8]| schedule::traffic_keys(&s, sec).unwrap();
+    let (mut c_hs, mut s_hs) = (Sealer::new(&keys(&secrets[0]), true), Sealer::new(&keys(&secrets[1]), true));
+    let (mut c_app, mut s_app) = (Sealer::new(&keys(&secrets[2]), true), Sealer::new(&keys(&secrets[3]), true));
+    let mut ee_body = Vec::new();
+    let exts = alpn("http/1.1");
+    ee_body.extend((exts.len() as u16).to_be_bytes());
+    ee_body.extend(exts);
+    let mut flight = handshake(8, &ee_body);
+    flight.extend(handshake(20, &[0x55; 32]));
+    let server = vec![
+        server_hello(0x1301, true),
+        s_hs.seal(22, &flight),
+        s_app.seal(22, &handshake(4, &[0; 12])), // NewSessionTicket
+        s_app.seal(23, RESPONSE),
+    ];
+    let client = vec![
+        client_hello(0x1301),
+        [record(20, &[1]), c_hs.seal(22, &handshake(20, &[0x66; 32]))].concat(),
+        c_app.seal(23, REQUEST),
+    ];
+    let lines = vec![
+        ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", secrets[0].to_vec()),
+        ("SERVER_HANDSHAKE_TRAFFIC_SECRET", secrets[1].to_vec()),
+        ("CLIENT_TRAFFIC_SECRET_0", secrets[2].to_vec()),
+        ("SERVER_TRAFFIC_SECRET_0", secrets[3].to_vec()),
+    ];
+    (client, server, lines)
+}
+
+/// Plays a conversation in the order a real one happens.
+fn play(c: &mut Conn, client: &[Vec<u8>], server: &[Vec<u8>]) {
+    c.send(Role::Request, &client[0]);
+    c.send(Role::Response, &[server[0].clone(), server[1].clone()].concat());
+    c.send(Role::Request, &client[1]);
+    c.send(Role::Request, &client[2]);
+    for s in &server[2..] {
+        c.send(Role::Response, s);
+    }
+}
+
+#[test]
+fn tls13_with_keys_is_decrypted_and_described() {
+    let (client, server, lines) = tls13();
+    let mut c = Conn::new();
+    for (label, secret) in &lines {
+        c.key(label, secret);
+    }
+    play(&mut c, &client, &server);
+    assert_eq!(c.summary(), ["GET /secret?x=1 -> 200 hello"]);
+    let info = c.http.tls_info().unwrap();
+    assert_eq!(info.version, Some("TLS 1.3"));
+    assert_eq!(info.cipher, Some("TLS_AES_128_GCM_SHA256"));
+    assert_eq!(info.sni.as_deref(), Some("api.test"));
+    assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
+    assert_eq!(c.count(Counter::TlsDecrypting), 1);
+    assert_eq!(c.count(Counter::TlsDecryptFailed), 0);
+}
+
+#[test]
+fn tls13_bytes_in_pieces_of_any_size() {
+    let (client, server, lines) = tls13();
+    for n in [1, 3, 5, 7, 100] {
+        let mut c = Conn::new();
+        for (label, secret) in &lines {
+            c.key(label, secret);
+        }
+        let split = |v: &[Vec<u8>]| v.iter().map(|r| r.chunks(n).map(<[u8]>::to_vec).collect::<Vec<_>>()).collect::<Vec<_>>();
+        let (cp, sp) = (split(&client), split(&server));
+        let mut feed = |role, pieces: &[Vec<u8>]| {
+            for p in pieces {
+                c.send(role, p);
+            }
+        };
+        feed(Role::Request, &cp[0]);
+        feed(Role::Response, &sp[0]);
+        feed(Role::Response, &sp[1]);
+        feed(Role::Request, &cp[1]);
+        feed(Role::Request, &cp[2]);
+        feed(Role::Response, &sp[2]);
+        feed(Role::Response, &sp[3]);
+        assert_eq!(c.summary(), ["GET /secret?x=1 -> 200 hello"], "pieces of {n}");
+    }
+}
+
+#[test]
+fn keys_that_arrive_late_still_decrypt() {
+    let (client, server, lines) = tls13();
+    let mut c = Conn::new();
+    play(&mut c, &client, &server);
+    assert!(c.done.is_empty());
+    for (label, secret) in &lines {
+        c.key(label, secret);
+    }
+    c.sweep(1_000_000_000);
+    assert_eq!(c.summary(), ["GET /secret?x=1 -> 200 hello"]);
+}
+
+#[test]
+fn no_keys_no_records_and_counted() {
+    let (client, server, _) = tls13();
+    let mut c = Conn::new();
+    play(&mut c, &client, &server);
+    c.sweep(6_000_000_000);
+    assert!(c.done.is_empty());
+    assert_eq!(c.count(Counter::TlsNoKey), 1);
+    // Later bytes are dropped without effect.
+    c.send(Role::Request, &client[2]);
+    assert!(c.done.is_empty());
+}
+
+#[test]
+fn wrong_keys_are_counted_not_parsed() {
+    let (client, server, lines) = tls13();
+    let mut c = Conn::new();
+    for (label, _) in &lines {
+        c.key(label, &[0x77; 32]);
+    }
+    play(&mut c, &client, &server);
+    assert!(c.done.is_empty());
+    assert_eq!(c.count(Counter::TlsDecryptFailed), 1);
+}
+
+#[test]
+fn tls12_gcm_from_the_master_secret() {
+    let s = suite::lookup(0xc02f).unwrap();
+    let master = [0x44u8; 48];
+    let (ck, sk) = schedule::tls12_keys(&s, &master, &CLIENT_RANDOM, &SERVER_RANDOM).unwrap();
+    let (mut cs, mut ss) = (Sealer::new(&ck, false), Sealer::new(&sk, false));
+    let mut c = Conn::new();
+    c.key("CLIENT_RANDOM", &master);
+    c.send(Role::Request, &client_hello(0xc02f));
+    c.send(Role::Response, &server_hello(0xc02f, false));
+    let client_finished = [record(20, &[1]), cs.seal(22, &handshake(20, &[0; 12]))].concat();
+    c.send(Role::Request, &client_finished);
+    let server_finished = [record(20, &[1]), ss.seal(22, &handshake(20, &[0; 12]))].concat();
+    c.send(Role::Response, &server_finished);
+    c.send(Role::Request, &cs.seal(23, REQUEST));
+    // One response in two records.
+    let first = ss.seal(23, &RESPONSE[..20]);
+    let second = ss.seal(23, &RESPONSE[20..]);
+    c.send(Role::Response, &first);
+    c.send(Role::Response, &second);
+    assert_eq!(c.summary(), ["GET /secret?x=1 -> 200 hello"]);
+    let info = c.http.tls_info().unwrap();
+    assert_eq!((info.version, info.cipher), (Some("TLS 1.2"), Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")));
+    assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
+}
+
+#[test]
+fn a_hole_inside_a_record_skips_only_that_record() {
+    let s = suite::lookup(0xc02f).unwrap();
+    let master = [0x44u8; 48];
+    let (ck, sk) = schedule::tls12_keys(&s, &master, &CLIENT_RANDOM, &SERVER_RANDOM).unwrap();
+    let (mut cs, mut ss) = (Sealer::new(&ck, false), Sealer::new(&sk, false));
+    let mut c = Conn::new();
+    c.key("CLIENT_RANDOM", &master);
+    c.send(Role::Request, &client_hello(0xc02f));
+    c.send(Role::Response, &server_hello(0xc02f, false));
+    c.send(Role::Request, &[record(20, &[1]), cs.seal(22, &handshake(20, &[0; 12]))].concat());
+    c.send(Role::Response, &[record(20, &[1]), ss.seal(22, &handshake(20, &[0; 12]))].concat());
+    let lost = cs.seal(23, b"GET /lost HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.send(Role::Request, &lost[..20]);
+    c.with(|h, ctx| h.gap(Role::Request, 10, 11, ctx));
+    c.send(Role::Request, &lost[30..]);
+    c.send(Role::Request, &cs.seal(23, REQUEST));
+    c.send(Role::Response, &ss.seal(23, RESPONSE));
+    assert!(c.summary().contains(&"GET /secret?x=1 -> 200 hello".to_string()), "{:?}", c.summary());
+    assert_eq!(c.count(Counter::TlsRecordGaps), 1);
+}
+
+#[test]
+fn garbage_and_bad_lengths_never_panic() {
+    let mut c = Conn::new();
+    c.send(Role::Request, &client_hello(0x1301));
+    c.send(Role::Response, &[22, 3, 3, 0xff, 0xff, 2, 0, 0]);
+    assert_eq!(c.count(Counter::TlsRecordInvalid), 1);
+    let mut c = Conn::new();
+    c.send(Role::Request, &client_hello(0x002f)); // a CBC suite
+    c.send(Role::Response, &server_hello(0x002f, false));
+    assert_eq!(c.count(Counter::TlsUnsupportedCipher), 1);
+    // SSLv2-style hello: not TLS, left to HTTP/1 (which skips it).
+    let mut c = Conn::new();
+    c.send(Role::Request, &[0x80, 0x2e, 0x01, 0x00, 0x02]);
+    assert_eq!(c.count(Counter::TlsConnections), 0);
+}

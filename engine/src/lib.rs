@@ -4,7 +4,8 @@
 //! `capture` (files, kernel rings) → `decode` (link, IP, tunnels, TCP) →
 //! `flow` (stream table, reassembly) → `http` (parsing, pairing, filters) →
 //! `record` (JSON) → `output` (JSON lines, Kafka). `http2` (frames, HPACK)
-//! is being built and is not on that path yet. `shard` drives that path
+//! and `tls` (key logs, key schedules, record decryption for HTTPS) are
+//! being built and are not on that path yet. `shard` drives that path
 //! on one pinned core; `runtime` starts the shards; `stats` is the only
 //! state they share.
 
@@ -29,6 +30,7 @@ pub mod record;
 pub mod runtime;
 pub mod shard;
 pub mod stats;
+pub mod tls;
 
 #[cfg(test)]
 mod layering;

@@ -23,11 +23,11 @@ use crate::panic_guard;
 
 mod budget;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
+use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
 use crate::tls::keylog::KeyLogLine;
 use crate::tls::TlsContext;
-use crossbeam::channel::Receiver;
-use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
 use budget::MemoryBudget;
+use crossbeam::channel::Receiver;
 
 /// The knobs a shard needs, resolved from the configuration.
 #[derive(Clone, Debug)]
@@ -263,11 +263,7 @@ impl Shard {
             batch_start: Instant::now(),
             live: false,
             packet_ts_ns: 0,
-            tls: TlsContext::new(
-                settings_tls.0,
-                settings_tls.1,
-                settings_tls.2,
-            ),
+            tls: TlsContext::new(settings_tls.0, settings_tls.1, settings_tls.2),
             keys_in: None,
         }
     }
@@ -295,7 +291,7 @@ impl Shard {
         let evicted = self.tls.keys.evicted() - before;
         // Every shard holds the same keys: shard 0 speaks for all.
         if evicted > 0 && self.id == 0 {
-            self.stats.add(Counter::TlsKeysEvicted, evicted as u64);
+            self.stats.add(Counter::TlsKeysEvicted, evicted);
         }
     }
 

@@ -13,8 +13,8 @@ use super::parser::{
 };
 use super::{Flags, Message, Transaction};
 use crate::http2::H2Conn;
-use crate::tls::{self, conn::Plaintext, TlsConn, TlsContext};
 use crate::stats::{Counter, ShardStats};
+use crate::tls::{self, conn::Peer, conn::Plaintext, TlsConn, TlsContext};
 
 /// Pending transactions per connection beyond which the oldest is given up
 /// (emitted without response): bounds memory under request floods.
@@ -86,12 +86,27 @@ struct TlsSink<'h, 'c, 'd> {
     ctx: &'c mut HttpCtx<'d>,
 }
 
-impl Plaintext for TlsSink<'_, '_, '_> {
-    fn data(&mut self, role: Role, bytes: &[u8], ts_ns: u64) {
-        self.http.plain_data(role, bytes, ts_ns, self.ctx);
+/// The HTTP role of a TLS peer's bytes.
+fn role_of(peer: Peer) -> Role {
+    match peer {
+        Peer::Client => Role::Request,
+        Peer::Server => Role::Response,
     }
-    fn gap(&mut self, role: Role, len: u64, ts_ns: u64) {
-        self.http.plain_gap(role, len, ts_ns, self.ctx);
+}
+
+fn peer_of(role: Role) -> Peer {
+    match role {
+        Role::Request => Peer::Client,
+        Role::Response => Peer::Server,
+    }
+}
+
+impl Plaintext for TlsSink<'_, '_, '_> {
+    fn data(&mut self, peer: Peer, bytes: &[u8], ts_ns: u64) {
+        self.http.plain_data(role_of(peer), bytes, ts_ns, self.ctx);
+    }
+    fn gap(&mut self, peer: Peer, len: u64, ts_ns: u64) {
+        self.http.plain_gap(role_of(peer), len, ts_ns, self.ctx);
     }
     fn http2(&mut self) {
         self.http.start_h2(false, self.ctx);
@@ -163,7 +178,7 @@ impl HttpConn {
         let mid_stream = self.x.sticky.has(Flags::MID_STREAM);
         self.x.probe[role as usize] = mid_stream && self.x.next_seq == 0;
         if self.tls.is_none() {
-            if tls::conn::starts_tls(role, data) {
+            if tls::conn::starts_tls(peer_of(role), data) {
                 ctx.stats.inc(Counter::TlsConnections);
                 self.tls = Some(Box::new(TlsConn::new()));
                 // The plaintext, once decrypted, is probed afresh.
@@ -199,7 +214,9 @@ impl HttpConn {
 
     pub fn data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
         if self.tls.is_some() {
-            self.with_tls(ctx, |tls, env, sink| tls.data(role, data, ts_ns, env, sink));
+            self.with_tls(ctx, |tls, env, sink| {
+                tls.data(peer_of(role), data, ts_ns, env, sink)
+            });
         } else {
             self.plain_data(role, data, ts_ns, ctx);
         }
@@ -275,7 +292,9 @@ impl HttpConn {
 
     pub fn gap(&mut self, role: Role, len: u64, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
         if self.tls.is_some() {
-            self.with_tls(ctx, |tls, env, sink| tls.gap(role, len, ts_ns, env, sink));
+            self.with_tls(ctx, |tls, env, sink| {
+                tls.gap(peer_of(role), len, ts_ns, env, sink)
+            });
         } else {
             self.plain_gap(role, len, ts_ns, ctx);
         }

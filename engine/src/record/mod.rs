@@ -20,7 +20,7 @@ pub use observer::Observer;
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The connection a transaction belongs to, oriented client → server.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnInfo {
     /// Unique per connection within a run (shard in the top bits).
     pub id: u64,

@@ -22,7 +22,6 @@ use super::hello::{self, Joiner};
 use super::keylog::{KeyStore, Secret};
 use super::schedule::{self, TrafficKeys};
 use super::suite::{self, CipherSuite};
-use crate::http::parser::Role;
 use crate::stats::{Counter, ShardStats};
 
 /// Largest record accepted: 2^14 plaintext plus the most expansion TLS
@@ -40,6 +39,15 @@ mod content {
     pub const ALERT: u8 = 21;
     pub const HANDSHAKE: u8 = 22;
     pub const APPLICATION_DATA: u8 = 23;
+}
+
+/// Which side sent bytes: the client (that sent the ClientHello) or the
+/// server. (TLS names its own directions so that it depends on nothing
+/// of HTTP's.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Client,
+    Server,
 }
 
 /// What the record's `tls` object shows.
@@ -61,9 +69,9 @@ pub struct TlsEnv<'a> {
 
 /// Where decrypted bytes go (the connection's HTTP state).
 pub trait Plaintext {
-    fn data(&mut self, role: Role, bytes: &[u8], ts_ns: u64);
+    fn data(&mut self, role: Peer, bytes: &[u8], ts_ns: u64);
     /// Plaintext lost (a record that could not be opened).
-    fn gap(&mut self, role: Role, len: u64, ts_ns: u64);
+    fn gap(&mut self, role: Peer, len: u64, ts_ns: u64);
     /// ALPN chose HTTP/2: the plaintext is HTTP/2 from its start.
     fn http2(&mut self);
 }
@@ -71,10 +79,10 @@ pub trait Plaintext {
 /// Whether a direction's first bytes start a TLS handshake: a handshake
 /// record (SSL 3.0 to TLS 1.3 framing) holding a ClientHello from the
 /// client or a ServerHello from the server.
-pub fn starts_tls(role: Role, data: &[u8]) -> bool {
+pub fn starts_tls(role: Peer, data: &[u8]) -> bool {
     let hello = match role {
-        Role::Request => hello::kind::CLIENT_HELLO,
-        Role::Response => hello::kind::SERVER_HELLO,
+        Peer::Client => hello::kind::CLIENT_HELLO,
+        Peer::Server => hello::kind::SERVER_HELLO,
     };
     matches!(data, [content::HANDSHAKE, 3, 0..=4, _, _, h, ..] if *h == hello)
 }
@@ -100,7 +108,7 @@ enum State {
 
 /// One direction.
 #[derive(Default)]
-struct Dir {
+struct Half {
     /// The record being collected (header and payload).
     rec: Vec<u8>,
     joiner: Joiner,
@@ -119,9 +127,9 @@ struct Dir {
     opened: u64,
 }
 
-impl std::fmt::Debug for Dir {
+impl std::fmt::Debug for Half {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dir")
+        f.debug_struct("Half")
             .field("rec", &self.rec.len())
             .field("keyed", &self.dec.is_some())
             .field("hunting", &self.hunting)
@@ -133,13 +141,13 @@ impl std::fmt::Debug for Dir {
 /// Bytes held while the keys are awaited.
 #[derive(Debug)]
 enum Held {
-    Data(Role, u64, Vec<u8>),
-    Gap(Role, u64, u64),
+    Data(Peer, u64, Vec<u8>),
+    Gap(Peer, u64, u64),
 }
 
 #[derive(Debug)]
 pub struct TlsConn {
-    dirs: [Dir; 2],
+    dirs: [Half; 2],
     state: State,
     client_random: Option<[u8; 32]>,
     server_random: Option<[u8; 32]>,
@@ -153,18 +161,18 @@ pub struct TlsConn {
     held_bytes: usize,
 }
 
-fn idx(role: Role) -> usize {
+fn idx(role: Peer) -> usize {
     match role {
-        Role::Request => 0,
-        Role::Response => 1,
+        Peer::Client => 0,
+        Peer::Server => 1,
     }
 }
 
-fn role_of(d: usize) -> Role {
+fn peer_of(d: usize) -> Peer {
     if d == 0 {
-        Role::Request
+        Peer::Client
     } else {
-        Role::Response
+        Peer::Server
     }
 }
 
@@ -181,7 +189,7 @@ impl Default for TlsConn {
 impl TlsConn {
     pub fn new() -> TlsConn {
         TlsConn {
-            dirs: [Dir::default(), Dir::default()],
+            dirs: [Half::default(), Half::default()],
             state: State::Hello,
             client_random: None,
             server_random: None,
@@ -228,7 +236,7 @@ impl TlsConn {
 
     pub fn data(
         &mut self,
-        role: Role,
+        role: Peer,
         data: &[u8],
         ts_ns: u64,
         env: &TlsEnv<'_>,
@@ -243,7 +251,14 @@ impl TlsConn {
         self.feed(idx(role), data, ts_ns, env, out);
     }
 
-    pub fn gap(&mut self, role: Role, len: u64, ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+    pub fn gap(
+        &mut self,
+        role: Peer,
+        len: u64,
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) {
         match self.state {
             State::Failed => {}
             State::Waiting { .. } => self.hold(Held::Gap(role, len, ts_ns), 0, env),
@@ -262,12 +277,23 @@ impl TlsConn {
 
     // ---- Records ------------------------------------------------------
 
-    fn feed(&mut self, d: usize, mut data: &[u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+    fn feed(
+        &mut self,
+        d: usize,
+        mut data: &[u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) {
         while !data.is_empty() {
             match self.state {
                 State::Failed => return,
                 State::Waiting { .. } => {
-                    self.hold(Held::Data(role_of(d), ts_ns, data.to_vec()), data.len(), env);
+                    self.hold(
+                        Held::Data(peer_of(d), ts_ns, data.to_vec()),
+                        data.len(),
+                        env,
+                    );
                     return;
                 }
                 State::Hello | State::Keyed => {}
@@ -316,7 +342,14 @@ impl TlsConn {
     }
 
     /// One whole record.
-    fn record(&mut self, d: usize, rec: &mut [u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+    fn record(
+        &mut self,
+        d: usize,
+        rec: &mut [u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) {
         let (header, payload) = rec.split_at_mut(HEADER);
         let header: [u8; HEADER] = [header[0], header[1], header[2], header[3], header[4]];
         let ty = header[0];
@@ -355,16 +388,24 @@ impl TlsConn {
             }
             Err(_) => {
                 env.stats.inc(Counter::TlsRecordGaps);
-                out.gap(role_of(d), payload.len() as u64, ts_ns);
+                out.gap(peer_of(d), payload.len() as u64, ts_ns);
             }
         }
     }
 
-    fn plaintext(&mut self, d: usize, inner: u8, plain: &[u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+    fn plaintext(
+        &mut self,
+        d: usize,
+        inner: u8,
+        plain: &[u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) {
         match inner {
             content::APPLICATION_DATA => {
                 self.share_info(out);
-                out.data(role_of(d), plain, ts_ns);
+                out.data(peer_of(d), plain, ts_ns);
             }
             content::HANDSHAKE => self.handshake(d, plain, ts_ns, env, out),
             _ => {}
@@ -387,7 +428,14 @@ impl TlsConn {
 
     // ---- Handshake ----------------------------------------------------
 
-    fn handshake(&mut self, d: usize, bytes: &[u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+    fn handshake(
+        &mut self,
+        d: usize,
+        bytes: &[u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) {
         let mut joiner = std::mem::take(&mut self.dirs[d].joiner);
         let mut messages: Vec<(u8, Vec<u8>)> = Vec::new();
         joiner.push(bytes, |k, msg| {
@@ -409,7 +457,15 @@ impl TlsConn {
         }
     }
 
-    fn message(&mut self, d: usize, k: u8, msg: &[u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+    fn message(
+        &mut self,
+        d: usize,
+        k: u8,
+        msg: &[u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) {
         match (d, k) {
             (0, hello::kind::CLIENT_HELLO) => {
                 if let Some(ch) = hello::client_hello(msg) {
@@ -474,7 +530,9 @@ impl TlsConn {
     fn key_update(&mut self, d: usize) {
         let Some(suite) = self.suite else { return };
         let dir = &mut self.dirs[d];
-        let Some(secret) = &dir.app_secret else { return };
+        let Some(secret) = &dir.app_secret else {
+            return;
+        };
         let Ok(next) = schedule::next_traffic_secret(&suite, secret.as_bytes()) else {
             return;
         };
@@ -494,7 +552,9 @@ impl TlsConn {
     /// Installs the keys when the key log has them; replays what was held.
     /// Returns whether the connection is keyed.
     fn try_keys(&mut self, env: &TlsEnv<'_>, out: &mut dyn Plaintext) -> bool {
-        let (Some(cr), Some(sr), Some(suite)) = (self.client_random, self.server_random, self.suite) else {
+        let (Some(cr), Some(sr), Some(suite)) =
+            (self.client_random, self.server_random, self.suite)
+        else {
             return false;
         };
         let Some(keys) = env.keys.get(&cr) else {
@@ -537,7 +597,13 @@ impl TlsConn {
     }
 
     /// TLS 1.3: handshake keys now, application keys at Finished.
-    fn install13(&mut self, d: usize, suite: &CipherSuite, hs: &Secret, app: Secret) -> Result<(), ()> {
+    fn install13(
+        &mut self,
+        d: usize,
+        suite: &CipherSuite,
+        hs: &Secret,
+        app: Secret,
+    ) -> Result<(), ()> {
         let hs_keys = schedule::traffic_keys(suite, hs.as_bytes()).map_err(drop)?;
         let app_keys = schedule::traffic_keys(suite, app.as_bytes()).map_err(drop)?;
         let hs_dec = Decrypter::new(suite, &hs_keys, AeadVersion::Tls13).map_err(drop)?;
@@ -551,8 +617,15 @@ impl TlsConn {
     }
 
     /// TLS 1.2: both directions' keys, used from their ChangeCipherSpec.
-    fn install12(&mut self, suite: &CipherSuite, master: &Secret, cr: &[u8; 32], sr: &[u8; 32]) -> Result<(), ()> {
-        let (client, server) = schedule::tls12_keys(suite, master.as_bytes(), cr, sr).map_err(drop)?;
+    fn install12(
+        &mut self,
+        suite: &CipherSuite,
+        master: &Secret,
+        cr: &[u8; 32],
+        sr: &[u8; 32],
+    ) -> Result<(), ()> {
+        let (client, server) =
+            schedule::tls12_keys(suite, master.as_bytes(), cr, sr).map_err(drop)?;
         for (d, k) in [(0, client), (1, server)] {
             let dec = Decrypter::new(suite, &k, AeadVersion::Tls12).map_err(drop)?;
             self.dirs[d].next = Some((dec, k));
@@ -585,7 +658,7 @@ impl TlsConn {
         self.held.clear();
         self.held_bytes = 0;
         for dir in &mut self.dirs {
-            *dir = Dir::default();
+            *dir = Half::default();
         }
     }
 
@@ -605,7 +678,7 @@ impl TlsConn {
             return self.give_up(Counter::TlsDecryptFailed, env);
         }
         env.stats.inc(Counter::TlsRecordGaps);
-        out.gap(role_of(d), len, ts_ns);
+        out.gap(peer_of(d), len, ts_ns);
         let dir = &mut self.dirs[d];
         if dir.rec.len() >= HEADER && !dir.hunting {
             let total = HEADER + record_len(&dir.rec);
@@ -629,7 +702,14 @@ impl TlsConn {
 
     /// Looks for the next record after a loss. Returns what is left of
     /// `data` to read on.
-    fn hunt<'a>(&mut self, d: usize, data: &'a [u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) -> &'a [u8] {
+    fn hunt<'a>(
+        &mut self,
+        d: usize,
+        data: &'a [u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) -> &'a [u8] {
         let dir = &mut self.dirs[d];
         if dir.rec.is_empty() {
             let Some(at) = (0..data.len()).find(|&i| looks_like_tls_record(&data[i..])) else {
@@ -647,8 +727,22 @@ impl TlsConn {
     }
 
     /// A candidate record is whole: find the sequence number it opens with.
-    fn hunt_try<'a>(&mut self, d: usize, rest: &'a [u8], ts_ns: u64, env: &TlsEnv<'_>, out: &mut dyn Plaintext) -> &'a [u8] {
-        let (Some(suite), version) = (self.suite, if self.tls13 { AeadVersion::Tls13 } else { AeadVersion::Tls12 }) else {
+    fn hunt_try<'a>(
+        &mut self,
+        d: usize,
+        rest: &'a [u8],
+        ts_ns: u64,
+        env: &TlsEnv<'_>,
+        out: &mut dyn Plaintext,
+    ) -> &'a [u8] {
+        let (Some(suite), version) = (
+            self.suite,
+            if self.tls13 {
+                AeadVersion::Tls13
+            } else {
+                AeadVersion::Tls12
+            },
+        ) else {
             return &[];
         };
         let dir = &mut self.dirs[d];

@@ -65,21 +65,17 @@ impl Followed {
             self.partial.clear();
             self.skipping = false;
         }
-        let Some(file) = self.file.as_mut() else {
+        let Some(mut file) = self.file.take() else {
             return;
         };
-        if meta.len() == self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
-            return;
+        if meta.len() > self.offset && file.seek(SeekFrom::Start(self.offset)).is_ok() {
+            let mut chunk = vec![0u8; 64 * 1024];
+            while let Ok(n @ 1..) = file.read(&mut chunk) {
+                self.offset += n as u64;
+                self.lines(&chunk[..n], stats, each);
+            }
         }
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            let n = match file.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            self.offset += n as u64;
-            self.lines(&chunk[..n], stats, each);
-        }
+        self.file = Some(file);
     }
 
     fn lines(&mut self, mut data: &[u8], stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
@@ -166,8 +162,9 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    const LINE: &str = "CLIENT_RANDOM 0101010101010101010101010101010101010101010101010101010101010101 \
-        0202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202\n";
+    fn line() -> String {
+        format!("CLIENT_RANDOM {} {}\n", "01".repeat(32), "02".repeat(48))
+    }
 
     #[test]
     fn follows_growth_partial_lines_truncation_and_rotation() {
@@ -181,28 +178,30 @@ mod tests {
         let mut count = |_: KeyLogLine| got += 1;
         f.poll(&stats, &mut count); // not there yet
         let mut w = std::fs::File::create(&path).unwrap();
-        w.write_all(LINE.as_bytes()).unwrap();
-        w.write_all(&LINE.as_bytes()[..40]).unwrap();
+        w.write_all(line().as_bytes()).unwrap();
+        w.write_all(&line().as_bytes()[..40]).unwrap();
         f.poll(&stats, &mut count);
-        w.write_all(&LINE.as_bytes()[40..]).unwrap();
+        w.write_all(&line().as_bytes()[40..]).unwrap();
         w.write_all(b"# a comment\ngarbage line\n").unwrap();
         f.poll(&stats, &mut count);
         // Truncated and rewritten: read again from the start.
         let mut w = std::fs::File::create(&path).unwrap();
-        w.write_all(LINE.as_bytes()).unwrap();
+        w.write_all(line().as_bytes()).unwrap();
         f.poll(&stats, &mut count);
         // Replaced by another file (rotation).
         let moved = dir.join("keys.log.1");
         std::fs::rename(&path, &moved).unwrap();
-        std::fs::write(&path, format!("{LINE}{LINE}")).unwrap();
+        std::fs::write(&path, format!("{0}{0}", line())).unwrap();
         f.poll(&stats, &mut count);
         // An overlong line is skipped up to its end.
-        let mut w = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut w = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         w.write_all(&vec![b'x'; 5000]).unwrap();
         f.poll(&stats, &mut count);
-        w.write_all(format!("\n{LINE}").as_bytes()).unwrap();
+        w.write_all(format!("\n{}", line()).as_bytes()).unwrap();
         f.poll(&stats, &mut count);
-        drop(count);
         assert_eq!(got, 6);
         assert_eq!(stats.get(Counter::TlsKeylogMalformed), 2);
         std::fs::remove_dir_all(&dir).unwrap();

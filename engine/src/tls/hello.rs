@@ -98,9 +98,9 @@ pub fn server_hello(msg: &[u8]) -> Option<ServerHello> {
         .and_then(|e| parse_tls_server_hello_extensions(e).ok())
         .map(|(_, v)| v)
         .unwrap_or_default();
-    let tls13 = exts.iter().any(|e| {
-        matches!(e, TlsExtension::SupportedVersions(v) if v.iter().any(|v| v.0 == 0x0304))
-    });
+    let tls13 = exts.iter().any(
+        |e| matches!(e, TlsExtension::SupportedVersions(v) if v.iter().any(|v| v.0 == 0x0304)),
+    );
     let random = random(sh.random)?;
     Some(ServerHello {
         random,

@@ -2,14 +2,18 @@
 //! owns the connection, with the session secrets an NSS key log
 //! (SSLKEYLOGFILE) gives.
 //!
-//! - `keylog`: key-log lines and the shard's bounded key store;
-//!   `follow`: the thread that reads key-log files as they grow and
-//!   hands new lines to every shard.
-//! - `suite`, `schedule`, `aead`: cipher suites, key derivation (TLS 1.3
-//!   HKDF-Expand-Label, TLS 1.2 PRF), record protection.
-//! - `hello`: the handshake fields a passive decoder needs.
-//! - `conn`: one connection: records, handshake, keys (held while they are
-//!   awaited), plaintext to the HTTP parser.
+//! The path of a key, one module per step: `follow` (the thread that
+//! reads key-log files as they grow and hands new lines to every shard)
+//! → `keylog` (lines into the shard's bounded [`keylog::KeyStore`]) →
+//! `suite` (the negotiated suite's AEAD and hash) → `schedule` (traffic
+//! secrets or the TLS 1.2 master secret into keys and IVs) → `aead` (a
+//! [`aead::Decrypter`] per direction opens records in place). The path of
+//! a connection's bytes: `conn` (records, the handshake fields `hello`
+//! reads, keys held while awaited, plaintext to the HTTP parser).
+//!
+//! Secrets never reach a log: every type holding key material prints
+//! only lengths in its `Debug`, and no error carries secret bytes.
+//! Cryptography is `ring` (BoringSSL's constant-time assembly).
 
 pub mod aead;
 pub mod conn;
@@ -19,10 +23,16 @@ pub mod keylog;
 pub mod schedule;
 pub mod suite;
 
+pub use aead::{DecryptError, Decrypter, Version};
 pub use conn::{TlsConn, TlsEnv, TlsInfo};
+pub use keylog::{KeyLogError, KeyLogLine, KeyStore, Keys, Label, Secret};
+pub use schedule::{ScheduleError, TrafficKeys};
+pub use suite::{Aead, CipherSuite, Hash};
+
+#[cfg(test)]
+mod test_util;
 
 use crate::stats::ShardStats;
-use keylog::KeyStore;
 
 /// Key-log entries expire after this: keys are needed only while a
 /// handshake is decoded (and while a connection waits for them).

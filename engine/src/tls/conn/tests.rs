@@ -124,7 +124,11 @@ impl Sealer {
             let header = [header[0], header[1], header[2], (len >> 8) as u8, len as u8];
             let tag = self
                 .key
-                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(header), &mut data)
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(header),
+                    &mut data,
+                )
                 .unwrap();
             data.extend_from_slice(tag.as_ref());
             record(23, &data)
@@ -139,7 +143,11 @@ impl Sealer {
             let mut data = plain.to_vec();
             let tag = self
                 .key
-                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut data)
+                .seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    &mut data,
+                )
                 .unwrap();
             let mut payload = seq.to_be_bytes().to_vec();
             payload.extend(data);
@@ -219,12 +227,21 @@ const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
 /// A TLS 1.3 conversation: (client bytes, server bytes) in sending order,
 /// and the key-log lines that open it.
-fn tls13() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(&'static str, Vec<u8>)>) {
+/// Client records, server records, key-log lines (label, secret).
+type Conversation = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(&'static str, Vec<u8>)>);
+
+fn tls13() -> Conversation {
     let s = suite::lookup(0x1301).unwrap();
     let secrets = [[0x31u8; 32], [0x32; 32], [0x33; 32], [0x34; 32]];
     let keys = |sec: &[u8]| schedule::traffic_keys(&s, sec).unwrap();
-    let (mut c_hs, mut s_hs) = (Sealer::new(&keys(&secrets[0]), true), Sealer::new(&keys(&secrets[1]), true));
-    let (mut c_app, mut s_app) = (Sealer::new(&keys(&secrets[2]), true), Sealer::new(&keys(&secrets[3]), true));
+    let (mut c_hs, mut s_hs) = (
+        Sealer::new(&keys(&secrets[0]), true),
+        Sealer::new(&keys(&secrets[1]), true),
+    );
+    let (mut c_app, mut s_app) = (
+        Sealer::new(&keys(&secrets[2]), true),
+        Sealer::new(&keys(&secrets[3]), true),
+    );
     let mut ee_body = Vec::new();
     let exts = alpn("http/1.1");
     ee_body.extend((exts.len() as u16).to_be_bytes());
@@ -254,7 +271,10 @@ fn tls13() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(&'static str, Vec<u8>)>) {
 /// Plays a conversation in the order a real one happens.
 fn play(c: &mut Conn, client: &[Vec<u8>], server: &[Vec<u8>]) {
     c.send(Role::Request, &client[0]);
-    c.send(Role::Response, &[server[0].clone(), server[1].clone()].concat());
+    c.send(
+        Role::Response,
+        &[server[0].clone(), server[1].clone()].concat(),
+    );
     c.send(Role::Request, &client[1]);
     c.send(Role::Request, &client[2]);
     for s in &server[2..] {
@@ -288,21 +308,32 @@ fn tls13_bytes_in_pieces_of_any_size() {
         for (label, secret) in &lines {
             c.key(label, secret);
         }
-        let split = |v: &[Vec<u8>]| v.iter().map(|r| r.chunks(n).map(<[u8]>::to_vec).collect::<Vec<_>>()).collect::<Vec<_>>();
+        let split = |v: &[Vec<u8>]| {
+            v.iter()
+                .map(|r| r.chunks(n).map(<[u8]>::to_vec).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
         let (cp, sp) = (split(&client), split(&server));
+        // A ClientHello's first bytes come in one segment (they tell TLS).
+        c.send(Role::Request, &client[0][..6]);
+        let rest = split(&[client[0][6..].to_vec()]);
         let mut feed = |role, pieces: &[Vec<u8>]| {
             for p in pieces {
                 c.send(role, p);
             }
         };
-        feed(Role::Request, &cp[0]);
+        feed(Role::Request, &rest[0]);
         feed(Role::Response, &sp[0]);
         feed(Role::Response, &sp[1]);
         feed(Role::Request, &cp[1]);
         feed(Role::Request, &cp[2]);
         feed(Role::Response, &sp[2]);
         feed(Role::Response, &sp[3]);
-        assert_eq!(c.summary(), ["GET /secret?x=1 -> 200 hello"], "pieces of {n}");
+        assert_eq!(
+            c.summary(),
+            ["GET /secret?x=1 -> 200 hello"],
+            "pieces of {n}"
+        );
     }
 }
 
@@ -366,7 +397,13 @@ fn tls12_gcm_from_the_master_secret() {
     c.send(Role::Response, &second);
     assert_eq!(c.summary(), ["GET /secret?x=1 -> 200 hello"]);
     let info = c.http.tls_info().unwrap();
-    assert_eq!((info.version, info.cipher), (Some("TLS 1.2"), Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")));
+    assert_eq!(
+        (info.version, info.cipher),
+        (
+            Some("TLS 1.2"),
+            Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+        )
+    );
     assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
 }
 
@@ -380,15 +417,26 @@ fn a_hole_inside_a_record_skips_only_that_record() {
     c.key("CLIENT_RANDOM", &master);
     c.send(Role::Request, &client_hello(0xc02f));
     c.send(Role::Response, &server_hello(0xc02f, false));
-    c.send(Role::Request, &[record(20, &[1]), cs.seal(22, &handshake(20, &[0; 12]))].concat());
-    c.send(Role::Response, &[record(20, &[1]), ss.seal(22, &handshake(20, &[0; 12]))].concat());
+    c.send(
+        Role::Request,
+        &[record(20, &[1]), cs.seal(22, &handshake(20, &[0; 12]))].concat(),
+    );
+    c.send(
+        Role::Response,
+        &[record(20, &[1]), ss.seal(22, &handshake(20, &[0; 12]))].concat(),
+    );
     let lost = cs.seal(23, b"GET /lost HTTP/1.1\r\nHost: a\r\n\r\n");
     c.send(Role::Request, &lost[..20]);
     c.with(|h, ctx| h.gap(Role::Request, 10, 11, ctx));
     c.send(Role::Request, &lost[30..]);
     c.send(Role::Request, &cs.seal(23, REQUEST));
     c.send(Role::Response, &ss.seal(23, RESPONSE));
-    assert!(c.summary().contains(&"GET /secret?x=1 -> 200 hello".to_string()), "{:?}", c.summary());
+    assert!(
+        c.summary()
+            .contains(&"GET /secret?x=1 -> 200 hello".to_string()),
+        "{:?}",
+        c.summary()
+    );
     assert_eq!(c.count(Counter::TlsRecordGaps), 1);
 }
 

@@ -15,6 +15,7 @@
 //! Needs root, ip, nginx, openssl and curl built on OpenSSL (tools/setup.sh
 //! installs them); prints SKIPPED otherwise.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use serde_json::Value;
 
 use crate::common;
 use common::h2::format as http;
-use common::netns::{Finished, Httpcap, Pair};
+use common::netns::{wait_for, Finished, Httpcap, Pair};
 use common::tls::{self, format, Access, Asked, Certs, CurlLine, CurlRun, Req, Via};
 
 /// What httpcap recorded, for the test's output: the number of records
@@ -101,6 +102,13 @@ impl Seen {
     fn run(&mut self, pair: &Pair, certs: &Certs, run: &CurlRun, asked: Option<&Asked>) {
         let from = run.keylog.map_or(0, tls::file_len);
         let lines = tls::curl(pair, certs, run);
+        // nginx logs a request once it has sent the answer: maybe just
+        // after curl has read it.
+        let want = self.access.len() + lines.len();
+        wait_for(
+            || tls::access_log(pair).len() >= want,
+            "nginx's access log lines",
+        );
         let access = tls::access_log(pair);
         let new = access[self.access.len()..].to_vec();
         let keys = run
@@ -263,16 +271,42 @@ fn tls12_resumed_session() {
     if tls::skip(false) {
         return;
     }
-    let (pair, certs) = serve(82);
+    resumed_session(82, "TLSv1.2", &tls12_opts(TLS12_SUITES[0]), |by_client| {
+        let masters: Vec<&String> = by_client.values().map(|s| &s["CLIENT_RANDOM"]).collect();
+        assert_eq!(masters[0], masters[1], "resumed: one master secret");
+    });
+}
+
+/// The same in TLS 1.3: the second connection resumes by a PSK from the
+/// first's NewSessionTicket (nginx says "r"); each connection has its
+/// own traffic secrets in the key log.
+#[test]
+fn tls13_resumed_session() {
+    if tls::skip(false) {
+        return;
+    }
+    resumed_session(86, "TLSv1.3", &tls13_opts(TLS13_SUITES[2]), |by_client| {
+        let secrets: Vec<&String> = by_client
+            .values()
+            .map(|s| &s["CLIENT_TRAFFIC_SECRET_0"])
+            .collect();
+        assert_ne!(secrets[0], secrets[1], "a PSK handshake's own secrets");
+    });
+}
+
+/// One curl, `protocol` with `opts`, two connections: the first closed
+/// after one request, the second resuming its session for two more. The
+/// traffic is checked (`check_keys` with the key log's lines of the two
+/// connections), then the records.
+fn resumed_session(n: u8, protocol: &str, opts: &[&str], check_keys: fn(&KeyLines)) {
+    let (pair, certs) = serve(n);
     let keys = empty_keylog(&pair, "keys.log");
     let keys_s = keys.display().to_string();
     let h = start_httpcap(&pair, 1, &[format::KEYLOG_FLAG, &keys_s], &[]);
 
-    let suite = TLS12_SUITES[0];
-    let opts = tls12_opts(suite);
     let run = CurlRun {
         name: "resumed",
-        opts: &opts,
+        opts,
         via: Via::Name,
         keylog: Some(&keys),
         reqs: vec![
@@ -282,8 +316,8 @@ fn tls12_resumed_session() {
         ],
     };
     let asked = Asked {
-        protocol: "TLSv1.2",
-        cipher: Some(suite),
+        protocol,
+        cipher: None,
         sni: true,
         alpn: "http/1.1",
     };
@@ -291,23 +325,29 @@ fn tls12_resumed_session() {
     seen.run(&pair, &certs, &run, Some(&asked));
     let fin = h.stop();
 
-    // The traffic: a full handshake, then an abbreviated one.
+    // The traffic: a full handshake, then an abbreviated one, same suite.
     let reused: Vec<bool> = seen.access.iter().map(|a| a.reused).collect();
     assert_eq!(reused, [false, true, true], "{:?}", seen.access);
     let connects: Vec<u64> = seen.curl.iter().map(|c| c.num_connects).collect();
     assert_eq!(connects, [1, 1, 0], "{:?}", seen.curl);
+    assert!(seen
+        .access
+        .iter()
+        .all(|a| a.ssl_cipher == seen.access[0].ssl_cipher));
     let by_client = tls::keylog_by_client(&std::fs::read_to_string(&keys).unwrap());
-    let masters: Vec<&String> = by_client.values().map(|s| &s["CLIENT_RANDOM"]).collect();
-    assert_eq!(masters.len(), 2, "{by_client:?}");
-    assert_eq!(masters[0], masters[1], "resumed: one master secret");
+    assert_eq!(by_client.len(), 2, "{by_client:?}");
+    check_keys(&by_client);
 
-    note("tls12_resumed_session", &fin);
+    note(&format!("resumed_session {protocol}"), &fin);
     assert_ran(&fin);
     tls::assert_same_exchanges(&fin.records, &seen.curl, &seen.access);
     check_whole(&fin.records);
     assert_eq!(fin.counter(format::TLS_CONNECTIONS), 2);
     assert_eq!(fin.counter(format::TLS_NO_KEY), 0);
 }
+
+/// A key log's labels and secrets by client random.
+type KeyLines = BTreeMap<String, BTreeMap<String, String>>;
 
 /// httpcap reads a key log file that is empty while the traffic passes:
 /// curl writes its keys to another file, which is appended to httpcap's
@@ -437,6 +477,12 @@ fn h2_over_tls() {
 
     note("h2_over_tls", &fin);
     assert_ran(&fin);
+    assert_eq!(
+        fin.counter(format::TLS_CONNECTIONS),
+        1,
+        "no TLS connection counted: does httpcap read {}?",
+        format::KEYLOG_ENV
+    );
     tls::assert_same_exchanges(&fin.records, &seen.curl, &seen.access);
     check_sizes_against_nginx(&fin.records, &seen.access);
     check_whole(&fin.records);
@@ -447,5 +493,100 @@ fn h2_over_tls() {
         let t = format::tls(r).unwrap();
         assert_eq!(format::alpn(t), Some("h2"), "{r}");
     }
-    assert_eq!(fin.counter(format::TLS_CONNECTIONS), 1);
+}
+
+/// The comparison's own check, without root or traffic: a record in the
+/// expected shape, built from a curl line and an access log line, is
+/// seen as the exchange they describe; suites and versions map to the
+/// record's names; a key log is read per client random; a cleartext
+/// record (`tls` null or absent) has no TLS facts.
+#[test]
+fn tls_helpers_agree_on_a_made_up_record() {
+    let pairs = [
+        ("TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        ),
+        (
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        ),
+        (
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        ),
+    ];
+    for (openssl, iana) in pairs {
+        assert_eq!(format::cipher_from_openssl(openssl), iana);
+    }
+    assert_eq!(format::version_from_openssl("TLSv1.2"), Some(format::TLS12));
+    assert_eq!(format::version_from_openssl("TLSv1.3"), Some(format::TLS13));
+
+    let keys = "# comment\n\
+        CLIENT_RANDOM AA01 0011\n\
+        CLIENT_HANDSHAKE_TRAFFIC_SECRET bb02 22\n\
+        CLIENT_TRAFFIC_SECRET_0 bb02 33\n";
+    let by = tls::keylog_by_client(keys);
+    assert_eq!(by.len(), 2);
+    assert_eq!(by["aa01"]["CLIENT_RANDOM"], "0011");
+    assert_eq!(by["bb02"].len(), 2);
+
+    let curl = CurlLine {
+        method: "POST".into(),
+        target: "/echo?run=x".into(),
+        status: 201,
+        size_download: 7,
+        ssl_verify_result: 0,
+        num_connects: 1,
+        local_port: 40000,
+        http_version: "1.1".into(),
+        request_sha256: common::h2::sha256(b"a=1"),
+        response_sha256: common::h2::sha256(b"created"),
+    };
+    let access = Access {
+        method: "POST".into(),
+        uri: "/echo?run=x".into(),
+        status: 201,
+        bytes: 7,
+        server_protocol: "HTTP/1.1".into(),
+        ssl_protocol: Some("TLSv1.2".into()),
+        ssl_cipher: Some("ECDHE-RSA-CHACHA20-POLY1305".into()),
+        sni: Some(tls::SERVER_NAME.into()),
+        reused: false,
+        alpn: Some("http/1.1".into()),
+    };
+    let record = serde_json::json!({
+        "request": {"method": "POST", "target": "/echo?run=x", "version": "HTTP/1.1",
+                    "body": "a=1", "body_encoding": "utf8"},
+        "response": {"status": 201, "version": "HTTP/1.1",
+                     "body": "Y3JlYXRlZA==", "body_encoding": "base64"},
+        "tls": {"version": "TLS 1.2", "cipher": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                "sni": "api.test", "alpn": "http/1.1"},
+    });
+    assert!(!format::is_plaintext(&record));
+    tls::assert_same_exchanges(
+        std::slice::from_ref(&record),
+        std::slice::from_ref(&curl),
+        std::slice::from_ref(&access),
+    );
+
+    let mut plain = record.clone();
+    plain["tls"] = Value::Null;
+    assert!(format::is_plaintext(&plain));
+    assert_eq!(tls::seen(&plain).tls, None);
+    plain.as_object_mut().unwrap().remove("tls");
+    assert!(format::is_plaintext(&plain));
+    let cleartext = Access {
+        ssl_protocol: None,
+        ssl_cipher: None,
+        sni: None,
+        alpn: None,
+        ..access
+    };
+    assert_eq!(tls::seen(&plain), tls::expected(&curl, &cleartext));
 }

@@ -278,7 +278,8 @@ pub struct CurlRun<'a> {
     /// Protocol options: `--http1.1`, `--tlsv1.3 --tls13-ciphers X`, ...
     pub opts: &'a [&'a str],
     pub via: Via,
-    /// Where curl writes its keys (`SSLKEYLOGFILE`); none: it writes none.
+    /// Where curl writes its keys (`SSLKEYLOGFILE`); none: it writes none
+    /// (and `check_run` finds no keys for a TLS run).
     pub keylog: Option<&'a Path>,
     pub reqs: Vec<Req>,
 }

@@ -71,8 +71,8 @@ fn empty_keylog(pair: &Pair, name: &str) -> PathBuf {
     p
 }
 
-/// af_packet capture on the pair's veth in `a`, one shard per
-/// `shards`, with `args` and `env` added (the key log setting).
+/// af_packet capture on the pair's veth in `a` with `shards` shards,
+/// `args` and `env` added (the key log setting).
 fn start_httpcap(pair: &Pair, shards: usize, args: &[&str], env: &[(&str, &str)]) -> Httpcap {
     let workers = shards.to_string();
     let mut all = vec![

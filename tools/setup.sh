@@ -15,6 +15,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   iproute2 ethtool tcpdump tcpreplay iputils-ping    # network namespaces, capture, replay
   nginx curl wrk                                     # real servers and clients for live tests
+  openssl                                            # throwaway CA and certificates (live_tls tests)
   python3 python3-pip python3-venv                   # verification consumer
   python3-brotli python3-zstandard                   # br/zstd test server (content tests)
   python3-h2 python3-grpcio                          # HTTP/2 and gRPC traffic programs (tools/h2/, live_h2 tests)

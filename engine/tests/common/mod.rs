@@ -13,6 +13,7 @@ pub mod pcaps;
 pub mod record_check;
 pub mod run;
 pub mod scratch;
+pub mod tls;
 pub mod workload;
 
 pub use run::{Finished, Run};

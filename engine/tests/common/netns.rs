@@ -176,15 +176,59 @@ impl Pair {
         );
     }
 
+    /// nginx in `a` speaking TLS (1.2 and 1.3, ECDHE-RSA AEAD suites for
+    /// 1.2, session cache and tickets on, so sessions can be resumed) on
+    /// `<ip_a>:443` with HTTP/1.1 and HTTP/2 by ALPN, and cleartext
+    /// HTTP/1.1 on `<ip_a>:80`; `cert`/`key` are PEM files. Same site,
+    /// gzip and endpoints as `start_nginx_h2`; each access log line adds
+    /// `$server_protocol $ssl_protocol $ssl_cipher $ssl_server_name
+    /// $ssl_session_reused $ssl_alpn_protocol` ("-" where empty) to the
+    /// four fields `access_log` reads.
+    pub fn start_nginx_tls(&mut self, cert: &Path, key: &Path) {
+        let listen = format!("{}:443", self.ip_a);
+        let opts = format!(
+            " ssl http2;
+    listen {ip}:80;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_session_cache shared:SSL:1m;
+    ssl_session_tickets on",
+            ip = self.ip_a,
+            cert = cert.display(),
+            key = key.display(),
+        );
+        self.start_nginx_full(
+            &listen,
+            &opts,
+            "gzip on; gzip_types text/plain application/json; gzip_min_length 64;",
+            " $server_protocol $ssl_protocol $ssl_cipher $ssl_server_name $ssl_session_reused $ssl_alpn_protocol",
+        );
+        self.wait_listening("80", "nginx listening on 80");
+    }
+
     /// nginx with `listen_opts` after the listen address and `http_extra`
     /// in its `http` block.
     fn start_nginx_with(&mut self, listen: &str, listen_opts: &str, http_extra: &str) {
+        self.start_nginx_full(listen, listen_opts, http_extra, "");
+    }
+
+    /// The same, with `log_extra` (variables, each after a space) after
+    /// the access log's four fields.
+    fn start_nginx_full(
+        &mut self,
+        listen: &str,
+        listen_opts: &str,
+        http_extra: &str,
+        log_extra: &str,
+    ) {
         let d = self.dir.display();
         let conf = format!(
             "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;
 events {{ worker_connections 1024; }}
 http {{
-  log_format t '$request_method $request_uri $status $body_bytes_sent';
+  log_format t '$request_method $request_uri $status $body_bytes_sent{log_extra}';
   access_log {d}/access.log t;
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
@@ -322,6 +366,8 @@ pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
 /// httpcap running in a namespace of a `Pair`.
 pub struct Httpcap {
     running: Running,
+    /// Where its records go.
+    out: PathBuf,
 }
 
 /// httpcap in namespace `ns`, writing records to `out`, filters off and
@@ -363,7 +409,7 @@ impl Httpcap {
         // frame that came earlier would be handed over and counted as
         // misrouted.
         std::thread::sleep(Duration::from_millis(200));
-        Httpcap { running }
+        Httpcap { running, out }
     }
 
     /// Starts httpcap in namespace `ns` with its log in a file, and waits
@@ -384,11 +430,24 @@ impl Httpcap {
             || running.exited() || running.stderr_has(ready),
             "httpcap ready",
         );
-        Httpcap { running }
+        Httpcap { running, out }
     }
 
     pub fn pid(&self) -> u32 {
         self.running.pid()
+    }
+
+    /// Complete record lines in its output file so far (what its writer
+    /// has flushed), unchecked: for waiting, not for asserting.
+    pub fn records_written(&self) -> usize {
+        std::fs::read_to_string(&self.out)
+            .map(|t| t.lines().filter(|l| l.ends_with('}')).count())
+            .unwrap_or(0)
+    }
+
+    /// Whether it has exited already (it refused its settings, or failed).
+    pub fn exited(&mut self) -> bool {
+        self.running.exited()
     }
 
     /// Effective capabilities (hex) of each thread, by thread name.

@@ -21,6 +21,7 @@ mod kafka_producer;
 mod kafka_scram;
 mod live_capture;
 mod live_h2;
+mod live_tls;
 mod live_xdp;
 mod memory_budget;
 mod metrics_export;

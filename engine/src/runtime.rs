@@ -452,6 +452,7 @@ pub fn run_with(
     let mut key_channels = Vec::new();
     let mut keylog_thread = None;
     let keylog_stop = Arc::new(AtomicBool::new(false));
+    let keylog_rounds = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut initial_keys = Vec::new();
     if let Some(list) = &cfg.tls_keylog_file {
         let mut files = crate::tls::follow::files(list);
@@ -461,11 +462,17 @@ pub fn run_with(
             .unzip();
         key_channels = receivers;
         keylog_thread = Some(
-            crate::tls::follow::spawn(files, senders, shard_stats[0].clone(), keylog_stop.clone())
-                .map_err(|source| Failure::Thread {
-                    thread: "keylog",
-                    source,
-                })?,
+            crate::tls::follow::spawn(
+                files,
+                senders,
+                shard_stats[0].clone(),
+                [keylog_stop.clone(), shutdown.clone()],
+                keylog_rounds.clone(),
+            )
+            .map_err(|source| Failure::Thread {
+                thread: "keylog",
+                source,
+            })?,
         );
         tracing::info!(target: "lifecycle", files = %list, entries = initial_keys.len(), "TLS key logs read");
     }
@@ -488,7 +495,7 @@ pub fn run_with(
             hist,
         );
         if let Some(rx) = key_channels.next() {
-            shard = shard.with_keys(&initial_keys, rx);
+            shard = shard.with_keys(&initial_keys, rx, keylog_rounds.clone());
         }
         let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
         let stop = shutdown.clone();

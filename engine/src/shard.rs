@@ -5,7 +5,7 @@
 //! Per packet: decode → stream table → TCP reassembly → HTTP parser →
 //! finished transactions → one serialized record → every sink.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,6 +22,7 @@ use crate::output::RecordSink;
 use crate::panic_guard;
 
 mod budget;
+mod keys;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
 use crate::tls::keylog::KeyLogLine;
@@ -118,6 +119,13 @@ pub struct Shard {
     /// TLS keys from the key logs, and the channel new ones arrive on.
     tls: TlsContext,
     keys_in: Option<Receiver<KeyLogLine>>,
+    /// TLS connections waiting for keys (slot, connection id): retried as
+    /// soon as new key-log lines arrive.
+    tls_waiting: Vec<(usize, u64)>,
+    /// Passes of the key-log follower, to wait for one at the end.
+    keylog_rounds: Option<Arc<AtomicU64>>,
+    /// Connections that ended while waiting for their TLS keys.
+    parked: Vec<keys::Parked>,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's HTTP state.
@@ -265,33 +273,9 @@ impl Shard {
             packet_ts_ns: 0,
             tls: TlsContext::new(settings_tls.0, settings_tls.1, settings_tls.2),
             keys_in: None,
-        }
-    }
-
-    /// Gives the shard the key-log lines read at start and the channel
-    /// that brings later ones.
-    pub fn with_keys(mut self, initial: &[KeyLogLine], keys_in: Receiver<KeyLogLine>) -> Shard {
-        // Lines present at start never age out (a recorded capture's clock
-        // is unrelated to when the file was read); TLS_MAX_KEYS bounds them.
-        for line in initial {
-            self.tls.keys.insert(line.clone(), u64::MAX);
-        }
-        self.keys_in = Some(keys_in);
-        self
-    }
-
-    /// Key-log lines that arrived since the last call, and expiry.
-    fn take_keys(&mut self) {
-        let Some(rx) = &self.keys_in else { return };
-        let now = self.now_ns;
-        let before = self.tls.keys.evicted();
-        for line in rx.try_iter() {
-            self.tls.keys.insert(line, now);
-        }
-        let evicted = self.tls.keys.evicted() - before;
-        // Every shard holds the same keys: shard 0 speaks for all.
-        if evicted > 0 && self.id == 0 {
-            self.stats.add(Counter::TlsKeysEvicted, evicted);
+            tls_waiting: Vec::new(),
+            keylog_rounds: None,
+            parked: Vec::new(),
         }
     }
 
@@ -439,6 +423,9 @@ impl Shard {
             conn.closed = true;
         }
         let closed = conn.closed;
+        if conn.app.tls_waiting() && !self.tls_waiting.contains(&(slot, conn.id)) {
+            self.tls_waiting.push((slot, conn.id));
+        }
         self.emit(slot);
         self.recharge(slot);
         closed
@@ -482,7 +469,7 @@ impl Shard {
 
     /// Bytes charged against the budget now.
     pub fn memory_used(&self) -> usize {
-        self.table.memory_bytes() + self.budget.buffered()
+        self.table.memory_bytes() + self.budget.buffered() + self.parked_bytes()
     }
 
     /// Re-measures one connection's buffers.
@@ -621,13 +608,30 @@ impl Shard {
         self.stats.inc(why);
         self.stats
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
-        let closing = panic_guard::contain(|| {
+        let flushed = panic_guard::contain(|| {
             let settings = &self.settings;
             let stats = &*self.stats;
             let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done, &self.tls);
             for_each_direction(&mut conn, &mut ctx, |half, deliver| {
                 half.close(ts_ns, stats, deliver)
             });
+        });
+        if let Err(message) = flushed {
+            return self.drop_panicked(None, &message);
+        }
+        if conn.app.tls_waiting() {
+            // Its keys may still come: kept for TLS_KEY_WAIT.
+            return self.park(conn, ts_ns);
+        }
+        self.end_app(conn, ts_ns);
+    }
+
+    /// The connection's HTTP state ends: what is pending is emitted.
+    fn end_app(&mut self, mut conn: Conn<HttpConn>, ts_ns: u64) {
+        let closing = panic_guard::contain(|| {
+            let settings = &self.settings;
+            let stats = &*self.stats;
+            let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done, &self.tls);
             conn.app.close(ts_ns, &mut ctx);
             self.emit_with(&conn_info(&conn));
         });
@@ -650,6 +654,7 @@ impl Shard {
         let now = self.now_ns;
         let age = self.settings.flush_age_ns;
         self.tls.keys.expire(now, crate::tls::KEY_MAX_AGE_NS);
+        self.retry_parked(false);
         let mut expired = Vec::new();
         let mut pending = 0usize;
         for slot in self.table.slots() {
@@ -697,10 +702,16 @@ impl Shard {
 
     /// End of input: close every connection (emitting what is pending) and flush.
     pub fn finish(&mut self) {
+        // Keys written up to now are still used by the connections closing.
+        if let Some(rounds) = &self.keylog_rounds {
+            crate::tls::follow::await_round(rounds);
+        }
+        self.take_keys();
         let now = self.now_ns;
         for slot in self.table.slots() {
             self.close_slot(slot, now, Counter::StreamsClosed);
         }
+        self.retry_parked(true);
         for sink in &mut self.sinks {
             sink.flush();
         }

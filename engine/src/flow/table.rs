@@ -84,6 +84,12 @@ impl<A> StreamTable<A> {
         &mut self.conns[slot]
     }
 
+    /// The connection in `slot` if there is one (a slot noted earlier may
+    /// have been freed, or reused: compare `Conn::id`).
+    pub fn try_get_mut(&mut self, slot: usize) -> Option<&mut Conn<A>> {
+        self.conns.get_mut(slot)
+    }
+
     pub fn insert(&mut self, key: FlowKey, app: A, ts_ns: u64) -> usize {
         let id = ((self.shard as u64) << 48) | (self.next_id & ((1 << 48) - 1));
         self.next_id += 1;

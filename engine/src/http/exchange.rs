@@ -127,6 +127,16 @@ impl HttpConn {
         }
     }
 
+    /// A TLS connection waiting for its keys.
+    pub fn tls_waiting(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_waiting())
+    }
+
+    /// Keys may have arrived: a waiting TLS connection tries again.
+    pub fn retry_tls(&mut self, now_ns: u64, ctx: &mut HttpCtx<'_>) {
+        self.with_tls(ctx, |tls, env, sink| tls.poll(now_ns, env, sink));
+    }
+
     /// The record's `tls` object: set once the connection decrypts.
     pub fn tls_info(&self) -> Option<std::sync::Arc<crate::tls::TlsInfo>> {
         self.tls.as_ref().and_then(|t| t.info())
@@ -321,6 +331,7 @@ impl HttpConn {
 
     /// Emits every transaction still pending: the connection is going away.
     pub fn close(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        self.with_tls(ctx, |tls, env, sink| tls.close(env, sink));
         self.eof(Role::Request, ts_ns, ctx);
         self.eof(Role::Response, ts_ns, ctx);
         while let Some(t) = self.x.pending.pop_front() {

@@ -130,6 +130,9 @@ impl Direction {
 struct Stream {
     id: u32,
     txn: Transaction,
+    /// The response ended while the request was still being sent (an
+    /// early response): the stream waits for the request's end.
+    response_ended: bool,
     /// A status to keep on the response once it comes (h2c's 101).
     interim_status: Option<u16>,
     last_ns: u64,
@@ -226,6 +229,7 @@ impl H2Conn {
         conn.streams.push(Stream {
             id: 1,
             txn,
+            response_ended: false,
             interim_status: Some(101),
             last_ns,
         });
@@ -306,12 +310,14 @@ impl H2Conn {
         }
     }
 
-    /// Emits streams whose response has not begun after `max_age_ns`.
+    /// Emits streams whose response has not begun, or whose request has
+    /// not ended after an early response, after `max_age_ns`.
     pub fn expire_pending(&mut self, now_ns: u64, max_age_ns: u64, ctx: &mut HttpCtx<'_>) {
         let mut i = 0;
         while i < self.streams.len() {
             let s = &self.streams[i];
-            if s.txn.response.is_none() && now_ns.saturating_sub(s.last_ns) >= max_age_ns {
+            let waiting = s.txn.response.is_none() || s.response_ended;
+            if waiting && now_ns.saturating_sub(s.last_ns) >= max_age_ns {
                 self.finish_stream(i, ctx);
             } else {
                 i += 1;
@@ -628,7 +634,16 @@ impl H2Conn {
             Frame::RstStream { stream_id, .. } => {
                 if let Some(i) = self.find(stream_id) {
                     ctx.stats.inc(Counter::Http2Resets);
-                    self.streams[i].txn.flags.set(Flags::RESET);
+                    let s = &mut self.streams[i];
+                    if !s.response_ended {
+                        s.txn.flags.set(Flags::RESET);
+                    } else if d == 1 {
+                        // The server answered early and stops the rest of
+                        // the request (RFC 9113 §8.1): what the client had
+                        // already sent is still on its way, so the stream
+                        // waits for it (until ASSEMBLER_FLUSH_AGE at most).
+                        return;
+                    }
                     self.finish_stream(i, ctx);
                 }
             }
@@ -889,6 +904,7 @@ impl H2Conn {
         self.streams.push(Stream {
             id,
             txn,
+            response_ended: false,
             interim_status: None,
             last_ns: ts_ns,
         });
@@ -941,20 +957,24 @@ impl H2Conn {
     }
 
     /// Direction `d` ended `stream` (END_STREAM). The stream is finished
-    /// once the response ends: a request still open then is incomplete.
+    /// when the response has ended and the request too (or never began);
+    /// a request still open after an early response is waited for until
+    /// it ends, is reset, or ASSEMBLER_FLUSH_AGE passes.
     fn end_side(&mut self, d: usize, stream: u32, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
         let Some(i) = self.find(stream) else { return };
         let s = &mut self.streams[i];
         let m = if d == 0 {
             s.txn.request.as_mut()
         } else {
+            s.response_ended = true;
             s.txn.response.as_mut()
         };
         if let Some(m) = m {
             m.complete = true;
             m.end_ts_ns = ts_ns;
         }
-        if d == 1 {
+        let request_open = s.txn.request.as_ref().is_some_and(|r| !r.complete);
+        if s.response_ended && !request_open {
             self.finish_stream(i, ctx);
         }
     }

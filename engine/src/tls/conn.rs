@@ -224,6 +224,19 @@ impl TlsConn {
         self.state == State::Failed
     }
 
+    /// Waiting for its keys to appear in a key log.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.state, State::Waiting { .. })
+    }
+
+    /// The connection ends: keys that came meanwhile are used one last
+    /// time, else it is given up.
+    pub fn close(&mut self, env: &TlsEnv<'_>, out: &mut dyn Plaintext) {
+        if self.is_waiting() && !self.try_keys(env, out) {
+            self.give_up(Counter::TlsNoKey, env);
+        }
+    }
+
     /// Bytes held: partial records, handshake messages, bytes awaiting keys.
     pub fn buffered_bytes(&self) -> usize {
         let dirs: usize = self

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,30 +131,53 @@ pub fn read_all(files: &mut [Followed], stats: &ShardStats) -> Vec<KeyLogLine> {
     lines
 }
 
-/// Follows the files until `stop`, handing each new line to every shard.
-/// A shard whose channel is full loses the line (`tls_keys_dropped`).
+/// Follows the files, handing each new line to every shard (a shard
+/// whose channel is full loses the line: `tls_keys_dropped`), until one
+/// of `stops` is set; then reads them a last time, so keys written just
+/// before a shutdown still reach the shards as they close their
+/// connections. `rounds` counts finished passes over the files (and is
+/// set to `u64::MAX` when the thread ends) for [`await_round`].
 pub fn spawn(
     mut files: Vec<Followed>,
     shards: Vec<Sender<KeyLogLine>>,
     stats: Arc<ShardStats>,
-    stop: Arc<AtomicBool>,
+    stops: [Arc<AtomicBool>; 2],
+    rounds: Arc<AtomicU64>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("httpcap-keylog".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                for f in files.iter_mut() {
-                    f.poll(&stats, &mut |line| {
-                        for tx in &shards {
-                            if let Err(TrySendError::Full(_)) = tx.try_send(line.clone()) {
-                                stats.add_shared(Counter::TlsKeysDropped, 1);
-                            }
+        .spawn(move || loop {
+            let stopping = stops.iter().any(|s| s.load(Ordering::Relaxed));
+            for f in files.iter_mut() {
+                f.poll(&stats, &mut |line| {
+                    for tx in &shards {
+                        if let Err(TrySendError::Full(_)) = tx.try_send(line.clone()) {
+                            stats.add_shared(Counter::TlsKeysDropped, 1);
                         }
-                    });
-                }
-                std::thread::sleep(POLL);
+                    }
+                });
             }
+            if stopping {
+                rounds.store(u64::MAX, Ordering::Release);
+                return;
+            }
+            rounds.fetch_add(1, Ordering::Release);
+            std::thread::sleep(POLL);
         })
+}
+
+/// Waits (at most about a second) until the follower has read the files
+/// once more from now: a shard about to close its connections gets the
+/// keys written up to this moment.
+pub fn await_round(rounds: &AtomicU64) {
+    let start = rounds.load(Ordering::Acquire);
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    // Two passes: the one under way may have begun before the call.
+    while rounds.load(Ordering::Acquire) < start.saturating_add(2)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[cfg(test)]

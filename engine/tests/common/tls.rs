@@ -34,7 +34,7 @@ pub mod format {
     /// Counters of the run summary.
     pub const TLS_CONNECTIONS: &str = "tls_connections";
     pub const TLS_NO_KEY: &str = "tls_no_key";
-    pub const TLS_DECRYPTED_RECORDS: &str = "tls_decrypted_records";
+    pub const TLS_DECRYPTED_RECORDS: &str = "tls_records_decrypted";
 
     pub const TLS12: &str = "TLS 1.2";
     pub const TLS13: &str = "TLS 1.3";

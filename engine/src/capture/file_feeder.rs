@@ -59,7 +59,7 @@ impl FileFeeder {
         };
         let files = std::mem::take(&mut self.files);
         for f in &files {
-            pcap_file::read_file(f, &mut |p| self.feed(&mut st, p))?;
+            pcap_file::read_file(f, |p| self.feed(&mut st, p))?;
             if st.stop {
                 break;
             }

@@ -50,6 +50,9 @@ impl PacketBatch {
         self.bytes.len()
     }
 
+    // Inlined into the reader's per-frame loop (one call per packet; fat
+    // LTO stopped inlining it when the feeder became its own module).
+    #[inline]
     pub fn push(&mut self, p: Packet<'_>, seg: Option<&Segment<'_>>) {
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(p.data);

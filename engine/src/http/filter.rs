@@ -37,16 +37,23 @@ pub struct Filters {
 #[derive(Clone, Debug, Default)]
 struct NameSet {
     names: HashSet<Vec<u8>, ahash::RandomState>,
+    /// Bit l: some name is l bytes long (l < 64). Most keys looked up
+    /// (extensions, media types) are in no list, and most of those are
+    /// ruled out by their length without lower-casing and hashing them.
+    lengths: u64,
 }
 
 impl NameSet {
     fn new(names: impl IntoIterator<Item = String>) -> NameSet {
-        NameSet {
-            names: names
-                .into_iter()
-                .map(|n| n.to_ascii_lowercase().into_bytes())
-                .collect(),
-        }
+        let names: HashSet<Vec<u8>, ahash::RandomState> = names
+            .into_iter()
+            .map(|n| n.to_ascii_lowercase().into_bytes())
+            .collect();
+        let lengths = names
+            .iter()
+            .filter(|n| n.len() < 64)
+            .fold(0, |bits, n| bits | 1 << n.len());
+        NameSet { names, lengths }
     }
 
     fn is_empty(&self) -> bool {
@@ -59,9 +66,13 @@ impl NameSet {
         }
         let mut buf = [0u8; 64];
         match buf.get_mut(..name.len()) {
+            Some(_) if self.lengths & 1 << name.len() == 0 => false,
             Some(lower) => {
-                lower.copy_from_slice(name.as_bytes());
-                lower.make_ascii_lowercase();
+                // Copied and lower-cased in one loop (a copy_from_slice
+                // was a memcpy call).
+                for (l, c) in lower.iter_mut().zip(name.bytes()) {
+                    *l = c.to_ascii_lowercase();
+                }
                 self.names.contains(&*lower)
             }
             // Longer than any name worth listing: compare one by one.

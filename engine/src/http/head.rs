@@ -354,7 +354,10 @@ impl Head {
     }
 
     /// A span as text. Spans end next to ASCII delimiters, so in a
-    /// valid UTF-8 head they lie on character boundaries.
+    /// valid UTF-8 head they lie on character boundaries. Inlined: called
+    /// twice per header when a record is written, and the call cost more
+    /// than the slicing (callgrind).
+    #[inline]
     fn text_of(&self, r: &Range<u32>) -> Text<'_> {
         let r = r.start as usize..r.end as usize;
         match &self.raw {

@@ -455,3 +455,41 @@ fn garbage_and_bad_lengths_never_panic() {
     c.send(Role::Request, &[0x80, 0x2e, 0x01, 0x00, 0x02]);
     assert_eq!(c.count(Counter::TlsConnections), 0);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Whatever follows a handshake, with or without keys, in any
+        // pieces: no panic, bounded buffers.
+        #[test]
+        fn any_bytes_after_a_handshake_run_clean(
+            keyed in any::<bool>(),
+            pieces in proptest::collection::vec(
+                (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)),
+                0..20,
+            ),
+            holes in proptest::collection::vec(0u64..5000, 0..3),
+        ) {
+            let (client, server, lines) = tls13();
+            let mut c = Conn::new();
+            if keyed {
+                for (label, secret) in &lines {
+                    c.key(label, secret);
+                }
+            }
+            play(&mut c, &client, &server);
+            for (i, (from_server, bytes)) in pieces.iter().enumerate() {
+                let role = if *from_server { Role::Response } else { Role::Request };
+                c.send(role, bytes);
+                if let Some(len) = holes.get(i) {
+                    c.with(|h, ctx| h.gap(role, *len, 12, ctx));
+                }
+                prop_assert!(c.http.buffered_bytes() < 4 << 20);
+            }
+            c.sweep(10_000_000_000);
+            c.with(|h, ctx| h.close(13, ctx));
+        }
+    }
+}

@@ -17,7 +17,9 @@ use crate::stats::{Counter, ShardStats};
 use crate::tls::{self, conn::Peer, conn::Plaintext, TlsConn, TlsContext};
 
 /// Pending transactions per connection beyond which the oldest is given up
-/// (emitted without response): bounds memory under request floods.
+/// (emitted without response, flagged `pairing_lost`): bounds memory under
+/// request floods. Its response, when it comes, is emitted alone
+/// (`Exchange::owed`), so later responses still find their own requests.
 pub const MAX_PENDING: usize = 1024;
 
 /// Shard-wide context the parsers need.
@@ -47,6 +49,10 @@ struct Exchange {
     next_seq: u32,
     req_target: Option<u32>,
     resp_target: Option<Target>,
+    /// Responses still to come for requests given up at MAX_PENDING: the
+    /// next this many final responses are theirs, not the oldest pending
+    /// request's, and are emitted alone.
+    owed: u32,
     /// Both parsers must stop: Upgrade, CONNECT or an HTTP/2 preface.
     tunnel: bool,
     /// Flags every transaction of this connection carries (mid_stream).
@@ -339,6 +345,7 @@ impl HttpConn {
         }
         self.x.req_target = None;
         self.x.resp_target = None;
+        self.x.owed = 0;
         if let Some(h2) = &mut self.h2 {
             h2.close(ctx);
         }
@@ -524,10 +531,16 @@ impl SideSink<'_, '_, '_> {
 
     fn push(&mut self, mut t: Transaction) -> u32 {
         if self.x.pending.len() >= MAX_PENDING {
-            if let Some(old) = self.x.pending.pop_front() {
+            if let Some(mut old) = self.x.pending.pop_front() {
                 self.ctx.stats.inc(Counter::PendingDropped);
                 if self.x.req_target == Some(old.seq) {
                     self.x.req_target = None;
+                }
+                if old.response.is_none() {
+                    // Its response is still to come: it must not be given
+                    // to the next request.
+                    self.x.owed = self.x.owed.saturating_add(1);
+                    old.flags.set(Flags::PAIRING_LOST);
                 }
                 finish(old, self.ctx);
             }
@@ -591,10 +604,29 @@ impl SideSink<'_, '_, '_> {
             self.x.resp_target = Some(Target::Interim);
             return Framing::None;
         }
-        // The oldest transaction still waiting for its response.
-        let waiting = self.x.pending.iter().position(|t| t.response.is_none());
+        // The oldest transaction still waiting for its response, unless
+        // this response belongs to a request given up at MAX_PENDING.
+        let waiting = if self.x.owed > 0 {
+            None
+        } else {
+            self.x.pending.iter().position(|t| t.response.is_none())
+        };
         let idx = match waiting {
             Some(i) => i,
+            None if self.x.owed > 0 => {
+                self.x.owed -= 1;
+                self.ctx.stats.inc(Counter::HttpUnpairedResponses);
+                let mut t = self.new_txn();
+                t.flags.set(Flags::NO_REQUEST);
+                t.flags.set(Flags::PAIRING_LOST);
+                t.flags.0 |= self.x.sticky.0;
+                // Ahead of the requests, which are all younger; not through
+                // `push`, which would give up one more request for it. It
+                // leaves at this response's end, so the queue holds at most
+                // MAX_PENDING + 1.
+                self.x.pending.push_front(t);
+                0
+            }
             None => {
                 self.ctx.stats.inc(Counter::HttpOrphanResponses);
                 let mut t = self.new_txn();
@@ -636,14 +668,17 @@ impl SideSink<'_, '_, '_> {
         framing
     }
 
-    /// Whether the oldest waiting request asked for `Upgrade: h2c`.
+    /// Whether the oldest waiting request asked for `Upgrade: h2c` (and
+    /// the response is its, not a given-up request's).
     fn accepts_h2c(&self) -> bool {
-        self.x
-            .pending
-            .iter()
-            .find(|t| t.response.is_none())
-            .and_then(|t| t.request.as_ref())
-            .is_some_and(|r| r.head.header_has_token("upgrade", "h2c"))
+        self.x.owed == 0
+            && self
+                .x
+                .pending
+                .iter()
+                .find(|t| t.response.is_none())
+                .and_then(|t| t.request.as_ref())
+                .is_some_and(|r| r.head.header_has_token("upgrade", "h2c"))
     }
 
     /// A 101 to an h2c upgrade: the request waits in `pending` to become
@@ -759,6 +794,12 @@ impl MessageSink for SideSink<'_, '_, '_> {
                 self.x.req_target = None;
             }
             Role::Response => {
+                if self.x.owed > 0 {
+                    // The unusable response was a given-up request's.
+                    self.x.owed -= 1;
+                    self.x.resp_target = None;
+                    return;
+                }
                 // The response to the oldest waiting request was unusable.
                 if let Some(idx) = self.x.pending.iter().position(|t| t.response.is_none()) {
                     let mut t = self.x.pending.remove(idx).expect("index from position");

@@ -106,6 +106,10 @@ impl Flags {
     /// HTTP/2: a header field referred to HPACK state we never saw
     /// (capture began mid-connection, or bytes were lost); it is missing.
     pub const HPACK_INCOMPLETE: u16 = 1 << 14;
+    /// HTTP/1: too many requests were pending on the connection, so the
+    /// oldest was emitted without waiting for its response; that response,
+    /// when it comes, is emitted alone. Neither is paired by guess.
+    pub const PAIRING_LOST: u16 = 1 << 15;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u16, &'static str)] = &[
@@ -124,6 +128,7 @@ impl Flags {
         (Self::CHUNKED_INVALID, "chunked_invalid"),
         (Self::RESET, "reset"),
         (Self::HPACK_INCOMPLETE, "hpack_incomplete"),
+        (Self::PAIRING_LOST, "pairing_lost"),
     ];
 
     pub fn set(&mut self, bit: u16) {

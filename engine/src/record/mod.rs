@@ -638,6 +638,16 @@ mod tests {
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
+    /// A flag the schema does not list breaks every record carrying it.
+    #[test]
+    fn schema_lists_every_flag() {
+        let names: Vec<String> = crate::http::Flags::NAMES
+            .iter()
+            .map(|(_, n)| n.to_string())
+            .collect();
+        assert_eq!(names, record_check::schema_flags());
+    }
+
     #[test]
     fn set_cookie_values_with_expires_dates_stay_apart() {
         let (line, r) = record_line(

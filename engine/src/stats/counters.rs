@@ -115,6 +115,7 @@ counters! {
     HttpHeaderTooLarge => "http_header_too_large", Loss, "heads longer than MAX_HEADER_BYTES (message skipped)";
     HttpResyncBytes => "http_resync_bytes", Activity, "bytes skipped while looking for the next message";
     HttpOrphanResponses => "http_orphan_responses", Activity, "responses with no request seen";
+    HttpUnpairedResponses => "http_unpaired_responses", Activity, "responses emitted alone (flag pairing_lost) because their request had been dropped from a full pending queue (drop_pending_requests)";
     HttpUpgrades => "http_upgrades", Activity, "connections that left HTTP/1 (Upgrade, CONNECT)";
     HttpBodyTruncated => "http_body_truncated", Activity, "bodies cut at MAX_BODY_BYTES";
     HttpDecodeFailed => "http_decode_failed", Activity, "bodies whose Content-Encoding could not be undone";

@@ -77,3 +77,14 @@ fn excerpt(line: &str) -> &str {
     }
     &line[..end]
 }
+
+/// The flag names the schema allows, in its order.
+pub fn schema_flags() -> Vec<String> {
+    let schema: Value = serde_json::from_str(SCHEMA).expect("record.schema.json is JSON");
+    schema["properties"]["flags"]["items"]["enum"]
+        .as_array()
+        .expect("flags enum")
+        .iter()
+        .map(|v| v.as_str().expect("flag names are strings").to_owned())
+        .collect()
+}

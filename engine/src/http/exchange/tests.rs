@@ -266,14 +266,8 @@ fn pending_requests_are_bounded() {
     assert_eq!(c.stats.get(Counter::PendingDropped), 10);
 }
 
-#[test]
-fn records_serialize_as_json() {
-    // Every flag combination, including none, must be valid JSON.
-    let mut c = Conn::new();
-    c.req(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
-    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    c.resp(b"HTTP/1.1 200 OK\r\n\r\n\xff\xfe");
-    c.close();
+/// Every record of `c`, serialized and checked against the schema.
+fn check_records(c: &Conn) {
     let ctx = crate::record::RecordCtx::default();
     let ep = crate::flow::Endpoint {
         ip: "192.0.2.1".parse().unwrap(),
@@ -297,6 +291,17 @@ fn records_serialize_as_json() {
         let v = crate::record::record_check::parse(line.trim_end());
         assert!(v["flags"].is_array());
     }
+}
+
+#[test]
+fn records_serialize_as_json() {
+    // Every flag combination, including none, must be valid JSON.
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\n\r\n\xff\xfe");
+    c.close();
+    check_records(&c);
 }
 
 /// Each anomaly is counted under its reason and marks the record it touched.
@@ -328,4 +333,102 @@ fn anomalies_are_counted_by_reason_and_flag_their_records() {
     assert_eq!(c.stats.get(Counter::HttpParseErrors), 2);
     assert_eq!(d.stats.get(Counter::HttpBadHead), 1);
     assert_eq!(d.stats.get(Counter::HttpParseErrors), 1);
+}
+
+/// `n` pipelined requests, then their `n` responses, each response naming
+/// its request's target in `X-For`: every record must pair a response with
+/// its own request, or hold one message alone, flagged.
+fn overflow_pipeline(n: usize) -> Conn {
+    let mut c = Conn::new();
+    for i in 0..n {
+        c.req(format!("GET /p{i} HTTP/1.1\r\n\r\n").as_bytes());
+    }
+    for i in 0..n {
+        c.resp(format!("HTTP/1.1 200 OK\r\nX-For: /p{i}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    }
+    c.close();
+    let dropped = n.saturating_sub(MAX_PENDING);
+    let (mut paired, mut alone_req, mut alone_resp) = (0, 0, 0);
+    for t in &c.done {
+        let lost = t.flags.has(Flags::PAIRING_LOST);
+        match (&t.request, &t.response) {
+            (Some(rq), Some(rs)) => {
+                assert_eq!(
+                    rs.head.header("x-for"),
+                    Some(rq.head.target().as_bytes()),
+                    "response paired with another request"
+                );
+                assert!(!lost);
+                paired += 1;
+            }
+            (Some(_), None) => {
+                assert!(lost && t.flags.has(Flags::NO_RESPONSE), "{:?}", t.flags);
+                alone_req += 1;
+            }
+            (None, Some(_)) => {
+                assert!(lost && t.flags.has(Flags::NO_REQUEST), "{:?}", t.flags);
+                alone_resp += 1;
+            }
+            (None, None) => panic!("empty record"),
+        }
+    }
+    assert_eq!(
+        (paired, alone_req, alone_resp),
+        (n - dropped, dropped, dropped)
+    );
+    assert_eq!(c.stats.get(Counter::PendingDropped), dropped as u64);
+    assert_eq!(c.stats.get(Counter::HttpUnpairedResponses), dropped as u64);
+    assert_eq!(c.stats.get(Counter::HttpOrphanResponses), 0);
+    c
+}
+
+#[test]
+fn pending_overflow_never_mispairs() {
+    for n in [MAX_PENDING, MAX_PENDING + 1, 3000] {
+        let mut c = overflow_pipeline(n);
+        // Pairing goes on normally afterwards.
+        c.done.clear();
+        c.req(b"GET /after HTTP/1.1\r\n\r\n");
+        c.resp(b"HTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!(c.summary(), vec!["GET /after -> 204"], "n = {n}");
+    }
+}
+
+#[test]
+fn pending_overflow_is_flagged_in_records() {
+    let c = overflow_pipeline(MAX_PENDING + 1);
+    let s = c.summary();
+    assert_eq!(s[0], "GET /p0 -> - [no_response,pairing_lost]");
+    assert_eq!(s[1], "- -> 200 [no_request,pairing_lost]");
+    assert_eq!(s[2], "GET /p1 -> 200");
+    check_records(&c);
+}
+
+/// An unusable response owed to a dropped request is used up by it, not
+/// by the next waiting request.
+#[test]
+fn unparsed_response_owed_to_a_dropped_request() {
+    let mut c = Conn::new();
+    for i in 0..MAX_PENDING + 2 {
+        c.req(format!("GET /p{i} HTTP/1.1\r\n\r\n").as_bytes());
+    }
+    let big = format!(
+        "HTTP/1.1 200 OK\r\nX-Pad: {}\r\nContent-Length: 0\r\n\r\n",
+        "p".repeat(4000)
+    );
+    c.resp(big.as_bytes());
+    c.resp(b"HTTP/1.1 200 OK\r\nX-For: /p1\r\nContent-Length: 0\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nX-For: /p2\r\nContent-Length: 0\r\n\r\n");
+    let s = c.summary();
+    assert_eq!(
+        s,
+        vec![
+            "GET /p0 -> - [no_response,pairing_lost]",
+            "GET /p1 -> - [no_response,pairing_lost]",
+            "- -> 200 [no_request,pairing_lost]",
+            "GET /p2 -> 200",
+        ]
+    );
+    let r = c.done[2].response.as_ref().unwrap();
+    assert_eq!(r.head.header("x-for"), Some(&b"/p1"[..]));
 }

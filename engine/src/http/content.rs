@@ -18,6 +18,12 @@
 //! and raw deflate the buffer grows from a guess. When the output would
 //! exceed the cap, or the input was cut short, a streaming inflater
 //! (flate2) yields the prefix instead.
+//!
+//! A gzip body may be several members (RFC 1952 §2.2), and a zstd body
+//! several frames: all are decoded, their outputs joined. libdeflate
+//! stops after one member (ignoring what follows), so it only gets bodies
+//! that cannot hold a second one; a size stated by a trailer or frame
+//! header is trusted only when it covers the whole body.
 
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read};
@@ -144,11 +150,13 @@ pub fn decode_layer(
             r.window_log_max(ZSTD_WINDOW_LOG_MAX)
                 .map_err(|_| DecodeError::Corrupt)?;
             // The frame header may state the size; it only matters once
-            // the output outgrows the cap.
+            // the output outgrows the cap, and only if that frame is the
+            // whole body (a header states its own frame's size).
+            let one_frame = zstd::zstd_safe::find_frame_compressed_size(input) == Ok(input.len());
             let stated = zstd::zstd_safe::get_frame_content_size(input)
                 .ok()
                 .flatten()
-                .filter(|n| *n > lim.max_out as u64);
+                .filter(|n| one_frame && *n > lim.max_out as u64);
             stream(r, input_cut, lim, stated)
         }
     }
@@ -160,26 +168,44 @@ thread_local! {
         RefCell::new(libdeflater::Decompressor::new());
 }
 
+/// Whether a second gzip member may follow the first: a member starts
+/// with ID1 ID2 CM (1f 8b 08) and a flag byte whose reserved bits are
+/// clear, and none can start before the first one's smallest end (a
+/// 10-byte header, 2 bytes of empty deflate, an 8-byte trailer). A match
+/// inside compressed data only costs the slower decoder.
+fn may_hold_members(input: &[u8]) -> bool {
+    const FIRST_END: usize = 20;
+    let Some(rest) = input.get(FIRST_END..) else {
+        return false;
+    };
+    memchr::memmem::find_iter(rest, &[0x1f, 0x8b, 0x08])
+        .any(|i| rest.get(i + 3).is_some_and(|flg| flg & 0xe0 == 0))
+}
+
 fn gzip(input: &[u8], input_cut: bool, lim: Limits) -> Result<Decoded, DecodeError> {
-    // ISIZE, the trailer's size modulo 2^32: a hint, since a sender can lie.
-    let isize = (!input_cut && input.len() >= 18).then(|| {
+    let one_member = !may_hold_members(input);
+    // ISIZE, the trailer's size modulo 2^32: a hint, since a sender can
+    // lie, and with several members only the last one's size.
+    let isize = (!input_cut && one_member && input.len() >= 18).then(|| {
         let t = &input[input.len() - 4..]; // len >= 18, checked above
         u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as u64
     });
     if let Some(n) = isize.filter(|n| *n as usize <= lim.max_out) {
         let mut out = vec![0u8; n as usize];
         let r = INFLATER.with(|d| d.borrow_mut().gzip_decompress(input, &mut out));
-        if let Ok(len) = r {
-            out.truncate(len);
+        // libdeflate checked the member's own trailer: the one at the end
+        // of the input is it unless bytes follow the member.
+        if r.is_ok_and(|len| len as u64 == n) {
             return Ok(Decoded {
-                full_size: Some(len as u64),
+                full_size: Some(n),
                 body: out,
                 truncated: false,
             });
         }
-        // A lying trailer, several members or trailing bytes: stream it.
+        // A lying trailer or trailing bytes: stream it.
     }
     let stated = isize.filter(|n| *n as usize > lim.max_out);
+    // Every member, one after the other.
     stream(
         flate2::read::MultiGzDecoder::new(input),
         input_cut,

@@ -322,3 +322,116 @@ fn codings_content_encoding_first_whatever_the_field_order() {
         Ok(vec![Coding::Br, Coding::Deflate, Coding::Gzip])
     );
 }
+
+/// `parts` gzipped one by one and concatenated (RFC 1952 §2.2: a gzip
+/// file is a series of members), and the parts joined.
+fn gzip_members(parts: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
+    let wire = parts.iter().flat_map(|p| gzip(p)).collect();
+    (wire, parts.concat())
+}
+
+#[test]
+fn gzip_members_are_all_decoded() {
+    let data = sample(300_000);
+    let two = vec![data[..100_000].to_vec(), data[100_000..].to_vec()];
+    // Fifty members of uneven sizes, empty ones at the start, middle and end.
+    let mut fifty: Vec<Vec<u8>> = data.chunks(6_500).map(<[u8]>::to_vec).collect();
+    fifty[0].clear();
+    fifty[20].clear();
+    fifty.push(Vec::new());
+    // Identical members: each one's trailer matches the other's output.
+    let same = vec![data[..5_000].to_vec(), data[..5_000].to_vec()];
+    let empty_second = vec![data[..5_000].to_vec(), Vec::new()];
+    // A single member keeps the fast path; several are seen as such.
+    assert!(!may_hold_members(&gzip(&data)));
+    assert!(may_hold_members(&gzip_members(&two).0));
+    for (name, parts) in [
+        ("two", two),
+        ("fifty", fifty),
+        ("same", same),
+        ("empty second", empty_second),
+    ] {
+        let (wire, whole) = gzip_members(&parts);
+        let d = decode_chain(&[Coding::Gzip], &wire, false, LIM).unwrap();
+        assert_eq!(d.body.len(), whole.len(), "{name}");
+        assert_eq!(d.body, whole, "{name}");
+        assert_eq!(d.full_size, Some(whole.len() as u64), "{name}");
+        assert!(!d.truncated, "{name}");
+    }
+}
+
+#[test]
+fn gzip_members_in_a_message_are_not_reported_whole_when_cut_short() {
+    let stats = ShardStats::default();
+    let data = sample(200_000);
+    let (wire, whole) = gzip_members(&[data[..50_000].to_vec(), data[50_000..].to_vec()]);
+    let mut m = msg(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n",
+        wire.clone(),
+    );
+    assert_eq!(decode_message(&mut m, LIM, &stats), Outcome::Decoded);
+    assert_eq!((m.body.len(), m.body_size), (whole.len(), 200_000));
+    assert!(!m.body_truncated);
+    // The second member cut in its middle: the first decodes, and the
+    // record says the body is cut, whether or not the cut was seen.
+    let first = gzip(&data[..50_000]).len();
+    let cut = &wire[..first + (wire.len() - first) / 2];
+    for known in [true, false] {
+        let d = decode_chain(&[Coding::Gzip], cut, known, LIM).unwrap();
+        assert!(d.truncated, "known cut {known}");
+        assert!(d.body.len() >= 50_000, "known cut {known}");
+        assert!(whole.starts_with(&d.body), "known cut {known}");
+        assert_eq!(d.full_size, None);
+    }
+}
+
+#[test]
+fn gzip_bomb_split_across_members_is_capped() {
+    let lim = Limits {
+        max_out: 100_000,
+        reserve: 4096,
+    };
+    // Each member fits the cap; together they do not. Then members each
+    // far over the cap, whose trailers state only their own size.
+    for (member, count) in [(60_000, 40), (1 << 20, 20)] {
+        let (wire, _) = gzip_members(&vec![vec![0u8; member]; count]);
+        let d = decode_chain(&[Coding::Gzip], &wire, false, lim).unwrap();
+        assert_eq!(d.body.len(), 100_000, "{member}");
+        assert!(d.body.iter().all(|b| *b == 0));
+        assert!(d.truncated);
+        // The last trailer is not the total: unknown.
+        assert_eq!(d.full_size, None, "{member}");
+    }
+    // A single member over the cap still reports its stated size.
+    let d = decode_chain(&[Coding::Gzip], &gzip(&vec![0u8; 1 << 20]), false, lim).unwrap();
+    assert_eq!((d.body.len(), d.full_size), (100_000, Some(1 << 20)));
+}
+
+#[test]
+fn zstd_frames_are_all_decoded() {
+    let data = sample(300_000);
+    let wire = [
+        zstd_enc(&data[..100_000]),
+        zstd_enc(b""),
+        zstd_enc(&data[100_000..]),
+    ]
+    .concat();
+    let d = decode_chain(&[Coding::Zstd], &wire, false, LIM).unwrap();
+    assert_eq!(d.body, data);
+    assert_eq!(d.full_size, Some(300_000));
+    assert!(!d.truncated);
+    // Capped inside the first frame: its header states only its own size.
+    let lim = Limits {
+        max_out: 50_000,
+        reserve: 4096,
+    };
+    let d = decode_chain(&[Coding::Zstd], &wire, false, lim).unwrap();
+    assert_eq!(d.body, data[..50_000]);
+    assert!(d.truncated);
+    assert_eq!(d.full_size, None);
+    // Cut in the second frame: the first decodes, marked cut.
+    let first = zstd_enc(&data[..100_000]).len() + zstd_enc(b"").len();
+    let cut = &wire[..first + (wire.len() - first) / 2];
+    let d = decode_chain(&[Coding::Zstd], cut, true, LIM).unwrap();
+    assert!(d.truncated && d.body.len() >= 100_000 && data.starts_with(&d.body));
+}

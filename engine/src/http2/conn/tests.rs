@@ -528,3 +528,48 @@ fn http1_is_never_taken_for_http2() {
     assert_eq!(c.done.len(), 1);
     assert_eq!(c.count(Counter::Http2Connections), 0);
 }
+
+/// Past MAX_OPEN_STREAMS the oldest stream is emitted without its
+/// response; that response, when it comes, stands alone: pairing is by
+/// stream id, never by order (issue 15's HTTP/1 mis-pairing cannot occur).
+#[test]
+fn responses_of_streams_given_up_over_the_cap_never_pair_elsewhere() {
+    let mut c = Conn::new();
+    let n = super::MAX_OPEN_STREAMS as u32 + 2;
+    let mut client = client_start();
+    for i in 0..n {
+        let path = format!("/p{}", 2 * i + 1);
+        client.extend(frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            2 * i + 1,
+            &get(&path),
+        ));
+    }
+    c.send(Role::Request, &client);
+    let mut server = server_start();
+    for i in 0..n {
+        let stream = 2 * i + 1;
+        server.extend(frame(kind::HEADERS, f::END_HEADERS, stream, &status("200")));
+        let body = format!("/p{stream}");
+        server.extend(frame(kind::DATA, f::END_STREAM, stream, body.as_bytes()));
+    }
+    c.send(Role::Response, &server);
+    c.close();
+    // Streams 1 and 3, and one more: the response of stream 1 opens a
+    // stream of its own while the cap is reached.
+    let over = c.count(Counter::Http2StreamsOverCap) as u32;
+    assert_eq!(over, 3);
+    let (mut paired, mut alone) = (0, 0);
+    for t in &c.done {
+        match (&t.request, &t.response) {
+            (Some(rq), Some(rs)) => {
+                assert_eq!(rs.body, rq.head.target().as_bytes());
+                paired += 1;
+            }
+            _ => alone += 1,
+        }
+    }
+    // Each stream given up: its request alone, then its response alone.
+    assert_eq!((paired, alone), (n - over, 2 * over));
+}

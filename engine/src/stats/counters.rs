@@ -153,7 +153,7 @@ counters! {
     FilterCtype => "filter_ctype", Intentional, "transactions dropped by FILTER_BLOCK_CTYPES";
     FilterAccept => "filter_accept", Intentional, "transactions dropped by FILTER_BLOCK_ACCEPT";
     FilterMultipart => "filter_multipart", Intentional, "transactions dropped by FILTER_BLOCK_MULTIPART";
-    PendingDropped => "drop_pending_requests", Loss, "requests dropped because too many were pending on one connection";
+    PendingDropped => "drop_pending_requests", Loss, "requests emitted at once without their response (flag pairing_lost) because more than 1,024 were pending on one HTTP/1 connection";
     // Output
     RecordsOut => "records_out", Activity, "records written to the JSON-lines output";
     RecordBytes => "record_bytes", Activity, "bytes of serialized records";

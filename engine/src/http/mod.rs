@@ -81,38 +81,38 @@ impl Message {
 
 /// Notes attached to a transaction record, as a small bit set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Flags(pub u16);
+pub struct Flags(pub u32);
 
 impl Flags {
-    pub const GAP: u16 = 1 << 0;
-    pub const MID_STREAM: u16 = 1 << 1;
-    pub const NO_RESPONSE: u16 = 1 << 2;
-    pub const NO_REQUEST: u16 = 1 << 3;
-    pub const REQUEST_INCOMPLETE: u16 = 1 << 4;
-    pub const RESPONSE_INCOMPLETE: u16 = 1 << 5;
-    pub const UPGRADE: u16 = 1 << 6;
-    pub const RESPONSE_UNPARSED: u16 = 1 << 7;
-    pub const BODY_DECODE_FAILED: u16 = 1 << 8;
-    pub const BODY_TRIMMED: u16 = 1 << 9;
+    pub const GAP: u32 = 1 << 0;
+    pub const MID_STREAM: u32 = 1 << 1;
+    pub const NO_RESPONSE: u32 = 1 << 2;
+    pub const NO_REQUEST: u32 = 1 << 3;
+    pub const REQUEST_INCOMPLETE: u32 = 1 << 4;
+    pub const RESPONSE_INCOMPLETE: u32 = 1 << 5;
+    pub const UPGRADE: u32 = 1 << 6;
+    pub const RESPONSE_UNPARSED: u32 = 1 << 7;
+    pub const BODY_DECODE_FAILED: u32 = 1 << 8;
+    pub const BODY_TRIMMED: u32 = 1 << 9;
     /// The request's head was unusable (invalid or too large): the record
     /// holds its response alone (with `no_request`).
-    pub const REQUEST_UNPARSED: u16 = 1 << 10;
+    pub const REQUEST_UNPARSED: u32 = 1 << 10;
     /// A message's framing headers were unreadable or contradictory.
-    pub const FRAMING_INVALID: u16 = 1 << 11;
+    pub const FRAMING_INVALID: u32 = 1 << 11;
     /// A chunked body's chunk framing broke; the message ends there.
-    pub const CHUNKED_INVALID: u16 = 1 << 12;
+    pub const CHUNKED_INVALID: u32 = 1 << 12;
     /// HTTP/2: the stream was reset (RST_STREAM) before it completed.
-    pub const RESET: u16 = 1 << 13;
+    pub const RESET: u32 = 1 << 13;
     /// HTTP/2: a header field referred to HPACK state we never saw
     /// (capture began mid-connection, or bytes were lost); it is missing.
-    pub const HPACK_INCOMPLETE: u16 = 1 << 14;
+    pub const HPACK_INCOMPLETE: u32 = 1 << 14;
     /// HTTP/1: too many requests were pending on the connection, so the
     /// oldest was emitted without waiting for its response; that response,
     /// when it comes, is emitted alone. Neither is paired by guess.
-    pub const PAIRING_LOST: u16 = 1 << 15;
+    pub const PAIRING_LOST: u32 = 1 << 15;
 
     /// Names as they appear in the record's `flags` array.
-    pub const NAMES: &'static [(u16, &'static str)] = &[
+    pub const NAMES: &'static [(u32, &'static str)] = &[
         (Self::GAP, "gap"),
         (Self::MID_STREAM, "mid_stream"),
         (Self::NO_RESPONSE, "no_response"),
@@ -131,11 +131,11 @@ impl Flags {
         (Self::PAIRING_LOST, "pairing_lost"),
     ];
 
-    pub fn set(&mut self, bit: u16) {
+    pub fn set(&mut self, bit: u32) {
         self.0 |= bit;
     }
 
-    pub fn has(self, bit: u16) -> bool {
+    pub fn has(self, bit: u32) -> bool {
         self.0 & bit != 0
     }
 

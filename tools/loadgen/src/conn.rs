@@ -8,6 +8,7 @@ use crate::content::Client;
 use crate::frame::{build, Endpoint, Segment, Wrapping, ACK, FIN, PSH, SYN};
 use crate::h2::Encoder;
 use crate::rng::Rng;
+use crate::tls::Session;
 
 /// Frames waiting to be written, stored back to back in one buffer.
 #[derive(Default)]
@@ -83,8 +84,12 @@ pub struct Conn {
     pub open: bool,
     pub closed: bool,
     pub queue: Queue,
-    /// HTTP/2 state when the connection speaks h2c.
+    /// HTTP/2 state when the connection speaks h2c (or h2 over TLS).
     pub h2: Option<H2State>,
+    /// Record protection when the connection is TLS (--tls).
+    pub tls: Option<Session>,
+    /// The TLS handshake's flights, queued after the TCP handshake.
+    pub tls_pending: Vec<(Side, Vec<u8>)>,
     c_seq: u32,
     s_seq: u32,
     c_ip_id: u16,
@@ -127,6 +132,8 @@ impl Conn {
             closed: false,
             queue: Queue::default(),
             h2: None,
+            tls: None,
+            tls_pending: Vec::new(),
             c_seq,
             s_seq,
             c_ip_id,

@@ -16,6 +16,7 @@ use crate::frame::{Endpoint, Wrapping};
 use crate::h2;
 use crate::params::{ppm, Params};
 use crate::rng::Rng;
+use crate::tls;
 use crate::truth::{write_line, Truth};
 
 /// Capture start: Mon, 05 Jan 2026 09:00:00 UTC.
@@ -45,15 +46,32 @@ struct State {
     imp: Impairments,
     leave_open: bool,
     h2_concurrent: u32,
+    /// TLS records of the flight being sent.
+    sealed: Vec<u8>,
 }
 
 /// Writes the capture for `p` to `out` and, if given, one truth line per
-/// transaction to `lines`. Returns the totals.
-pub fn generate<W: Write>(
+/// transaction to `lines`. Returns the totals. With `--tls` the key log is
+/// discarded; [`generate_with_keylog`] keeps it.
+pub fn generate<W: Write>(p: &Params, out: W, lines: Option<&mut dyn Write>) -> io::Result<Truth> {
+    generate_with_keylog(p, out, lines, &mut io::sink())
+}
+
+/// [`generate`], writing the TLS secrets (`--tls`) to `keylog` as an NSS
+/// key log, one connection's lines at its opening.
+pub fn generate_with_keylog<W: Write>(
     p: &Params,
     out: W,
     mut lines: Option<&mut dyn Write>,
+    keylog: &mut dyn Write,
 ) -> io::Result<Truth> {
+    let suite = match p.tls {
+        Some(v) => Some(
+            tls::suite(v, p.tls_cipher.as_deref())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     let header = PcapHeader {
         snaplen: 262_144,
         datalink: DataLink::ETHERNET,
@@ -92,7 +110,11 @@ pub fn generate<W: Write>(
         },
         leave_open: p.leave_open,
         h2_concurrent: p.h2_concurrent_streams.max(1),
+        sealed: Vec::new(),
     };
+    // Drawn after the other streams, so that a TLS capture carries the
+    // same connections and exchanges as the cleartext one of its seed.
+    let mut tls_rng = root.fork();
     let mean_gap = 1_000_000_000 / p.pps.max(1);
     let planned_conns = p.connections.map(|c| c.clamp(1, p.transactions.max(1)));
     let pipeline_ppm = ppm(p.pipeline_share);
@@ -123,6 +145,14 @@ pub fn generate<W: Write>(
             if p.http2 {
                 conn.h2 = Some(Default::default());
                 st.truth.http2_connections += 1;
+            }
+            if let Some(suite) = &suite {
+                let sni = conn.who.host.split(':').next().unwrap_or(conn.who.host);
+                let alpn = if p.http2 { "h2" } else { "http/1.1" };
+                let hs = tls::handshake(suite, &mut tls_rng.fork(), sni, alpn, keylog)?;
+                conn.tls = Some(hs.session);
+                conn.tls_pending = hs.flights;
+                st.truth.tls_connections += 1;
             }
             active.push(conn);
             next_id += 1;
@@ -210,6 +240,16 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         conn.handshake(&st.wrap, now_ms);
         return Ok(());
     }
+    if let Some(session) = conn.tls.as_mut() {
+        if !session.started {
+            session.started = true;
+            for (side, bytes) in std::mem::take(&mut conn.tls_pending) {
+                st.truth.tcp_payload_bytes += bytes.len() as u64;
+                conn.flight(&st.wrap, &mut st.imp, side, &bytes, now_ms);
+            }
+            return Ok(());
+        }
+    }
     if conn.h2.is_some() {
         return advance_h2(st, conn, lines, now_ms);
     }
@@ -225,7 +265,9 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
         } else {
             Side::Client
         };
-        conn.teardown(&st.wrap, closer, now_ms);
+        if !close_notify(st, conn, closer, now_ms) {
+            conn.teardown(&st.wrap, closer, now_ms);
+        }
         return Ok(());
     }
     let group = if conn.pipelined && conn.remaining >= 2 {
@@ -254,9 +296,8 @@ fn advance(st: &mut State, conn: &mut Conn, lines: &mut Option<&mut dyn Write>) 
             write_line(out, conn.id, &client, &server, &info, group > 1, None)?;
         }
     }
-    st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
-    conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
-    conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);
+    emit(st, conn, Side::Client, now_ms);
+    emit(st, conn, Side::Server, now_ms);
     Ok(())
 }
 
@@ -278,9 +319,8 @@ fn advance_h2(
         h2s.started = true;
         h2::client_preface(&mut st.req);
         h2::server_preface(&mut st.resp);
-        st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
-        conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
-        conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);
+        emit(st, conn, Side::Client, now_ms);
+        emit(st, conn, Side::Server, now_ms);
         return Ok(());
     }
     if conn.remaining == 0 && st.leave_open {
@@ -294,7 +334,9 @@ fn advance_h2(
         Side::Client
     };
     if conn.remaining == 0 && h2s.goaway {
-        conn.teardown(&st.wrap, closer, now_ms);
+        if !close_notify(st, conn, closer, now_ms) {
+            conn.teardown(&st.wrap, closer, now_ms);
+        }
         return Ok(());
     }
     if conn.remaining == 0 {
@@ -307,8 +349,10 @@ fn advance_h2(
             0
         };
         h2::goaway(&mut st.req, last);
-        st.truth.tcp_payload_bytes += st.req.len() as u64;
-        conn.flight(&st.wrap, &mut st.imp, closer, &st.req, now_ms);
+        if closer == Side::Server {
+            std::mem::swap(&mut st.req, &mut st.resp);
+        }
+        emit(st, conn, closer, now_ms);
         return Ok(());
     }
     let group = conn
@@ -352,8 +396,43 @@ fn advance_h2(
         server_frames[i] = h2::response(*id, &mut h2s.server, resp, *head);
     }
     h2::interleave(server_frames, &order, &mut st.resp);
-    st.truth.tcp_payload_bytes += (st.req.len() + st.resp.len()) as u64;
-    conn.flight(&st.wrap, &mut st.imp, Side::Client, &st.req, now_ms);
-    conn.flight(&st.wrap, &mut st.imp, Side::Server, &st.resp, now_ms);
+    emit(st, conn, Side::Client, now_ms);
+    emit(st, conn, Side::Server, now_ms);
     Ok(())
+}
+
+/// Queues `st.req` (client) or `st.resp` (server) from `side`, sealed in
+/// TLS records when the connection is TLS.
+fn emit(st: &mut State, conn: &mut Conn, side: Side, now_ms: u32) {
+    let data = match side {
+        Side::Client => &st.req,
+        Side::Server => &st.resp,
+    };
+    let bytes = match conn.tls.as_mut() {
+        Some(session) => {
+            st.sealed.clear();
+            session.sealer(side).seal_data(data, &mut st.sealed);
+            &st.sealed
+        }
+        None => data,
+    };
+    st.truth.tcp_payload_bytes += bytes.len() as u64;
+    conn.flight(&st.wrap, &mut st.imp, side, bytes, now_ms);
+}
+
+/// On a TLS connection, queues the closing side's close_notify alert once,
+/// before the TCP teardown. Returns whether it did.
+fn close_notify(st: &mut State, conn: &mut Conn, closer: Side, now_ms: u32) -> bool {
+    let Some(session) = conn.tls.as_mut() else {
+        return false;
+    };
+    if session.closed {
+        return false;
+    }
+    session.closed = true;
+    st.sealed.clear();
+    session.sealer(closer).close_notify(&mut st.sealed);
+    st.truth.tcp_payload_bytes += st.sealed.len() as u64;
+    conn.flight(&st.wrap, &mut st.imp, closer, &st.sealed, now_ms);
+    true
 }

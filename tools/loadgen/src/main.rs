@@ -1,5 +1,5 @@
 //! `httpcap-loadgen -o FILE.pcap [options]`: writes the capture and
-//! FILE.pcap.truth.json next to it.
+//! FILE.pcap.truth.json next to it (and with --tls, the key log).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use httpcap_loadgen::{generate, Params};
+use httpcap_loadgen::{generate_with_keylog, Params};
 
 #[derive(Parser)]
 #[command(
     name = "httpcap-loadgen",
     version,
-    about = "Writes deterministic pcaps of HTTP/1.1 or HTTP/2 (h2c) API traffic with ground truth"
+    about = "Writes deterministic pcaps of HTTP/1.1 or HTTP/2 API traffic, in the clear or in TLS with a key log, with ground truth"
 )]
 struct Cli {
     /// Capture to write; the truth goes to <output>.truth.json.
@@ -23,6 +23,9 @@ struct Cli {
     /// Also write one JSON line per transaction (method, path, status...) here.
     #[arg(long)]
     truth_lines: Option<PathBuf>,
+    /// With --tls: the NSS key log to write (default <output>.keys).
+    #[arg(long)]
+    keylog: Option<PathBuf>,
     #[command(flatten)]
     params: Params,
 }
@@ -45,14 +48,25 @@ fn run(cli: &Cli) -> std::io::Result<()> {
         Some(path) => Some(BufWriter::with_capacity(1 << 20, File::create(path)?)),
         None => None,
     };
-    let truth = generate(
+    let mut keylog: Box<dyn Write> = match (&cli.params.tls, &cli.keylog) {
+        (None, _) => Box::new(std::io::sink()),
+        (Some(_), Some(path)) => Box::new(BufWriter::new(File::create(path)?)),
+        (Some(_), None) => {
+            let mut path = cli.output.clone().into_os_string();
+            path.push(".keys");
+            Box::new(BufWriter::new(File::create(path)?))
+        }
+    };
+    let truth = generate_with_keylog(
         &cli.params,
         out,
         lines.as_mut().map(|w| w as &mut dyn Write),
+        &mut keylog,
     )?;
     if let Some(mut w) = lines {
         w.flush()?;
     }
+    keylog.flush()?;
     let mut truth_path = cli.output.clone().into_os_string();
     truth_path.push(".truth.json");
     truth.write_json(BufWriter::new(File::create(&truth_path)?))?;

@@ -93,6 +93,17 @@ pub struct Params {
     /// opens 1..=this many, whose frames interleave in both directions.
     #[arg(long, default_value_t = 8)]
     pub h2_concurrent_streams: u32,
+    /// Carry every connection in TLS of this version (1.2 or 1.3): a
+    /// synthetic handshake, then the same exchanges in records sealed
+    /// under random secrets from the seed, which go to the key log
+    /// (httpcap-loadgen --keylog; default <output>.keys).
+    #[arg(long, value_name = "VERSION")]
+    pub tls: Option<crate::tls::TlsVersion>,
+    /// With --tls: the cipher suite, by IANA name or code point (0x1301).
+    /// Defaults to TLS_AES_128_GCM_SHA256 for 1.3 and
+    /// TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 for 1.2.
+    #[arg(long, value_name = "SUITE")]
+    pub tls_cipher: Option<String>,
     /// Mean packets per second, which spaces the capture timestamps.
     #[arg(long, default_value_t = 200_000)]
     pub pps: u64,

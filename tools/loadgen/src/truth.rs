@@ -28,6 +28,9 @@ pub struct Truth {
     /// Transactions sent as HTTP/2 streams (--http2), and their connections.
     pub http2_transactions: u64,
     pub http2_connections: u64,
+    /// Connections carried in TLS (--tls); each has one client random in
+    /// the key log.
+    pub tls_connections: u64,
     /// Connections never closed (`--leave-open`).
     pub left_open_connections: u64,
     pub first_ts_ns: u64,
@@ -51,7 +54,7 @@ impl Truth {
     }
 
     pub fn write_json(&self, mut out: impl Write) -> io::Result<()> {
-        let fields: [(&str, u64); 20] = [
+        let fields: [(&str, u64); 21] = [
             ("seed", self.seed),
             ("transactions", self.transactions),
             ("non_static_transactions", self.non_static_transactions),
@@ -70,6 +73,7 @@ impl Truth {
             ("left_open_connections", self.left_open_connections),
             ("http2_transactions", self.http2_transactions),
             ("http2_connections", self.http2_connections),
+            ("tls_connections", self.tls_connections),
             ("first_ts_ns", self.first_ts_ns),
             ("last_ts_ns", self.last_ts_ns),
         ];

@@ -120,6 +120,19 @@ pub fn hkdf_expand_label_into(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<(), ScheduleError> {
+    let prk = hkdf::Prk::new_less_safe(hash.hkdf_algorithm(), secret);
+    expand_label(&prk, label, context, out)
+}
+
+/// HKDF-Expand-Label from a PRK built once (a traffic secret gives both
+/// a key and an IV: building its HMAC key twice cost a quarter of the
+/// key schedule).
+fn expand_label(
+    prk: &hkdf::Prk,
+    label: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Result<(), ScheduleError> {
     const PREFIX: &[u8] = b"tls13 ";
     let full_label_len = PREFIX.len() + label.len();
     if full_label_len > 255 || context.len() > 255 || out.len() > usize::from(u16::MAX) {
@@ -129,7 +142,6 @@ pub fn hkdf_expand_label_into(
     let label_len = [full_label_len as u8];
     let context_len = [context.len() as u8];
     let info: [&[u8]; 6] = [&length, &label_len, PREFIX, label, &context_len, context];
-    let prk = hkdf::Prk::new_less_safe(hash.hkdf_algorithm(), secret);
     prk.expand(&info, Len(out.len()))
         .and_then(|okm| okm.fill(out))
         .map_err(|_| ScheduleError::ExpandLabelRange)
@@ -141,8 +153,9 @@ pub fn traffic_keys(suite: &CipherSuite, secret: &[u8]) -> Result<TrafficKeys, S
     let key_len = suite.aead.key_len();
     let mut key = [0u8; 32];
     let mut iv = [0u8; 12];
-    hkdf_expand_label_into(suite.hash, secret, b"key", b"", &mut key[..key_len])?;
-    hkdf_expand_label_into(suite.hash, secret, b"iv", b"", &mut iv)?;
+    let prk = hkdf::Prk::new_less_safe(suite.hash.hkdf_algorithm(), secret);
+    expand_label(&prk, b"key", b"", &mut key[..key_len])?;
+    expand_label(&prk, b"iv", b"", &mut iv)?;
     Ok(TrafficKeys {
         key,
         key_len: key_len as u8,

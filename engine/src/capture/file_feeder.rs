@@ -58,8 +58,9 @@ impl FileFeeder {
             stop: false,
         };
         let files = std::mem::take(&mut self.files);
+        let stats0 = self.stats0.clone();
         for f in &files {
-            pcap_file::read_file(f, |p| self.feed(&mut st, p))?;
+            pcap_file::read_file(f, &stats0, |p| self.feed(&mut st, p))?;
             if st.stop {
                 break;
             }

@@ -1,5 +1,6 @@
-//! Recorded input (issue 15): captures taken with a snap length and
-//! damaged record headers. The captures are built here, byte by byte.
+//! Recorded input (issue 15): captures taken with a snap length, damaged
+//! record headers, bad or failing files in `INPUT_RAW`'s list, and an
+//! unwritable `OUTPUT_FILE`. The captures are built here, byte by byte.
 
 use crate::common::scratch::Scratch;
 use crate::common::{Finished, Run};
@@ -37,15 +38,16 @@ fn frame(conn: usize, to_server: bool, seq: u32, ack: u32, flags: u8, payload: &
     f
 }
 
-/// `n` transactions, one connection each: handshake, a small GET, a
-/// response whose body segment is `BODY` bytes, FIN both ways.
-fn transactions(n: usize) -> Vec<Vec<u8>> {
+/// `n` transactions, one connection each (numbered from `first`):
+/// handshake, a small GET, a response whose body segment is `BODY` bytes,
+/// FIN both ways.
+fn transactions_from(first: usize, n: usize) -> Vec<Vec<u8>> {
     const SYN: u8 = 0x02;
     const ACK: u8 = 0x10;
     const PSH_ACK: u8 = 0x18;
     const FIN_ACK: u8 = 0x11;
     let mut frames = Vec::new();
-    for c in 0..n {
+    for c in first..first + n {
         let req = format!("GET /item/{c} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes();
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\n\r\n").into_bytes();
         let body = vec![b'x'; BODY];
@@ -62,6 +64,10 @@ fn transactions(n: usize) -> Vec<Vec<u8>> {
         frames.push(frame(c, true, ci + 2 + rq, si + 2 + rh + rb, ACK, &[]));
     }
     frames
+}
+
+fn transactions(n: usize) -> Vec<Vec<u8>> {
+    transactions_from(0, n)
 }
 
 /// A little-endian microsecond pcap of `frames`, each cut at `snaplen`
@@ -165,4 +171,95 @@ fn a_damaged_record_header_is_skipped_and_counted() {
     );
     assert_eq!(done.counter("capture_bad_records"), 1, "{}", done.stderr);
     assert!(done.stderr_has("damaged record header"), "{}", done.stderr);
+}
+
+/// A file that is not a capture, late in the list, is refused before
+/// anything is read: exit 2, one line naming INPUT_RAW and the file.
+#[test]
+fn a_bad_file_later_in_the_list_is_refused_at_start() {
+    let dir = Scratch::new("input-badlist");
+    let good = dir.path("good.pcap");
+    std::fs::write(&good, pcap_bytes(&transactions(TRANSACTIONS), 0, 65_535)).unwrap();
+    let bad = dir.path("notapcap.pcap");
+    std::fs::write(&bad, "this is not a capture\n".repeat(10)).unwrap();
+    for list in [
+        format!("{good},{bad}"),
+        format!("{good},{}", dir.path("missing.pcap")),
+    ] {
+        let done = run_files(&list);
+        assert_eq!(done.code, Some(2), "{list}: {}", done.stderr);
+        assert!(done.stdout.trim().is_empty(), "no records: {}", done.stdout);
+        let lines: Vec<&str> = done
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("httpcap --"))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line: {}", done.stderr);
+        let file = list.rsplit(',').next().unwrap();
+        assert!(
+            lines[0].contains("INPUT_RAW (--input-raw)") && lines[0].contains(file),
+            "{}",
+            lines[0]
+        );
+    }
+}
+
+/// A later file that fails part way (damage nothing plausible follows):
+/// what was read is all processed and emitted, the summary printed, and
+/// the run exits 1 with a line naming the file.
+#[test]
+fn a_file_failing_part_way_still_flushes_everything_read() {
+    let dir = Scratch::new("input-failing");
+    let good = dir.path("good.pcap");
+    std::fs::write(&good, pcap_bytes(&transactions(TRANSACTIONS), 0, 65_535)).unwrap();
+    // Ten transactions, then garbage with no plausible record header.
+    let mut broken = pcap_bytes(&transactions_from(1000, 10), 0, 65_535);
+    // Later than good.pcap's packets, as a capture rotated by tcpdump is.
+    for at in record_offsets(&broken) {
+        let sec = u32::from_le_bytes(broken[at..at + 4].try_into().unwrap()) + 60;
+        broken[at..at + 4].copy_from_slice(&sec.to_le_bytes());
+    }
+    broken.extend(std::iter::repeat_n(0xffu8, 4096));
+    let bad = dir.path("broken.pcap");
+    std::fs::write(&bad, broken).unwrap();
+    let done = run_files(&format!("{good},{bad}"));
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(done.stderr_has("httpcap summary"), "{}", done.stderr);
+    assert_eq!(targets(&done).len(), TRANSACTIONS + 10, "{}", done.stderr);
+    assert!(
+        done.stderr
+            .lines()
+            .any(|l| l.contains("error") && l.contains(&bad)),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(done.counter("capture_bad_records"), 1);
+}
+
+/// An OUTPUT_FILE that cannot be created is refused at start, not at the
+/// first write, and before any input is read.
+#[test]
+fn an_unwritable_output_file_is_refused_at_start() {
+    let dir = Scratch::new("input-unwritable");
+    let good = dir.path("good.pcap");
+    std::fs::write(&good, pcap_bytes(&transactions(3), 0, 65_535)).unwrap();
+    let out = dir.path("no-such-dir/out.jsonl");
+    let done = Run::file(&good)
+        .no_metrics()
+        .env("HEALTH_FILE", "")
+        .env("OUTPUT_FILE", &out)
+        .records_elsewhere()
+        .output();
+    assert_eq!(done.code, Some(2), "{}", done.stderr);
+    let lines: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("httpcap --"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", done.stderr);
+    assert!(
+        lines[0].contains("OUTPUT_FILE (--output-file)") && lines[0].contains(&out),
+        "{}",
+        lines[0]
+    );
 }

@@ -39,6 +39,12 @@ fn main() {
     match runtime::run(&cfg, shutdown) {
         Ok(report) => {
             eprint!("{}", report.summary);
+            if let Some(failure) = report.input_failure {
+                // What was read is out; the input itself failed.
+                tracing::error!(target: "lifecycle", "httpcap: error: {failure}");
+                httpcap::metrics::health::record_exit(&cfg.health_file, 1);
+                std::process::exit(1);
+            }
             if let Some(reason) = httpcap::output::kafka::undelivered_reason(&report.totals) {
                 tracing::error!(target: "lifecycle", "httpcap: {reason}");
                 httpcap::metrics::health::record_exit(&cfg.health_file, runtime::EXIT_UNDELIVERED);

@@ -82,6 +82,10 @@ pub const EXIT_UNDELIVERED: i32 = 3;
 pub struct RunReport {
     pub totals: Totals,
     pub summary: String,
+    /// The input failed part way (a capture file's read error or damage
+    /// nothing could be found after): everything read before it was
+    /// processed and emitted, but the run must end with exit code 1.
+    pub input_failure: Option<Failure>,
 }
 
 fn run_id() -> u32 {
@@ -105,29 +109,12 @@ struct Sources {
 /// its shard over bounded lock-free rings of packet batches.
 fn file_sources(
     cfg: &Config,
+    files: Vec<String>,
     capture_filter: &str,
     shards: usize,
     shutdown: Arc<AtomicBool>,
     stats0: Arc<ShardStats>,
 ) -> Result<Sources, RunError> {
-    let files: Vec<String> = cfg
-        .input_raw
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for f in &files {
-        if std::fs::metadata(f).is_err() {
-            return Err(ConfigError::value(
-                "INPUT_RAW (--input-raw)",
-                format!("cannot read '{f}'"),
-            )
-            .expected(
-                "capture files (pcap or pcapng), comma-separated, with INPUT_RAW_ENGINE=pcap_file",
-            )
-            .into());
-        }
-    }
     // Ring depth in batches, from the per-shard packet buffer.
     let depth = (cfg.assembler_worker_pkt_buf as usize / PacketBatch::MAX_PACKETS).max(4);
     let mut senders: Vec<Sender<PacketBatch>> = Vec::new();
@@ -161,6 +148,28 @@ fn file_sources(
         feeder: Some(feeder),
         _guards: Vec::new(),
     })
+}
+
+/// INPUT_RAW's capture files, each checked (it opens, is a pcap or pcapng
+/// with a supported link type) before any is read: a bad file late in the
+/// list is a configuration error at start, not a failure half way.
+fn input_files(cfg: &Config) -> Result<Vec<String>, ConfigError> {
+    let files: Vec<String> = cfg
+        .input_raw
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for f in &files {
+        crate::capture::pcap_file::check_file(f).map_err(|e| {
+            ConfigError::value("INPUT_RAW (--input-raw)", format!("cannot read '{f}'"))
+                .caused_by(e)
+                .expected(
+                    "capture files (pcap or pcapng), comma-separated, with INPUT_RAW_ENGINE=pcap_file",
+                )
+        })?;
+    }
+    Ok(files)
 }
 
 /// INPUT_RAW_BPF_FILTER's compile error as a configuration error.
@@ -388,6 +397,11 @@ pub fn run_with(
     // A panic in one connection's processing drops that connection only.
     crate::panic_guard::install_hook();
     let (mut registry, handles) = Registry::new(shards);
+    // Inputs first: a bad one must not truncate OUTPUT_FILE.
+    let files = match cfg.input_raw_engine {
+        Engine::PcapFile => input_files(cfg)?,
+        _ => Vec::new(),
+    };
     let writer = match cfg.json_lines_path() {
         Some(p) => Some(JsonLinesWriter::open(p).map_err(|e| {
             ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
@@ -413,6 +427,7 @@ pub fn run_with(
     let mut sources = match cfg.input_raw_engine {
         Engine::PcapFile => file_sources(
             cfg,
+            files,
             &capture_filter,
             shards,
             shutdown.clone(),
@@ -543,10 +558,14 @@ pub fn run_with(
     if shard_panicked {
         return Err(Failure::ShardPanicked.into());
     }
-    match feeder_result {
-        Some(Ok(Err(e))) => return Err(Failure::Input(e).into()),
+    let input_failure = match feeder_result {
+        Some(Ok(Err(e))) => Some(Failure::Input(e)),
         Some(Err(_)) => return Err(Failure::ReaderPanicked.into()),
-        _ => {}
-    }
-    Ok(RunReport { totals, summary })
+        _ => None,
+    };
+    Ok(RunReport {
+        totals,
+        summary,
+        input_failure,
+    })
 }

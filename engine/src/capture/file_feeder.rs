@@ -47,9 +47,9 @@ struct Filling {
 
 impl FileFeeder {
     /// Reads every file in order, then sends each shard its last, partly
-    /// filled batch. The first unreadable file ends the run with its
-    /// error (full batches already sent are processed; the partly filled
-    /// ones are not sent).
+    /// filled batch. A file failing part way ends the reading with its
+    /// error, after every packet read so far is sent on: the shards
+    /// process them and emit what is open, as at the end of the input.
     pub fn run(mut self) -> Result<(), FileError> {
         let shards = self.shards.len();
         let mut st = Filling {
@@ -58,8 +58,13 @@ impl FileFeeder {
             stop: false,
         };
         let files = std::mem::take(&mut self.files);
+        let stats0 = self.stats0.clone();
+        let mut result = Ok(());
         for f in &files {
-            pcap_file::read_file(f, |p| self.feed(&mut st, p))?;
+            if let Err(e) = pcap_file::read_file(f, &stats0, |p| self.feed(&mut st, p)) {
+                result = Err(e);
+                break;
+            }
             if st.stop {
                 break;
             }
@@ -69,7 +74,7 @@ impl FileFeeder {
                 let _ = self.shards[i].send(b);
             }
         }
-        Ok(())
+        result
     }
 
     /// One frame: filter, decode, put in its shard's batch, and send the

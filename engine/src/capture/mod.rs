@@ -15,6 +15,7 @@ pub mod live;
 #[allow(unsafe_code)] // kernel interface: rings, sockets, mappings
 pub mod mmap;
 pub mod own_traffic;
+pub mod pcap_classic;
 pub mod pcap_file;
 pub mod pcap_live;
 pub mod privileges;

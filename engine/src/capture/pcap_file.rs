@@ -1,16 +1,22 @@
 //! Recorded captures: pcap (either byte order, micro- or nanosecond
-//! timestamps) and pcapng (several interfaces, EPB and SPB blocks), read
-//! with the pcap-file crate.
+//! timestamps; read by `pcap_classic`, which steps over damaged record
+//! headers) and pcapng (several interfaces, EPB and SPB blocks; read with
+//! the pcap-file crate).
+//!
+//! Frames cut at the capture's snap length are handed on as far as they
+//! go and counted (`capture_truncated`); damaged records are counted
+//! (`capture_bad_records`) and logged once per file.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 
-use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::TsResolution;
+use pcap_file::PcapError;
 
+use super::pcap_classic::{ClassicError, ClassicReader, Next};
 use super::{LinkType, Packet};
+use crate::stats::{Counter, ShardStats};
 
 /// Why a capture file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -21,67 +27,123 @@ pub enum FileError {
     Format(String, #[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}: unsupported link type {1} (supported: Ethernet, Linux cooked v1/v2, raw IPv4/IPv6, BSD loopback, NFLOG)")]
     UnknownLinkType(String, u32),
+    /// Damage the reader could not step over: the rest of the file is lost.
+    #[error("{0}: {1}; the rest of the file is lost")]
+    Damaged(String, String),
+    /// The file could not be read on (an I/O error mid-file).
+    #[error("{0}: read error after {1} packets: {2}")]
+    Read(String, u64, #[source] std::io::Error),
 }
 
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
-/// Reads every packet of one capture file in order and hands it to `on_packet`.
-/// Returns the number of packets read. A truncated last record ends the file
-/// quietly (captures cut by a full disk are common); other damage is an error.
-/// Generic over `on_packet` so the per-packet call is inlined into the
-/// read loop (callgrind: a `dyn FnMut` cost the reader ~15 instructions
-/// per transaction).
-pub fn read_file<F: FnMut(Packet<'_>)>(path: &str, mut on_packet: F) -> Result<u64, FileError> {
+/// Opens `path` and reads its first four bytes.
+fn open(path: &str) -> Result<(BufReader<File>, [u8; 4]), FileError> {
     let file = File::open(path).map_err(|e| FileError::Open(path.into(), e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 4];
     reader
         .read_exact(&mut magic)
         .map_err(|e| FileError::Format(path.into(), e.into()))?;
+    Ok((reader, magic))
+}
+
+/// Checks, without reading its packets, that `path` is a capture httpcap
+/// can read: it opens, its header parses, and (pcap) its link type is
+/// supported. Run on every input file before any is read, so a bad file
+/// late in the list cannot end a run half way.
+pub fn check_file(path: &str) -> Result<(), FileError> {
+    let (reader, magic) = open(path)?;
     let chained = std::io::Cursor::new(magic).chain(reader);
     if magic == PCAPNG_MAGIC {
-        read_pcapng(path, chained, &mut on_packet)
+        PcapNgReader::new(chained).map_err(|e| FileError::Format(path.into(), e.into()))?;
+        return Ok(());
+    }
+    let r = ClassicReader::new(chained).map_err(|e| classic_error(path, 0, e))?;
+    let dl = r.header().linktype;
+    LinkType::from_linktype(dl).ok_or_else(|| FileError::UnknownLinkType(path.into(), dl))?;
+    Ok(())
+}
+
+/// Reads every packet of one capture file in order and hands it to `on_packet`.
+/// Returns the number of packets read. A truncated last record ends the file
+/// quietly (captures cut by a full disk are common); a damaged record is
+/// counted in `stats` and skipped where the format allows, else an error.
+/// Generic over `on_packet` so the per-packet call is inlined into the
+/// read loop (callgrind: a `dyn FnMut` cost the reader ~15 instructions
+/// per transaction).
+pub fn read_file<F: FnMut(Packet<'_>)>(
+    path: &str,
+    stats: &ShardStats,
+    mut on_packet: F,
+) -> Result<u64, FileError> {
+    let (reader, magic) = open(path)?;
+    let chained = std::io::Cursor::new(magic).chain(reader);
+    if magic == PCAPNG_MAGIC {
+        read_pcapng(path, chained, stats, &mut on_packet)
     } else {
-        read_pcap(path, chained, &mut on_packet)
+        read_pcap(path, chained, stats, &mut on_packet)
+    }
+}
+
+fn classic_error(path: &str, packets: u64, e: ClassicError) -> FileError {
+    match e {
+        ClassicError::Io(e) => FileError::Read(path.into(), packets, e),
+        ClassicError::Unrecoverable(_) => FileError::Damaged(path.into(), e.to_string()),
+        other => FileError::Format(path.into(), other.into()),
     }
 }
 
 fn read_pcap<R: Read, F: FnMut(Packet<'_>)>(
     path: &str,
     r: R,
+    stats: &ShardStats,
     on_packet: &mut F,
 ) -> Result<u64, FileError> {
-    let mut reader = PcapReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
-    let dl: u32 = reader.header().datalink.into();
+    let mut reader = ClassicReader::new(r).map_err(|e| classic_error(path, 0, e))?;
+    let dl = reader.header().linktype;
     let link =
         LinkType::from_linktype(dl).ok_or_else(|| FileError::UnknownLinkType(path.into(), dl))?;
-    let header = reader.header();
-    let frac_ns = match header.ts_resolution {
-        TsResolution::MicroSecond => 1000,
-        TsResolution::NanoSecond => 1,
-    };
     let mut n = 0;
-    // Raw records with next_packet's checks done here: its Duration round
-    // trip cost the reader ~8 instructions a packet. A record that fails
-    // them ends the file, as next_packet's error did.
-    while let Some(pkt) = reader.next_raw_packet() {
-        let Ok(pkt) = pkt else { break };
-        let Some(nsec) = pkt.ts_frac.checked_mul(frac_ns) else {
-            break;
+    let mut damaged = 0u64;
+    loop {
+        let next = match reader.next_record() {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(e) => {
+                if matches!(e, ClassicError::Unrecoverable(_)) {
+                    stats.add_shared(Counter::CaptureBadRecords, 1);
+                }
+                return Err(classic_error(path, n, e));
+            }
         };
-        if nsec >= 1_000_000_000
-            || pkt.incl_len > header.snaplen
-            || pkt.orig_len > header.snaplen
-            || pkt.incl_len > pkt.orig_len
-        {
-            break;
+        match next {
+            Next::Record(rec) => {
+                if rec.orig_len as usize > rec.data.len() {
+                    // Cut at the snap length: what there is still counts.
+                    stats.add_shared(Counter::CaptureTruncated, 1);
+                }
+                n += 1;
+                on_packet(Packet {
+                    ts_ns: rec.ts_ns,
+                    link,
+                    data: rec.data,
+                });
+            }
+            Next::Skipped { offset, skipped } => {
+                stats.add_shared(Counter::CaptureBadRecords, 1);
+                damaged += 1;
+                if damaged == 1 {
+                    tracing::warn!(
+                        target: "loss",
+                        "{path}: damaged record header at byte {offset} (after {n} packets): skipped {skipped} bytes to the next plausible record"
+                    );
+                }
+            }
         }
-        n += 1;
-        on_packet(Packet {
-            ts_ns: u64::from(pkt.ts_sec) * 1_000_000_000 + u64::from(nsec),
-            link,
-            data: &pkt.data,
-        });
+    }
+    if damaged > 1 {
+        tracing::warn!(target: "loss", "{path}: {damaged} damaged records skipped in all");
     }
     Ok(n)
 }
@@ -112,9 +174,24 @@ fn to_ns(ticks: u64, units: u64) -> u64 {
     }
 }
 
+/// The reader's error at a block: a block cut by the end of the file ends
+/// it quietly (as in pcap); an I/O error or a damaged block (whose length
+/// cannot be trusted, so nothing after it can be found) is an error.
+fn pcapng_error(path: &str, packets: u64, e: PcapError) -> Option<FileError> {
+    match e {
+        PcapError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
+        PcapError::IoError(e) => Some(FileError::Read(path.into(), packets, e)),
+        other => Some(FileError::Damaged(
+            path.into(),
+            format!("damaged pcapng block after {packets} packets: {other}"),
+        )),
+    }
+}
+
 fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
     path: &str,
     r: R,
+    stats: &ShardStats,
     on_packet: &mut F,
 ) -> Result<u64, FileError> {
     let mut reader = PcapNgReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
@@ -122,7 +199,18 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
     let mut last_ts = 0u64;
     let mut n = 0;
     while let Some(block) = reader.next_block() {
-        let Ok(block) = block else { break };
+        let block = match block {
+            Ok(b) => b,
+            Err(e) => match pcapng_error(path, n, e) {
+                None => break,
+                Some(err) => {
+                    if matches!(err, FileError::Damaged(..)) {
+                        stats.add_shared(Counter::CaptureBadRecords, 1);
+                    }
+                    return Err(err);
+                }
+            },
+        };
         match block {
             Block::SectionHeader(_) => ifaces.clear(),
             Block::InterfaceDescription(idb) => {
@@ -142,6 +230,8 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
             }
             Block::EnhancedPacket(epb) => {
                 let Some(iface) = ifaces.get(epb.interface_id as usize) else {
+                    // A packet of an interface never described: unreadable.
+                    stats.add_shared(Counter::CaptureBadRecords, 1);
                     continue;
                 };
                 let link = iface
@@ -149,6 +239,9 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
                     .ok_or_else(|| FileError::UnknownLinkType(path.into(), iface.raw_linktype))?;
                 // pcap-file hands back the raw 64-bit tick count as "nanoseconds".
                 last_ts = to_ns(epb.timestamp.as_nanos() as u64, iface.units_per_sec);
+                if epb.original_len as usize > epb.data.len() {
+                    stats.add_shared(Counter::CaptureTruncated, 1);
+                }
                 n += 1;
                 on_packet(Packet {
                     ts_ns: last_ts,
@@ -159,6 +252,7 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
             Block::SimplePacket(spb) => {
                 // SPBs belong to interface 0 and carry no timestamp.
                 let Some(iface) = ifaces.first() else {
+                    stats.add_shared(Counter::CaptureBadRecords, 1);
                     continue;
                 };
                 let link = iface
@@ -170,6 +264,9 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
                 let mut len = (spb.original_len as usize).min(spb.data.len());
                 if iface.snaplen > 0 {
                     len = len.min(iface.snaplen as usize);
+                }
+                if (spb.original_len as usize) > len {
+                    stats.add_shared(Counter::CaptureTruncated, 1);
                 }
                 n += 1;
                 on_packet(Packet {
@@ -196,7 +293,7 @@ mod tests {
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
     use pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock;
     use pcap_file::pcapng::PcapNgWriter;
-    use pcap_file::{DataLink, Endianness};
+    use pcap_file::{DataLink, Endianness, TsResolution};
 
     fn temp(name: &str) -> String {
         let dir = std::env::temp_dir().join(format!("httpcap-pcap-file-{}", std::process::id()));
@@ -206,7 +303,11 @@ mod tests {
 
     fn read_all(path: &str) -> Vec<(u64, LinkType, Vec<u8>)> {
         let mut out = Vec::new();
-        read_file(path, |p| out.push((p.ts_ns, p.link, p.data.to_vec()))).unwrap();
+        let stats = ShardStats::default();
+        read_file(path, &stats, |p| {
+            out.push((p.ts_ns, p.link, p.data.to_vec()))
+        })
+        .unwrap();
         out
     }
 
@@ -311,7 +412,7 @@ mod tests {
         w.write_packet(&PcapPacket::new(Duration::ZERO, 1, b"x"))
             .unwrap();
         drop(w);
-        let err = read_file(&path, |_| {}).unwrap_err();
+        let err = read_file(&path, &ShardStats::default(), |_| {}).unwrap_err();
         assert!(matches!(err, FileError::UnknownLinkType(_, 105)), "{err}");
     }
 
@@ -328,6 +429,117 @@ mod tests {
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 4).unwrap();
         assert_eq!(read_all(&path).len(), 2);
+    }
+
+    /// A classic pcap written by hand: little-endian, microseconds, with
+    /// `snaplen` in the header and records (ts_sec, incl data, orig_len).
+    fn raw_pcap(snaplen: u32, records: &[(u32, &[u8], u32)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        b.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        b.extend_from_slice(&snaplen.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        for (sec, data, orig) in records {
+            b.extend_from_slice(&sec.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(&orig.to_le_bytes());
+            b.extend_from_slice(data);
+        }
+        b
+    }
+
+    fn read_counted(path: &str) -> (Result<u64, FileError>, Vec<Vec<u8>>, ShardStats) {
+        let stats = ShardStats::default();
+        let mut out = Vec::new();
+        let r = read_file(path, &stats, |p| out.push(p.data.to_vec()));
+        (r, out, stats)
+    }
+
+    #[test]
+    fn frames_cut_at_the_snap_length_are_read_and_counted() {
+        for snaplen in [200, 0] {
+            let path = temp(&format!("snap-{snaplen}.pcap"));
+            let cut = [7u8; 200];
+            let whole = [8u8; 60];
+            let recs: Vec<(u32, &[u8], u32)> =
+                vec![(1, &cut, 1500), (1, &whole, 60), (2, &cut, 900)];
+            std::fs::write(&path, raw_pcap(snaplen, &recs)).unwrap();
+            let (r, out, stats) = read_counted(&path);
+            assert_eq!(r.unwrap(), 3, "snaplen {snaplen}");
+            assert_eq!(out[1], whole);
+            assert_eq!(stats.get(Counter::CaptureTruncated), 2);
+            assert_eq!(stats.get(Counter::CaptureBadRecords), 0);
+        }
+    }
+
+    #[test]
+    fn a_damaged_record_header_is_skipped() {
+        let path = temp("damaged.pcap");
+        let frames: Vec<[u8; 40]> = (0..10u8).map(|i| [i; 40]).collect();
+        let recs: Vec<(u32, &[u8], u32)> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (1_700_000_000 + i as u32, &f[..], 40))
+            .collect();
+        let mut bytes = raw_pcap(65535, &recs);
+        // Record 4's incl_len: far past the snap length.
+        let at = 24 + 4 * 56 + 8;
+        bytes[at..at + 4].copy_from_slice(&0xdead_beefu32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let (r, out, stats) = read_counted(&path);
+        assert_eq!(r.unwrap(), 9);
+        assert!(!out.contains(&vec![4u8; 40]));
+        assert_eq!(out.last(), Some(&vec![9u8; 40]));
+        assert_eq!(stats.get(Counter::CaptureBadRecords), 1);
+
+        // Damage with nothing plausible after it: an error, counted.
+        bytes.truncate(24 + 5 * 56);
+        bytes.extend_from_slice(&[0xff; 300]);
+        std::fs::write(&path, &bytes).unwrap();
+        let (r, out, stats) = read_counted(&path);
+        assert!(matches!(r, Err(FileError::Damaged(..))), "{r:?}");
+        assert_eq!(out.len(), 4);
+        assert_eq!(stats.get(Counter::CaptureBadRecords), 1);
+    }
+
+    #[test]
+    fn pcapng_cut_packets_are_counted() {
+        let path = temp("cut.pcapng");
+        let mut w = PcapNgWriter::new(File::create(&path).unwrap()).unwrap();
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 200,
+            options: vec![],
+        })
+        .unwrap();
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_nanos(1),
+            original_len: 1500,
+            data: Cow::Borrowed(&[1u8; 200]),
+            options: vec![],
+        })
+        .unwrap();
+        drop(w);
+        let (r, out, stats) = read_counted(&path);
+        assert_eq!(r.unwrap(), 1);
+        assert_eq!(out[0].len(), 200);
+        assert_eq!(stats.get(Counter::CaptureTruncated), 1);
+    }
+
+    #[test]
+    fn check_file_refuses_what_is_not_a_capture() {
+        let path = temp("text.pcap");
+        std::fs::write(&path, "not a capture at all").unwrap();
+        assert!(matches!(check_file(&path), Err(FileError::Format(..))));
+        assert!(matches!(
+            check_file(&temp("missing.pcap")),
+            Err(FileError::Open(..))
+        ));
+        let ok = temp("ok.pcap");
+        std::fs::write(&ok, raw_pcap(65535, &[])).unwrap();
+        check_file(&ok).unwrap();
     }
 
     #[test]

@@ -20,7 +20,10 @@ use std::time::Duration;
 
 use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 
-use units::{parse_bool, parse_duration, parse_int, parse_path_list, parse_size};
+use units::{
+    parse_bool, parse_duration_within, parse_int, parse_path_list, parse_size, parse_size_within,
+    FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS, METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
+};
 
 /// The product description's default capture filter: infrastructure hosts
 /// whose traffic is never wanted.
@@ -166,7 +169,8 @@ pub struct Config {
 
     /// Packets queued per shard ahead of processing: kernel ring frames live
     /// (half as many 4 KiB UMEM frames with af_xdp), reader ring for files.
-    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, u32::MAX as u64), help_heading = PERFORMANCE)]
+    /// 1 to 1000000 (a live ring of 2 KiB frames: about 2 GiB per shard at most).
+    #[arg(long, env = "ASSEMBLER_WORKER_PKT_BUF", default_value = "30000", value_parser = |s: &str| parse_int::<u32>(s, 1, units::MAX_PKT_BUF), help_heading = PERFORMANCE)]
     pub assembler_worker_pkt_buf: u32,
 
     /// Accepted for compatibility; no effect under thread-per-core: a shard
@@ -177,13 +181,14 @@ pub struct Config {
     pub assembler_out_buf: u32,
 
     /// How often each shard sweeps its streams (aged holes, unanswered
-    /// requests, idle connections, memory).
-    #[arg(long, env = "ASSEMBLER_FLUSH_INTERVAL", default_value = "500ms", value_parser = parse_duration, help_heading = PERFORMANCE)]
+    /// requests, idle connections, memory). 1ms to 1d.
+    #[arg(long, env = "ASSEMBLER_FLUSH_INTERVAL", default_value = "500ms", value_parser = |s: &str| parse_duration_within(s, &FLUSH_INTERVAL_BOUNDS), help_heading = PERFORMANCE)]
     pub assembler_flush_interval: Duration,
 
     /// How long data may wait behind a gap before it is forced out, and how
-    /// long an unanswered request waits for its response.
-    #[arg(long, env = "ASSEMBLER_FLUSH_AGE", default_value = "5s", value_parser = parse_duration, help_heading = PERFORMANCE)]
+    /// long an unanswered request waits for its response (idle connections
+    /// expire after 12 times this, at least 1m). 0s to 1d.
+    #[arg(long, env = "ASSEMBLER_FLUSH_AGE", default_value = "5s", value_parser = |s: &str| parse_duration_within(s, &UP_TO_A_DAY), help_heading = PERFORMANCE)]
     pub assembler_flush_age: Duration,
 
     /// Out-of-order bytes buffered per TCP direction.
@@ -191,18 +196,20 @@ pub struct Config {
     pub assembler_max_stream_buffer: u64,
 
     /// Largest buffer reserved up front for one body, before its size is
-    /// known; bodies grow past it up to MAX_BODY_BYTES.
+    /// known; bodies grow past it up to MAX_BODY_BYTES. At most a shard's
+    /// share of HEAP_LIMIT.
     #[arg(long, env = "BUFFER_CAP", default_value = "128KiB", value_parser = parse_size, help_heading = PERFORMANCE)]
     pub buffer_cap: u64,
 
     /// Hard memory budget, split across shards: streams, pending
-    /// transactions and the Kafka producers' queues.
-    #[arg(long, env = "HEAP_LIMIT", default_value = "16GiB", value_parser = parse_size, help_heading = PERFORMANCE)]
+    /// transactions and the Kafka producers' queues. 16MiB to 16TiB.
+    #[arg(long, env = "HEAP_LIMIT", default_value = "16GiB", value_parser = |s: &str| parse_size_within(s, &HEAP_LIMIT_BOUNDS), help_heading = PERFORMANCE)]
     pub heap_limit: u64,
 
     // ---- HTTP --------------------------------------------------------------
     /// Cap on each body kept in a record: encoded bytes kept, and decoded
-    /// bytes produced (decompression stops there).
+    /// bytes produced (decompression stops there). At most a shard's share
+    /// of HEAP_LIMIT.
     #[arg(long, env = "MAX_BODY_BYTES", default_value = "3MiB", value_parser = parse_size, help_heading = HTTP)]
     pub max_body_bytes: u64,
 
@@ -220,7 +227,8 @@ pub struct Config {
 
     /// How long a TLS connection's encrypted bytes are held while its keys
     /// have not arrived in a key log (then it is given up: `tls_no_key`).
-    #[arg(long, env = "TLS_KEY_WAIT", default_value = "5s", value_parser = parse_duration, help_heading = TLS)]
+    /// 0s to 1d.
+    #[arg(long, env = "TLS_KEY_WAIT", default_value = "5s", value_parser = |s: &str| parse_duration_within(s, &UP_TO_A_DAY), help_heading = TLS)]
     pub tls_key_wait: Duration,
 
     /// Most encrypted bytes held per TLS connection while waiting for its keys.
@@ -313,8 +321,8 @@ pub struct Config {
     #[arg(long, env = "OUTPUT_KAFKA_MAX_MESSAGE_BYTES", default_value = "5mb", value_parser = parse_size, help_heading = KAFKA)]
     pub output_kafka_max_message_bytes: u64,
 
-    /// Longest a record waits for its batch to fill (linger.ms).
-    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_FREQUENCY", default_value = "50ms", value_parser = parse_duration, help_heading = KAFKA)]
+    /// Longest a record waits for its batch to fill (linger.ms). 0s to 15m.
+    #[arg(long, env = "OUTPUT_KAFKA_FLUSH_FREQUENCY", default_value = "50ms", value_parser = |s: &str| parse_duration_within(s, &LINGER_BOUNDS), help_heading = KAFKA)]
     pub output_kafka_flush_frequency: Duration,
 
     /// A batch is sent once it holds this many bytes (batch.size).
@@ -346,8 +354,8 @@ pub struct Config {
     pub output_kafka_compression: Compression,
 
     /// How long shutdown waits for queued Kafka records before counting
-    /// the rest as undelivered.
-    #[arg(long, env = "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration, help_heading = KAFKA)]
+    /// the rest as undelivered. 0s to 1d.
+    #[arg(long, env = "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = |s: &str| parse_duration_within(s, &UP_TO_A_DAY), help_heading = KAFKA)]
     pub output_kafka_shutdown_timeout: Duration,
 
     /// librdkafka producer properties, `key=value` pairs separated by `;`
@@ -373,7 +381,8 @@ pub struct Config {
     pub metrics_output: MetricsOutput,
 
     /// How often metrics are published and the health status refreshed.
-    #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = parse_duration, help_heading = MONITORING)]
+    /// 100ms to 1d.
+    #[arg(long, env = "METRICS_INTERVAL", default_value = "10s", value_parser = |s: &str| parse_duration_within(s, &METRICS_INTERVAL_BOUNDS), help_heading = MONITORING)]
     pub metrics_interval: Duration,
 
     /// Log detail on stderr: 0 errors and warnings only (what an operator
@@ -460,10 +469,7 @@ impl Config {
                 "brokers as host:port, comma-separated, or no value at all to leave Kafka off",
             ));
         }
-        if self.metrics_interval.is_zero() {
-            return Err(ConfigError::value("METRICS_INTERVAL", "invalid value '0s'")
-                .expected(format!("{}, above zero", units::DURATION_FORM)));
-        }
+        self.check_body_sizes_fit()?;
         if !is_header_name(&self.real_ip_header) {
             return Err(ConfigError::value(
                 "REAL_IP_HEADER",
@@ -484,6 +490,33 @@ impl Config {
                 format!("invalid value '{}'", self.max_header_bytes),
             )
             .expected("at least 64 bytes"));
+        }
+        Ok(())
+    }
+
+    /// MAX_BODY_BYTES and BUFFER_CAP must fit in what one shard's
+    /// connections may hold (its share of HEAP_LIMIT, less its Kafka
+    /// queue): a body larger than the budget could never be kept.
+    fn check_body_sizes_fit(&self) -> Result<(), ConfigError> {
+        let share = memory::ShardMemory::of(self).streams;
+        for (var, value) in [
+            ("MAX_BODY_BYTES (--max-body-bytes)", self.max_body_bytes),
+            ("BUFFER_CAP (--buffer-cap)", self.buffer_cap),
+        ] {
+            if value > share {
+                return Err(ConfigError::value(
+                    var,
+                    format!(
+                        "invalid value '{value}': more than a shard's share of HEAP_LIMIT ({share} bytes with HEAP_LIMIT={} and PROCESSING_WORKERS={}{})",
+                        self.heap_limit,
+                        self.processing_workers,
+                        if self.output_kafka_host.is_some() { ", less the Kafka queue" } else { "" },
+                    ),
+                )
+                .expected(format!(
+                    "at most {share} bytes, or a larger HEAP_LIMIT or fewer PROCESSING_WORKERS"
+                )));
+            }
         }
         Ok(())
     }

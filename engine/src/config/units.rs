@@ -18,7 +18,67 @@ pub enum FormError {
     Int { min: u64, max: u64 },
     #[error("{PATHS_FORM}")]
     Paths,
+    /// A size outside its bounds; shows the form and the range.
+    #[error("{SIZE_FORM}, from {0}")]
+    SizeOutside(&'static str),
+    /// A duration outside its bounds; shows the form and the range.
+    #[error("{DURATION_FORM}, from {0}")]
+    DurationOutside(&'static str),
 }
+
+/// Bounds of a size setting, with how they read ("16MiB to 16TiB").
+pub struct SizeBounds {
+    pub min: u64,
+    pub max: u64,
+    pub text: &'static str,
+}
+
+/// Bounds of a duration setting, with how they read ("100ms to 1d").
+pub struct DurationBounds {
+    pub min: Duration,
+    pub max: Duration,
+    pub text: &'static str,
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// HEAP_LIMIT: a shard needs room for its table and a few connections;
+/// the top keeps byte arithmetic far from overflow.
+pub const HEAP_LIMIT_BOUNDS: SizeBounds = SizeBounds {
+    min: 16 << 20,
+    max: 16 << 40,
+    text: "16MiB to 16TiB",
+};
+
+/// Durations that are added to capture times or multiplied (the idle
+/// timeout is 12 × ASSEMBLER_FLUSH_AGE) stay at most a day.
+pub const FLUSH_INTERVAL_BOUNDS: DurationBounds = DurationBounds {
+    min: Duration::from_millis(1),
+    max: DAY,
+    text: "1ms to 1d",
+};
+pub const UP_TO_A_DAY: DurationBounds = DurationBounds {
+    min: Duration::ZERO,
+    max: DAY,
+    text: "0s to 1d",
+};
+/// METRICS_INTERVAL: each tick walks every counter of every shard and
+/// may write the health file; faster than 10 a second is only cost.
+pub const METRICS_INTERVAL_BOUNDS: DurationBounds = DurationBounds {
+    min: Duration::from_millis(100),
+    max: DAY,
+    text: "100ms to 1d",
+};
+/// OUTPUT_KAFKA_FLUSH_FREQUENCY: librdkafka's linger.ms goes up to 900000.
+pub const LINGER_BOUNDS: DurationBounds = DurationBounds {
+    min: Duration::ZERO,
+    max: Duration::from_secs(900),
+    text: "0s to 15m",
+};
+
+/// ASSEMBLER_WORKER_PKT_BUF: a live ring of this many 2 KiB frames per
+/// shard (1000000: about 2 GiB) is as large as is sane.
+pub const MAX_PKT_BUF: u64 = 1_000_000;
 
 pub const SIZE_FORM: &str = "a size such as 65536, 128KiB, 5mb or 16GiB (binary units)";
 pub const DURATION_FORM: &str = "a duration such as 50ms, 500ms, 5s or 1m";
@@ -52,6 +112,24 @@ pub fn parse_size(s: &str) -> Result<u64, FormError> {
         _ => return Err(FormError::Size),
     };
     n.checked_mul(mult).ok_or(FormError::Size)
+}
+
+/// Parses a size within `b`.
+pub fn parse_size_within(s: &str, b: &SizeBounds) -> Result<u64, FormError> {
+    let n = parse_size(s).map_err(|_| FormError::SizeOutside(b.text))?;
+    if !(b.min..=b.max).contains(&n) {
+        return Err(FormError::SizeOutside(b.text));
+    }
+    Ok(n)
+}
+
+/// Parses a duration within `b`.
+pub fn parse_duration_within(s: &str, b: &DurationBounds) -> Result<Duration, FormError> {
+    let d = parse_duration(s).map_err(|_| FormError::DurationOutside(b.text))?;
+    if d < b.min || d > b.max {
+        return Err(FormError::DurationOutside(b.text));
+    }
+    Ok(d)
 }
 
 /// Parses `50ms`, `5s`, `1m` and other humantime forms.
@@ -114,5 +192,21 @@ mod tests {
         assert_eq!(parse_int::<u16>("3", 1, 1024), Ok(3));
         assert!(parse_int::<u16>("0", 1, 1024).is_err());
         assert!(parse_int::<u8>("-1", 0, 5).is_err());
+    }
+
+    #[test]
+    fn bounded_values_name_their_range() {
+        assert_eq!(parse_size_within("16MiB", &HEAP_LIMIT_BOUNDS), Ok(16 << 20));
+        let e = parse_size_within("0", &HEAP_LIMIT_BOUNDS).unwrap_err();
+        assert!(e.to_string().ends_with("from 16MiB to 16TiB"), "{e}");
+        assert!(parse_size_within("17TiB", &HEAP_LIMIT_BOUNDS).is_err());
+        assert_eq!(
+            parse_duration_within("1d", &UP_TO_A_DAY),
+            Ok(Duration::from_secs(86_400))
+        );
+        assert!(parse_duration_within("1000000h", &UP_TO_A_DAY).is_err());
+        assert!(parse_duration_within("1ns", &METRICS_INTERVAL_BOUNDS).is_err());
+        let e = parse_duration_within("soon", &METRICS_INTERVAL_BOUNDS).unwrap_err();
+        assert!(e.to_string().ends_with("from 100ms to 1d"), "{e}");
     }
 }

@@ -221,11 +221,14 @@ impl HalfStream {
         if cursor < end {
             pieces.push((cursor, end));
         }
+        // A copy whose bytes differ is a conflict, not a retransmission,
+        // even when every byte of it was held already (README: Reassembly).
         if conflict {
             stats.inc(Counter::TcpOverlapConflicts);
+        } else if pieces.is_empty() {
+            stats.inc(Counter::TcpRetransmits);
         }
         if pieces.is_empty() {
-            stats.inc(Counter::TcpRetransmits);
             return;
         }
         for (s, e) in pieces {

@@ -72,7 +72,8 @@ counters! {
     KernelPackets => "kernel_packets", Activity, "packets the kernel ring saw (PACKET_STATISTICS; af_xdp: frames the XDP program steered to the shard)";
     KernelDrops => "kernel_drops", Loss, "packets the kernel dropped because a ring was full (af_xdp: every frame lost before the shard, itemised by the xdp_ counters)";
     KernelFreezes => "kernel_freezes", Activity, "times a TPACKET_V3 ring froze its queue";
-    CaptureTruncated => "capture_truncated", Loss, "live frames the capture ring cut short (larger than a ring block or the snaplen)";
+    CaptureTruncated => "capture_truncated", Loss, "frames cut short by the capture (live: larger than a ring block or the snaplen; files: cut at the snap length), processed as far as they go";
+    CaptureBadRecords => "capture_bad_records", Loss, "damaged records in capture files, skipped (or ending the file when nothing plausible follows)";
     XdpRxRingFull => "xdp_rx_ring_full", Activity, "af_xdp: frames dropped because a shard's RX ring was full (in kernel_drops)";
     XdpFillRingEmpty => "xdp_fill_ring_empty", Activity, "af_xdp: frames dropped because the shared fill ring had no free frame (in kernel_drops)";
     XdpInvalidDescs => "xdp_invalid_descs", Loss, "af_xdp: invalid RX descriptors the kernel reported";

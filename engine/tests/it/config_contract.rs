@@ -58,13 +58,18 @@ const CASES: &[Case] = &[
     ),
     case("PROCESSING_WORKERS", "20", "20", Some("0")),
     case("ASSEMBLER_WORKERS", "15", "15", Some("many")),
-    case("ASSEMBLER_WORKER_PKT_BUF", "50000", "50000", Some("-1")),
+    case(
+        "ASSEMBLER_WORKER_PKT_BUF",
+        "50000",
+        "50000",
+        Some("4294967295"),
+    ),
     case("ASSEMBLER_OUT_BUF", "10000", "10000", Some("0")),
-    case("ASSEMBLER_FLUSH_INTERVAL", "250ms", "250ms", Some("soon")),
-    case("ASSEMBLER_FLUSH_AGE", "1m", "1m", Some("5 parsecs")),
+    case("ASSEMBLER_FLUSH_INTERVAL", "250ms", "250ms", Some("2days")),
+    case("ASSEMBLER_FLUSH_AGE", "1m", "1m", Some("1000000h")),
     case("ASSEMBLER_MAX_STREAM_BUFFER", "5mb", "5242880", Some("5xb")),
     case("BUFFER_CAP", "128KiB", "131072", Some("KiB")),
-    case("HEAP_LIMIT", "8GiB", "8589934592", Some("8 gigs")),
+    case("HEAP_LIMIT", "8GiB", "8589934592", Some("0")),
     case("MAX_BODY_BYTES", "3MiB", "3145728", Some("3.5MiB")),
     case("MAX_HEADER_BYTES", "64KiB", "65536", Some("12")),
     case(
@@ -73,7 +78,7 @@ const CASES: &[Case] = &[
         "/run/keys/a.log,/run/keys/b.log",
         Some("a.log,,b.log"),
     ),
-    case("TLS_KEY_WAIT", "2s", "2s", Some("later")),
+    case("TLS_KEY_WAIT", "2s", "2s", Some("400d")),
     case("TLS_KEY_WAIT_BYTES", "1MiB", "1048576", Some("lots")),
     case("TLS_MAX_KEYS", "5000", "5000", Some("0")),
     case("OUTPUT_FILE", "/tmp/out.jsonl", "/tmp/out.jsonl", None),
@@ -114,7 +119,7 @@ const CASES: &[Case] = &[
         "5242880",
         Some("five"),
     ),
-    case("OUTPUT_KAFKA_FLUSH_FREQUENCY", "50ms", "50ms", Some("50")),
+    case("OUTPUT_KAFKA_FLUSH_FREQUENCY", "50ms", "50ms", Some("1h")),
     case("OUTPUT_KAFKA_FLUSH_BYTES", "2mb", "2097152", Some("2zb")),
     case("OUTPUT_KAFKA_FLUSH_MESSAGES", "500", "500", Some("0")),
     case("OUTPUT_KAFKA_CHANNEL_BUF", "30000", "30000", Some("lots")),
@@ -124,7 +129,7 @@ const CASES: &[Case] = &[
         "OUTPUT_KAFKA_SHUTDOWN_TIMEOUT",
         "30s",
         "30s",
-        Some("forever"),
+        Some("1000000h"),
     ),
     case(
         "OUTPUT_KAFKA_OPTIONS",
@@ -138,7 +143,7 @@ const CASES: &[Case] = &[
         "prometheus:127.0.0.1:9100",
         Some("graphite"),
     ),
-    case("METRICS_INTERVAL", "5s", "5s", Some("0s")),
+    case("METRICS_INTERVAL", "5s", "5s", Some("1ns")),
     case("VERBOSE", "5", "5", Some("6")),
     case("LOG_FORMAT", "json", "json", Some("xml")),
     case(
@@ -280,6 +285,73 @@ fn a_real_run_rejects_bad_values_the_same_way() {
     ] {
         let out = run(&[], &[(env, bad)]);
         assert_one_line_rejection(&out, env, bad);
+    }
+}
+
+/// Sizes and durations have bounds: below and above them a value is
+/// refused in one line that gives the range, and the bounds themselves
+/// are accepted.
+#[test]
+fn sizes_and_durations_are_bounded() {
+    for (env, bad) in [
+        ("HEAP_LIMIT", "15MiB"),
+        ("HEAP_LIMIT", "17TiB"),
+        ("ASSEMBLER_WORKER_PKT_BUF", "1000001"),
+        ("ASSEMBLER_FLUSH_INTERVAL", "0s"),
+        ("ASSEMBLER_FLUSH_AGE", "25h"),
+        ("METRICS_INTERVAL", "99ms"),
+        ("METRICS_INTERVAL", "2d"),
+        ("TLS_KEY_WAIT", "1000000h"),
+    ] {
+        let out = run(&["check-config"], &[(env, bad)]);
+        assert_one_line_rejection(&out, env, bad);
+    }
+    for (env, good) in [
+        ("HEAP_LIMIT", "16MiB"),
+        ("ASSEMBLER_WORKER_PKT_BUF", "1000000"),
+        ("ASSEMBLER_FLUSH_AGE", "1d"),
+        ("METRICS_INTERVAL", "100ms"),
+        ("OUTPUT_KAFKA_FLUSH_FREQUENCY", "0s"),
+    ] {
+        let out = run(&["check-config"], &[(env, good)]);
+        assert!(
+            out.status.success(),
+            "{env}={good} rejected: {}",
+            out.stderr.as_str()
+        );
+    }
+}
+
+/// MAX_BODY_BYTES and BUFFER_CAP must fit in one shard's share of
+/// HEAP_LIMIT (see config/memory.rs): refused at check-config and at a
+/// real run, in one line naming both variables.
+#[test]
+fn body_sizes_must_fit_a_shards_share_of_the_heap_limit() {
+    for (env, value) in [("MAX_BODY_BYTES", "8388608"), ("BUFFER_CAP", "8388608")] {
+        let vars = [
+            ("HEAP_LIMIT", "16MiB"),
+            ("PROCESSING_WORKERS", "4"),
+            (env, value),
+        ];
+        for args in [&["check-config"][..], &[][..]] {
+            let out = run(args, &vars);
+            assert_one_line_rejection(&out, env, value);
+            assert!(
+                out.stderr.as_str().contains("HEAP_LIMIT"),
+                "{}",
+                out.stderr.as_str()
+            );
+        }
+        // Fewer shards: each share is larger, and the value fits.
+        let out = run(
+            &["check-config"],
+            &[
+                ("HEAP_LIMIT", "16MiB"),
+                ("PROCESSING_WORKERS", "1"),
+                (env, value),
+            ],
+        );
+        assert!(out.status.success(), "{env}: {}", out.stderr.as_str());
     }
 }
 

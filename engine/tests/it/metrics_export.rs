@@ -363,7 +363,7 @@ fn json_log_format_makes_every_stderr_line_one_object() {
         let (status, stderr) = run_binary_with(&sample_env(&[
             ("LOG_FORMAT", "json"),
             ("METRICS_OUTPUT", metrics),
-            ("METRICS_INTERVAL", "10ms"),
+            ("METRICS_INTERVAL", "100ms"),
             // A loss, so a WARN event is among the lines.
             ("MAX_HEADER_BYTES", "64"),
         ]));

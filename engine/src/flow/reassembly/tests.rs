@@ -165,6 +165,50 @@ fn overlap_conflict_first_copy_wins() {
     assert_eq!(stats.get(Counter::TcpOverlapConflicts), 1);
 }
 
+/// A copy of bytes all held already but different is a conflict, not a
+/// retransmission (README: Reassembly); an identical copy is a
+/// retransmission only.
+#[test]
+fn a_differing_full_copy_counts_as_a_conflict_not_a_retransmission() {
+    let stats = ShardStats::default();
+    let mut h = HalfStream::default();
+    let mut sink = Sink::default();
+    let segs = vec![
+        syn(0),
+        // Behind a hole (bytes 1..6 missing): held.
+        Seg {
+            seq: 6,
+            syn: false,
+            fin: false,
+            data: b"WORLD".to_vec(),
+        },
+        // Every byte seen, some different.
+        Seg {
+            seq: 6,
+            syn: false,
+            fin: false,
+            data: b"WORxD".to_vec(),
+        },
+        // Every byte seen, all the same.
+        Seg {
+            seq: 6,
+            syn: false,
+            fin: false,
+            data: b"WORLD".to_vec(),
+        },
+        Seg {
+            seq: 1,
+            syn: false,
+            fin: false,
+            data: b"hello".to_vec(),
+        },
+    ];
+    feed(&mut h, &segs, &stats, &mut sink);
+    assert_eq!(sink.data, b"helloWORLD");
+    assert_eq!(stats.get(Counter::TcpOverlapConflicts), 1);
+    assert_eq!(stats.get(Counter::TcpRetransmits), 1);
+}
+
 #[test]
 fn hole_is_skipped_and_reported() {
     let stats = ShardStats::default();

@@ -431,4 +431,37 @@ fn unparsed_response_owed_to_a_dropped_request() {
     );
     let r = c.done[2].response.as_ref().unwrap();
     assert_eq!(r.head.header("x-for"), Some(&b"/p1"[..]));
+
+/// README (Content): a head holds at most 256 header fields; one with
+/// more is unparsed (counted as a bad head) and its response stands alone.
+#[test]
+fn more_than_256_headers_leave_the_head_unparsed() {
+    let head = |n: usize| {
+        let mut h = b"GET /h HTTP/1.1\r\n".to_vec();
+        for i in 0..n {
+            h.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+        }
+        h.extend_from_slice(b"\r\n");
+        h
+    };
+    // Heads of this size fit MAX_HEADER_BYTES: only the count matters.
+    let roomy = || Conn {
+        http: HttpConn::new(64 << 10),
+        ..Conn::new()
+    };
+    let mut ok = roomy();
+    ok.req(&head(256));
+    ok.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    ok.close();
+    assert_eq!(ok.summary(), vec!["GET /h -> 200"]);
+    let mut over = roomy();
+    over.req(&head(257));
+    over.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    over.close();
+    assert_eq!(
+        over.summary(),
+        vec!["- -> 200 [no_request,request_unparsed]"]
+    );
+    assert_eq!(over.stats.get(Counter::HttpBadHead), 1);
+    assert_eq!(over.stats.get(Counter::HttpHeaderTooLarge), 0);
 }

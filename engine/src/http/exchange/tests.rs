@@ -431,6 +431,7 @@ fn unparsed_response_owed_to_a_dropped_request() {
     );
     let r = c.done[2].response.as_ref().unwrap();
     assert_eq!(r.head.header("x-for"), Some(&b"/p1"[..]));
+}
 
 /// README (Content): a head holds at most 256 header fields; one with
 /// more is unparsed (counted as a bad head) and its response stands alone.

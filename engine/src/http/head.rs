@@ -473,6 +473,60 @@ impl Head {
             })
     }
 
+    /// Replaces the value of every field for which `replace(name, value)`
+    /// gives a new one, and returns how many were replaced. The head's
+    /// bytes are rebuilt from its parts, so the head keeps nothing of the
+    /// old values (redaction).
+    pub fn replace_values(
+        &mut self,
+        mut replace: impl FnMut(&[u8], &[u8]) -> Option<Vec<u8>>,
+    ) -> usize {
+        let mut new: Vec<(usize, Vec<u8>)> = Vec::new();
+        for i in 0..self.headers.len() {
+            if let Some(v) = replace(self.header_name(i), self.header_value(i)) {
+                new.push((i, v));
+            }
+        }
+        if new.is_empty() {
+            return 0;
+        }
+        let count = new.len();
+        let old = self.raw.bytes();
+        let mut raw = Vec::with_capacity(old.len() + 80 * count);
+        // Heads are capped at MAX_HEADER_BYTES (< 4 GiB), and replacements
+        // are short, so offsets fit in a u32 as they do when parsed.
+        let mut put = |bytes: &[u8]| {
+            let start = raw.len() as u32;
+            raw.extend_from_slice(bytes);
+            start..raw.len() as u32
+        };
+        let part = |r: &Range<u32>| &old[r.start as usize..r.end as usize];
+        let start = match &self.start {
+            StartLine::Request { method, target } => StartLine::Request {
+                method: put(part(method)),
+                target: put(part(target)),
+            },
+            StartLine::Response { status, reason } => StartLine::Response {
+                status: *status,
+                reason: put(part(reason)),
+            },
+        };
+        let mut new = new.into_iter().peekable();
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (i, (n, v)) in self.headers.iter().enumerate() {
+            let name = put(part(n));
+            let value = match new.next_if(|(j, _)| *j == i) {
+                Some((_, value)) => put(&value),
+                None => put(part(v)),
+            };
+            headers.push((name, value));
+        }
+        self.raw = Raw::new(&raw);
+        self.start = start;
+        self.headers = headers;
+        count
+    }
+
     /// Bytes of the whole head.
     pub fn len(&self) -> usize {
         self.raw.bytes().len()

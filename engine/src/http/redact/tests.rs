@@ -138,3 +138,64 @@ fn headers_are_replaced_field_by_field() {
     assert_eq!(h.status(), 200);
     assert_eq!(h.reason(), b"OK");
 }
+
+fn message(head: &[u8], body: &[u8]) -> Message {
+    let mut m = Message::new(crate::http::Head::parse(head, true).unwrap(), 0);
+    m.body = body.to_vec();
+    m.body_size = body.len() as u64;
+    m.complete = true;
+    m
+}
+
+fn transaction(m: Message, decode_failed: bool) -> Transaction {
+    let mut t = Transaction::new(0);
+    t.request = Some(m);
+    if decode_failed {
+        t.flags.set(Flags::BODY_DECODE_FAILED);
+    }
+    t
+}
+
+#[test]
+fn after_a_hole_a_json_body_ends() {
+    let stats = ShardStats::default();
+    // The hole took the quote that opened the key: the scanner could read
+    // what follows inside out, so it is dropped.
+    let mut m = message(b"POST / HTTP/1.1\r\n\r\n", br#"{"a":1,password":"s3cret"}"#);
+    m.body_gap_at = Some(7);
+    m.gap = true;
+    let mut t = transaction(m, false);
+    red("password").apply(&mut t, 1 << 20, &stats);
+    let m = t.request.unwrap();
+    assert_eq!(m.body, br#"{"a":1,"#);
+    assert!(m.body_truncated);
+    assert_eq!(stats.get(Counter::RedactedJsonCut), 1);
+}
+
+#[test]
+fn a_body_left_encoded_is_dropped() {
+    let stats = ShardStats::default();
+    let head = b"POST / HTTP/1.1\r\nContent-Encoding: gzip\r\n\r\n";
+    let mut t = transaction(message(head, b"\x1f\x8b\x08garbage s3cret"), true);
+    red("password").apply(&mut t, 1 << 20, &stats);
+    assert!(t.request.as_ref().unwrap().body.is_empty());
+    assert_eq!(stats.get(Counter::RedactedBodiesDropped), 1);
+    // Without REDACT_JSON_FIELDS it is left alone.
+    let mut t = transaction(message(head, b"\x1f\x8b\x08garbage"), true);
+    Redactor::new("authorization", "", None).apply(&mut t, 1 << 20, &stats);
+    assert_eq!(t.request.unwrap().body, b"\x1f\x8b\x08garbage");
+}
+
+#[test]
+fn replacements_keep_a_body_within_max_body() {
+    let stats = ShardStats::default();
+    let r = Redactor::new("", "p", Some(b"0123456789abcdef"));
+    let body = br#"{"p":1,"p":2,"p":3}"#;
+    let mut t = transaction(message(b"POST / HTTP/1.1\r\n\r\n", body), false);
+    r.apply(&mut t, 30, &stats);
+    let m = t.request.unwrap();
+    assert_eq!(m.body.len(), 30);
+    assert!(m.body_truncated);
+    assert!(m.body.starts_with(b"{\"p\":\"hmac-sha256:"));
+    assert_eq!(stats.get(Counter::RedactedJsonFields), 3);
+}

@@ -43,6 +43,11 @@ pub struct Redactor {
     fields: Vec<Box<[u8]>>,
     /// Longest entry of `fields`: longer keys cannot match.
     longest_field: usize,
+    /// For each field, the position of its least common byte, searched
+    /// for first (`may_hold_listed_key`).
+    rare: Vec<usize>,
+    /// Some field holds `/`, `\` or `"`, which escapes other than `\u` spell.
+    odd_keys: bool,
     /// Set in `hash` mode.
     key: Option<hmac::Key>,
 }
@@ -83,6 +88,10 @@ impl Redactor {
         Redactor {
             headers: lower_list(headers),
             longest_field: fields.iter().map(|f| f.len()).max().unwrap_or(0),
+            rare: fields.iter().map(|f| rarest(f)).collect(),
+            odd_keys: fields
+                .iter()
+                .any(|f| f.iter().any(|b| b"/\\\"".contains(b) || *b < 0x20)),
             fields,
             key: key.map(|k| hmac::Key::new(hmac::HMAC_SHA256, k)),
         }
@@ -238,6 +247,16 @@ impl Redactor {
     /// other text costs one pass and changes nothing but values after a
     /// listed key and `:`.
     pub fn redact_json(&self, body: &[u8]) -> Option<(Vec<u8>, usize)> {
+        // Most bodies hold none of the listed keys: one search per key
+        // rules them out, where the scan would stop at every string.
+        if !self.may_hold_listed_key(body) {
+            return None;
+        }
+        self.scan_json(body)
+    }
+
+    /// `redact_json` without the search that rules bodies out.
+    fn scan_json(&self, body: &[u8]) -> Option<(Vec<u8>, usize)> {
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
         let mut count = 0;
@@ -287,6 +306,24 @@ impl Redactor {
         Some((out, count))
     }
 
+    /// False only when no listed key can be in `body`: none of them
+    /// occurs in it (ignoring ASCII case), and no escape could spell one
+    /// (only `\u` can spell a letter or digit; `\/`, `\\`, `\"` matter
+    /// only for keys holding those characters).
+    fn may_hold_listed_key(&self, body: &[u8]) -> bool {
+        let escaped = if self.odd_keys {
+            memchr(b'\\', body).is_some()
+        } else {
+            memchr::memmem::find(body, b"\\u").is_some()
+        };
+        escaped
+            || self
+                .fields
+                .iter()
+                .zip(&self.rare)
+                .any(|(f, &at)| contains_ignore_case(body, f, at))
+    }
+
     fn is_listed_key(&self, raw: &[u8], scratch: &mut Vec<u8>) -> bool {
         let key = if memchr(b'\\', raw).is_some() {
             // Escapes only make a key's text longer than its value: one
@@ -316,6 +353,42 @@ fn looks_like_json(body: &[u8]) -> bool {
 fn left_encoded(m: &Message) -> bool {
     m.content_encoding.is_none()
         && super::content::message_codings(m).map_or(true, |c| !c.is_empty())
+}
+
+/// Where the byte least likely in a body sits in `key` (ASCII letters by
+/// their frequency in English text; other bytes count as uncommon).
+fn rarest(key: &[u8]) -> usize {
+    const COMMON_FIRST: &[u8] = b"etaoinsrhldcumfpgwybvkxjqz";
+    let rank = |b: u8| {
+        COMMON_FIRST
+            .iter()
+            .position(|c| *c == b.to_ascii_lowercase())
+            .unwrap_or(COMMON_FIRST.len() / 2)
+    };
+    (0..key.len()).max_by_key(|&i| rank(key[i])).unwrap_or(0)
+}
+
+/// Whether `needle` (lower-case) occurs in `hay` ignoring ASCII case,
+/// found through its byte at `at`.
+fn contains_ignore_case(hay: &[u8], needle: &[u8], at: usize) -> bool {
+    let Some(&b) = needle.get(at) else {
+        return false;
+    };
+    let mut from = at;
+    while let Some(p) = hay
+        .get(from..)
+        .and_then(|h| memchr2(b, b.to_ascii_uppercase(), h))
+    {
+        let start = from + p - at;
+        if hay
+            .get(start..start + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            return true;
+        }
+        from += p + 1;
+    }
+    false
 }
 
 fn skip_blanks(b: &[u8], mut i: usize) -> usize {

@@ -263,6 +263,9 @@ fn mask_mode_replaces_headers_trailers_and_nested_json() {
     // 2 × (authorization, cookie, 2 set-cookie, x-api-key) + h2's 4.
     assert_eq!(out.counter("redacted_headers"), 14);
     assert_eq!(out.counter("redacted_json_fields"), 6);
+    // Whole bodies: none was read as a prefix, none dropped.
+    assert_eq!(out.counter("redacted_json_cut"), 0);
+    assert_eq!(out.counter("redacted_bodies_dropped"), 0);
 }
 
 /// HMAC-SHA256 from SHA-256 (RFC 2104), independent of the engine's.

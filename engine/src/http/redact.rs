@@ -10,7 +10,8 @@
 //!   replaced at any depth of a JSON body. The body is read by a lexical
 //!   scanner rather than parsed: it keeps every other byte as it was, and
 //!   works the same on a body cut at MAX_BODY_BYTES (a value that the cut
-//!   splits is replaced too). See `redact_json`.
+//!   splits is replaced too), and inside a string value that holds JSON
+//!   text, one level deep. See `redact_json`.
 //!
 //! A replacement is `[redacted]`, or with REDACT_MODE=hash
 //! `hmac-sha256:<64 hex digits>`, the HMAC-SHA256 of the value under the
@@ -257,6 +258,14 @@ impl Redactor {
 
     /// `redact_json` without the search that rules bodies out.
     fn scan_json(&self, body: &[u8]) -> Option<(Vec<u8>, usize)> {
+        self.scan(body, true)
+    }
+
+    /// The scan. With `embedded`, a string value holding JSON text
+    /// (`"payload":"{\"password\":\"x\"}"`, as some APIs send) is
+    /// unescaped, scanned (one level: not its own embedded strings) and
+    /// escaped again when something in it was replaced.
+    fn scan(&self, body: &[u8], embedded: bool) -> Option<(Vec<u8>, usize)> {
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
         let mut count = 0;
@@ -264,14 +273,31 @@ impl Redactor {
         let mut i = 0;
         while let Some(q) = memchr(b'"', &body[i..]) {
             let start = i + q;
-            let Some(end) = string_end(body, start + 1) else {
-                break;
+            // A string the body's end cuts runs to the end.
+            let (end, whole) = match string_end(body, start + 1) {
+                Some(e) => (e, true),
+                None => (body.len(), false),
             };
-            i = end + 1;
+            i = (end + 1).min(body.len());
             let colon = skip_blanks(body, i);
-            if body.get(colon) != Some(&b':')
-                || !self.is_listed_key(&body[start + 1..end], &mut scratch)
-            {
+            let is_key = whole && body.get(colon) == Some(&b':');
+            if !is_key {
+                let inner = &body[start + 1..end];
+                if embedded && memchr::memmem::find(inner, b"\\\"").is_some() {
+                    if let Some((text, n)) = self.scan_embedded(inner, &mut scratch) {
+                        let o = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
+                        o.extend_from_slice(&body[copied..start + 1]);
+                        o.extend_from_slice(&text);
+                        copied = end;
+                        count += n;
+                    }
+                }
+                if !whole {
+                    break;
+                }
+                continue;
+            }
+            if !self.is_listed_key(&body[start + 1..end], &mut scratch) {
                 continue;
             }
             let v = skip_blanks(body, colon + 1);
@@ -304,6 +330,33 @@ impl Redactor {
         let mut out = out?;
         out.extend_from_slice(&body[copied..]);
         Some((out, count))
+    }
+
+    /// A string's escaped contents, redacted as JSON text when they are
+    /// some and held a listed key; escaped again for the outer string.
+    fn scan_embedded(&self, raw: &[u8], scratch: &mut Vec<u8>) -> Option<(Vec<u8>, usize)> {
+        unescape(raw, usize::MAX, scratch);
+        if !looks_like_json(scratch) {
+            return None;
+        }
+        let (inner, n) = self.scan(scratch, false)?;
+        let mut text = Vec::with_capacity(inner.len() + inner.len() / 4);
+        for &b in &inner {
+            match b {
+                b'"' => text.extend_from_slice(b"\\\""),
+                b'\\' => text.extend_from_slice(b"\\\\"),
+                b'\n' => text.extend_from_slice(b"\\n"),
+                b'\r' => text.extend_from_slice(b"\\r"),
+                b'\t' => text.extend_from_slice(b"\\t"),
+                0..=0x1f => {
+                    text.extend_from_slice(b"\\u00");
+                    text.push(HEX[(b >> 4) as usize]);
+                    text.push(HEX[(b & 0xf) as usize]);
+                }
+                _ => text.push(b),
+            }
+        }
+        Some((text, n))
     }
 
     /// False only when no listed key can be in `body`: none of them

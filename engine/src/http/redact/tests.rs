@@ -218,3 +218,29 @@ fn replacements_keep_a_body_within_max_body() {
     assert!(m.body.starts_with(b"{\"p\":\"hmac-sha256:"));
     assert_eq!(stats.get(Counter::RedactedJsonFields), 3);
 }
+
+#[test]
+fn json_inside_a_json_string_is_redacted_too() {
+    let r = red("password");
+    assert_eq!(
+        json(
+            &r,
+            r#"{"payload":"{\"password\":\"s3cret\",\"x\":\"a\\nb\"}","n":1}"#
+        ),
+        r#"{"payload":"{\"password\":\"[redacted]\",\"x\":\"a\\nb\"}","n":1}"#
+    );
+    // A string that is not JSON text is left alone.
+    let plain = r#"{"note":"say \"password\": no","password":1}"#;
+    assert_eq!(
+        json(&r, plain),
+        r#"{"note":"say \"password\": no","password":"[redacted]"}"#
+    );
+    // Cut anywhere, the embedded value does not show either.
+    let body = r#"{"user":"bob","payload":"{\"password\":\"s3cret-long\"}"}"#;
+    for cut in 0..=body.len() {
+        let prefix = &body.as_bytes()[..cut];
+        let out = r.redact_json(prefix).map_or(prefix.to_vec(), |(o, _)| o);
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains("s3"), "cut {cut}: {text}");
+    }
+}

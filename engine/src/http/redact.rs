@@ -274,7 +274,8 @@ impl Redactor {
         while let Some(q) = memchr(b'"', &body[i..]) {
             let start = i + q;
             // A string the body's end cuts runs to the end.
-            let (end, whole) = match string_end(body, start + 1) {
+            let (end, escaped) = string_end_escaped(body, start + 1);
+            let (end, whole) = match end {
                 Some(e) => (e, true),
                 None => (body.len(), false),
             };
@@ -283,7 +284,7 @@ impl Redactor {
             let is_key = whole && body.get(colon) == Some(&b':');
             if !is_key {
                 let inner = &body[start + 1..end];
-                if embedded && memchr::memmem::find(inner, b"\\\"").is_some() {
+                if embedded && escaped && memchr::memmem::find(inner, b"\\\"").is_some() {
                     if let Some((text, n)) = self.scan_embedded(inner, &mut scratch) {
                         let o = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
                         o.extend_from_slice(&body[copied..start + 1]);
@@ -452,12 +453,25 @@ fn skip_blanks(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Index of the `"` closing the string whose contents start at `from`.
-fn string_end(b: &[u8], mut from: usize) -> Option<usize> {
+fn string_end(b: &[u8], from: usize) -> Option<usize> {
+    string_end_escaped(b, from).0
+}
+
+/// As `string_end`, and whether the string holds an escape.
+fn string_end_escaped(b: &[u8], mut from: usize) -> (Option<usize>, bool) {
+    let mut escaped = false;
     loop {
-        let at = from + memchr2(b'"', b'\\', b.get(from..)?)?;
+        let Some(at) = b
+            .get(from..)
+            .and_then(|rest| memchr2(b'"', b'\\', rest))
+            .map(|p| from + p)
+        else {
+            return (None, escaped);
+        };
         if b[at] == b'"' {
-            return Some(at);
+            return (Some(at), escaped);
         }
+        escaped = true;
         from = at + 2;
     }
 }

@@ -72,6 +72,12 @@ fn settings() -> ShardSettings {
         body_reserve: 512,
         max_head: 512,
         memory_budget: 1 << 20,
+        // Redaction on, in hash mode, so crafted heads and bodies reach it.
+        redact: std::sync::Arc::new(crate::http::redact::Redactor::new(
+            "authorization,cookie,set-cookie",
+            "password,a,id",
+            Some(b"fuzzing-key-0123456789"),
+        )),
         ..ShardSettings::defaults()
     }
 }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use httpcap::config::cli::{Cli, Mode};
 use httpcap::config::config_exit;
+use httpcap::http::redact::Redactor;
 use httpcap::runtime::{self, RunError};
 
 #[global_allocator]
@@ -17,13 +18,18 @@ fn main() {
             config_exit(&e.to_string());
         }
     }
-    match mode {
-        Mode::Run => {}
-        Mode::CheckConfig => {
-            println!("{}", cfg.startup_line());
-            return;
-        }
-        Mode::Health => std::process::exit(httpcap::metrics::health::check(&cfg)),
+    if mode == Mode::Health {
+        std::process::exit(httpcap::metrics::health::check(&cfg));
+    }
+    // Reads REDACT_HASH_KEY_FILE, once, before logging starts: a bad key
+    // file is one line on stderr.
+    let redact = match Redactor::from_config(&cfg) {
+        Ok(r) => r,
+        Err(e) => config_exit(&e.to_string()),
+    };
+    if mode == Mode::CheckConfig {
+        println!("{}", cfg.startup_line());
+        return;
     }
     httpcap::logging::init(cfg.verbose, cfg.log_format);
     // The full effective command line, so an operator can see every setting.
@@ -36,7 +42,7 @@ fn main() {
             std::process::exit(1);
         }
     }
-    match runtime::run(&cfg, shutdown) {
+    match runtime::run(&cfg, redact, shutdown) {
         Ok(report) => {
             eprint!("{}", report.summary);
             if let Some(failure) = report.input_failure {

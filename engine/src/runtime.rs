@@ -18,6 +18,7 @@ use crate::capture::PacketSource;
 use crate::config::{engine_name, Config, ConfigError, Engine};
 use crate::decode::DecodeOptions;
 use crate::http::filter::Filters;
+use crate::http::redact::Redactor;
 use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
 use crate::output::kafka;
@@ -381,15 +382,22 @@ pub fn check_outputs(cfg: &Config) -> Result<(), ConfigError> {
 const KEY_CHANNEL: usize = 65_536;
 
 /// Runs the engine to completion (end of file input, or `shutdown`).
-pub fn run(cfg: &Config, shutdown: Arc<AtomicBool>) -> Result<RunReport, RunError> {
+/// `redact` comes from `Redactor::from_config`, called before logging
+/// starts so that a bad key file is one line on stderr.
+pub fn run(
+    cfg: &Config,
+    redact: Redactor,
+    shutdown: Arc<AtomicBool>,
+) -> Result<RunReport, RunError> {
     let mut telemetry = Telemetry::start(cfg)?;
-    run_with(cfg, shutdown, &mut telemetry)
+    run_with(cfg, redact, shutdown, &mut telemetry)
 }
 
 /// As `run`, exporting metrics through a caller-owned `Telemetry` (which
 /// keeps serving the final numbers after the run).
 pub fn run_with(
     cfg: &Config,
+    redact: Redactor,
     shutdown: Arc<AtomicBool>,
     telemetry: &mut Telemetry,
 ) -> Result<RunReport, RunError> {
@@ -443,7 +451,7 @@ pub fn run_with(
         cfg.real_ip_header.trim(),
         observer,
     ));
-    let settings = ShardSettings::from_config(cfg);
+    let settings = ShardSettings::from_config(cfg, Arc::new(redact));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 
     let mut all_sinks = Vec::with_capacity(shards);

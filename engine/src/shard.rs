@@ -17,6 +17,7 @@ use crate::flow::{FlowKey, Side};
 use crate::frame::Packet;
 use crate::http::filter::Filters;
 use crate::http::parser::Role;
+use crate::http::redact::Redactor;
 use crate::http::{Flags, HttpConn, HttpCtx, Transaction};
 use crate::output::RecordSink;
 use crate::panic_guard;
@@ -48,6 +49,8 @@ pub struct ShardSettings {
     pub tls_max_keys: usize,
     pub tls_key_wait_ns: u64,
     pub tls_key_wait_bytes: usize,
+    /// REDACT_*: applied to each transaction before it is serialized.
+    pub redact: Arc<Redactor>,
 }
 
 impl ShardSettings {
@@ -67,10 +70,13 @@ impl ShardSettings {
             tls_max_keys: 100_000,
             tls_key_wait_ns: 5_000_000_000,
             tls_key_wait_bytes: 256 << 10,
+            redact: Arc::new(Redactor::off()),
         }
     }
 
-    pub fn from_config(c: &crate::config::Config) -> ShardSettings {
+    /// The settings of `c`; `redact` is built by the caller
+    /// (`Redactor::from_config`, which reads the key file once).
+    pub fn from_config(c: &crate::config::Config, redact: Arc<Redactor>) -> ShardSettings {
         let flush_age_ns = c.assembler_flush_age.as_nanos() as u64;
         ShardSettings {
             decode: DecodeOptions { ipip: c.ipip },
@@ -86,6 +92,7 @@ impl ShardSettings {
             tls_max_keys: c.tls_max_keys as usize,
             tls_key_wait_ns: c.tls_key_wait.as_nanos().min(u64::MAX as u128) as u64,
             tls_key_wait_bytes: c.tls_key_wait_bytes.min(usize::MAX as u64) as usize,
+            redact,
         }
     }
 }
@@ -559,8 +566,14 @@ impl Shard {
 
     fn emit_with(&mut self, info: &ConnInfo) {
         let mut done = std::mem::take(&mut self.done);
-        for txn in done.drain(..) {
+        for mut txn in done.drain(..) {
             self.stats.inc(Counter::Transactions);
+            // Before anything is serialized, so no output sees the values.
+            if self.settings.redact.is_on() {
+                self.settings
+                    .redact
+                    .apply(&mut txn, self.settings.max_body, &self.stats);
+            }
             if txn.flags.has(Flags::NO_RESPONSE) {
                 self.stats.inc(Counter::TransactionsNoResponse);
             }

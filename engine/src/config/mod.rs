@@ -21,8 +21,9 @@ use std::time::Duration;
 use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 
 use units::{
-    parse_bool, parse_duration_within, parse_int, parse_path_list, parse_size, parse_size_within,
-    FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS, METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
+    parse_bool, parse_duration_within, parse_header_names, parse_int, parse_key_list,
+    parse_path_list, parse_size, parse_size_within, FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS,
+    LINGER_BOUNDS, METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
 };
 
 /// The product description's default capture filter: infrastructure hosts
@@ -99,6 +100,16 @@ impl Compression {
     }
 }
 
+/// REDACT_MODE: what a redacted value becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[clap(rename_all = "lowercase")]
+pub enum RedactMode {
+    /// `[redacted]`.
+    Mask,
+    /// `hmac-sha256:` and the keyed hash's hex digits.
+    Hash,
+}
+
 /// The sections of `--help`, in the README's order.
 pub mod heading {
     pub const INPUT: &str = "Input";
@@ -109,6 +120,7 @@ pub mod heading {
     pub const KAFKA: &str = "Kafka";
     pub const MONITORING: &str = "Monitoring";
     pub const FILTERS: &str = "Filters";
+    pub const REDACTION: &str = "Redaction";
 }
 
 use heading::*;
@@ -433,6 +445,37 @@ pub struct Config {
     /// filter off.
     #[arg(long, env = "FILTER_BLOCK_MULTIPART", default_value = DEFAULT_BLOCK_MULTIPART, help_heading = FILTERS)]
     pub filter_block_multipart: String,
+
+    // ---- Redaction ---------------------------------------------------------
+    /// Header names whose values are replaced in every record (request and
+    /// response headers and trailers), comma-separated, case-insensitive:
+    /// authorization,cookie,set-cookie,x-api-key. Empty: none.
+    #[arg(long, env = "REDACT_HEADERS", default_value = "", value_parser = parse_header_names, help_heading = REDACTION)]
+    pub redact_headers: String,
+
+    /// Keys whose values (any JSON type) are replaced at any depth of JSON
+    /// bodies, comma-separated, case-insensitive: password,card_number. A
+    /// body cut at MAX_BODY_BYTES is redacted as far as it goes. Empty: none.
+    #[arg(long, env = "REDACT_JSON_FIELDS", default_value = "", value_parser = parse_key_list, help_heading = REDACTION)]
+    pub redact_json_fields: String,
+
+    /// What a redacted value becomes: mask ("[redacted]") or hash
+    /// ("hmac-sha256:" and the HMAC-SHA256 of the value in hex, keyed by
+    /// REDACT_HASH_KEY_FILE: equal values stay equal).
+    #[arg(
+        long,
+        env = "REDACT_MODE",
+        value_enum,
+        default_value = "mask",
+        help_heading = REDACTION
+    )]
+    pub redact_mode: RedactMode,
+
+    /// File holding the HMAC key for REDACT_MODE=hash (at least 16 bytes;
+    /// one trailing newline is ignored), read once at start. Only its path
+    /// is ever shown.
+    #[arg(long, env = "REDACT_HASH_KEY_FILE", help_heading = REDACTION)]
+    pub redact_hash_key_file: Option<String>,
 }
 
 /// Exit code for bad configuration.
@@ -637,6 +680,15 @@ impl Config {
             "filter_block_ctypes" => s = self.filter_block_ctypes.clone(),
             "filter_block_accept" => s = self.filter_block_accept.clone(),
             "filter_block_multipart" => s = self.filter_block_multipart.clone(),
+            "redact_headers" => s = self.redact_headers.clone(),
+            "redact_json_fields" => s = self.redact_json_fields.clone(),
+            "redact_mode" => {
+                s = match self.redact_mode {
+                    RedactMode::Mask => "mask".into(),
+                    RedactMode::Hash => "hash".into(),
+                }
+            }
+            "redact_hash_key_file" => s = opt(&self.redact_hash_key_file),
             other => s = format!("<unlisted {other}>"),
         }
         s

@@ -24,6 +24,10 @@ pub enum FormError {
     /// A duration outside its bounds; shows the form and the range.
     #[error("{DURATION_FORM}, from {0}")]
     DurationOutside(&'static str),
+    #[error("{HEADER_NAMES_FORM}")]
+    HeaderNames,
+    #[error("{KEYS_FORM}")]
+    Keys,
 }
 
 /// Bounds of a size setting, with how they read ("16MiB to 16TiB").
@@ -84,6 +88,36 @@ pub const SIZE_FORM: &str = "a size such as 65536, 128KiB, 5mb or 16GiB (binary 
 pub const DURATION_FORM: &str = "a duration such as 50ms, 500ms, 5s or 1m";
 pub const BOOL_FORM: &str = "true, false, 1 or 0";
 pub const PATHS_FORM: &str = "file paths separated by commas, none of them empty";
+pub const HEADER_NAMES_FORM: &str =
+    "HTTP header names separated by commas, such as authorization,cookie,x-api-key";
+pub const KEYS_FORM: &str = "JSON keys separated by commas, none of them empty";
+
+/// Parses a comma-separated list of header names (empty: none).
+pub fn parse_header_names(s: &str) -> Result<String, FormError> {
+    if s.trim().is_empty() {
+        return Ok(String::new());
+    }
+    let token = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if !s.split(',').all(|n| token(n.trim())) {
+        return Err(FormError::HeaderNames);
+    }
+    Ok(s.to_owned())
+}
+
+/// Parses a comma-separated list of JSON keys (empty: none).
+pub fn parse_key_list(s: &str) -> Result<String, FormError> {
+    if s.trim().is_empty() {
+        return Ok(String::new());
+    }
+    if s.split(',').any(|k| k.trim().is_empty()) {
+        return Err(FormError::Keys);
+    }
+    Ok(s.to_owned())
+}
 
 /// Parses a comma-separated list of file paths (kept as given).
 pub fn parse_path_list(s: &str) -> Result<String, FormError> {

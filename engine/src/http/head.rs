@@ -473,6 +473,60 @@ impl Head {
             })
     }
 
+    /// Replaces the value of every field for which `replace(name, value)`
+    /// gives a new one, and returns how many were replaced. The head's
+    /// bytes are rebuilt from its parts, so the head keeps nothing of the
+    /// old values (redaction).
+    pub fn replace_values(
+        &mut self,
+        mut replace: impl FnMut(&[u8], &[u8]) -> Option<Vec<u8>>,
+    ) -> usize {
+        let mut new: Vec<(usize, Vec<u8>)> = Vec::new();
+        for i in 0..self.headers.len() {
+            if let Some(v) = replace(self.header_name(i), self.header_value(i)) {
+                new.push((i, v));
+            }
+        }
+        if new.is_empty() {
+            return 0;
+        }
+        let count = new.len();
+        let old = self.raw.bytes();
+        let mut raw = Vec::with_capacity(old.len() + 80 * count);
+        // Heads are capped at MAX_HEADER_BYTES (< 4 GiB), and replacements
+        // are short, so offsets fit in a u32 as they do when parsed.
+        let mut put = |bytes: &[u8]| {
+            let start = raw.len() as u32;
+            raw.extend_from_slice(bytes);
+            start..raw.len() as u32
+        };
+        let part = |r: &Range<u32>| &old[r.start as usize..r.end as usize];
+        let start = match &self.start {
+            StartLine::Request { method, target } => StartLine::Request {
+                method: put(part(method)),
+                target: put(part(target)),
+            },
+            StartLine::Response { status, reason } => StartLine::Response {
+                status: *status,
+                reason: put(part(reason)),
+            },
+        };
+        let mut new = new.into_iter().peekable();
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (i, (n, v)) in self.headers.iter().enumerate() {
+            let name = put(part(n));
+            let value = match new.next_if(|(j, _)| *j == i) {
+                Some((_, value)) => put(&value),
+                None => put(part(v)),
+            };
+            headers.push((name, value));
+        }
+        self.raw = Raw::new(&raw);
+        self.start = start;
+        self.headers = headers;
+        count
+    }
+
     /// Bytes of the whole head.
     pub fn len(&self) -> usize {
         self.raw.bytes().len()
@@ -559,6 +613,78 @@ mod tests {
         let h = Head::parse(b"HTTP/1.1 200 OK\r\nA: \xc3\xa9\r\n\r\n", false).unwrap();
         assert_eq!(h.reason_text(), Text::Str("OK"));
         assert_eq!(h.header_text(0), (Text::Str("A"), Text::Str("\u{e9}")));
+    }
+
+    #[test]
+    fn replaced_values_keep_every_other_span() {
+        let raw = b"POST /p?q=1 HTTP/1.1\r\nA: 1\r\nAuth: long-secret-value\r\nEmpty:\r\nB: 22\r\nAuth: x\r\n\r\n";
+        let mut h = Head::parse(raw, true).unwrap();
+        let n = h.replace_values(|n, _| match n {
+            b"Auth" => Some(b"[r]".to_vec()),
+            b"Empty" => Some(b"[empty]".to_vec()),
+            _ => None,
+        });
+        assert_eq!(n, 3);
+        assert_eq!((h.method(), h.target()), ("POST", "/p?q=1"));
+        let fields: Vec<(&[u8], &[u8])> = h.headers().collect();
+        assert_eq!(
+            fields,
+            vec![
+                (&b"A"[..], &b"1"[..]),
+                (b"Auth", b"[r]"),
+                (b"Empty", b"[empty]"),
+                (b"B", b"22"),
+                (b"Auth", b"[r]"),
+            ]
+        );
+        assert!(memchr::memmem::find(h.raw.bytes(), b"secret").is_none());
+        // An HTTP/2 head, built field by field.
+        let mut b = HeadBuilder::default();
+        b.method(b"GET");
+        b.target(b"/");
+        b.field(b"cookie", b"a=1");
+        b.field(b"x", b"y");
+        let mut h = b.build(true, Version::Http2);
+        h.replace_values(|n, _| (n == b"cookie").then(|| b"hmac-sha256:00".to_vec()));
+        let fields: Vec<(&[u8], &[u8])> = h.headers().collect();
+        assert_eq!(
+            fields,
+            vec![(&b"cookie"[..], &b"hmac-sha256:00"[..]), (b"x", b"y")]
+        );
+        assert_eq!((h.method(), h.target()), ("GET", "/"));
+    }
+
+    proptest::proptest! {
+        /// Any head, any choice of fields: the others read as before.
+        #[test]
+        fn replacing_values_never_breaks_a_head(
+            fields in proptest::collection::vec(("[a-z]{1,3}", "[ -~]{0,6}", proptest::bool::ANY), 0..8),
+            with in "[ -~]{0,4}",
+        ) {
+            let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
+            for (n, v, _) in &fields {
+                raw.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+            }
+            raw.extend_from_slice(b"\r\n");
+            let Ok(mut h) = Head::parse(&raw, true) else { return Ok(()) };
+            let before: Vec<(Vec<u8>, Vec<u8>)> =
+                h.headers().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+            let pick: Vec<bool> = (0..before.len()).map(|i| fields.get(i).is_some_and(|f| f.2)).collect();
+            let mut i = 0;
+            h.replace_values(|_, _| {
+                i += 1;
+                pick[i - 1].then(|| with.as_bytes().to_vec())
+            });
+            let after: Vec<(Vec<u8>, Vec<u8>)> =
+                h.headers().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+            proptest::prop_assert_eq!(after.len(), before.len());
+            for (k, ((n0, v0), (n1, v1))) in before.iter().zip(&after).enumerate() {
+                proptest::prop_assert_eq!(n0, n1);
+                let want = if pick[k] { with.as_bytes() } else { &v0[..] };
+                proptest::prop_assert_eq!(&v1[..], want);
+            }
+            proptest::prop_assert_eq!(h.target(), "/");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod filter;
 pub mod head;
 pub mod parser;
+pub mod redact;
 
 pub use exchange::{HttpConn, HttpCtx};
 pub use head::{Head, HeadBuilder, Version};

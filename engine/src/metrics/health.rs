@@ -140,12 +140,43 @@ impl Tracker {
     }
 }
 
+/// Replaces the status file in one step: written to a new temporary file
+/// in the same directory, then renamed over the old one. HEALTH_FILE
+/// defaults to a path in the shared `/tmp` and httpcap often runs as root,
+/// so nothing there may be trusted: the temporary name is unpredictable,
+/// created with O_EXCL and O_NOFOLLOW (a file or symlink planted in advance
+/// makes the write fail instead of being followed), mode 0644; `rename`
+/// replaces a symlink planted at HEALTH_FILE itself rather than writing
+/// through it.
 fn write_atomically(path: &std::path::Path, status: &Status) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let text = simd_json::to_string(status).map_err(std::io::Error::other)?;
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
+    tmp.push(format!(".{}.{}.tmp", std::process::id(), random_hex()?));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)?;
+    let written = file
+        .write_all((text + "\n").as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// 16 random hex digits from the system's generator, for temporary names.
+fn random_hex() -> std::io::Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| std::io::Error::other("no system randomness"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A verdict for humans and exit codes.
@@ -240,11 +271,22 @@ enum ReadError {
     },
 }
 
+/// Reads the status file, not through a symlink: someone else's link in
+/// `/tmp` must not make `httpcap health` (often root) read another file.
 fn read(path: &str) -> Result<Status, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| ReadError::Io {
         path: path.into(),
         source,
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
+        .map_err(io)?;
     let mut bytes = text.into_bytes();
     simd_json::from_slice(&mut bytes).map_err(|source| ReadError::NotStatus {
         path: path.into(),
@@ -314,6 +356,50 @@ mod tests {
         let stalled = judge(&status("stalled", 100.0), 101.0);
         assert!(!stalled.ok && stalled.line.contains("stalled"));
         assert!(!judge(&status("kafka_unreachable", 100.0), 101.0).ok);
+    }
+
+    /// A scratch directory of its own under the system's temporary one.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "httpcap-health-{name}-{}-{}",
+            std::process::id(),
+            random_hex().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn planted_symlinks_are_not_followed() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = scratch("symlink");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let target = dir.join("health.json");
+        // At the old predictable temporary name, and at the file itself.
+        let old_tmp = dir.join(format!("health.json.{}.tmp", std::process::id()));
+        symlink(&victim, &old_tmp).unwrap();
+        symlink(&victim, &target).unwrap();
+        // Reading does not go through the link.
+        assert!(read(target.to_str().unwrap()).is_err());
+        write_atomically(&target, &status("ok", 1.0)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = std::fs::symlink_metadata(&target).unwrap();
+        assert!(meta.file_type().is_file(), "the link was replaced");
+        assert_eq!(
+            meta.permissions().mode() & 0o777 & !0o644,
+            0,
+            "at most 0644"
+        );
+        assert_eq!(read(target.to_str().unwrap()).unwrap().state, "ok");
+        // Written twice: each temporary is new, none is left behind.
+        write_atomically(&target, &status("done", 2.0)).unwrap();
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

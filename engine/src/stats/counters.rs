@@ -154,6 +154,11 @@ counters! {
     FilterCtype => "filter_ctype", Intentional, "transactions dropped by FILTER_BLOCK_CTYPES";
     FilterAccept => "filter_accept", Intentional, "transactions dropped by FILTER_BLOCK_ACCEPT";
     FilterMultipart => "filter_multipart", Intentional, "transactions dropped by FILTER_BLOCK_MULTIPART";
+    // Redaction (REDACT_*)
+    RedactedHeaders => "redacted_headers", Activity, "header and trailer values replaced by REDACT_HEADERS (each field, each set-cookie)";
+    RedactedJsonFields => "redacted_json_fields", Activity, "JSON values replaced by REDACT_JSON_FIELDS";
+    RedactedJsonCut => "redacted_json_cut", Activity, "JSON bodies redacted as a prefix: cut at MAX_BODY_BYTES, by a hole (bytes after it dropped) or an unfinished message";
+    RedactedBodiesDropped => "redacted_bodies_dropped", Activity, "bodies dropped because REDACT_JSON_FIELDS could not check them (left encoded after a failed decode)";
     PendingDropped => "drop_pending_requests", Loss, "requests emitted at once without their response (flag pairing_lost) because more than 1,024 were pending on one HTTP/1 connection";
     // Output
     RecordsOut => "records_out", Activity, "records written to the JSON-lines output";

@@ -171,6 +171,25 @@ const CASES: &[Case] = &[
         "multipart/form-data",
         None,
     ),
+    case(
+        "REDACT_HEADERS",
+        "authorization,cookie,set-cookie,x-api-key",
+        "authorization,cookie,set-cookie,x-api-key",
+        Some("x api key"),
+    ),
+    case(
+        "REDACT_JSON_FIELDS",
+        "password,card_number",
+        "password,card_number",
+        Some("password,,pin"),
+    ),
+    case("REDACT_MODE", "mask", "mask", Some("encrypt")),
+    case(
+        "REDACT_HASH_KEY_FILE",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/redact-hash.key"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/redact-hash.key"),
+        Some("/nonexistent/httpcap-redact.key"),
+    ),
 ];
 
 /// Runs the binary with a clean environment plus `env`.
@@ -543,6 +562,7 @@ fn subcommands_are_in_the_help() {
         "Kafka:",
         "Monitoring:",
         "Filters:",
+        "Redaction:",
     ] {
         assert!(help.contains(heading), "{heading} missing: {help}");
     }

@@ -26,4 +26,5 @@ mod live_tls;
 mod live_xdp;
 mod memory_budget;
 mod metrics_export;
+mod redaction;
 mod sample_capture;

@@ -111,8 +111,14 @@ fn prometheus_endpoint_has_every_counter_and_agrees_with_the_summary() {
     cfg.validate().expect("valid");
     let mut telemetry = Telemetry::start(&cfg).expect("listener");
     let addr = telemetry.local_addr().expect("bound");
-    let report = httpcap::runtime::run_with(&cfg, Arc::new(AtomicBool::new(false)), &mut telemetry)
-        .unwrap_or_else(|_| panic!("run failed"));
+    let redact = httpcap::http::redact::Redactor::from_config(&cfg).expect("redaction settings");
+    let report = httpcap::runtime::run_with(
+        &cfg,
+        redact,
+        Arc::new(AtomicBool::new(false)),
+        &mut telemetry,
+    )
+    .unwrap_or_else(|_| panic!("run failed"));
     let transactions = report.totals.get(Counter::Transactions);
     assert!(transactions > 0, "the sample has transactions");
 

@@ -502,6 +502,23 @@ mod tests {
         }
     }
 
+    /// Every file under `fuzz/seeds/` (generated seeds, RFC examples and
+    /// the inputs that once crashed a target, kept as regressions).
+    #[test]
+    fn every_committed_seed_file_runs_clean() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+        let mut files = 0;
+        for dir in std::fs::read_dir(&root).unwrap() {
+            let dir = dir.unwrap().path();
+            let target = dir.file_name().unwrap().to_str().unwrap().to_string();
+            for file in std::fs::read_dir(&dir).unwrap() {
+                run(&target, &std::fs::read(file.unwrap().path()).unwrap());
+                files += 1;
+            }
+        }
+        assert!(files > 40, "only {files} seed files");
+    }
+
     #[test]
     fn seeds_reach_what_they_are_for() {
         // Decrypted and paired: the TLS seeds' keyed exchange.

@@ -175,6 +175,13 @@ impl HalfStream {
         // stream's buffer would overflow.
         if self.pending_bytes as usize + payload.len() > max_buffer && !self.pending.is_empty() {
             self.skip_hole(ts_ns, stats, out);
+            if self.finished {
+                // The skip reached the FIN: these bytes lie past it, and
+                // nothing may follow the FIN (counted as `segment` counts
+                // bytes that come after it).
+                stats.inc(Counter::TcpRetransmits);
+                return;
+            }
             let next = self.next_seq.unwrap_or(seq);
             if seq.distance_from(next) <= 0 {
                 return self.accept(seg, next, max_buffer, stats, out);

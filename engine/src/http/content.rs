@@ -269,7 +269,9 @@ enum Whole {
 /// libdeflater into a buffer that starts at a guess and grows 4x per try,
 /// up to the cap: the retries cost at most a third more than one decode.
 fn inflate_whole(input: &[u8], zlib: bool, lim: Limits) -> Whole {
-    let ceiling = lim.max_out.max(1);
+    // At most the cap, even a cap of 0: more output than that is
+    // `TooBig`, and the streaming path keeps the prefix.
+    let ceiling = lim.max_out;
     let mut size = input
         .len()
         .saturating_mul(8)

@@ -78,7 +78,12 @@ impl Followed {
         self.file = Some(file);
     }
 
-    fn lines(&mut self, mut data: &[u8], stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
+    pub(crate) fn lines(
+        &mut self,
+        mut data: &[u8],
+        stats: &ShardStats,
+        each: &mut dyn FnMut(KeyLogLine),
+    ) {
         while let Some(nl) = memchr::memchr(b'\n', data) {
             let (line, rest) = data.split_at(nl);
             data = &rest[1..];

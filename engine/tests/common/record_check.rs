@@ -13,11 +13,9 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-/// The schema's text, as shipped.
-pub const SCHEMA: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/schema/record.schema.json"
-));
+/// The schema's text, as shipped (a path from this file, so that the
+/// fuzz crate, which includes this file too, finds it).
+pub const SCHEMA: &str = include_str!("../../schema/record.schema.json");
 
 /// Compiled once per test process.
 static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {

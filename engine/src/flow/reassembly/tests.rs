@@ -272,6 +272,35 @@ fn fin_behind_a_hole_waits_then_closes_with_gap() {
     assert_eq!(sink.gaps, vec![7]);
 }
 
+/// Found by the `reassembly` fuzz target: a segment past the FIN that
+/// overflows the buffer forces the hole out, which reaches the FIN; the
+/// segment must then be dropped, not delivered or buffered after it (a
+/// later close reported a gap after the FIN).
+#[test]
+fn bytes_past_the_fin_that_force_the_hole_out_are_dropped() {
+    let stats = ShardStats::default();
+    let mut h = HalfStream::default();
+    let mut sink = Sink::default();
+    let cap = 8;
+    h.segment(seg(99, true, false, b"", 0), cap, &stats, &mut sink);
+    // Bytes 4..8 with the FIN after them, ahead of a hole at 0..4.
+    h.segment(seg(104, false, true, b"efgh", 1), cap, &stats, &mut sink);
+    // Bytes past the FIN that do not fit the buffer: the hole is skipped,
+    // the FIN reached.
+    h.segment(
+        seg(110, false, false, b"0123456", 2),
+        cap,
+        &stats,
+        &mut sink,
+    );
+    assert!(sink.fin);
+    assert_eq!(sink.data, b"efgh");
+    assert_eq!(sink.gaps, [4]);
+    assert_eq!(h.buffered_bytes(), 0);
+    h.close(3, &stats, &mut sink);
+    assert_eq!(sink.gaps, [4], "a gap after the FIN");
+}
+
 #[test]
 fn midstream_pickup_starts_at_first_payload() {
     let stats = ShardStats::default();

@@ -128,6 +128,26 @@ fn chains_undo_in_reverse() {
     );
 }
 
+/// Found by the `decode` fuzz target: with a cap of 0, deflate's
+/// one-shot path used a 1-byte buffer and returned a byte over the cap.
+#[test]
+fn a_zero_cap_keeps_nothing() {
+    let lim = Limits {
+        max_out: 0,
+        reserve: 0,
+    };
+    for c in ALL {
+        let d = decode_chain(&[c], &encode(c, b"x"), false, lim).unwrap();
+        assert!(d.body.is_empty(), "{c:?}");
+        assert!(d.truncated, "{c:?}");
+    }
+    let d = decode_chain(&[Coding::Deflate], &raw_deflate(b"x"), false, lim).unwrap();
+    assert!(d.body.is_empty() && d.truncated);
+    // Nothing to keep, nothing cut.
+    let d = decode_chain(&[Coding::Deflate], &zlib(b""), false, lim).unwrap();
+    assert!(d.body.is_empty() && !d.truncated);
+}
+
 #[test]
 fn output_is_capped() {
     let data = sample(600_000);

@@ -13,6 +13,35 @@
 //! - `h2_frames`: bytes through the HTTP/2 frame reader, header blocks
 //!   joined from HEADERS/CONTINUATION into an HPACK decoder, and the
 //!   mid-stream boundary heuristic at every offset.
+//! - `reassembly` (`streams`): one TCP direction through `HalfStream`,
+//!   segments at any offsets and in any order, every delivered byte
+//!   checked against what was sent.
+//! - `chunked` (`streams`): chunked framing fed whole and in pieces,
+//!   which must agree.
+//! - `decode` (`streams`): each content coding and chains of them, with
+//!   small caps; compressed by the harness first for a round trip.
+//! - `keylog` (`streams`): key-log files split into lines as the follower
+//!   splits them, parsed and stored.
+//! - `http1`, `h2_conn`, `tls` (`conn`): both directions of one
+//!   connection through `HttpConn`: HTTP/1 parsing and pairing, HTTP/2
+//!   from the first byte, and TLS 1.3 after a handshake (records sealed
+//!   under the logged keys, so that decrypted bytes reach HTTP).
+//! - `record` (`record`): a transaction made up from the input, written
+//!   as a JSON record line.
+//!
+//! Each `fuzz/fuzz_targets/X.rs` calls `X` here; the tests below run every
+//! one of them on their seeds and on mutated input (with overflow checks,
+//! in the `ci` profile), and `fuzz/seeds/X/` holds the seeds as files.
+
+mod conn;
+mod record;
+#[cfg(test)]
+mod seeds;
+mod streams;
+
+pub use conn::{h2_conn, http1, tls};
+pub use record::record;
+pub use streams::{chunked, decode, keylog, reassembly};
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -413,6 +442,38 @@ mod tests {
 
     use super::script_step as step;
 
+    /// A target by name, as its fuzz target runs it (`record` lines are
+    /// also checked against the schema, as in the fuzz target).
+    fn run(target: &str, data: &[u8]) {
+        match target {
+            "conversation" => {
+                conversation(data);
+            }
+            "frame" => frame(data),
+            "reassembly" => reassembly(data),
+            "chunked" => chunked(data),
+            "decode" => decode(data),
+            "keylog" => keylog(data),
+            "http1" => {
+                http1(data);
+            }
+            "h2_conn" => {
+                h2_conn(data);
+            }
+            "tls" => {
+                tls(data);
+            }
+            "record" => {
+                let line = record(data);
+                let line = std::str::from_utf8(&line).expect("UTF-8");
+                crate::record::record_check::parse(line.trim_end());
+            }
+            "hpack" => hpack(data),
+            "h2_frames" => h2_frames(data),
+            other => panic!("no target {other}"),
+        }
+    }
+
     #[test]
     fn a_scripted_exchange_is_one_transaction() {
         let mut script = vec![0u8];
@@ -440,6 +501,47 @@ mod tests {
             conversation(&seed);
             frame(&seed);
         }
+        for target in seeds::TARGETS {
+            for seed in seeds::seeds(target) {
+                run(target, &seed);
+            }
+        }
+    }
+
+    /// Every file under `fuzz/seeds/` (generated seeds, RFC examples and
+    /// the inputs that once crashed a target, kept as regressions).
+    #[test]
+    fn every_committed_seed_file_runs_clean() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+        let mut files = 0;
+        for dir in std::fs::read_dir(&root).unwrap() {
+            let dir = dir.unwrap().path();
+            let target = dir.file_name().unwrap().to_str().unwrap().to_string();
+            for file in std::fs::read_dir(&dir).unwrap() {
+                run(&target, &std::fs::read(file.unwrap().path()).unwrap());
+                files += 1;
+            }
+        }
+        assert!(files > 40, "only {files} seed files");
+    }
+
+    #[test]
+    fn seeds_reach_what_they_are_for() {
+        // Decrypted and paired: the TLS seeds' keyed exchange.
+        assert_eq!(tls(&seeds::seeds("tls")[0]), 1);
+        // Unkeyed: nothing decrypted, nothing made up.
+        assert_eq!(tls(&seeds::seeds("tls")[1]), 0);
+        // Keys that come after the handshake still open the records.
+        assert_eq!(tls(&seeds::seeds("tls")[2]), 1);
+        // HTTP/2 inside TLS, and in the clear, with or without the
+        // harness's preface.
+        assert_eq!(tls(&seeds::seeds("tls")[4]), 1);
+        for (i, seed) in seeds::seeds("h2_conn").iter().enumerate() {
+            if i != 1 {
+                assert_eq!(h2_conn(seed), 1, "h2_conn seed {i}");
+            }
+        }
+        assert!(http1(&seeds::seeds("http1")[6]) >= 2);
     }
 
     proptest! {
@@ -466,30 +568,58 @@ mod tests {
             hpack(&data);
             h2_frames(&data);
         }
+
+        // Every other target: a seed with bytes flipped and a tail added,
+        // or bytes alone.
+        #[test]
+        fn mutated_seeds_run_clean(
+            target in 0usize..seeds::TARGETS.len(),
+            pick in any::<usize>(),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+            tail in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let target = seeds::TARGETS[target];
+            let all = seeds::seeds(target);
+            let mut s = all.get(pick % all.len().max(1)).cloned().unwrap_or_default();
+            for (at, b) in flips {
+                if !s.is_empty() {
+                    let i = at % s.len();
+                    s[i] ^= b;
+                }
+            }
+            s.extend(tail);
+            run(target, &s);
+            run(target, &s[s.len() / 2..]);
+        }
     }
 }
 
-/// `fuzz/seeds/conversation/` holds `conversation_seeds()` as files, so the
-/// libFuzzer smoke starts from them; this keeps the two the same
-/// (`HTTPCAP_WRITE_SEEDS=1` rewrites the files).
+/// `fuzz/seeds/X/seed-N` hold the seeds generated in `seeds.rs`, so the
+/// libFuzzer runs start from them; this keeps the two the same
+/// (`HTTPCAP_WRITE_SEEDS=1` rewrites the files). Other files there
+/// (`hpack`, `h2_frames`, regression inputs) are left alone.
 #[cfg(test)]
 #[test]
 fn committed_seeds_are_current() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/conversation");
-    if std::env::var_os("HTTPCAP_WRITE_SEEDS").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for (i, seed) in conversation_seeds().iter().enumerate() {
-            std::fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    for target in seeds::TARGETS {
+        let dir = root.join(target);
+        let seeds = seeds::seeds(target);
+        if std::env::var_os("HTTPCAP_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            for (i, seed) in seeds.iter().enumerate() {
+                std::fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+            }
         }
-    }
-    for (i, seed) in conversation_seeds().iter().enumerate() {
-        let path = dir.join(format!("seed-{i}"));
-        let on_disk = std::fs::read(&path).unwrap_or_default();
-        assert_eq!(
-            &on_disk,
-            seed,
-            "{} is stale: rerun with HTTPCAP_WRITE_SEEDS=1",
-            path.display()
-        );
+        for (i, seed) in seeds.iter().enumerate() {
+            let path = dir.join(format!("seed-{i}"));
+            let on_disk = std::fs::read(&path).unwrap_or_default();
+            assert_eq!(
+                &on_disk,
+                seed,
+                "{} is stale: rerun with HTTPCAP_WRITE_SEEDS=1",
+                path.display()
+            );
+        }
     }
 }

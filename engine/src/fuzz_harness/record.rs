@@ -109,7 +109,7 @@ pub fn record(data: &[u8]) -> Vec<u8> {
     let ts = u64::from_le_bytes(r.bytes::<8>());
     let h2 = sw & 32 != 0;
     let mut t = Transaction::new(u32::from(flags));
-    t.flags = Flags(flags);
+    t.flags = Flags(u32::from(flags));
     if sw & 1 != 0 {
         t.request = Some(message(&mut r, true, h2, ts));
     }

@@ -1,16 +1,14 @@
 //! Harnesses for one connection's HTTP state (`HttpConn`), fed the way
 //! the shard feeds it after reassembly: HTTP/1, HTTP/2 and TLS.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
-
 use super::{steps, Step};
 use crate::http::filter::Filters;
 use crate::http::parser::Role;
 use crate::http::{HttpConn, HttpCtx, Transaction};
 use crate::http2::frame as h2frame;
 use crate::stats::ShardStats;
-use crate::tls::keylog::parse_line;
-use crate::tls::{schedule, suite, TlsContext};
+use crate::tls::craft::{self, Sealer};
+use crate::tls::TlsContext;
 
 /// Cap on what one connection may hold while being fuzzed; the engine's
 /// own bounds are far below it for these settings.
@@ -218,8 +216,6 @@ pub fn tls(data: &[u8]) -> usize {
     d.finish()
 }
 
-const CLIENT_RANDOM: [u8; 32] = [0x11; 32];
-const SERVER_RANDOM: [u8; 32] = [0x22; 32];
 /// Handshake and application traffic secrets: client, server, client, server.
 const SECRETS: [[u8; 32]; 4] = [[0x31; 32], [0x32; 32], [0x33; 32], [0x34; 32]];
 const LABELS: [&str; 4] = [
@@ -242,146 +238,31 @@ struct Handshake {
 
 impl Handshake {
     fn new(alpn: &str) -> Handshake {
-        let mut s_hs = Sealer::new(&SECRETS[1]);
-        let mut c_hs = Sealer::new(&SECRETS[0]);
+        let mut s_hs = Sealer::tls13(&SECRETS[1]);
+        let mut c_hs = Sealer::tls13(&SECRETS[0]);
         let mut ee = Vec::new();
-        let exts = alpn_ext(alpn);
+        let exts = craft::alpn(alpn);
         ee.extend((exts.len() as u16).to_be_bytes());
         ee.extend(exts);
-        let mut flight = handshake_msg(8, &ee);
-        flight.extend(handshake_msg(20, &[0x55; 32]));
+        let mut flight = craft::handshake(8, &ee);
+        flight.extend(craft::handshake(20, &[0x55; 32]));
         Handshake {
-            client_hello: client_hello(alpn),
-            server_hello: server_hello(),
+            client_hello: craft::client_hello(0x1301, "fuzz.test", alpn),
+            server_hello: craft::server_hello(0x1301, true, alpn),
             server_flight: s_hs.seal(22, &flight),
             client_finished: [
-                tls_record(20, &[1]),
-                c_hs.seal(22, &handshake_msg(20, &[0x66; 32])),
+                craft::record(20, &[1]),
+                c_hs.seal(22, &craft::handshake(20, &[0x66; 32])),
             ]
             .concat(),
-            client_app: Sealer::new(&SECRETS[2]),
-            server_app: Sealer::new(&SECRETS[3]),
+            client_app: Sealer::tls13(&SECRETS[2]),
+            server_app: Sealer::tls13(&SECRETS[3]),
         }
     }
 
     fn give_keys(&self, tls: &mut TlsContext) {
         for (label, secret) in LABELS.iter().zip(SECRETS) {
-            let line = format!("{label} {} {}", hex(&CLIENT_RANDOM), hex(&secret));
-            let line = parse_line(line.as_bytes())
-                .expect("a well-formed line")
-                .expect("a label that is kept");
-            tls.keys.insert(line, 1);
+            tls.keys.insert(craft::keylog_line(label, &secret), 1);
         }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn handshake_msg(kind: u8, body: &[u8]) -> Vec<u8> {
-    let n = body.len();
-    let mut m = vec![kind, (n >> 16) as u8, (n >> 8) as u8, n as u8];
-    m.extend_from_slice(body);
-    m
-}
-
-fn tls_record(ty: u8, payload: &[u8]) -> Vec<u8> {
-    let mut r = vec![ty, 3, 3];
-    r.extend((payload.len() as u16).to_be_bytes());
-    r.extend_from_slice(payload);
-    r
-}
-
-fn ext(kind: u16, body: &[u8]) -> Vec<u8> {
-    let mut e = kind.to_be_bytes().to_vec();
-    e.extend((body.len() as u16).to_be_bytes());
-    e.extend_from_slice(body);
-    e
-}
-
-fn alpn_ext(protocol: &str) -> Vec<u8> {
-    let mut list = vec![protocol.len() as u8];
-    list.extend_from_slice(protocol.as_bytes());
-    let mut body = (list.len() as u16).to_be_bytes().to_vec();
-    body.extend(list);
-    ext(16, &body)
-}
-
-fn client_hello(alpn: &str) -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend(CLIENT_RANDOM);
-    b.push(0); // session id
-    b.extend(2u16.to_be_bytes());
-    b.extend(0x1301u16.to_be_bytes());
-    b.extend([1, 0]); // compression: null
-    let name = b"fuzz.test";
-    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
-    sni.push(0);
-    sni.extend((name.len() as u16).to_be_bytes());
-    sni.extend_from_slice(name);
-    let mut exts = ext(0, &sni);
-    exts.extend(alpn_ext(alpn));
-    exts.extend(ext(43, &[2, 3, 4]));
-    b.extend((exts.len() as u16).to_be_bytes());
-    b.extend(exts);
-    tls_record(22, &handshake_msg(1, &b))
-}
-
-fn server_hello() -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend(SERVER_RANDOM);
-    b.push(0);
-    b.extend(0x1301u16.to_be_bytes());
-    b.push(0);
-    let exts = ext(43, &[3, 4]);
-    b.extend((exts.len() as u16).to_be_bytes());
-    b.extend(exts);
-    tls_record(22, &handshake_msg(2, &b))
-}
-
-/// Seals one direction's TLS 1.3 records (AES-128-GCM).
-struct Sealer {
-    key: LessSafeKey,
-    iv: [u8; 12],
-    seq: u64,
-}
-
-impl Sealer {
-    fn new(secret: &[u8]) -> Sealer {
-        let suite = suite::lookup(0x1301).expect("TLS_AES_128_GCM_SHA256");
-        let keys = schedule::traffic_keys(&suite, secret).expect("a 32-byte secret");
-        let mut iv = [0u8; 12];
-        iv[..keys.iv().len()].copy_from_slice(keys.iv());
-        Sealer {
-            key: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, keys.key()).expect("16 bytes")),
-            iv,
-            seq: 0,
-        }
-    }
-
-    /// One record: `plain` with its inner content type, encrypted.
-    fn seal(&mut self, inner: u8, plain: &[u8]) -> Vec<u8> {
-        // A record holds at most 2^14 bytes of plaintext.
-        let plain = &plain[..plain.len().min(1 << 14)];
-        let mut nonce = self.iv;
-        for (n, s) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
-            *n ^= s;
-        }
-        self.seq += 1;
-        let mut data = plain.to_vec();
-        data.push(inner);
-        let len = (data.len() + 16) as u16;
-        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(header),
-                &mut data,
-            )
-            .expect("within AES-GCM's limits");
-        data.extend_from_slice(tag.as_ref());
-        tls_record(23, &data)
     }
 }

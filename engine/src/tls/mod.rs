@@ -17,6 +17,7 @@
 
 pub mod aead;
 pub mod conn;
+pub mod craft;
 pub mod follow;
 pub mod hello;
 pub mod keylog;

@@ -1,160 +1,25 @@
 //! TLS connections made up here, sealed with ring under secrets a key log
 //! names, and driven through `HttpConn` as the shard drives them.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
-
 use crate::http::filter::Filters;
 use crate::http::parser::Role;
 use crate::http::{HttpConn, HttpCtx, Transaction};
 use crate::stats::{Counter, ShardStats};
-use crate::tls::keylog::parse_line;
-use crate::tls::schedule::{self, TrafficKeys};
+use crate::tls::craft::{handshake, keylog_line, record, Sealer, CLIENT_RANDOM, SERVER_RANDOM};
+use crate::tls::schedule;
 use crate::tls::suite;
 use crate::tls::TlsContext;
 
-const CLIENT_RANDOM: [u8; 32] = [0x11; 32];
-const SERVER_RANDOM: [u8; 32] = [0x22; 32];
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn u24(n: usize) -> [u8; 3] {
-    [(n >> 16) as u8, (n >> 8) as u8, n as u8]
-}
-
-fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind];
-    m.extend(u24(body.len()));
-    m.extend_from_slice(body);
-    m
-}
-
-fn record(ty: u8, payload: &[u8]) -> Vec<u8> {
-    let mut r = vec![ty, 3, 3];
-    r.extend((payload.len() as u16).to_be_bytes());
-    r.extend_from_slice(payload);
-    r
-}
-
-fn ext(kind: u16, body: &[u8]) -> Vec<u8> {
-    let mut e = kind.to_be_bytes().to_vec();
-    e.extend((body.len() as u16).to_be_bytes());
-    e.extend_from_slice(body);
-    e
-}
-
-fn alpn(protocol: &str) -> Vec<u8> {
-    let mut list = vec![protocol.len() as u8];
-    list.extend_from_slice(protocol.as_bytes());
-    let mut body = (list.len() as u16).to_be_bytes().to_vec();
-    body.extend(list);
-    ext(16, &body)
-}
-
 fn client_hello(cipher: u16) -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend(CLIENT_RANDOM);
-    b.push(0); // session id
-    b.extend(2u16.to_be_bytes());
-    b.extend(cipher.to_be_bytes());
-    b.extend([1, 0]); // compression: null
-    let name = b"api.test";
-    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
-    sni.push(0);
-    sni.extend((name.len() as u16).to_be_bytes());
-    sni.extend_from_slice(name);
-    let mut exts = ext(0, &sni);
-    exts.extend(alpn("http/1.1"));
-    exts.extend(ext(43, &[2, 3, 4]));
-    b.extend((exts.len() as u16).to_be_bytes());
-    b.extend(exts);
-    record(22, &handshake(1, &b))
+    crate::tls::craft::client_hello(cipher, "api.test", "http/1.1")
 }
 
 fn server_hello(cipher: u16, tls13: bool) -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend(SERVER_RANDOM);
-    b.push(0);
-    b.extend(cipher.to_be_bytes());
-    b.push(0);
-    let exts = if tls13 {
-        ext(43, &[3, 4])
-    } else {
-        alpn("http/1.1")
-    };
-    b.extend((exts.len() as u16).to_be_bytes());
-    b.extend(exts);
-    record(22, &handshake(2, &b))
+    crate::tls::craft::server_hello(cipher, tls13, "http/1.1")
 }
 
-/// One direction's sealing state.
-struct Sealer {
-    key: LessSafeKey,
-    iv: [u8; 12],
-    seq: u64,
-    tls13: bool,
-}
-
-impl Sealer {
-    fn new(keys: &TrafficKeys, tls13: bool) -> Sealer {
-        let mut iv = [0u8; 12];
-        iv[..keys.iv().len()].copy_from_slice(keys.iv());
-        Sealer {
-            key: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, keys.key()).unwrap()),
-            iv,
-            seq: 0,
-            tls13,
-        }
-    }
-
-    fn seal(&mut self, inner: u8, plain: &[u8]) -> Vec<u8> {
-        let seq = self.seq;
-        self.seq += 1;
-        if self.tls13 {
-            let mut data = plain.to_vec();
-            data.push(inner);
-            data.extend([0, 0]); // padding
-            let mut nonce = self.iv;
-            for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-                *n ^= s;
-            }
-            let header = [23, 3, 3, 0, 0];
-            let len = (data.len() + 16) as u16;
-            let header = [header[0], header[1], header[2], (len >> 8) as u8, len as u8];
-            let tag = self
-                .key
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(header),
-                    &mut data,
-                )
-                .unwrap();
-            data.extend_from_slice(tag.as_ref());
-            record(23, &data)
-        } else {
-            // TLS 1.2 GCM: salt || explicit nonce (the sequence number).
-            let mut nonce = [0u8; 12];
-            nonce[..4].copy_from_slice(&self.iv[..4]);
-            nonce[4..].copy_from_slice(&seq.to_be_bytes());
-            let mut aad = seq.to_be_bytes().to_vec();
-            aad.extend([inner, 3, 3]);
-            aad.extend((plain.len() as u16).to_be_bytes());
-            let mut data = plain.to_vec();
-            let tag = self
-                .key
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key(nonce),
-                    Aad::from(aad),
-                    &mut data,
-                )
-                .unwrap();
-            let mut payload = seq.to_be_bytes().to_vec();
-            payload.extend(data);
-            payload.extend_from_slice(tag.as_ref());
-            record(inner, &payload)
-        }
-    }
+fn alpn(protocol: &str) -> Vec<u8> {
+    crate::tls::craft::alpn(protocol)
 }
 
 struct Conn {
@@ -177,9 +42,7 @@ impl Conn {
     }
 
     fn key(&mut self, label: &str, secret: &[u8]) {
-        let line = format!("{label} {} {}", hex(&CLIENT_RANDOM), hex(secret));
-        let line = parse_line(line.as_bytes()).unwrap().unwrap();
-        self.tls.keys.insert(line, 1);
+        self.tls.keys.insert(keylog_line(label, secret), 1);
     }
 
     fn with<R>(&mut self, f: impl FnOnce(&mut HttpConn, &mut HttpCtx<'_>) -> R) -> R {

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod gen;
 pub mod h2;
 pub mod kafka;
 pub mod load;

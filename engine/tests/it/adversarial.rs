@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::DataLink;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::common::gen::{Gen, ACK, PSH_ACK, SYN};
 use crate::common::pcaps::corpus;
 use crate::common::{Run, Scratch};
 
@@ -113,62 +112,6 @@ fn corpus_evasions_run_clean() {
         assert!(o.counter("packets") > 0);
     }
 }
-
-/// Writes a pcap of raw IPv4 packets.
-struct Gen {
-    w: PcapWriter<std::io::BufWriter<std::fs::File>>,
-    ts_ns: u64,
-}
-
-impl Gen {
-    fn new(path: &Path) -> Gen {
-        let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        let header = PcapHeader {
-            datalink: DataLink::RAW,
-            ..Default::default()
-        };
-        Gen {
-            w: PcapWriter::with_header(f, header).unwrap(),
-            ts_ns: 1_700_000_000_000_000_000,
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn tcp(
-        &mut self,
-        src: Ipv4Addr,
-        sport: u16,
-        dst: Ipv4Addr,
-        dport: u16,
-        seq: u32,
-        flags: u8,
-        payload: &[u8],
-    ) {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x45;
-        let total = (40 + payload.len()) as u16;
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p[8] = 64;
-        p[9] = 6;
-        p[12..16].copy_from_slice(&src.octets());
-        p[16..20].copy_from_slice(&dst.octets());
-        p[20..22].copy_from_slice(&sport.to_be_bytes());
-        p[22..24].copy_from_slice(&dport.to_be_bytes());
-        p[24..28].copy_from_slice(&seq.to_be_bytes());
-        p[32] = 5 << 4;
-        p[33] = flags;
-        p.extend_from_slice(payload);
-        self.ts_ns += 1_000;
-        let ts = std::time::Duration::from_nanos(self.ts_ns);
-        self.w
-            .write_packet(&PcapPacket::new(ts, p.len() as u32, &p))
-            .unwrap();
-    }
-}
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const PSH_ACK: u8 = 0x18;
 
 /// The capture that stopped the sensor (issue: a crafted stream of 8
 /// packets made a shard panic on `end - old` in the HTTP head parser).

@@ -3,14 +3,12 @@
 //! in HTTP/1 and HTTP/2 records, in mask and hash mode; the key file's
 //! contents are never shown; a bad key file is one line and exit code 2.
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::DataLink;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::common::gen::Gen;
 use crate::common::{Finished, Run, Scratch};
 
 const SECRETS: &[&str] = &["s3cret", "Zm9vOmJhcg", "sid=4242", "tok-77", "4111"];
@@ -23,88 +21,6 @@ const LISTS: &[(&str, &str)] = &[
     ),
     ("REDACT_JSON_FIELDS", "password,card_number"),
 ];
-
-/// Writes a pcap of raw IPv4 TCP packets, one connection at a time.
-struct Gen {
-    w: PcapWriter<std::io::BufWriter<std::fs::File>>,
-    ts_ns: u64,
-}
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const PSH_ACK: u8 = 0x18;
-const FIN_ACK: u8 = 0x11;
-
-impl Gen {
-    fn new(path: &Path) -> Gen {
-        let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        let header = PcapHeader {
-            datalink: DataLink::RAW,
-            ..Default::default()
-        };
-        Gen {
-            w: PcapWriter::with_header(f, header).unwrap(),
-            ts_ns: 1_700_000_000_000_000_000,
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn tcp(
-        &mut self,
-        src: Ipv4Addr,
-        sport: u16,
-        dst: Ipv4Addr,
-        dport: u16,
-        seq: u32,
-        flags: u8,
-        payload: &[u8],
-    ) {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
-        p[8] = 64;
-        p[9] = 6;
-        p[12..16].copy_from_slice(&src.octets());
-        p[16..20].copy_from_slice(&dst.octets());
-        p[20..22].copy_from_slice(&sport.to_be_bytes());
-        p[22..24].copy_from_slice(&dport.to_be_bytes());
-        p[24..28].copy_from_slice(&seq.to_be_bytes());
-        p[32] = 5 << 4;
-        p[33] = flags;
-        p.extend_from_slice(payload);
-        self.ts_ns += 1_000;
-        let ts = std::time::Duration::from_nanos(self.ts_ns);
-        self.w
-            .write_packet(&PcapPacket::new(ts, p.len() as u32, &p))
-            .unwrap();
-    }
-
-    /// One connection: handshake, then each (from client?, bytes) in
-    /// order, then FINs.
-    fn conversation(&mut self, port: u16, turns: &[(bool, Vec<u8>)]) {
-        let c: Ipv4Addr = "10.7.0.1".parse().unwrap();
-        let s: Ipv4Addr = "10.7.0.2".parse().unwrap();
-        let (mut cs, mut ss) = (1000u32, 5000u32);
-        self.tcp(c, port, s, 80, cs, SYN, b"");
-        self.tcp(s, 80, c, port, ss, SYN | ACK, b"");
-        cs += 1;
-        ss += 1;
-        self.tcp(c, port, s, 80, cs, ACK, b"");
-        for (client, bytes) in turns {
-            for chunk in bytes.chunks(1400) {
-                if *client {
-                    self.tcp(c, port, s, 80, cs, PSH_ACK, chunk);
-                    cs += chunk.len() as u32;
-                } else {
-                    self.tcp(s, 80, c, port, ss, PSH_ACK, chunk);
-                    ss += chunk.len() as u32;
-                }
-            }
-        }
-        self.tcp(c, port, s, 80, cs, FIN_ACK, b"");
-        self.tcp(s, 80, c, port, ss, FIN_ACK, b"");
-    }
-}
 
 fn http1(body: &str) -> Vec<(bool, Vec<u8>)> {
     let req = format!(

@@ -52,7 +52,16 @@ fn open(path: &str) -> Result<(BufReader<File>, [u8; 4]), FileError> {
 /// can read: it opens, its header parses, and (pcap) its link type is
 /// supported. Run on every input file before any is read, so a bad file
 /// late in the list cannot end a run half way.
+///
+/// Only regular files are read ahead: a FIFO (or a device) would lose the
+/// bytes the check consumed and its writer would see the pipe close, so
+/// such an input is only checked to exist; its header is checked when it
+/// is read.
 pub fn check_file(path: &str) -> Result<(), FileError> {
+    let meta = std::fs::metadata(path).map_err(|e| FileError::Open(path.into(), e))?;
+    if !meta.is_file() {
+        return Ok(());
+    }
     let (reader, magic) = open(path)?;
     let chained = std::io::Cursor::new(magic).chain(reader);
     if magic == PCAPNG_MAGIC {

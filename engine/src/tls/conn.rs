@@ -383,7 +383,7 @@ impl TlsConn {
                 content::HANDSHAKE => self.handshake(d, payload, ts_ns, env, out),
                 content::ALERT => {}
                 // Protected data before we have keys: only after a loss.
-                _ => env.stats.inc(Counter::TlsDecryptFailed),
+                _ => env.stats.inc(Counter::TlsRecordGaps),
             }
             return;
         };

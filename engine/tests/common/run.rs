@@ -502,6 +502,22 @@ impl Finished {
 
     /// Every `name=value` line of stderr with a number for a value (the
     /// end-of-run summary's counters).
+    /// Prints, for the test's output, the number of records and the
+    /// summary's counters.
+    pub fn note(&self, test: &str) {
+        let counters: Vec<String> = self
+            .summary()
+            .into_iter()
+            .filter(|(k, _)| !k.contains(' '))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        eprintln!(
+            "{test}: {} records; {}",
+            self.records.len(),
+            counters.join(" ")
+        );
+    }
+
     pub fn summary(&self) -> BTreeMap<String, u64> {
         self.stderr
             .lines()

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::common;
 use common::h2::{self, format, PYTHON};
-use common::netns::{must, wait_for, Finished, Httpcap, Pair};
+use common::netns::{must, wait_for, Httpcap, Pair};
 use common::KillOnDrop;
 
 const NGINX_PORT: &str = "8080";
@@ -56,22 +56,6 @@ fn write_site(pair: &Pair) {
         big.extend_from_slice(&x.to_le_bytes());
     }
     std::fs::write(www.join("big.bin"), big).unwrap();
-}
-
-/// What httpcap recorded, for the test's output: the number of records
-/// and the summary's counters.
-fn note(test: &str, fin: &Finished) {
-    let counters: Vec<String> = fin
-        .summary()
-        .into_iter()
-        .filter(|(k, _)| !k.contains(' '))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    eprintln!(
-        "{test}: {} records; {}",
-        fin.records.len(),
-        counters.join(" ")
-    );
 }
 
 /// af_packet capture on the pair's veth in `a`, `shards` shards.
@@ -178,7 +162,7 @@ fn h2_nginx_multiplexed() {
     assert_eq!(access.len(), 7, "{access:?}");
     check_client_log(&log, 1, &access);
 
-    note("h2_nginx_multiplexed", &fin);
+    fin.note("h2_nginx_multiplexed");
     assert_eq!(fin.counter("connection_panics"), 0);
     assert_eq!(fin.counter("kernel_drops"), 0);
     h2::assert_same_exchanges(&fin.records, &log, "nginx h2");
@@ -243,7 +227,7 @@ fn h2c_upgrade_with_curl() {
     assert_eq!(upgraded.len(), 3, "{log:?}");
     assert!(upgraded.iter().all(|l| l["stream_id"] == 1), "{log:?}");
 
-    note("h2c_upgrade_with_curl", &fin);
+    fin.note("h2c_upgrade_with_curl");
     assert_eq!(fin.counter("connection_panics"), 0);
     h2::assert_same_exchanges(&fin.records, &log, "h2c");
     for r in &fin.records {
@@ -299,7 +283,7 @@ fn grpc_unary_streaming_and_error() {
     assert_eq!(log[2]["response_count"], 5, "{log:?}");
     assert_eq!(log[3]["message"], "no such item: item-42", "{log:?}");
 
-    note("grpc_unary_streaming_and_error", &fin);
+    fin.note("grpc_unary_streaming_and_error");
     assert_eq!(fin.counter("connection_panics"), 0);
     assert_eq!(fin.records.len(), log.len(), "one record per call");
     let mut got: Vec<h2::Call> = fin
@@ -396,7 +380,7 @@ fn h2_mid_connection() {
     let phase2: Vec<&Value> = log.iter().filter(|l| l["phase"] == 2).collect();
     assert_eq!(phase2.len(), 5, "{log:?}");
 
-    note("h2_mid_connection", &fin);
+    fin.note("h2_mid_connection");
     assert_eq!(fin.counter("connection_panics"), 0);
     // Only the streams of phase 2 were on the wire while capturing.
     let ids: Vec<u64> = phase2

@@ -27,22 +27,6 @@ use common::h2::format as http;
 use common::netns::{wait_for, Finished, Httpcap, Pair};
 use common::tls::{self, format, Access, Asked, Certs, CurlLine, CurlRun, Req, Via};
 
-/// What httpcap recorded, for the test's output: the number of records
-/// and the summary's counters.
-fn note(test: &str, fin: &Finished) {
-    let counters: Vec<String> = fin
-        .summary()
-        .into_iter()
-        .filter(|(k, _)| !k.contains(' '))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    eprintln!(
-        "{test}: {} records; {}",
-        fin.records.len(),
-        counters.join(" ")
-    );
-}
-
 /// httpcap ran and ended cleanly; says so plainly when it refused the
 /// key log setting (the engine's side of issue 14 not there).
 fn assert_ran(fin: &Finished) {
@@ -247,7 +231,7 @@ fn tls_six_version_cipher_combinations() {
     seen.run(&pair, &certs, &plain, None);
     let fin = h.stop();
 
-    note("tls_six_version_cipher_combinations", &fin);
+    fin.note("tls_six_version_cipher_combinations");
     assert_ran(&fin);
     assert_eq!(fin.counter("kernel_drops"), 0);
     tls::assert_same_exchanges(&fin.records, &seen.curl, &seen.access);
@@ -338,7 +322,7 @@ fn resumed_session(n: u8, protocol: &str, opts: &[&str], check_keys: fn(&KeyLine
     assert_eq!(by_client.len(), 2, "{by_client:?}");
     check_keys(&by_client);
 
-    note(&format!("resumed_session {protocol}"), &fin);
+    fin.note(&format!("resumed_session {protocol}"));
     assert_ran(&fin);
     tls::assert_same_exchanges(&fin.records, &seen.curl, &seen.access);
     check_whole(&fin.records);
@@ -389,7 +373,7 @@ fn tls_keys_arrive_late() {
     wait_records(&mut h, seen.curl.len(), Duration::from_secs(5));
     let fin = h.stop();
 
-    note("tls_keys_arrive_late", &fin);
+    fin.note("tls_keys_arrive_late");
     assert_ran(&fin);
     tls::assert_same_exchanges(&fin.records, &seen.curl, &seen.access);
     check_whole(&fin.records);
@@ -434,7 +418,7 @@ fn tls_without_keys_gives_no_records() {
     Seen::default().run(&pair, &certs, &run, Some(&asked));
     let fin = h.stop();
 
-    note("tls_without_keys_gives_no_records", &fin);
+    fin.note("tls_without_keys_gives_no_records");
     assert_ran(&fin);
     assert_eq!(tls::file_len(&watched), 0);
     assert!(fin.records.is_empty(), "{:#?}", fin.records);
@@ -475,7 +459,7 @@ fn h2_over_tls() {
     assert!(seen.access.iter().all(|a| a.server_protocol == "HTTP/2.0"));
     let fin = h.stop();
 
-    note("h2_over_tls", &fin);
+    fin.note("h2_over_tls");
     assert_ran(&fin);
     assert_eq!(
         fin.counter(format::TLS_CONNECTIONS),

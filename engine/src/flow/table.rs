@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use slab::Slab;
 
 use super::reassembly::HalfStream;
 use super::{FlowKey, Side};
+use crate::decode::Encap;
 
 /// One tracked connection.
 #[derive(Debug)]
@@ -26,6 +28,9 @@ pub struct Conn<A> {
     pub has_payload: bool,
     /// An RST was seen, or both FINs were delivered.
     pub closed: bool,
+    /// The VLAN tags and tunnels of the packet that opened the connection,
+    /// for its records; only for such connections (one pointer otherwise).
+    pub encap: Option<Arc<Encap>>,
 }
 
 impl<A> Conn<A> {
@@ -102,6 +107,7 @@ impl<A> StreamTable<A> {
             last_ns: ts_ns,
             has_payload: false,
             closed: false,
+            encap: None,
         });
         self.index.insert(key, slot);
         self.index_full = self.index_full.max(self.index.capacity());

@@ -28,6 +28,8 @@ pub struct ConnInfo {
     pub server: Endpoint,
     /// Set when the connection's HTTP was decrypted from TLS.
     pub tls: Option<std::sync::Arc<crate::tls::TlsInfo>>,
+    /// The VLAN tags and tunnels the connection came through, when any.
+    pub encap: Option<std::sync::Arc<crate::decode::Encap>>,
 }
 
 /// Run-wide values every record carries.
@@ -284,7 +286,46 @@ fn write_conn(w: &mut JsonWriter<'_>, c: &ConnInfo) {
     w.ip(&c.server.ip);
     w.key("server_port");
     w.u64(c.server.port as u64);
+    if let Some(e) = &c.encap {
+        write_encap(w, e);
+    }
     w.end_object();
+}
+
+/// `conn.tunnel` and `conn.vlan`, each only when there is something to
+/// name (like `stream_id` and `grpc`, absent otherwise): the wrappers
+/// outermost first, each with its kind, the addresses of the IP header
+/// that carried it and its id (null for kinds without one), and the VLAN
+/// ids outermost first.
+fn write_encap(w: &mut JsonWriter<'_>, e: &crate::decode::Encap) {
+    if !e.tunnels.is_empty() {
+        w.key("tunnel");
+        w.begin_array();
+        for t in &e.tunnels {
+            w.begin_object();
+            w.key("kind");
+            w.plain(t.kind.name().as_bytes());
+            w.key("src");
+            w.ip(&t.src);
+            w.key("dst");
+            w.ip(&t.dst);
+            w.key("id");
+            match t.id {
+                Some(id) => w.u64(id as u64),
+                None => w.null(),
+            }
+            w.end_object();
+        }
+        w.end_array();
+    }
+    if !e.vlans.is_empty() {
+        w.key("vlan");
+        w.begin_array();
+        for v in &e.vlans {
+            w.u64(*v as u64);
+        }
+        w.end_array();
+    }
 }
 
 fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usize) {
@@ -619,6 +660,7 @@ mod tests {
             client: ep,
             server: ep,
             tls: None,
+            encap: None,
         };
         let mut line = Vec::new();
         RecordView {
@@ -701,6 +743,7 @@ mod tests {
             client: ep,
             server: ep,
             tls: None,
+            encap: None,
         };
         let mut line = Vec::new();
         RecordView {

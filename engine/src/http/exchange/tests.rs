@@ -278,6 +278,7 @@ fn check_records(c: &Conn) {
         client: ep,
         server: ep,
         tls: None,
+        encap: None,
     };
     for t in &c.done {
         let mut line = Vec::new();

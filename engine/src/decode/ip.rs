@@ -172,11 +172,7 @@ fn ipv6(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
     ))
 }
 
-fn gre<'a>(
-    p: &'a [u8],
-    outer: &IpHeader,
-    trace: &mut impl Trace,
-) -> Result<Next<'a>, DecodeError> {
+fn gre<'a>(p: &'a [u8], outer: &IpHeader, trace: &mut impl Trace) -> Result<Next<'a>, DecodeError> {
     if p.len() < 4 {
         return Err(DecodeError::Truncated);
     }
@@ -230,11 +226,7 @@ const GTP_U_PORT: u16 = 2152;
 const GRE_UDP_PORT: u16 = 4754;
 const GENEVE_PORT: u16 = 6081;
 
-fn udp<'a>(
-    p: &'a [u8],
-    outer: &IpHeader,
-    trace: &mut impl Trace,
-) -> Result<Next<'a>, DecodeError> {
+fn udp<'a>(p: &'a [u8], outer: &IpHeader, trace: &mut impl Trace) -> Result<Next<'a>, DecodeError> {
     if p.len() < 8 {
         return Err(DecodeError::Truncated);
     }

@@ -1,6 +1,7 @@
 //! TCP flows: the connection key, per-direction reassembly and the
 //! per-shard stream table.
 
+pub mod encap;
 pub mod reassembly;
 pub mod table;
 

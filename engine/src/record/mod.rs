@@ -760,6 +760,68 @@ mod tests {
     }
 
     #[test]
+    fn tunnels_and_vlans_are_named_in_conn_only_when_there_are_some() {
+        use crate::decode::{Encap, Tunnel, TunnelKind};
+        let txn = Transaction {
+            request: Some(message(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", true)),
+            response: Some(message(OK, false)),
+            ..Transaction::new(0)
+        };
+        let ep = |ip: &str, port| crate::flow::Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        };
+        let tunnel = |kind, src: &str, dst: &str, id| Tunnel {
+            kind,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            id,
+        };
+        let line = |encap: Option<Encap>| {
+            let conn = ConnInfo {
+                id: 1,
+                client: ep("10.0.0.1", 40000),
+                server: ep("10.0.0.2", 80),
+                tls: None,
+                encap: encap.map(std::sync::Arc::new),
+            };
+            let mut line = Vec::new();
+            RecordView {
+                ctx: &RecordCtx::default(),
+                conn: &conn,
+                txn: &txn,
+            }
+            .write_line(&mut line);
+            record_check::parse(std::str::from_utf8(&line).unwrap().trim_end())
+        };
+        let plain = line(None);
+        assert!(plain["conn"].get("tunnel").is_none() && plain["conn"].get("vlan").is_none());
+        let nested = line(Some(Encap {
+            tunnels: vec![
+                tunnel(TunnelKind::Geneve, "198.51.100.1", "198.51.100.2", Some(7)),
+                tunnel(TunnelKind::Ipip, "2001:db8::1", "2001:db8::2", None),
+            ],
+            vlans: vec![100, 10],
+        }));
+        assert_eq!(
+            nested["conn"]["tunnel"],
+            serde_json::json!([
+                {"kind": "geneve", "src": "198.51.100.1", "dst": "198.51.100.2", "id": 7},
+                {"kind": "ipip", "src": "2001:db8::1", "dst": "2001:db8::2", "id": null}
+            ])
+        );
+        assert_eq!(nested["conn"]["vlan"], serde_json::json!([100, 10]));
+        assert_eq!(nested["conn"]["server_port"], 80);
+        // Tags alone: no tunnel member.
+        let tagged = line(Some(Encap {
+            tunnels: vec![],
+            vlans: vec![42],
+        }));
+        assert!(tagged["conn"].get("tunnel").is_none());
+        assert_eq!(tagged["conn"]["vlan"], serde_json::json!([42]));
+    }
+
+    #[test]
     fn a_single_set_cookie_is_an_array_too() {
         let r = record(
             b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",

@@ -188,11 +188,25 @@ fn two_tenants(
             assert_eq!(r["conn"]["server_port"], 80);
         }
         // One connection per tenant: the record ids share it.
-        let conn_of = |r: &Value| r["id"].as_str().unwrap().split('-').nth(1).map(String::from);
+        let conn_of = |r: &Value| {
+            r["id"]
+                .as_str()
+                .unwrap()
+                .split('-')
+                .nth(1)
+                .map(String::from)
+        };
         assert_eq!(conn_of(&mine[0]), conn_of(&mine[1]));
         out[i] = mine;
     }
-    let conn_of = |r: &Value| r["id"].as_str().unwrap().split('-').nth(1).map(String::from);
+    let conn_of = |r: &Value| {
+        r["id"]
+            .as_str()
+            .unwrap()
+            .split('-')
+            .nth(1)
+            .map(String::from)
+    };
     assert_ne!(conn_of(&out[0][0]), conn_of(&out[1][0]));
     out
 }
@@ -207,7 +221,10 @@ fn item(kind: &str, (src, dst): (Ipv4Addr, Ipv4Addr), id: Value) -> Value {
 fn vxlan_vnis_with_the_same_inner_5_tuple_stay_apart() {
     let tenants = two_tenants("vxlan", [100, 200], |ip, back, vni, _| {
         let vx = vxlan(vni, &ether(0x0800, ip));
-        ether(0x0800, &outer((VTEP_C, VTEP_S), back, 17, &udp(sport(back), 4789, &vx)))
+        ether(
+            0x0800,
+            &outer((VTEP_C, VTEP_S), back, 17, &udp(sport(back), 4789, &vx)),
+        )
     });
     for (records, vni) in tenants.iter().zip([100, 200]) {
         for r in records {
@@ -243,7 +260,10 @@ fn geneve_with_options_and_vlan_tags() {
     // so the VLAN alone keeps them apart.
     let tenants = two_tenants("geneve", [10, 20], |ip, back, vid, _| {
         let g = geneve(0x00abcdef, &ether_tagged(vid as u16, 0x0800, ip));
-        ether(0x0800, &outer((VTEP_C, VTEP_S), back, 17, &udp(sport(back), 6081, &g)))
+        ether(
+            0x0800,
+            &outer((VTEP_C, VTEP_S), back, 17, &udp(sport(back), 6081, &g)),
+        )
     });
     for (records, vid) in tenants.iter().zip([10, 20]) {
         for r in records {
@@ -284,4 +304,187 @@ fn nested_wrappers_keep_tenants_apart_and_are_listed_outermost_first() {
             assert_eq!(r["conn"]["vlan"], json!([30, 40]));
         }
     }
+}
+
+// ---- Live: a VXLAN overlay in namespaces ---------------------------------
+
+/// Namespaces of the test's own beyond a `Pair`'s, removed on drop (with
+/// the nginx each may run).
+struct Extra {
+    names: Vec<String>,
+    pids: Vec<std::path::PathBuf>,
+}
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            if let Ok(pid) = std::fs::read_to_string(pid) {
+                let _ = sh(&format!("kill {} 2>/dev/null", pid.trim()));
+            }
+        }
+        for n in &self.names {
+            let _ = sh(&format!("ip netns del {n} 2>/dev/null"));
+        }
+    }
+}
+
+use crate::common::netns::{must, sh, wait_for, Httpcap, Pair};
+
+/// Two tenants on one underlay, each on its own VNI, with the same inner
+/// addresses: client 10.200.<n>.1 and server 10.200.<n>.2 in both. The
+/// underlay is a `Pair`: its `b` end is the client side's VTEP, its `a`
+/// end the server side's, where httpcap captures the VXLAN frames on the
+/// veth with af_packet and two shards. Each tenant's VXLAN devices are
+/// created in the VTEP namespaces (their UDP sockets stay there) and moved
+/// into the tenant's client and server namespaces. Both clients use the
+/// same local port, so the inner 5-tuples are equal, and run at once on
+/// keep-alive connections paced by curl, so the connections overlap.
+#[test]
+fn live_vxlan_tenants_with_the_same_inner_addresses_stay_apart() {
+    if crate::common::netns::skip() {
+        return;
+    }
+    const N: u8 = 90;
+    const VNIS: [u32; 2] = [101, 202];
+    let pair = Pair::new(N, 1500);
+    let (client_ip, server_ip) = (format!("10.200.{N}.1"), format!("10.200.{N}.2"));
+    let pid = std::process::id();
+    let mut extra = Extra {
+        names: Vec::new(),
+        pids: Vec::new(),
+    };
+    for (t, vni) in ['a', 'b'].into_iter().zip(VNIS) {
+        let (cli, srv) = (format!("hc{N}-{pid}t{t}c"), format!("hc{N}-{pid}t{t}s"));
+        for (ns, vtep, local, remote, dev_ul, addr) in [
+            (&cli, &pair.b, &pair.ip_b, &pair.ip_a, &pair.vb, &client_ip),
+            (&srv, &pair.a, &pair.ip_a, &pair.ip_b, &pair.va, &server_ip),
+        ] {
+            extra.names.push(ns.clone());
+            let dev = format!("vx{vni}");
+            must(&format!(
+                "ip netns add {ns} && \
+                 ip netns exec {ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && \
+                 ip -n {vtep} link add {dev} type vxlan id {vni} dstport 4789 local {local} remote {remote} dev {dev_ul} && \
+                 ip -n {vtep} link set {dev} netns {ns} && \
+                 ip -n {ns} addr add {addr}/24 dev {dev} && \
+                 ip -n {ns} link set lo up && ip -n {ns} link set {dev} up"
+            ));
+        }
+        // nginx in the tenant's server namespace, answering with its name.
+        let d = pair.dir.join(format!("tenant-{t}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let dd = d.display();
+        let conf = format!(
+            "daemon on; pid {dd}/nginx.pid; error_log {dd}/error.log; worker_processes 1;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {dd}/body; proxy_temp_path {dd}/proxy; fastcgi_temp_path {dd}/fcgi;
+  uwsgi_temp_path {dd}/uwsgi; scgi_temp_path {dd}/scgi;
+  server {{
+    listen {server_ip}:80;
+    location / {{ default_type text/plain; return 200 'tenant-{t} $uri'; }}
+  }}
+}}
+"
+        );
+        std::fs::write(d.join("nginx.conf"), conf).unwrap();
+        extra.pids.push(d.join("nginx.pid"));
+        must(&format!("ip netns exec {srv} nginx -c {dd}/nginx.conf"));
+        wait_for(
+            || {
+                sh(&format!(
+                    "ip netns exec {srv} sh -c 'ss -ltn | grep -q :80'"
+                ))
+                .status
+                .success()
+            },
+            "tenant nginx listening",
+        );
+    }
+    let h = Httpcap::start(
+        &pair,
+        &[
+            "--input-raw-engine",
+            "af_packet",
+            "--input-raw",
+            &pair.va,
+            "--processing-workers",
+            "2",
+        ],
+        &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
+        2,
+    );
+    // Both tenants at once, four requests each on one connection, at most
+    // four a second: the two connections are open at the same time.
+    let curl = |t: char| {
+        let urls: Vec<String> = (1..=4)
+            .map(|i| format!("http://{server_ip}/{t}/{i}"))
+            .collect();
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &format!("hc{N}-{pid}t{t}c")])
+            .args(["curl", "-sf", "-o", "/dev/null", "--local-port", "40000"])
+            .args(["--rate", "4/s"])
+            .args(&urls)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start curl")
+    };
+    let (mut ca, mut cb) = (curl('a'), curl('b'));
+    assert!(ca.wait().unwrap().success(), "tenant a's curl failed");
+    assert!(cb.wait().unwrap().success(), "tenant b's curl failed");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    fin.note("live vxlan tenants");
+    assert_eq!(fin.records.len(), 8, "{}", fin.stderr);
+    let conn_of = |r: &Value| {
+        r["id"]
+            .as_str()
+            .unwrap()
+            .split('-')
+            .nth(1)
+            .map(String::from)
+    };
+    let mut conns = Vec::new();
+    for (t, vni) in ['a', 'b'].into_iter().zip(VNIS) {
+        let mine: Vec<&Value> = fin
+            .records
+            .iter()
+            .filter(|r| r["conn"]["tunnel"][0]["id"] == vni)
+            .collect();
+        let seen: Vec<String> = fin
+            .records
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["conn"]["tunnel"], r["request"]["path"], r["response"]["body"]
+                )
+            })
+            .collect();
+        assert_eq!(mine.len(), 4, "VNI {vni}: {seen:#?}");
+        for (i, r) in mine.iter().enumerate() {
+            let path = format!("/{t}/{}", i + 1);
+            assert_eq!(r["request"]["path"], path.as_str(), "{r}");
+            assert_eq!(r["response"]["body"], format!("tenant-{t} {path}"), "{r}");
+            assert_eq!(r["flags"], json!([]), "{r}");
+            assert_eq!(r["conn"]["client_ip"], client_ip.as_str());
+            assert_eq!(r["conn"]["client_port"], 40000);
+            assert_eq!(r["conn"]["server_ip"], server_ip.as_str());
+            // The client's SYN opened it: client-side VTEP to server-side.
+            assert_eq!(
+                r["conn"]["tunnel"],
+                json!([{"kind": "vxlan", "src": pair.ip_b, "dst": pair.ip_a, "id": vni}])
+            );
+            assert_eq!(conn_of(r), conn_of(mine[0]));
+        }
+        conns.push(conn_of(mine[0]));
+    }
+    assert_ne!(conns[0], conns[1]);
+    // Both directions of each connection were on one shard.
+    assert_eq!(fin.counter("steer_misrouted"), 0);
+    assert_eq!(fin.counter("streams_midstream"), 0);
+    assert_eq!(fin.counter("transactions_no_response"), 0);
+    drop(extra);
 }

@@ -9,9 +9,18 @@
 //! (VXLAN's outer source port differs per direction).
 //!
 //! The shard recomputes the same hash from the decoded packet. A packet
-//! the kernel program could not parse (GRE, MPLS, IPv6 extension headers,
-//! QinQ) lands on shard 0 and is handed over through a bounded ring to its
-//! owner, counted as `steer_misrouted`.
+//! the kernel program could not parse (GRE, Geneve, MPLS, IPv6 extension
+//! headers, QinQ) lands on shard 0 and is handed over through a bounded
+//! ring to its owner, counted as `steer_misrouted`.
+//!
+//! The tunnel context of the flow key (VLAN ids, VNIs, GRE keys, ERSPAN
+//! sessions: `decode::Segment::ctx`) is not hashed, here nor in the XDP
+//! program nor by the file reader. Both directions of a flow share their
+//! inner 5-tuple, so they meet on one shard without it; tenants whose
+//! inner 5-tuples are equal share a shard, whose table keeps them apart by
+//! the context. Hashing it would gain nothing in correctness and would
+//! need what the kernel programs cannot see reliably: VLAN tags the NIC
+//! moved into metadata, and the wrappers they do not parse.
 
 use std::net::IpAddr;
 

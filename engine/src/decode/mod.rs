@@ -177,7 +177,6 @@ fn walk<'a, T: Trace>(
     trace: &mut T,
 ) -> Result<Segment<'a>, DecodeError> {
     let mut next = link::decode_link(pkt.link, pkt.data)?;
-    let mut wrappers = 0;
     for _ in 0..MAX_DEPTH {
         next = match next {
             Next::Ether(frame) => link::ethernet(frame)?,
@@ -199,9 +198,9 @@ fn walk<'a, T: Trace>(
                     });
                 }
                 ip::IpOutcome::Inner(n) => {
-                    // Every way out of an IP header but TCP is a tunnel.
-                    wrappers += 1;
-                    if wrappers > MAX_WRAPPERS {
+                    // Every way out of an IP header but TCP is a tunnel,
+                    // told to the trace.
+                    if trace.tunnels() > MAX_WRAPPERS {
                         return Err(DecodeError::TunnelUnsupported);
                     }
                     n

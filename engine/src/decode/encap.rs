@@ -32,6 +32,8 @@ pub(super) trait Trace {
     fn tunnel(&mut self, t: Tunnel);
     /// Tunnels told so far.
     fn tunnels(&self) -> usize;
+    /// The segment's `ctx` and `wrapped`.
+    fn context(&self) -> (u64, bool);
 }
 
 /// The trace of every packet: the context id and whether anything was
@@ -72,6 +74,10 @@ impl Trace for Context {
     fn tunnels(&self) -> usize {
         self.tunnels as usize
     }
+
+    fn context(&self) -> (u64, bool) {
+        (self.id, self.wrapped)
+    }
 }
 
 impl Trace for Encap {
@@ -87,5 +93,10 @@ impl Trace for Encap {
 
     fn tunnels(&self) -> usize {
         self.tunnels.len()
+    }
+
+    fn context(&self) -> (u64, bool) {
+        // Only `Context` computes the id; a description is not a segment's.
+        (0, !self.tunnels.is_empty() || !self.vlans.is_empty())
     }
 }

@@ -153,11 +153,7 @@ enum Next<'a> {
 }
 
 pub fn decode<'a>(pkt: &Packet<'a>, opts: &DecodeOptions) -> Result<Segment<'a>, DecodeError> {
-    let mut ctx = Context::default();
-    let mut s = walk(pkt, opts, &mut ctx)?;
-    s.ctx = ctx.id;
-    s.wrapped = ctx.wrapped;
-    Ok(s)
+    walk(pkt, opts, &mut Context::default())
 }
 
 /// The VLAN tags and tunnels of a packet, outermost first; None when it
@@ -184,6 +180,7 @@ fn walk<'a, T: Trace>(
             Next::Ip(bytes) => match ip::decode_ip(bytes, opts, trace)? {
                 ip::IpOutcome::Tcp(hdr, tcp_bytes) => {
                     let t = tcp::decode_tcp(tcp_bytes)?;
+                    let (ctx, wrapped) = trace.context();
                     return Ok(Segment {
                         src: hdr.src,
                         dst: hdr.dst,
@@ -193,8 +190,8 @@ fn walk<'a, T: Trace>(
                         ack: t.ack,
                         flags: t.flags,
                         payload: t.payload,
-                        ctx: 0,
-                        wrapped: false,
+                        ctx,
+                        wrapped,
                     });
                 }
                 ip::IpOutcome::Inner(n) => {

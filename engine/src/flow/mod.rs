@@ -28,7 +28,9 @@ pub struct FlowKey {
 }
 
 /// Hashed as three words: the derived impl fed the hasher every field and
-/// enum tag separately, which cost more than the table lookup itself.
+/// enum tag separately, which cost more than the table lookup itself. The
+/// context is a fourth word only when there is one, so untunnelled keys
+/// cost what they did before it existed.
 impl Hash for FlowKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let bits = |ip: IpAddr| match ip {
@@ -37,8 +39,10 @@ impl Hash for FlowKey {
         };
         state.write_u128(bits(self.lo.ip));
         state.write_u128(bits(self.hi.ip));
-        let ports = (self.lo.port as u32) << 16 | self.hi.port as u32;
-        state.write_u128((self.ctx as u128) << 32 | ports as u128);
+        state.write_u32((self.lo.port as u32) << 16 | self.hi.port as u32);
+        if self.ctx != 0 {
+            state.write_u64(self.ctx);
+        }
     }
 }
 

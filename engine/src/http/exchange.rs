@@ -53,6 +53,10 @@ struct Exchange {
     /// next this many final responses are theirs, not the oldest pending
     /// request's, and are emitted alone.
     owed: u32,
+    /// Bytes of the response direction were lost since the last complete
+    /// response, so whole responses may be missing: a request expired now
+    /// is not known to be owed a response.
+    resp_gap: bool,
     /// Both parsers must stop: Upgrade, CONNECT or an HTTP/2 preface.
     tunnel: bool,
     /// Flags every transaction of this connection carries (mid_stream).
@@ -321,6 +325,9 @@ impl HttpConn {
             h2.gap(role, len, ts_ns, ctx);
             return;
         }
+        if role == Role::Response {
+            self.x.resp_gap = true;
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.gap(len, ts_ns, &mut sink);
         self.after(ctx.stats);
@@ -346,6 +353,7 @@ impl HttpConn {
         self.x.req_target = None;
         self.x.resp_target = None;
         self.x.owed = 0;
+        self.x.resp_gap = false;
         if let Some(h2) = &mut self.h2 {
             h2.close(ctx);
         }
@@ -370,6 +378,12 @@ impl HttpConn {
             let t = self.x.pending.pop_front().expect("front exists");
             if self.x.req_target == Some(t.seq) {
                 self.x.req_target = None;
+            }
+            // HTTP/1 answers in order: with nothing lost on the way back,
+            // the next response is this request's, however late, and must
+            // not be given to the next request.
+            if t.request.is_some() && !self.x.resp_gap {
+                self.x.owed = self.x.owed.saturating_add(1);
             }
             finish(t, ctx);
         }
@@ -745,6 +759,9 @@ impl MessageSink for SideSink<'_, '_, '_> {
             }
             Role::Response => {
                 let target = self.x.resp_target.take();
+                if ending == Ending::Complete {
+                    self.x.resp_gap = false;
+                }
                 let Some(Target::Txn(seq)) = target else {
                     return;
                 };

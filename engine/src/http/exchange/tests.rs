@@ -466,3 +466,66 @@ fn more_than_256_headers_leave_the_head_unparsed() {
     assert_eq!(over.stats.get(Counter::HttpBadHead), 1);
     assert_eq!(over.stats.get(Counter::HttpHeaderTooLarge), 0);
 }
+
+/// A request given up by ASSEMBLER_FLUSH_AGE is still owed its response:
+/// when that comes late, behind a pipelined request, it stands alone and
+/// the next response goes to the next request.
+#[test]
+fn expired_request_keeps_its_late_response() {
+    let age = 5_000_000_000;
+    let expire = |c: &mut Conn, now: u64| c.with(|h, x| h.expire_pending(now, age, x));
+    let resp = |i: u32| format!("HTTP/1.1 200 OK\r\nX-For: /p{i}\r\nContent-Length: 0\r\n\r\n");
+
+    // Pipelined: /p0 expires, /p1 is sent, then both responses arrive.
+    let mut c = Conn::new();
+    c.req(b"GET /p0 HTTP/1.1\r\n\r\n");
+    expire(&mut c, 10 * age);
+    c.req(b"GET /p1 HTTP/1.1\r\n\r\n");
+    c.resp(resp(0).as_bytes()).resp(resp(1).as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /p0 -> - [no_response]",
+            "- -> 200 [no_request,pairing_lost]",
+            "GET /p1 -> 200",
+        ]
+    );
+    assert_eq!(
+        c.done[1].response.as_ref().unwrap().head.header("x-for"),
+        Some(&b"/p0"[..])
+    );
+    assert_eq!(c.done[2].request.as_ref().unwrap().head.target(), "/p1");
+    assert_eq!(c.stats.get(Counter::HttpUnpairedResponses), 1);
+
+    // Not pipelined: the late response stands alone, pairing goes on.
+    let mut c = Conn::new();
+    c.req(b"GET /p0 HTTP/1.1\r\n\r\n");
+    expire(&mut c, 10 * age);
+    c.resp(resp(0).as_bytes());
+    c.req(b"GET /p1 HTTP/1.1\r\n\r\n").resp(resp(1).as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /p0 -> - [no_response]",
+            "- -> 200 [no_request,pairing_lost]",
+            "GET /p1 -> 200",
+        ]
+    );
+    check_records(&c);
+}
+
+/// After bytes of the responses were lost, a request that expires may
+/// have lost its response in the hole: nothing is owed, so the next
+/// response is not held back from the next request.
+#[test]
+fn expired_request_after_a_response_hole_owes_nothing() {
+    let age = 5_000_000_000;
+    let mut c = Conn::new();
+    c.req(b"GET /p0 HTTP/1.1\r\n\r\n");
+    c.gap(Role::Response, 100);
+    c.with(|h, x| h.expire_pending(10 * age, age, x));
+    c.req(b"GET /p1 HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nX-For: /p1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.summary(), vec!["GET /p0 -> - [no_response]", "GET /p1 -> 200"]);
+    assert_eq!(c.stats.get(Counter::HttpUnpairedResponses), 0);
+}

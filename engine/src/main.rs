@@ -10,6 +10,7 @@ use httpcap::runtime::{self, RunError};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    httpcap::allocator::return_freed_memory_promptly();
     let cli = Cli::parse_or_exit(std::env::args_os());
     let mode = cli.mode();
     let cfg = cli.config;

@@ -411,10 +411,13 @@ pub fn run_with(
         _ => Vec::new(),
     };
     let writer = match cfg.json_lines_path() {
-        Some(p) => Some(JsonLinesWriter::open(p).map_err(|e| {
-            ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
-                .caused_by(e)
-        })?),
+        Some(p) => {
+            let in_flight = crate::config::memory::json_lines_in_flight(cfg) as usize;
+            Some(JsonLinesWriter::open(p, in_flight).map_err(|e| {
+                ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
+                    .caused_by(e)
+            })?)
+        }
         None => None,
     };
     // A bad filter is a configuration error whatever the input.

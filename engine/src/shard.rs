@@ -568,6 +568,13 @@ impl Shard {
         let mut done = std::mem::take(&mut self.done);
         for mut txn in done.drain(..) {
             self.stats.inc(Counter::Transactions);
+            let s = &self.settings;
+            crate::http::exchange::decode_for_output(
+                &mut txn,
+                s.max_body,
+                s.body_reserve,
+                &self.stats,
+            );
             // Before anything is serialized, so no output sees the values.
             if self.settings.redact.is_on() {
                 self.settings

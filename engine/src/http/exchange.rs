@@ -51,8 +51,10 @@ struct Exchange {
     resp_target: Option<Target>,
     /// Responses still to come for requests given up at MAX_PENDING: the
     /// next this many final responses are theirs, not the oldest pending
-    /// request's, and are emitted alone.
-    owed: u32,
+    /// request's, and are emitted alone. (16 bits, saturating: a
+    /// connection owed 65,535 responses has long stopped answering, and
+    /// the width keeps an idle connection's entry within its size.)
+    owed: u16,
     /// Bytes of the response direction were lost since the last complete
     /// response, so whole responses may be missing: a request expired now
     /// is not known to be owed a response.
@@ -482,15 +484,6 @@ pub(crate) fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
         ctx.stats.inc(c);
         return;
     }
-    // Only transactions that will be serialized are decoded.
-    let lim = super::content::Limits {
-        max_out: ctx.max_body,
-        reserve: ctx.body_reserve,
-    };
-    super::content::decode_transaction(&mut t, lim, ctx.stats);
-    if t.stream_id.is_some() {
-        crate::http2::grpc::attach(&mut t, lim, ctx.stats);
-    }
     if t.response.is_none() {
         t.flags.set(Flags::NO_RESPONSE);
     }
@@ -511,6 +504,27 @@ pub(crate) fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
         }
     }
     ctx.done.push(t);
+}
+
+/// Decodes a finished transaction's bodies (and gRPC messages) just
+/// before it is serialized. Not in `finish`: a connection's end can finish
+/// a thousand transactions at once, and decoded they could each hold
+/// MAX_BODY_BYTES; one at a time, a shard's decoding working set is one
+/// transaction's (README, Memory).
+pub fn decode_for_output(
+    t: &mut Transaction,
+    max_body: usize,
+    body_reserve: usize,
+    stats: &ShardStats,
+) {
+    let lim = super::content::Limits {
+        max_out: max_body,
+        reserve: body_reserve,
+    };
+    super::content::decode_transaction(t, lim, stats);
+    if t.stream_id.is_some() {
+        crate::http2::grpc::attach(t, lim, stats);
+    }
 }
 
 /// The `MessageSink` for one direction, borrowing the connection's pairing

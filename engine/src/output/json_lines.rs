@@ -1,12 +1,18 @@
 //! JSON lines to a file or stdout. Shards fill private buffers and hand
 //! whole buffers (ending at a line boundary) to one writer thread over a
 //! bounded ring, so lines never interleave and no lock is taken per record.
-//! With file input a full ring blocks the shard (back-pressure, nothing
-//! lost); the writer is only slow if the destination is.
+//! The ring is bounded in bytes as well as in buffers: a shard whose
+//! buffer would take the bytes in flight past the writer's share of
+//! HEAP_LIMIT (config::memory) waits for the writer. Back-pressure, never
+//! loss: with file input the reader waits too; live, the kernel's ring
+//! fills and its drops are counted. The writer is only slow if the
+//! destination is.
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crossbeam::channel::{bounded, Receiver, Sender};
 
@@ -15,7 +21,10 @@ use crate::record::RecordView;
 use crate::stats::{Counter, ShardStats};
 use std::sync::Arc;
 
-const BUF_BYTES: usize = 256 * 1024;
+const BUF_BYTES: usize = crate::config::memory::JSON_LINES_BUF_BYTES as usize;
+/// Emptied buffers kept for reuse (each at most BUF_BYTES): part of the
+/// fixed overhead, not of the budget.
+const RECYCLED: usize = 8;
 /// Free space a buffer lent for direct serialization must have: a larger
 /// record regrows it (copying what it holds), which is rare but works.
 const LEND_ROOM: usize = 64 * 1024;
@@ -24,19 +33,26 @@ const LEND_ROOM: usize = 64 * 1024;
 pub struct JsonLinesWriter {
     tx: Sender<Vec<u8>>,
     recycle_rx: Receiver<Vec<u8>>,
+    in_flight: Arc<InFlight>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl JsonLinesWriter {
-    /// Opens `path` (`-` for stdout) and starts the writer thread.
-    pub fn open(path: &str) -> std::io::Result<JsonLinesWriter> {
+    /// Opens `path` (`-` for stdout) and starts the writer thread, which
+    /// holds at most `max_bytes` of buffers handed to it (at least one).
+    pub fn open(path: &str, max_bytes: usize) -> std::io::Result<JsonLinesWriter> {
         let mut out: Box<dyn Write + Send> = if path == "-" {
             Box::new(std::io::stdout())
         } else {
             Box::new(File::create(path)?)
         };
         let (tx, rx) = bounded::<Vec<u8>>(64);
-        let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(64);
+        let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(RECYCLED);
+        let in_flight = Arc::new(InFlight {
+            bytes: AtomicUsize::new(0),
+            max: max_bytes,
+        });
+        let held = in_flight.clone();
         let thread = std::thread::Builder::new()
             .name("httpcap-jsonl".into())
             .spawn(move || -> std::io::Result<()> {
@@ -45,10 +61,12 @@ impl JsonLinesWriter {
                     if result.is_ok() {
                         result = out.write_all(&buf);
                     }
+                    let charged = buf.capacity();
                     buf.clear();
                     // A buffer a huge record made grow is not kept at that size.
-                    buf.shrink_to(2 * BUF_BYTES);
+                    buf.shrink_to(BUF_BYTES);
                     let _ = recycle_tx.try_send(buf);
+                    held.release(charged);
                 }
                 out.flush()?;
                 result
@@ -56,6 +74,7 @@ impl JsonLinesWriter {
         Ok(JsonLinesWriter {
             tx,
             recycle_rx,
+            in_flight,
             thread: Some(thread),
         })
     }
@@ -65,6 +84,7 @@ impl JsonLinesWriter {
         JsonLinesSink {
             tx: self.tx.clone(),
             recycle: self.recycle_rx.clone(),
+            in_flight: self.in_flight.clone(),
             buf: Vec::with_capacity(BUF_BYTES),
             lines: 0,
             stats,
@@ -83,9 +103,47 @@ impl JsonLinesWriter {
     }
 }
 
+/// Bytes of buffers handed to the writer and not yet written, against
+/// the writer's share of HEAP_LIMIT.
+struct InFlight {
+    bytes: AtomicUsize,
+    max: usize,
+}
+
+impl InFlight {
+    /// Charges `n` bytes, waiting while they would take the total past
+    /// the limit. One buffer is always let through, so a record larger
+    /// than the whole limit still goes out (configuration keeps the
+    /// limit above the largest record, see config::memory).
+    fn acquire(&self, n: usize) {
+        let mut cur = self.bytes.load(Ordering::Acquire);
+        loop {
+            if cur != 0 && cur.saturating_add(n) > self.max {
+                std::thread::sleep(Duration::from_micros(100));
+                cur = self.bytes.load(Ordering::Acquire);
+                continue;
+            }
+            match self.bytes.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    fn release(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
 pub struct JsonLinesSink {
     tx: Sender<Vec<u8>>,
     recycle: Receiver<Vec<u8>>,
+    in_flight: Arc<InFlight>,
     buf: Vec<u8>,
     /// Records in `buf`.
     lines: u64,
@@ -103,7 +161,10 @@ impl JsonLinesSink {
             .unwrap_or_else(|_| Vec::with_capacity(BUF_BYTES));
         let full = std::mem::replace(&mut self.buf, fresh);
         let lines = std::mem::take(&mut self.lines);
+        let charged = full.capacity();
+        self.in_flight.acquire(charged);
         if self.tx.send(full).is_err() {
+            self.in_flight.release(charged);
             self.stats.add(Counter::OutputErrors, lines);
         }
     }

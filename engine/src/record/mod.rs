@@ -332,9 +332,8 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.key("headers");
     write_headers(w, h);
     let kept = cap_body(&msg.body, cap);
-    let (body, encoding) = body_text(kept);
     w.key("body");
-    w.str(&body);
+    let encoding = write_body(w, kept);
     w.key("body_encoding");
     w.plain(encoding.as_bytes());
     w.key("body_size");
@@ -485,15 +484,23 @@ fn cap_body(body: &[u8], cap: usize) -> &[u8] {
     &body[..end]
 }
 
-/// Text bodies go out as strings, anything else as base64.
-fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
-    match simdutf8::basic::from_utf8(body) {
-        Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
-        Err(_) => (
-            std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(body)),
-            "base64",
-        ),
+/// A text body whose escaped string would be longer than this many times
+/// its bytes (mostly control characters: `\u0000` is six bytes for one)
+/// goes out as base64 instead, so a record's length stays within a known
+/// multiple of its bodies' (README, Memory).
+pub const TEXT_BODY_MAX_GROWTH: usize = 2;
+
+/// Writes the body: text as a string, anything else (and text that would
+/// escape to more than TEXT_BODY_MAX_GROWTH times its size) as base64.
+/// Returns the encoding's name.
+fn write_body(w: &mut JsonWriter<'_>, body: &[u8]) -> &'static str {
+    if let Ok(s) = simdutf8::basic::from_utf8(body) {
+        if w.str_within(s, TEXT_BODY_MAX_GROWTH * s.len() + 2) {
+            return "utf8";
+        }
     }
+    w.str(&base64::engine::general_purpose::STANDARD.encode(body));
+    "base64"
 }
 
 /// Headers as an object: lower-case names, repeated fields joined with

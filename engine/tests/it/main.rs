@@ -15,7 +15,7 @@ mod adversarial;
 mod config_contract;
 mod conformance;
 mod container;
-mod content;
+pub mod content;
 mod input_files;
 mod kafka_e2e;
 mod kafka_producer;

@@ -526,6 +526,9 @@ fn expired_request_after_a_response_hole_owes_nothing() {
     c.with(|h, x| h.expire_pending(10 * age, age, x));
     c.req(b"GET /p1 HTTP/1.1\r\n\r\n");
     c.resp(b"HTTP/1.1 200 OK\r\nX-For: /p1\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(c.summary(), vec!["GET /p0 -> - [no_response]", "GET /p1 -> 200"]);
+    assert_eq!(
+        c.summary(),
+        vec!["GET /p0 -> - [no_response]", "GET /p1 -> 200"]
+    );
     assert_eq!(c.stats.get(Counter::HttpUnpairedResponses), 0);
 }

@@ -87,6 +87,9 @@ pub struct RunReport {
     /// nothing could be found after): everything read before it was
     /// processed and emitted, but the run must end with exit code 1.
     pub input_failure: Option<Failure>,
+    /// Writing the JSON lines failed (lost records are counted in
+    /// `output_errors`): the run must end with exit code 1.
+    pub output_failure: Option<Failure>,
 }
 
 fn run_id() -> u32 {
@@ -559,9 +562,7 @@ pub fn run_with(
     }
     // The shards are done: detach XDP programs before the summary.
     drop(sources);
-    if let Some(w) = writer {
-        w.finish().map_err(Failure::Output)?;
-    }
+    let output_failure = writer.and_then(|w| w.finish().err()).map(Failure::Output);
     telemetry.finish(&mut registry);
     let totals = registry.totals();
     let summary = report::summary(&totals, &registry, cfg.log_format);
@@ -578,5 +579,6 @@ pub fn run_with(
         totals,
         summary,
         input_failure,
+        output_failure,
     })
 }

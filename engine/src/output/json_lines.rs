@@ -31,22 +31,144 @@ const LEND_ROOM: usize = 64 * 1024;
 
 /// The writer thread and the ring that feeds it.
 pub struct JsonLinesWriter {
-    tx: Sender<Vec<u8>>,
+    tx: Sender<Batch>,
     recycle_rx: Receiver<Vec<u8>>,
     in_flight: Arc<InFlight>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A buffer of whole lines, and the shard whose records they are (lines
+/// that cannot be written are counted there).
+struct Batch {
+    bytes: Vec<u8>,
+    lines: u64,
+    stats: Arc<ShardStats>,
+}
+
+/// Where the lines go. A write that fails (a full disk, a closed pipe)
+/// loses that buffer's records, counted in `output_errors`; a file is cut
+/// back to the end of the last whole buffer, so a reader never meets half
+/// a line, and later buffers are tried again (space may come back).
+struct Destination {
+    out: Out,
+    /// Bytes of whole buffers written to a file.
+    written: u64,
+    /// The first failure, reported when the run ends (exit 1).
+    first_error: Option<std::io::Error>,
+    /// Lines lost since the last log line about them.
+    lost_since_log: u64,
+    last_log: Option<std::time::Instant>,
+}
+
+enum Out {
+    Stdout(std::io::Stdout),
+    File { file: File, path: String },
+}
+
+/// Failures are logged at most this often (with the lines lost between).
+const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+impl Destination {
+    fn write(&mut self, batch: &Batch) {
+        let result = match &mut self.out {
+            Out::Stdout(s) => s.write_all(&batch.bytes),
+            Out::File { file, .. } => {
+                let r = file.write_all(&batch.bytes);
+                if r.is_err() {
+                    // Drop the part of this buffer that did get written.
+                    use std::io::Seek;
+                    let _ = file.set_len(self.written);
+                    let _ = file.seek(std::io::SeekFrom::Start(self.written));
+                }
+                r
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.written += batch.bytes.len() as u64;
+                if self.lost_since_log > 0 || self.last_log.is_some() {
+                    self.log_recovery();
+                }
+            }
+            Err(e) => {
+                batch.stats.add(Counter::OutputErrors, batch.lines);
+                self.lost_since_log += batch.lines;
+                let due = self
+                    .last_log
+                    .is_none_or(|t| t.elapsed() >= FAILURE_LOG_INTERVAL);
+                if due {
+                    tracing::error!(
+                        target: "output",
+                        "writing JSON lines to {} failed: {e}; {} records lost (output_errors), later records are tried again",
+                        self.name(),
+                        self.lost_since_log
+                    );
+                    self.lost_since_log = 0;
+                    self.last_log = Some(std::time::Instant::now());
+                }
+                self.first_error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn log_recovery(&mut self) {
+        tracing::warn!(
+            target: "output",
+            "writing JSON lines to {} works again ({} more records were lost before)",
+            self.name(),
+            self.lost_since_log
+        );
+        self.lost_since_log = 0;
+        self.last_log = None;
+    }
+
+    fn name(&self) -> &str {
+        match &self.out {
+            Out::Stdout(_) => "stdout",
+            Out::File { path, .. } => path,
+        }
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        let flushed = match &mut self.out {
+            Out::Stdout(s) => s.flush(),
+            Out::File { file, .. } => file.flush(),
+        };
+        if self.lost_since_log > 0 {
+            tracing::error!(
+                target: "output",
+                "writing JSON lines to {} failed: {} more records lost (output_errors)",
+                self.name(),
+                self.lost_since_log
+            );
+        }
+        match self.first_error {
+            Some(e) => Err(e),
+            None => flushed,
+        }
+    }
 }
 
 impl JsonLinesWriter {
     /// Opens `path` (`-` for stdout) and starts the writer thread, which
     /// holds at most `max_bytes` of buffers handed to it (at least one).
     pub fn open(path: &str, max_bytes: usize) -> std::io::Result<JsonLinesWriter> {
-        let mut out: Box<dyn Write + Send> = if path == "-" {
-            Box::new(std::io::stdout())
+        let out = if path == "-" {
+            Out::Stdout(std::io::stdout())
         } else {
-            Box::new(File::create(path)?)
+            Out::File {
+                file: File::create(path)?,
+                path: path.to_string(),
+            }
         };
-        let (tx, rx) = bounded::<Vec<u8>>(64);
+        let mut dest = Destination {
+            out,
+            written: 0,
+            first_error: None,
+            lost_since_log: 0,
+            last_log: None,
+        };
+        let (tx, rx) = bounded::<Batch>(64);
         let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(RECYCLED);
         let in_flight = Arc::new(InFlight {
             bytes: AtomicUsize::new(0),
@@ -56,11 +178,9 @@ impl JsonLinesWriter {
         let thread = std::thread::Builder::new()
             .name("httpcap-jsonl".into())
             .spawn(move || -> std::io::Result<()> {
-                let mut result = Ok(());
-                for mut buf in rx {
-                    if result.is_ok() {
-                        result = out.write_all(&buf);
-                    }
+                for batch in rx {
+                    dest.write(&batch);
+                    let mut buf = batch.bytes;
                     let charged = buf.capacity();
                     buf.clear();
                     // A buffer a huge record made grow is not kept at that size.
@@ -68,8 +188,7 @@ impl JsonLinesWriter {
                     let _ = recycle_tx.try_send(buf);
                     held.release(charged);
                 }
-                out.flush()?;
-                result
+                dest.finish()
             })?;
         Ok(JsonLinesWriter {
             tx,
@@ -141,7 +260,7 @@ impl InFlight {
 }
 
 pub struct JsonLinesSink {
-    tx: Sender<Vec<u8>>,
+    tx: Sender<Batch>,
     recycle: Receiver<Vec<u8>>,
     in_flight: Arc<InFlight>,
     buf: Vec<u8>,
@@ -163,7 +282,12 @@ impl JsonLinesSink {
         let lines = std::mem::take(&mut self.lines);
         let charged = full.capacity();
         self.in_flight.acquire(charged);
-        if self.tx.send(full).is_err() {
+        let batch = Batch {
+            bytes: full,
+            lines,
+            stats: self.stats.clone(),
+        };
+        if self.tx.send(batch).is_err() {
             self.in_flight.release(charged);
             self.stats.add(Counter::OutputErrors, lines);
         }

@@ -161,7 +161,7 @@ counters! {
     RedactedBodiesDropped => "redacted_bodies_dropped", Activity, "bodies dropped because REDACT_JSON_FIELDS could not check them (left encoded after a failed decode)";
     PendingDropped => "drop_pending_requests", Loss, "requests emitted at once without their response (flag pairing_lost) because more than 1,024 were pending on one HTTP/1 connection";
     // Output
-    RecordsOut => "records_out", Activity, "records written to the JSON-lines output";
+    RecordsOut => "records_out", Activity, "records handed to the JSON-lines output (those it could not write count in output_errors too)";
     RecordBytes => "record_bytes", Activity, "bytes of serialized records";
     OutputErrors => "output_errors", Loss, "records lost because the output failed";
     KafkaEnqueued => "kafka_enqueued", Activity, "records handed to the Kafka producer";

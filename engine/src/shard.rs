@@ -23,6 +23,7 @@ use crate::output::RecordSink;
 use crate::panic_guard;
 
 mod budget;
+pub mod clock;
 mod keys;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
@@ -110,9 +111,10 @@ pub struct Shard {
     done: Vec<Transaction>,
     /// Scratch for serializing one record.
     line: Vec<u8>,
-    /// The shard's clock: capture time of the newest packet (or wall time
-    /// when a live source is idle).
+    /// The shard's clock: engine time of the newest packet (or of the wall
+    /// clock when a live source is idle), steady across clock steps.
     now_ns: u64,
+    clock: clock::ShardClock,
     next_sweep_ns: u64,
     /// Wall time the current batch of packets was received.
     batch_start: Instant,
@@ -274,6 +276,7 @@ impl Shard {
             done: Vec::new(),
             line: Vec::with_capacity(64 * 1024),
             now_ns: 0,
+            clock: clock::ShardClock::default(),
             next_sweep_ns: 0,
             batch_start: Instant::now(),
             live: false,
@@ -310,7 +313,10 @@ impl Shard {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos() as u64)
                     .unwrap_or(0);
-                self.now_ns = self.now_ns.max(wall);
+                if let Some(step) = self.clock.tick(wall, Instant::now()) {
+                    self.clock_stepped(step);
+                }
+                self.now_ns = self.clock.now();
                 self.maybe_sweep();
                 last_wall_tick = Instant::now();
             }
@@ -331,17 +337,35 @@ impl Shard {
         self.stats.inc(Counter::Packets);
         self.stats.add(Counter::Bytes, pkt.data.len() as u64);
         self.packet_ts_ns = pkt.ts_ns;
-        if pkt.ts_ns > self.now_ns {
-            self.now_ns = pkt.ts_ns;
+        let (ts_ns, step) = self.clock.packet(pkt.ts_ns);
+        if let Some(step) = step {
+            self.clock_stepped(step);
         }
+        self.now_ns = self.clock.now();
         match seg.map_or_else(|| decode::decode(&pkt, &self.settings.decode), Ok) {
-            Ok(seg) => self.handle_segment(&seg, pkt.ts_ns),
+            Ok(seg) => self.handle_segment(&seg, ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }
         if self.budget.over_threshold(self.table.memory_bytes()) {
             self.enforce_budget();
         }
         self.maybe_sweep();
+    }
+
+    /// The capture clock stepped: counted, and logged (a step is rare; a
+    /// capture that keeps stepping is logged at debug after ten).
+    fn clock_stepped(&mut self, step: clock::Step) {
+        self.stats.inc(Counter::ClockSteps);
+        let (dir, by) = match step {
+            clock::Step::Back(n) => ("back", n),
+            clock::Step::Forward(n) => ("forward", n),
+        };
+        let secs = by as f64 / 1e9;
+        if self.stats.get(Counter::ClockSteps) <= 10 {
+            tracing::warn!(target: "capture", shard = self.id, "the capture clock stepped {dir} by {secs:.1}s: ageing goes on steadily, records keep the capture's times");
+        } else {
+            tracing::debug!(target: "capture", shard = self.id, "the capture clock stepped {dir} by {secs:.1}s");
+        }
     }
 
     fn handle_segment(&mut self, seg: &Segment<'_>, ts_ns: u64) {
@@ -575,6 +599,12 @@ impl Shard {
                 s.body_reserve,
                 &self.stats,
             );
+            if !self.clock.steady() {
+                for m in [&mut txn.request, &mut txn.response].into_iter().flatten() {
+                    m.ts_ns = self.clock.to_capture(m.ts_ns);
+                    m.end_ts_ns = self.clock.to_capture(m.end_ts_ns);
+                }
+            }
             // Before anything is serialized, so no output sees the values.
             if self.settings.redact.is_on() {
                 self.settings

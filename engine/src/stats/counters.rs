@@ -96,6 +96,7 @@ counters! {
     StreamsExpired => "streams_expired", Activity, "idle connections expired after ASSEMBLER_FLUSH_AGE";
     StreamsEvicted => "streams_evicted_memory", Loss, "connections evicted because HEAP_LIMIT was reached";
     StreamsMidstream => "streams_midstream", Activity, "connections picked up without their handshake";
+    ClockSteps => "clock_steps", Activity, "steps of the capture clock (10 s or more, back; live also forward) absorbed by the shard clock";
     TcpOutOfOrder => "tcp_out_of_order", Activity, "segments buffered because they arrived ahead of a hole";
     TcpRetransmits => "tcp_retransmits", Activity, "segments whose bytes had all been seen already";
     TcpOverlapConflicts => "tcp_overlap_conflicts", Activity, "overlapping segments whose bytes differ from the first copy";

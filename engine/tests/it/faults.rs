@@ -215,3 +215,81 @@ fn interface_down_and_up_keeps_capturing() {
         }
     }
 }
+
+/// The capture's clock steps back an hour (as NTP or an operator may step
+/// a sensor's clock): ageing goes on from where it was instead of
+/// stalling until the clock has caught up. Connections left open after
+/// the step are expired by ASSEMBLER_FLUSH_AGE during the run, the step
+/// is counted, and records keep the times the capture gave them.
+#[test]
+fn clock_step_back_does_not_stall_ageing() {
+    const S: u64 = 1_000_000_000;
+    let t0 = 1_700_000_000 * S;
+    let dir = Scratch::new("faults-clock");
+    let pcap = dir.0.join("step.pcap");
+    let mut g = Gen::new(&pcap);
+    g.set_time_ns(t0);
+    exchanges(&mut g, "before", 10, 100, 10_000);
+    // The clock steps back an hour.
+    g.set_time_ns(t0 - 3_600 * S);
+    exchanges(&mut g, "after", 10, 100, 11_000);
+    // Twenty requests that never get an answer, a second apart...
+    let c: std::net::Ipv4Addr = "10.7.0.1".parse().unwrap();
+    let s: std::net::Ipv4Addr = "10.7.0.2".parse().unwrap();
+    use common::gen::{ACK, PSH_ACK, SYN};
+    for i in 0..20u16 {
+        g.set_time_ns(t0 - 3_600 * S + (10 + i as u64) * S);
+        g.tcp(c, 12_000 + i, s, 80, 1, SYN, b"");
+        g.tcp(s, 80, c, 12_000 + i, 1, SYN | ACK, b"");
+        let req = format!("GET /unanswered/{i} HTTP/1.1\r\nHost: faults.test\r\n\r\n");
+        g.tcp(c, 12_000 + i, s, 80, 2, PSH_ACK, req.as_bytes());
+    }
+    // ...then two minutes of other traffic, a transaction every 5 s.
+    for i in 0..24u16 {
+        g.set_time_ns(t0 - 3_600 * S + (40 + 5 * i as u64) * S);
+        exchanges(&mut g, &format!("later{i}"), 1, 100, 13_000 + i);
+    }
+    drop(g);
+    let done = Run::file(&pcap)
+        .envs(common::run::NO_FILTERS.iter().copied())
+        .no_metrics()
+        .shards(1)
+        .output();
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert_eq!(done.counter("clock_steps"), 1, "{}", done.stderr);
+    assert!(done
+        .stderr
+        .contains("the capture clock stepped back by 3600.0s"));
+    // Expired during the run, not closed at the end of the input.
+    assert!(
+        done.counter("streams_expired") >= 20,
+        "ageing stalled after the step: {:?}",
+        done.summary()
+    );
+    let unanswered = done
+        .records
+        .iter()
+        .filter(|r| target(r).starts_with("/unanswered/"))
+        .count();
+    assert_eq!(unanswered, 20);
+    assert_eq!(done.records.len(), 10 + 10 + 20 + 24);
+    // Times as captured: the records after the step are an hour earlier.
+    let ts = |tag: &str| {
+        let r = done
+            .records
+            .iter()
+            .find(|r| target(r) == tag)
+            .unwrap_or_else(|| panic!("{tag} missing"));
+        r["request"]["ts"].as_str().unwrap().to_string()
+    };
+    assert!(
+        ts("/before/0").starts_with("2023-11-14T22:13:20"),
+        "{}",
+        ts("/before/0")
+    );
+    assert!(
+        ts("/after/0").starts_with("2023-11-14T21:13:20"),
+        "{}",
+        ts("/after/0")
+    );
+}

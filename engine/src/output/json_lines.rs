@@ -173,11 +173,14 @@ impl JsonLinesWriter {
         let in_flight = Arc::new(InFlight {
             bytes: AtomicUsize::new(0),
             max: max_bytes,
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let held = in_flight.clone();
+        let closing = CloseOnDrop(in_flight.clone());
         let thread = std::thread::Builder::new()
             .name("httpcap-jsonl".into())
             .spawn(move || -> std::io::Result<()> {
+                let _closing = closing;
                 for batch in rx {
                     dest.write(&batch);
                     let mut buf = batch.bytes;
@@ -227,6 +230,17 @@ impl JsonLinesWriter {
 struct InFlight {
     bytes: AtomicUsize,
     max: usize,
+    /// The writer thread is gone (even by a panic): nobody waits for it.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// Marks `InFlight` closed when the writer thread ends, however it ends.
+struct CloseOnDrop(Arc<InFlight>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+    }
 }
 
 impl InFlight {
@@ -237,7 +251,8 @@ impl InFlight {
     fn acquire(&self, n: usize) {
         let mut cur = self.bytes.load(Ordering::Acquire);
         loop {
-            if cur != 0 && cur.saturating_add(n) > self.max {
+            if cur != 0 && cur.saturating_add(n) > self.max && !self.closed.load(Ordering::Acquire)
+            {
                 std::thread::sleep(Duration::from_micros(100));
                 cur = self.bytes.load(Ordering::Acquire);
                 continue;
@@ -337,5 +352,34 @@ impl RecordSink for JsonLinesSink {
 impl Drop for JsonLinesSink {
     fn drop(&mut self) {
         self.send();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_in_flight_wait_for_the_writer_and_never_for_a_dead_one() {
+        let f = Arc::new(InFlight {
+            bytes: AtomicUsize::new(0),
+            max: 100,
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        // One buffer always goes through, even larger than the limit.
+        f.acquire(150);
+        let waiter = {
+            let f = f.clone();
+            std::thread::spawn(move || f.acquire(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "over the limit: it waits");
+        f.release(150);
+        waiter.join().unwrap();
+        assert_eq!(f.bytes.load(Ordering::Acquire), 10);
+        // A writer that is gone lets everyone through.
+        drop(CloseOnDrop(f.clone()));
+        f.acquire(95);
+        f.acquire(95);
     }
 }

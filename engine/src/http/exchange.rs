@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use super::anomaly::HttpAnomaly;
 use super::filter::Filters;
-use super::head::Head;
+use super::head::{Head, Version};
 use super::parser::{
     request_framing, response_framing, Ending, Framing, MessageParser, MessageSink, Role,
 };
@@ -70,6 +70,9 @@ struct Exchange {
     /// come and may reveal HTTP/2. (Kept here, in padding, as every byte of
     /// an idle connection counts.)
     probe: [bool; 2],
+    /// An HTTP/0.9 request was just parsed: the response side may have to
+    /// start over (`HttpConn::after_http09`).
+    http09: bool,
 }
 
 /// Per-connection HTTP state: HTTP/1 parsers and their pairing, until the
@@ -246,6 +249,11 @@ impl HttpConn {
 
     /// Bytes as HTTP sees them (decrypted when the connection is TLS).
     fn plain_data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if role == Role::Response && !data.is_empty() && self.take_http09(ts_ns, ctx) {
+            // The server answers a request line that came alone: its
+            // bytes are HTTP/0.9's answer, not a TLS or HTTP/2 start.
+            self.x.probe[Role::Response as usize] = false;
+        }
         let probe = if self.x.probe[role as usize] && !data.is_empty() {
             self.probe(role, data, ctx)
         } else {
@@ -260,6 +268,7 @@ impl HttpConn {
             let (parser, mut sink) = self.split(role, ctx, ts_ns);
             let used = parser.feed(data, ts_ns, ctx_stats(&sink), &mut sink);
             self.after(ctx.stats);
+            self.after_http09(ts_ns, ctx);
             if !self.x.h2c {
                 return;
             }
@@ -339,8 +348,61 @@ impl HttpConn {
         if self.h2.is_some() {
             return;
         }
+        if role == Role::Request {
+            // A request line left alone by a client that stopped sending
+            // is an HTTP/0.9 request.
+            self.take_http09(ts_ns, ctx);
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.eof(ts_ns, &mut sink);
+        self.after(ctx.stats);
+    }
+
+    /// Takes a request line waiting alone in the request parser as an
+    /// HTTP/0.9 request (`MessageParser::take_http09`).
+    fn take_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) -> bool {
+        if self.h2.is_some() {
+            return false;
+        }
+        let (parser, mut sink) = self.split(Role::Request, ctx, ts_ns);
+        let taken = parser.take_http09(ts_ns, ctx_stats(&sink), &mut sink);
+        if taken {
+            self.after(ctx.stats);
+            self.after_http09(ts_ns, ctx);
+        }
+        taken
+    }
+
+    /// After an HTTP/0.9 request that no other request waits before (only
+    /// responses without a request may), the server's next bytes answer
+    /// it: a response begun before the request was made cannot run on
+    /// into that answer (a Content-Length sent ahead would otherwise
+    /// swallow it), so the response side ends what it was reading
+    /// (`response_incomplete`) and starts over, as Zeek does. With a
+    /// real request still waiting, the response under way is its own and
+    /// nothing changes.
+    fn after_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if !std::mem::take(&mut self.x.http09) || self.x.owed > 0 {
+            return;
+        }
+        let orphan =
+            |t: &Transaction| t.flags.has(Flags::NO_REQUEST) && !t.flags.has(Flags::PAIRING_LOST);
+        let waiting = self
+            .x
+            .pending
+            .iter()
+            .filter(|t| t.response.is_none() || !orphan(t))
+            .count();
+        let resp_is_orphan = match self.x.resp_target {
+            Some(Target::Txn(seq)) => self.x.pending.iter().any(|t| t.seq == seq && orphan(t)),
+            Some(Target::Interim) => false,
+            None => true,
+        };
+        if waiting != 1 || !resp_is_orphan {
+            return;
+        }
+        let (parser, mut sink) = self.split(Role::Response, ctx, ts_ns);
+        parser.restart_for_http09(ts_ns, &mut sink);
         self.after(ctx.stats);
     }
 
@@ -616,6 +678,9 @@ impl SideSink<'_, '_, '_> {
             t.flags.set(Flags::UPGRADE);
             self.x.tunnel = true;
         }
+        if head.version == Version::Http09 {
+            self.x.http09 = true;
+        }
         t.request = Some(self.new_message(head, ts_ns, framing, t.filtered.is_some()));
         let seq = self.push(t);
         self.x.req_target = Some(seq);
@@ -813,6 +878,30 @@ impl MessageSink for SideSink<'_, '_, '_> {
         if let Some(t) = seq.and_then(|seq| self.txn_mut(seq)) {
             t.flags.set(flag);
         }
+    }
+
+    fn on_raw_response(&mut self, ts_ns: u64) -> bool {
+        if self.role != Role::Response || self.x.owed > 0 {
+            return false;
+        }
+        let Some(idx) = self.x.pending.iter().position(|t| t.response.is_none()) else {
+            return false;
+        };
+        let t = &self.x.pending[idx];
+        let http09 = !t.placeholder
+            && t.request
+                .as_ref()
+                .is_some_and(|r| r.head.version == Version::Http09);
+        if !http09 {
+            return false;
+        }
+        self.ctx.stats.inc(Counter::HttpResponses);
+        let msg = Message::new(Head::no_status_line(), ts_ns);
+        let t = &mut self.x.pending[idx];
+        t.flags.set(Flags::NO_STATUS_LINE);
+        t.response = Some(msg);
+        self.x.resp_target = Some(Target::Txn(t.seq));
+        true
     }
 
     fn on_skipped(&mut self, _ts_ns: u64) {

@@ -70,9 +70,6 @@ struct Exchange {
     /// come and may reveal HTTP/2. (Kept here, in padding, as every byte of
     /// an idle connection counts.)
     probe: [bool; 2],
-    /// An HTTP/0.9 request was just parsed: the response side may have to
-    /// start over (`HttpConn::after_http09`).
-    http09: bool,
 }
 
 /// Per-connection HTTP state: HTTP/1 parsers and their pairing, until the
@@ -382,7 +379,7 @@ impl HttpConn {
     /// real request still waiting, the response under way is its own and
     /// nothing changes.
     fn after_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
-        if !std::mem::take(&mut self.x.http09) || self.x.owed > 0 {
+        if !self.req.made_http09() || self.x.owed > 0 {
             return;
         }
         let orphan =
@@ -677,9 +674,6 @@ impl SideSink<'_, '_, '_> {
         if framing == Framing::Tunnel {
             t.flags.set(Flags::UPGRADE);
             self.x.tunnel = true;
-        }
-        if head.version == Version::Http09 {
-            self.x.http09 = true;
         }
         t.request = Some(self.new_message(head, ts_ns, framing, t.filtered.is_some()));
         let seq = self.push(t);

@@ -16,7 +16,7 @@
 
 use super::anomaly::HttpAnomaly;
 use super::chunked::ChunkDecoder;
-use super::head::{find_head_end, Head};
+use super::head::{find_head_end, Head, Version};
 use crate::stats::{Counter, ShardStats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +92,9 @@ pub struct MessageParser {
     head_ts: u64,
     /// MAX_HEADER_BYTES (u32 keeps the per-connection state small).
     max_head: u32,
+    /// Request side: the last head parsed was an HTTP/0.9 request, not
+    /// yet reported (`made_http09`). (In padding: no cost per connection.)
+    http09: bool,
 }
 
 /// Bytes of a previous piece kept while resynchronising: enough for the
@@ -139,6 +142,7 @@ impl MessageParser {
             buf: Vec::new(),
             head_ts: 0,
             max_head: max_head.min(u32::MAX as usize) as u32,
+            http09: false,
         }
     }
 
@@ -333,6 +337,7 @@ impl MessageParser {
         let _ = ts_ns;
         match Head::parse(raw, self.role == Role::Request) {
             Ok(head) => {
+                self.http09 = head.version == Version::Http09;
                 stats.inc(match self.role {
                     Role::Request => Counter::HttpRequests,
                     Role::Response => Counter::HttpResponses,
@@ -529,10 +534,16 @@ impl MessageParser {
             return false;
         };
         self.buf = Vec::new();
+        self.http09 = true;
         stats.inc(Counter::HttpRequests);
         let framing = sink.on_head(head, self.head_ts);
         self.begin_body(framing, ts_ns, sink);
         true
+    }
+
+    /// Whether an HTTP/0.9 request was parsed since the last call.
+    pub fn made_http09(&mut self) -> bool {
+        std::mem::take(&mut self.http09)
     }
 
     /// Response side, after an HTTP/0.9 request: the server's next bytes

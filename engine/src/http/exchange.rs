@@ -357,8 +357,11 @@ impl HttpConn {
 
     /// Takes a request line waiting alone in the request parser as an
     /// HTTP/0.9 request (`MessageParser::take_http09`).
+    /// Not on a connection picked up mid-stream: there the request parser
+    /// resynchronises on any line that starts with a method, and a line
+    /// of a request body it landed in must not become a request.
     fn take_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) -> bool {
-        if self.h2.is_some() {
+        if self.h2.is_some() || self.x.sticky.has(Flags::MID_STREAM) {
             return false;
         }
         let (parser, mut sink) = self.split(Role::Request, ctx, ts_ns);
@@ -377,9 +380,11 @@ impl HttpConn {
     /// swallow it), so the response side ends what it was reading
     /// (`response_incomplete`) and starts over, as Zeek does. With a
     /// real request still waiting, the response under way is its own and
-    /// nothing changes.
+    /// nothing changes; nor on a connection picked up mid-stream, where a
+    /// response without request is the rule (its request came before the
+    /// capture).
     fn after_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
-        if !self.req.made_http09() || self.x.owed > 0 {
+        if !self.req.made_http09() || self.x.owed > 0 || self.x.sticky.has(Flags::MID_STREAM) {
             return;
         }
         let orphan =

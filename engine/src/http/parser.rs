@@ -219,10 +219,13 @@ impl MessageParser {
             .count();
         let rest = &data[skip..];
         // The answer to an HTTP/0.9 request has no status line: all its
-        // bytes, blank lines included, are body. A server that answers
-        // with a status line anyway is read as HTTP/1.x.
+        // bytes, blank lines before them included, are body. A server that
+        // answers with a status line anyway (after blank lines or not) is
+        // read as HTTP/1.x, so a piece of blank lines alone decides
+        // nothing and is skipped as between messages.
         if self.role == Role::Response
-            && (rest.is_empty() || !self.plausible_start(rest))
+            && !rest.is_empty()
+            && !self.plausible_start(rest)
             && sink.on_raw_response(ts_ns)
         {
             self.head_ts = ts_ns;

@@ -726,3 +726,29 @@ fn http09_request_after_a_pipelined_http1_request_keeps_its_response() {
     assert_eq!(resp_body(&c.done[0]), (&b"abcd"[..], 4));
     assert_eq!(resp_body(&c.done[1]), (&b"raw"[..], 3));
 }
+
+#[test]
+fn a_line_alone_is_no_http09_request_on_a_connection_picked_up_mid_stream() {
+    // Resynchronised into a request body, the parser sits on a line that
+    // starts with a method; the server's bytes must not make it a request
+    // nor cut the response under way.
+    let mut c = Conn::new();
+    c.http.start_midstream();
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+    c.req(b"body text\nGET /not-a-request\n");
+    c.resp(b"56789");
+    c.close();
+    assert_eq!(c.summary(), vec!["- -> 200 [mid_stream,no_request]"]);
+    assert_eq!(resp_body(&c.done[0]), (&b"0123456789"[..], 10));
+}
+
+#[test]
+fn blank_lines_alone_do_not_start_an_http09_answer() {
+    // A piece of blank lines decides nothing: the status line after it
+    // is still read as one.
+    let mut c = Conn::new();
+    c.req(b"GET /x\r\n");
+    c.resp(b"\r\n");
+    c.resp(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(c.summary(), vec!["GET /x -> 200"]);
+}

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use super::anomaly::HttpAnomaly;
 use super::filter::Filters;
-use super::head::Head;
+use super::head::{Head, Version};
 use super::parser::{
     request_framing, response_framing, Ending, Framing, MessageParser, MessageSink, Role,
 };
@@ -246,6 +246,11 @@ impl HttpConn {
 
     /// Bytes as HTTP sees them (decrypted when the connection is TLS).
     fn plain_data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if role == Role::Response && !data.is_empty() && self.take_http09(ts_ns, ctx) {
+            // The server answers a request line that came alone: its
+            // bytes are HTTP/0.9's answer, not a TLS or HTTP/2 start.
+            self.x.probe[Role::Response as usize] = false;
+        }
         let probe = if self.x.probe[role as usize] && !data.is_empty() {
             self.probe(role, data, ctx)
         } else {
@@ -260,6 +265,7 @@ impl HttpConn {
             let (parser, mut sink) = self.split(role, ctx, ts_ns);
             let used = parser.feed(data, ts_ns, ctx_stats(&sink), &mut sink);
             self.after(ctx.stats);
+            self.after_http09(ts_ns, ctx);
             if !self.x.h2c {
                 return;
             }
@@ -339,8 +345,66 @@ impl HttpConn {
         if self.h2.is_some() {
             return;
         }
+        if role == Role::Request {
+            // A request line left alone by a client that stopped sending
+            // is an HTTP/0.9 request.
+            self.take_http09(ts_ns, ctx);
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.eof(ts_ns, &mut sink);
+        self.after(ctx.stats);
+    }
+
+    /// Takes a request line waiting alone in the request parser as an
+    /// HTTP/0.9 request (`MessageParser::take_http09`).
+    /// Not on a connection picked up mid-stream: there the request parser
+    /// resynchronises on any line that starts with a method, and a line
+    /// of a request body it landed in must not become a request.
+    fn take_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) -> bool {
+        if self.h2.is_some() || self.x.sticky.has(Flags::MID_STREAM) {
+            return false;
+        }
+        let (parser, mut sink) = self.split(Role::Request, ctx, ts_ns);
+        let taken = parser.take_http09(ts_ns, ctx_stats(&sink), &mut sink);
+        if taken {
+            self.after(ctx.stats);
+            self.after_http09(ts_ns, ctx);
+        }
+        taken
+    }
+
+    /// After an HTTP/0.9 request that no other request waits before (only
+    /// responses without a request may), the server's next bytes answer
+    /// it: a response begun before the request was made cannot run on
+    /// into that answer (a Content-Length sent ahead would otherwise
+    /// swallow it), so the response side ends what it was reading
+    /// (`response_incomplete`) and starts over, as Zeek does. With a
+    /// real request still waiting, the response under way is its own and
+    /// nothing changes; nor on a connection picked up mid-stream, where a
+    /// response without request is the rule (its request came before the
+    /// capture).
+    fn after_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if !self.req.made_http09() || self.x.owed > 0 || self.x.sticky.has(Flags::MID_STREAM) {
+            return;
+        }
+        let orphan =
+            |t: &Transaction| t.flags.has(Flags::NO_REQUEST) && !t.flags.has(Flags::PAIRING_LOST);
+        let waiting = self
+            .x
+            .pending
+            .iter()
+            .filter(|t| t.response.is_none() || !orphan(t))
+            .count();
+        let resp_is_orphan = match self.x.resp_target {
+            Some(Target::Txn(seq)) => self.x.pending.iter().any(|t| t.seq == seq && orphan(t)),
+            Some(Target::Interim) => false,
+            None => true,
+        };
+        if waiting != 1 || !resp_is_orphan {
+            return;
+        }
+        let (parser, mut sink) = self.split(Role::Response, ctx, ts_ns);
+        parser.restart_for_http09(ts_ns, &mut sink);
         self.after(ctx.stats);
     }
 
@@ -813,6 +877,30 @@ impl MessageSink for SideSink<'_, '_, '_> {
         if let Some(t) = seq.and_then(|seq| self.txn_mut(seq)) {
             t.flags.set(flag);
         }
+    }
+
+    fn on_raw_response(&mut self, ts_ns: u64) -> bool {
+        if self.role != Role::Response || self.x.owed > 0 {
+            return false;
+        }
+        let Some(idx) = self.x.pending.iter().position(|t| t.response.is_none()) else {
+            return false;
+        };
+        let t = &self.x.pending[idx];
+        let http09 = !t.placeholder
+            && t.request
+                .as_ref()
+                .is_some_and(|r| r.head.version == Version::Http09);
+        if !http09 {
+            return false;
+        }
+        self.ctx.stats.inc(Counter::HttpResponses);
+        let msg = Message::new(Head::no_status_line(), ts_ns);
+        let t = &mut self.x.pending[idx];
+        t.flags.set(Flags::NO_STATUS_LINE);
+        t.response = Some(msg);
+        self.x.resp_target = Some(Target::Txn(t.seq));
+        true
     }
 
     fn on_skipped(&mut self, _ts_ns: u64) {

@@ -323,9 +323,16 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         }
     } else {
         w.key("status");
-        w.u64(h.status() as u64);
-        w.key("reason");
-        w.head_text(h.reason_text());
+        if h.has_status_line() {
+            w.u64(h.status() as u64);
+            w.key("reason");
+            w.head_text(h.reason_text());
+        } else {
+            // An HTTP/0.9 answer (flag no_status_line).
+            w.null();
+            w.key("reason");
+            w.null();
+        }
     }
     w.key("version");
     w.plain(h.version().as_bytes());

@@ -17,6 +17,7 @@ mod conformance;
 mod container;
 pub mod content;
 mod faults;
+mod http09;
 mod input_files;
 mod kafka_e2e;
 mod kafka_producer;

@@ -17,7 +17,9 @@ pub use observer::Observer;
 /// Version of the record's shape (`schema/record.schema.json`): carried in
 /// every record as `schema_version` and in every Kafka message's headers.
 /// Raised when a field changes meaning or type, not when one is added.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `response.status` and `reason` may be null (an HTTP/0.9 answer has no
+/// status line).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The connection a transaction belongs to, oriented client → server.
 #[derive(Clone, Debug)]
@@ -847,7 +849,7 @@ mod tests {
         let after_id = line.split_once(r#"-0","#).expect("id").1;
         assert!(
             after_id.starts_with(
-                r#""schema_version":2,"collection_id":"cat\\log","observer":{"host":"sensor \"7\"","interface":"eth0,eth1","version":"1.2.3"},"conn":{"#
+                r#""schema_version":3,"collection_id":"cat\\log","observer":{"host":"sensor \"7\"","interface":"eth0,eth1","version":"1.2.3"},"conn":{"#
             ),
             "{line}"
         );

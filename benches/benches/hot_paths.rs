@@ -196,6 +196,7 @@ fn bench_record(c: &mut Criterion) {
             port: 80,
         },
         tls: None,
+        encap: None,
     };
     let mut line = Vec::with_capacity(4096);
     g.bench_function("serialize_json_line", |b| {

@@ -226,6 +226,7 @@ fn conn_info(conn: &Conn<HttpConn>) -> ConnInfo {
         client: conn.key.endpoint(client),
         server: conn.key.endpoint(client.other()),
         tls: conn.app.tls_info(),
+        encap: conn.encap.clone(),
     }
 }
 
@@ -343,7 +344,7 @@ impl Shard {
         }
         self.now_ns = self.clock.now();
         match seg.map_or_else(|| decode::decode(&pkt, &self.settings.decode), Ok) {
-            Ok(seg) => self.handle_segment(&seg, ts_ns),
+            Ok(seg) => self.handle_segment(&pkt, &seg, ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }
         if self.budget.over_threshold(self.table.memory_bytes()) {
@@ -368,8 +369,9 @@ impl Shard {
         }
     }
 
-    fn handle_segment(&mut self, seg: &Segment<'_>, ts_ns: u64) {
-        let key = FlowKey::new(seg.src, seg.sport, seg.dst, seg.dport);
+    /// `ts_ns` is the packet's time on the shard clock.
+    fn handle_segment(&mut self, pkt: &Packet<'_>, seg: &Segment<'_>, ts_ns: u64) {
+        let key = FlowKey::new(seg.src, seg.sport, seg.dst, seg.dport).in_context(seg.ctx);
         let side = key.side_of(seg.src, seg.sport);
         let flags = seg.flags;
         // Which connection this segment belongs to (table work only: no
@@ -378,7 +380,7 @@ impl Shard {
             Some(slot) if self.table.get_mut(slot).closed && flags.syn() && !flags.ack() => {
                 // Port reuse: a new connection on a closed four-tuple.
                 self.close_slot(slot, ts_ns, Counter::StreamsClosed);
-                self.open(key, ts_ns)
+                self.open(key, pkt, seg, ts_ns)
             }
             Some(slot) => slot,
             None => {
@@ -390,7 +392,7 @@ impl Shard {
                     self.stats.inc(Counter::MemoryDrops);
                     return;
                 }
-                self.open(key, ts_ns)
+                self.open(key, pkt, seg, ts_ns)
             }
         };
 
@@ -484,11 +486,19 @@ impl Shard {
         }
     }
 
-    fn open(&mut self, key: FlowKey, ts_ns: u64) -> usize {
+    /// A new connection, opened by `seg` of `pkt`. One that came wrapped
+    /// (VLAN tags, tunnels) keeps the description of its wrappers for its
+    /// records: the frame is decoded a second time for that, once per
+    /// such connection.
+    fn open(&mut self, key: FlowKey, pkt: &Packet<'_>, seg: &Segment<'_>, ts_ns: u64) -> usize {
         self.stats.inc(Counter::StreamsOpened);
         let slot = self
             .table
             .insert(key, HttpConn::new(self.settings.max_head), ts_ns);
+        if seg.wrapped {
+            self.table.get_mut(slot).encap =
+                decode::describe(pkt, &self.settings.decode).map(std::sync::Arc::new);
+        }
         self.stats
             .set_gauge(Gauge::ActiveStreams, self.table.len() as u64);
         slot

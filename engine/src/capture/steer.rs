@@ -5,13 +5,22 @@
 //! innermost TCP 5-tuple; the kernel picks member `hash % shards`. The hash
 //! is symmetric (XOR of the two endpoints), so both directions of a
 //! connection land on one shard, and it looks through IP-in-IP (when
-//! `IPIP=true`) and VXLAN, where the kernel's own flow hash would not
-//! (VXLAN's outer source port differs per direction).
+//! `IPIP=true`), VXLAN and Geneve, where the kernel's own flow hash would
+//! not (their outer source port differs per direction).
 //!
 //! The shard recomputes the same hash from the decoded packet. A packet
 //! the kernel program could not parse (GRE, MPLS, IPv6 extension headers,
-//! QinQ) lands on shard 0 and is handed over through a bounded ring to its
-//! owner, counted as `steer_misrouted`.
+//! QinQ) lands on shard 0 and is handed over through a bounded
+//! ring to its owner, counted as `steer_misrouted`.
+//!
+//! The tunnel context of the flow key (VLAN ids, VNIs, GRE keys, ERSPAN
+//! sessions: `decode::Segment::ctx`) is not hashed, here nor in the XDP
+//! program nor by the file reader. Both directions of a flow share their
+//! inner 5-tuple, so they meet on one shard without it; tenants whose
+//! inner 5-tuples are equal share a shard, whose table keeps them apart by
+//! the context. Hashing it would gain nothing in correctness and would
+//! need what the kernel programs cannot see reliably: VLAN tags the NIC
+//! moved into metadata, and the wrappers they do not parse.
 
 use std::net::IpAddr;
 
@@ -140,12 +149,47 @@ pub fn fanout_program(ipip: bool) -> Vec<Insn> {
             _ => a.ja(fail),
         }
 
-        // VXLAN on 4789 with the I flag: inner Ethernet, then IP.
+        // VXLAN on 4789 with the I flag: inner Ethernet, then IP. Geneve
+        // on 6081: inner Ethernet or IP.
         a.bind(udp);
         match deeper {
             Some(d) => {
+                let (vxlan, geneve, teb) = (a.label(), a.label(), a.label());
                 a.op(LD | H | IND, net + 2);
-                a.jif(bpf::JEQ, 4789, None, Some(fail));
+                a.jif(bpf::JEQ, 4789, Some(vxlan), None);
+                a.jif(bpf::JEQ, 6081, Some(geneve), Some(fail));
+
+                // Geneve, version 0, not a control packet: X past its
+                // options (length in 4-byte words), then by its protocol
+                // an Ethernet frame (TEB) or IP.
+                a.bind(geneve);
+                a.op(LD | B | IND, net + 8);
+                a.jif(bpf::JSET, 0xc0, Some(fail), None);
+                a.op(LD | B | IND, net + 9);
+                a.jif(bpf::JSET, 0x80, Some(fail), None);
+                a.op(LD | H | IND, net + 10);
+                a.op(ST, 2);
+                a.op(LD | B | IND, net + 8);
+                a.op(ALU | AND | bpf::K, 0x3f);
+                a.op(ALU | LSH | bpf::K, 2);
+                a.op(ALU | ADD | bpf::X, 0);
+                a.op(ALU | ADD | bpf::K, 16);
+                a.op(MISC | TAX, 0);
+                a.op(LD | W | MEM, 2);
+                a.jif(bpf::JEQ, 0x6558, Some(teb), None);
+                a.jif(bpf::JEQ, 0x0800, Some(d), None);
+                a.jif(bpf::JEQ, 0x86dd, Some(d), Some(fail));
+                a.bind(teb);
+                a.op(LD | H | IND, net + 12);
+                a.op(ST, 2);
+                a.op(MISC | TXA, 0);
+                a.op(ALU | ADD | bpf::K, 14);
+                a.op(MISC | TAX, 0);
+                a.op(LD | W | MEM, 2);
+                a.jif(bpf::JEQ, 0x0800, Some(d), None);
+                a.jif(bpf::JEQ, 0x86dd, Some(d), Some(fail));
+
+                a.bind(vxlan);
                 a.op(LD | B | IND, net + 8);
                 a.jif(bpf::JSET, 0x08, None, Some(fail));
                 a.op(LD | H | IND, net + 28);

@@ -160,3 +160,31 @@ pub fn vxlan_frame(
         &ip(outer.0, outer.1, 17, &udp(outer_sport, 4789, &vx)),
     )
 }
+
+/// The same in Geneve over UDP 6081 with the given outer source port,
+/// VNI 7 and `options` (a multiple of 4 bytes): the inner Ethernet frame
+/// (protocol TEB), or with `ip_inside` the inner IP packet alone.
+pub fn geneve_frame(
+    outer: (IpAddr, IpAddr),
+    outer_sport: u16,
+    (src, sport): (IpAddr, u16),
+    (dst, dport): (IpAddr, u16),
+    options: &[u8],
+    ip_inside: bool,
+) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let (proto, inner) = if ip_inside {
+        let packet = ip(src, dst, 6, &tcp(sport, dport, b"GET / HTTP/1.1\r\n\r\n"));
+        (ethertype_of(src), packet)
+    } else {
+        (0x6558, tcp_frame(src, sport, dst, dport))
+    };
+    let p = proto.to_be_bytes();
+    let mut g = vec![(options.len() / 4) as u8, 0, p[0], p[1], 0, 0, 7, 0];
+    g.extend_from_slice(options);
+    g.extend_from_slice(&inner);
+    ether(
+        ethertype_of(outer.0),
+        &ip(outer.0, outer.1, 17, &udp(outer_sport, 6081, &g)),
+    )
+}

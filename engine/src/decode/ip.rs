@@ -1,9 +1,12 @@
 //! IPv4 (with options) and IPv6 (with extension headers), and the tunnels
-//! that ride on IP: IP-in-IP, GRE, and in UDP VXLAN, GTP-U, Teredo, AYIYA
-//! and GRE-in-UDP.
+//! that ride on IP: IP-in-IP, GRE (and ERSPAN in it), and in UDP VXLAN,
+//! Geneve, GTP-U, Teredo, AYIYA and GRE-in-UDP. Each tunnel is told to the
+//! trace with the addresses of the IP header that carried it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::encap::{Trace, Tunnel, TunnelKind};
+use super::link::{ETHERTYPE_ERSPAN_II, ETHERTYPE_ERSPAN_III};
 use super::{DecodeError, DecodeOptions, Next};
 
 const PROTO_IPV4: u8 = 4;
@@ -27,6 +30,7 @@ pub(super) enum IpOutcome<'a> {
 pub(super) fn decode_ip<'a>(
     b: &'a [u8],
     opts: &DecodeOptions,
+    trace: &mut impl Trace,
 ) -> Result<IpOutcome<'a>, DecodeError> {
     let Some(first) = b.first() else {
         return Err(DecodeError::Truncated);
@@ -38,12 +42,31 @@ pub(super) fn decode_ip<'a>(
     };
     match proto {
         PROTO_TCP => Ok(IpOutcome::Tcp(hdr, payload)),
-        PROTO_IPV4 | PROTO_IPV6 if opts.ipip => Ok(IpOutcome::Inner(Next::Ip(payload))),
+        PROTO_IPV4 | PROTO_IPV6 if opts.ipip => {
+            trace.tunnel(hdr.tunnel(TunnelKind::Ipip, None));
+            Ok(IpOutcome::Inner(Next::Ip(payload)))
+        }
         PROTO_IPV4 | PROTO_IPV6 => Err(DecodeError::TunnelUnsupported),
-        PROTO_GRE => gre(payload).map(IpOutcome::Inner),
-        PROTO_UDP => udp(payload).map(IpOutcome::Inner),
+        PROTO_GRE => gre(payload, &hdr, trace).map(IpOutcome::Inner),
+        PROTO_UDP => udp(payload, &hdr, trace).map(IpOutcome::Inner),
         _ => Err(DecodeError::NotTcp),
     }
+}
+
+impl IpHeader {
+    /// A tunnel this header carried.
+    fn tunnel(&self, kind: TunnelKind, id: Option<u32>) -> Tunnel {
+        Tunnel {
+            kind,
+            src: self.src,
+            dst: self.dst,
+            id,
+        }
+    }
+}
+
+fn be24(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([0, b[at], b[at + 1], b[at + 2]])
 }
 
 fn ipv4(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
@@ -149,7 +172,7 @@ fn ipv6(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
     ))
 }
 
-fn gre(p: &[u8]) -> Result<Next<'_>, DecodeError> {
+fn gre<'a>(p: &'a [u8], outer: &IpHeader, trace: &mut impl Trace) -> Result<Next<'a>, DecodeError> {
     if p.len() < 4 {
         return Err(DecodeError::Truncated);
     }
@@ -164,8 +187,9 @@ fn gre(p: &[u8]) -> Result<Next<'_>, DecodeError> {
     if flags & 0x8000 != 0 {
         len += 4; // checksum + reserved
     }
-    if flags & 0x2000 != 0 {
-        len += 4; // key
+    let key_at = (flags & 0x2000 != 0).then_some(len);
+    if key_at.is_some() {
+        len += 4;
     }
     if flags & 0x1000 != 0 {
         len += 4; // sequence number
@@ -173,7 +197,25 @@ fn gre(p: &[u8]) -> Result<Next<'_>, DecodeError> {
     if p.len() < len {
         return Err(DecodeError::Truncated);
     }
-    Ok(Next::EtherType(proto, &p[len..]))
+    let key = key_at.map(|at| u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]));
+    let inner = &p[len..];
+    match proto {
+        ETHERTYPE_ERSPAN_II | ETHERTYPE_ERSPAN_III => {
+            // ERSPAN (II and III alike): version and VLAN, then COS, the
+            // encapsulation bits and the 10-bit session id. `by_ethertype`
+            // skips the header. A GRE key, rare here, is kept as well.
+            if inner.len() < 4 {
+                return Err(DecodeError::Truncated);
+            }
+            if key.is_some() {
+                trace.tunnel(outer.tunnel(TunnelKind::Gre, key));
+            }
+            let session = u16::from_be_bytes([inner[2], inner[3]]) & 0x03ff;
+            trace.tunnel(outer.tunnel(TunnelKind::Erspan, Some(session as u32)));
+        }
+        _ => trace.tunnel(outer.tunnel(TunnelKind::Gre, key)),
+    }
+    Ok(Next::EtherType(proto, inner))
 }
 
 /// UDP ports of the tunnels followed inside UDP.
@@ -182,8 +224,9 @@ const TEREDO_PORT: u16 = 3544;
 const AYIYA_PORT: u16 = 5072;
 const GTP_U_PORT: u16 = 2152;
 const GRE_UDP_PORT: u16 = 4754;
+const GENEVE_PORT: u16 = 6081;
 
-fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
+fn udp<'a>(p: &'a [u8], outer: &IpHeader, trace: &mut impl Trace) -> Result<Next<'a>, DecodeError> {
     if p.len() < 8 {
         return Err(DecodeError::Truncated);
     }
@@ -192,18 +235,25 @@ fn udp(p: &[u8]) -> Result<Next<'_>, DecodeError> {
     let v = &p[8..];
     // Either port: mirrors capture both directions of a tunnel.
     let on = |port: u16| sport == port || dport == port;
+    let tunnel = |kind| outer.tunnel(kind, None);
     if on(VXLAN_PORT) || on(VXLAN_GPE_PORT) {
-        vxlan(v)
+        vxlan(v, outer, trace)
+    } else if on(GENEVE_PORT) {
+        geneve(v, outer, trace)
     } else if on(GTP_U_PORT) {
+        trace.tunnel(tunnel(TunnelKind::GtpU));
         gtp_u(v)
     } else if on(TEREDO_PORT) {
+        trace.tunnel(tunnel(TunnelKind::Teredo));
         teredo(v)
     } else if on(AYIYA_PORT) {
+        trace.tunnel(tunnel(TunnelKind::Ayiya));
         ayiya(v)
     } else if on(GRE_UDP_PORT) {
-        gre(v)
+        gre(v, outer, trace)
     } else if is_bare_ipv6(v) {
         // Teredo relays talk on any port once the tunnel is up.
+        trace.tunnel(tunnel(TunnelKind::Teredo));
         Ok(Next::Ip(v))
     } else {
         Err(DecodeError::NotTcp)
@@ -216,24 +266,56 @@ fn is_bare_ipv6(v: &[u8]) -> bool {
     v.len() >= 40 && v[0] >> 4 == 6 && u16::from_be_bytes([v[4], v[5]]) as usize + 40 == v.len()
 }
 
-/// VXLAN: 8-byte header with the I flag, then an Ethernet frame. With the
-/// P flag (VXLAN-GPE) the fourth byte names the payload: IPv4, IPv6 or
-/// Ethernet.
-fn vxlan(v: &[u8]) -> Result<Next<'_>, DecodeError> {
+/// VXLAN: 8-byte header with the I flag and the 24-bit VNI, then an
+/// Ethernet frame. With the P flag (VXLAN-GPE) the fourth byte names the
+/// payload: IPv4, IPv6 or Ethernet.
+fn vxlan<'a>(
+    v: &'a [u8],
+    outer: &IpHeader,
+    trace: &mut impl Trace,
+) -> Result<Next<'a>, DecodeError> {
     if v.len() < 8 {
         return Err(DecodeError::Truncated);
     }
     if v[0] & 0x08 == 0 {
         return Err(DecodeError::NotTcp);
     }
+    let vni = Some(be24(v, 4));
     if v[0] & 0x04 == 0 {
+        trace.tunnel(outer.tunnel(TunnelKind::Vxlan, vni));
         return Ok(Next::Ether(&v[8..]));
     }
+    trace.tunnel(outer.tunnel(TunnelKind::VxlanGpe, vni));
     match v[3] {
         1 | 2 => Ok(Next::Ip(&v[8..])),
         3 => Ok(Next::Ether(&v[8..])),
         _ => Err(DecodeError::TunnelUnsupported),
     }
+}
+
+/// Geneve (RFC 8926): version (2 bits) and options length (6 bits, in
+/// 4-byte words), the O and C flags, the payload's ethertype and the
+/// 24-bit VNI, then the options, skipped by their length whatever they
+/// hold (AWS Gateway Load Balancer puts its own there), then the payload.
+fn geneve<'a>(
+    v: &'a [u8],
+    outer: &IpHeader,
+    trace: &mut impl Trace,
+) -> Result<Next<'a>, DecodeError> {
+    if v.len() < 8 {
+        return Err(DecodeError::Truncated);
+    }
+    if v[0] >> 6 != 0 {
+        return Err(DecodeError::TunnelUnsupported);
+    }
+    if v[1] & 0x80 != 0 {
+        // A control (OAM) packet: no tenant traffic.
+        return Err(DecodeError::NotTcp);
+    }
+    let len = 8 + (v[0] & 0x3f) as usize * 4;
+    let inner = v.get(len..).ok_or(DecodeError::Truncated)?;
+    trace.tunnel(outer.tunnel(TunnelKind::Geneve, Some(be24(v, 4))));
+    Ok(Next::EtherType(u16::from_be_bytes([v[2], v[3]]), inner))
 }
 
 /// GTP-U version 1 (mobile core user plane): an 8-byte header, 4 more when

@@ -1,6 +1,7 @@
 //! Link layers and the L2 shims found on mirrored traffic: Ethernet,
 //! 802.1Q/802.1ad tags, Linux cooked captures, BSD loopback, MPLS, PPPoE.
 
+use super::encap::Trace;
 use super::{DecodeError, Next};
 use crate::frame::LinkType;
 
@@ -12,8 +13,8 @@ const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MC: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
-const ETHERTYPE_ERSPAN_II: u16 = 0x88be;
-const ETHERTYPE_ERSPAN_III: u16 = 0x22eb;
+pub(super) const ETHERTYPE_ERSPAN_II: u16 = 0x88be;
+pub(super) const ETHERTYPE_ERSPAN_III: u16 = 0x22eb;
 const ETHERTYPE_TEB: u16 = 0x6558;
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -94,14 +95,20 @@ pub(super) fn ethernet(frame: &[u8]) -> Result<Next<'_>, DecodeError> {
     Ok(Next::EtherType(ethertype, &frame[14..]))
 }
 
-pub(super) fn by_ethertype(ethertype: u16, payload: &[u8]) -> Result<Next<'_>, DecodeError> {
+pub(super) fn by_ethertype<'a>(
+    ethertype: u16,
+    payload: &'a [u8],
+    trace: &mut impl Trace,
+) -> Result<Next<'a>, DecodeError> {
     match ethertype {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Next::Ip(payload)),
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
-            // Tag: 2 bytes TCI, 2 bytes inner ethertype.
+            // Tag: 2 bytes TCI (priority, DEI, 12-bit VLAN id), 2 bytes
+            // inner ethertype.
             if payload.len() < 4 {
                 return Err(DecodeError::Truncated);
             }
+            trace.vlan(be16(payload, 0) & 0x0fff);
             Ok(Next::EtherType(be16(payload, 2), &payload[4..]))
         }
         ETHERTYPE_MPLS | ETHERTYPE_MPLS_MC => mpls(payload),

@@ -1,13 +1,16 @@
 //! Frame decoding, from link layer to TCP payload. Each layer is a small
 //! zero-copy view (`link`, `ip`, `tcp`); this module chains them and peels
-//! tunnels (IPIP when enabled; VXLAN, GTP-U, Teredo, AYIYA, GRE and
-//! GRE-in-UDP, MPLS, PPPoE always) so that the flow
-//! handed on is always the innermost TCP connection.
+//! tunnels (IPIP when enabled; VXLAN, Geneve, GTP-U, Teredo, AYIYA, GRE and
+//! GRE-in-UDP, ERSPAN, MPLS, PPPoE always), nested in any order up to
+//! `MAX_WRAPPERS` deep, so that the flow handed on is always the innermost
+//! TCP connection. What it was wrapped in is summed up in the segment's
+//! context id (`encap`), and described in full by `describe`.
 //!
 //! IP fragments are not reassembled: HTTP over TCP is practically never
 //! fragmented (TCP segments to the path MTU), so fragments are counted as
 //! `decode_ip_fragment` and dropped.
 
+mod encap;
 mod ip;
 mod link;
 mod tcp;
@@ -17,7 +20,10 @@ use std::net::IpAddr;
 use crate::frame::Packet;
 use crate::stats::Counter;
 
+pub use encap::{Encap, Tunnel, TunnelKind, MAX_WRAPPERS};
 pub use tcp::TcpFlags;
+
+use encap::{Context, Trace};
 
 /// Why a frame yielded no TCP segment. Each maps to one counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +71,12 @@ pub struct Segment<'a> {
     pub ack: u32,
     pub flags: TcpFlags,
     pub payload: &'a [u8],
+    /// The VLAN ids and tunnel ids the segment came through, folded into
+    /// one value (see `encap`); 0 when it had none. Part of the flow key.
+    pub ctx: u64,
+    /// Whether any VLAN tag or tunnel was peeled (even one without an id):
+    /// a connection opened by such a segment is `describe`d.
+    pub wrapped: bool,
 }
 
 /// A decoded segment without its borrow of the frame: the file reader
@@ -79,6 +91,8 @@ pub struct SegmentMeta {
     pub seq: u32,
     pub ack: u32,
     pub flags: TcpFlags,
+    pub ctx: u64,
+    pub wrapped: bool,
     /// Where the payload lies in the frame.
     payload_at: u32,
     payload_len: u32,
@@ -97,6 +111,8 @@ impl Segment<'_> {
             seq: self.seq,
             ack: self.ack,
             flags: self.flags,
+            ctx: self.ctx,
+            wrapped: self.wrapped,
             payload_at: at as u32,
             payload_len: self.payload.len() as u32,
         }
@@ -116,13 +132,17 @@ impl SegmentMeta {
             ack: self.ack,
             flags: self.flags,
             payload: &frame[at..at + self.payload_len as usize],
+            ctx: self.ctx,
+            wrapped: self.wrapped,
         }
     }
 }
 
-/// Layers (link, shim and tunnel headers) followed before giving up: ERSPAN
-/// in GRE carrying VXLAN already takes eight.
-const MAX_DEPTH: u8 = 16;
+/// Headers (link, tags, shims, IP with its tunnel header) followed before
+/// giving up. Each header consumes bytes, so this only bounds the work on
+/// a frame of many tags: `MAX_WRAPPERS` tunnels with two VLAN tags each
+/// take 5 steps apiece.
+const MAX_DEPTH: u8 = 64;
 
 /// What the link layer or a tunnel hands to the next decoder.
 #[derive(Clone, Copy, Debug)]
@@ -133,12 +153,35 @@ enum Next<'a> {
 }
 
 pub fn decode<'a>(pkt: &Packet<'a>, opts: &DecodeOptions) -> Result<Segment<'a>, DecodeError> {
+    let mut ctx = Context::default();
+    let mut s = walk(pkt, opts, &mut ctx)?;
+    s.ctx = ctx.id;
+    s.wrapped = ctx.wrapped;
+    Ok(s)
+}
+
+/// The VLAN tags and tunnels of a packet, outermost first; None when it
+/// does not decode to TCP. For a connection's first packet only: the
+/// record names them.
+pub fn describe(pkt: &Packet<'_>, opts: &DecodeOptions) -> Option<Encap> {
+    let mut e = Encap::default();
+    walk(pkt, opts, &mut e).ok()?;
+    Some(e)
+}
+
+/// Peels the frame down to its innermost TCP segment, telling `trace`
+/// about every wrapper on the way.
+fn walk<'a, T: Trace>(
+    pkt: &Packet<'a>,
+    opts: &DecodeOptions,
+    trace: &mut T,
+) -> Result<Segment<'a>, DecodeError> {
     let mut next = link::decode_link(pkt.link, pkt.data)?;
     for _ in 0..MAX_DEPTH {
         next = match next {
             Next::Ether(frame) => link::ethernet(frame)?,
-            Next::EtherType(et, payload) => link::by_ethertype(et, payload)?,
-            Next::Ip(bytes) => match ip::decode_ip(bytes, opts)? {
+            Next::EtherType(et, payload) => link::by_ethertype(et, payload, trace)?,
+            Next::Ip(bytes) => match ip::decode_ip(bytes, opts, trace)? {
                 ip::IpOutcome::Tcp(hdr, tcp_bytes) => {
                     let t = tcp::decode_tcp(tcp_bytes)?;
                     return Ok(Segment {
@@ -150,9 +193,18 @@ pub fn decode<'a>(pkt: &Packet<'a>, opts: &DecodeOptions) -> Result<Segment<'a>,
                         ack: t.ack,
                         flags: t.flags,
                         payload: t.payload,
+                        ctx: 0,
+                        wrapped: false,
                     });
                 }
-                ip::IpOutcome::Inner(n) => n,
+                ip::IpOutcome::Inner(n) => {
+                    // Every way out of an IP header but TCP is a tunnel,
+                    // told to the trace.
+                    if trace.tunnels() > MAX_WRAPPERS {
+                        return Err(DecodeError::TunnelUnsupported);
+                    }
+                    n
+                }
             },
         };
     }
@@ -160,7 +212,10 @@ pub fn decode<'a>(pkt: &Packet<'a>, opts: &DecodeOptions) -> Result<Segment<'a>,
 }
 
 /// A hash of the innermost 5-tuple that is the same in both directions:
-/// the file reader uses it to keep a connection on one shard.
+/// the file reader uses it to keep a connection on one shard. The context
+/// id is left out, as the kernel steering programs leave it out: tenants
+/// whose inner 5-tuples are equal share a shard, and its flow table keeps
+/// them apart.
 pub fn flow_hash(pkt: &Packet<'_>, opts: &DecodeOptions) -> Option<u64> {
     decode(pkt, opts).ok().map(|s| segment_hash(&s))
 }

@@ -389,3 +389,359 @@ fn segment_meta_round_trip() {
     let copy = frame.clone();
     assert_eq!(meta.segment(&copy).payload, seg.payload);
 }
+
+// ---- Tunnel identity: context ids and descriptions -----------------------
+
+const OUTER: (Ipv4Addr, Ipv4Addr) = (
+    Ipv4Addr::new(198, 51, 100, 1),
+    Ipv4Addr::new(198, 51, 100, 2),
+);
+
+/// An outer IPv4 header between `addrs`, or back the other way.
+fn outer_between(addrs: (Ipv4Addr, Ipv4Addr), back: bool, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let (a, b) = addrs;
+    let addrs = if back { (b, a) } else { (a, b) };
+    testpkt::ipv4_with(addrs, proto, &[], 0x4000, payload)
+}
+
+fn outer(back: bool, proto: u8, payload: &[u8]) -> Vec<u8> {
+    outer_between(OUTER, back, proto, payload)
+}
+
+/// The inner packet, client to server (or back): 192.0.2.1:40000 and
+/// 192.0.2.2:80 either way round.
+fn inner(back: bool) -> Vec<u8> {
+    if back {
+        testpkt::ipv4_with((V4.1, V4.0), 6, &[], 0, &tcp(80, 40000, PAYLOAD))
+    } else {
+        v4_tcp()
+    }
+}
+
+fn vxlan_hdr(vni: u32) -> Vec<u8> {
+    let v = vni.to_be_bytes();
+    vec![0x08, 0, 0, 0, v[1], v[2], v[3], 0]
+}
+
+/// A Geneve header with `options` (a multiple of 4 bytes) and the
+/// payload's ethertype.
+fn geneve_hdr(vni: u32, proto: u16, options: &[u8]) -> Vec<u8> {
+    assert_eq!(options.len() % 4, 0);
+    let v = vni.to_be_bytes();
+    let p = proto.to_be_bytes();
+    let mut h = vec![
+        (options.len() / 4) as u8,
+        0,
+        p[0],
+        p[1],
+        v[1],
+        v[2],
+        v[3],
+        0,
+    ];
+    h.extend_from_slice(options);
+    h
+}
+
+/// Two Geneve options: class 0x0108 (AWS), types 1 and 2, 8 and 4 bytes.
+const GENEVE_OPTIONS: [u8; 20] = [
+    0x01, 0x08, 0x01, 2, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0x08, 0x02, 1, 9, 9, 9, 9,
+];
+
+fn gre_hdr(key: Option<u32>, proto: u16) -> Vec<u8> {
+    let p = proto.to_be_bytes();
+    match key {
+        Some(k) => {
+            let mut h = vec![0x20, 0, p[0], p[1]];
+            h.extend_from_slice(&k.to_be_bytes());
+            h
+        }
+        None => vec![0, 0, p[0], p[1]],
+    }
+}
+
+/// GRE (sequence number) and an ERSPAN header of type II or III.
+fn erspan_hdr(ethertype: u16, session: u16) -> Vec<u8> {
+    let p = ethertype.to_be_bytes();
+    let mut h = vec![0x10, 0, p[0], p[1], 0, 0, 0, 1];
+    let s = session.to_be_bytes();
+    h.extend_from_slice(&[0x10, 0, s[0] & 0x03, s[1], 0, 0, 0, 0]);
+    if ethertype == 0x22eb {
+        h.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    h
+}
+
+fn cat(a: &[u8], b: &[u8]) -> Vec<u8> {
+    [a, b].concat()
+}
+
+/// A VXLAN frame on the underlay, either direction (the outer source
+/// port differs per direction, as the kernel picks it from the flow).
+fn vxlan_frame(vni: u32, back: bool) -> Vec<u8> {
+    let vx = cat(&vxlan_hdr(vni), &ether(0x0800, &inner(back)));
+    let sport = if back { 61000 } else { 50000 };
+    ether(0x0800, &outer(back, 17, &udp(sport, 4789, &vx)))
+}
+
+/// (context id, wrapped) of a frame that decodes.
+fn ctx(link: LinkType, f: &[u8]) -> (u64, bool) {
+    let s = run(link, f, true).expect("decodes");
+    (s.ctx, s.wrapped)
+}
+
+fn describe_frame(link: LinkType, f: &[u8]) -> Encap {
+    let pkt = Packet {
+        ts_ns: 1,
+        link,
+        data: f,
+    };
+    describe(&pkt, &DecodeOptions { ipip: true }).expect("decodes")
+}
+
+fn tunnel(kind: TunnelKind, back: bool, id: Option<u32>) -> Tunnel {
+    let (a, b) = (IpAddr::V4(OUTER.0), IpAddr::V4(OUTER.1));
+    let (src, dst) = if back { (b, a) } else { (a, b) };
+    Tunnel { kind, src, dst, id }
+}
+
+#[test]
+fn plain_traffic_has_no_context() {
+    let f = ether(0x0800, &v4_tcp());
+    assert_eq!(ctx(LinkType::Ethernet, &f), (0, false));
+    assert_eq!(describe_frame(LinkType::Ethernet, &f), Encap::default());
+    // A priority tag (VLAN id 0) names no VLAN.
+    let tagged = ether(0x8100, &vlan(0x8100, 0x6000, 0x0800, &v4_tcp()).1);
+    assert_eq!(ctx(LinkType::Ethernet, &tagged), (0, false));
+}
+
+#[test]
+fn vxlan_vni_is_the_context_in_both_directions() {
+    let (a, wrapped) = ctx(LinkType::Ethernet, &vxlan_frame(100, false));
+    assert!(wrapped);
+    assert_ne!(a, 0);
+    assert_eq!(ctx(LinkType::Ethernet, &vxlan_frame(100, true)).0, a);
+    let b = ctx(LinkType::Ethernet, &vxlan_frame(200, false)).0;
+    assert_ne!(b, a);
+    assert_eq!(ctx(LinkType::Ethernet, &vxlan_frame(200, true)).0, b);
+    assert_eq!(
+        describe_frame(LinkType::Ethernet, &vxlan_frame(100, true)),
+        Encap {
+            tunnels: vec![tunnel(TunnelKind::Vxlan, true, Some(100))],
+            vlans: vec![],
+        }
+    );
+    // The same number in another kind of tunnel is another context.
+    let g = cat(&geneve_hdr(100, 0x6558, &[]), &ether(0x0800, &inner(false)));
+    let geneve = ether(0x0800, &outer(false, 17, &udp(50000, 6081, &g)));
+    assert_ne!(ctx(LinkType::Ethernet, &geneve).0, a);
+}
+
+#[test]
+fn geneve_with_options() {
+    for back in [false, true] {
+        // Ethernet inside (AWS Gateway Load Balancer), options skipped.
+        let g = cat(
+            &geneve_hdr(0x00abcdef, 0x6558, &GENEVE_OPTIONS),
+            &ether(0x0800, &inner(back)),
+        );
+        let f = ether(0x0800, &outer(back, 17, &udp(40000, 6081, &g)));
+        let s = run(LinkType::Ethernet, &f, false).expect("decodes");
+        assert_eq!(s.payload, PAYLOAD);
+        assert_eq!(
+            describe_frame(LinkType::Ethernet, &f).tunnels,
+            vec![tunnel(TunnelKind::Geneve, back, Some(0x00abcdef))]
+        );
+    }
+    // IPv4 straight inside, options or not.
+    for opts in [&GENEVE_OPTIONS[..], &[]] {
+        let g = cat(&geneve_hdr(9, 0x0800, opts), &v4_tcp());
+        assert_v4_segment(run(
+            LinkType::RawIp,
+            &outer(false, 17, &udp(6081, 6081, &g)),
+            false,
+        ));
+    }
+    let ok = cat(&geneve_hdr(9, 0x0800, &GENEVE_OPTIONS), &v4_tcp());
+    let frame = |g: &[u8]| outer(false, 17, &udp(1234, 6081, g));
+    // Options longer than the datagram.
+    assert_eq!(
+        run(LinkType::RawIp, &frame(&ok[..24]), false).err(),
+        Some(DecodeError::Truncated)
+    );
+    // A control (OAM) packet, and an unknown version.
+    let mut oam = ok.clone();
+    oam[1] = 0x80;
+    assert_eq!(
+        run(LinkType::RawIp, &frame(&oam), false).err(),
+        Some(DecodeError::NotTcp)
+    );
+    let mut v1 = ok.clone();
+    v1[0] |= 0x40;
+    assert_eq!(
+        run(LinkType::RawIp, &frame(&v1), false).err(),
+        Some(DecodeError::TunnelUnsupported)
+    );
+}
+
+#[test]
+fn gre_keys_and_erspan_sessions_are_contexts() {
+    let gre = |key, back| outer(back, 47, &cat(&gre_hdr(key, 0x0800), &inner(back)));
+    let k1 = ctx(LinkType::RawIp, &gre(Some(1), false));
+    assert_eq!(ctx(LinkType::RawIp, &gre(Some(1), true)), k1);
+    assert_ne!(ctx(LinkType::RawIp, &gre(Some(2), false)).0, k1.0);
+    // No key: wrapped, but nothing tells tenants apart.
+    assert_eq!(ctx(LinkType::RawIp, &gre(None, false)), (0, true));
+    assert_eq!(
+        describe_frame(LinkType::RawIp, &gre(None, true)).tunnels,
+        vec![tunnel(TunnelKind::Gre, true, None)]
+    );
+    for et in [0x88be, 0x22eb] {
+        let erspan = |session, back| {
+            let e = cat(&erspan_hdr(et, session), &ether(0x0800, &inner(back)));
+            outer(back, 47, &e)
+        };
+        let s5 = ctx(LinkType::RawIp, &erspan(5, false));
+        assert!(s5.1 && s5.0 != 0);
+        assert_eq!(ctx(LinkType::RawIp, &erspan(5, true)), s5);
+        assert_ne!(ctx(LinkType::RawIp, &erspan(6, false)).0, s5.0);
+        assert_eq!(
+            describe_frame(LinkType::RawIp, &erspan(1023, false)).tunnels,
+            vec![tunnel(TunnelKind::Erspan, false, Some(1023))]
+        );
+    }
+}
+
+#[test]
+fn vlan_ids_are_contexts_outer_first() {
+    let tagged = |ids: &[u16]| {
+        let mut f = v4_tcp();
+        let mut et = 0x0800;
+        for id in ids.iter().rev() {
+            let (tpid, body) = vlan(0x8100, *id, et, &f);
+            f = body;
+            et = tpid;
+        }
+        ether(et, &f)
+    };
+    let a = ctx(LinkType::Ethernet, &tagged(&[10]));
+    assert!(a.1 && a.0 != 0);
+    assert_ne!(ctx(LinkType::Ethernet, &tagged(&[20])).0, a.0);
+    // The priority bits are not the VLAN id.
+    assert_eq!(ctx(LinkType::Ethernet, &tagged(&[0xe000 | 10])), a);
+    let qinq = tagged(&[100, 10]);
+    assert_ne!(ctx(LinkType::Ethernet, &qinq).0, a.0);
+    assert_eq!(
+        describe_frame(LinkType::Ethernet, &qinq).vlans,
+        vec![100, 10]
+    );
+}
+
+#[test]
+fn nested_wrappers_are_described_outermost_first() {
+    // VLAN 7 / IPv4 / GRE key 9 / Ethernet / IPv4 / UDP / Geneve 5 /
+    // Ethernet / VLAN 8 / IPv4 / UDP / VXLAN 3 / Ethernet / IPv4 / IPv4 (IPIP) / TCP.
+    let mid = (Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 1, 0, 2));
+    let deep = (Ipv4Addr::new(10, 2, 0, 1), Ipv4Addr::new(10, 2, 0, 2));
+    let ipip = (Ipv4Addr::new(10, 3, 0, 1), Ipv4Addr::new(10, 3, 0, 2));
+    let build = |gre_key: u32, back: bool| {
+        let l4 = outer_between(ipip, back, 4, &inner(back));
+        let vx = cat(&vxlan_hdr(3), &ether(0x0800, &l4));
+        let l3 = outer_between(deep, back, 17, &udp(1, 4789, &vx));
+        let g = cat(
+            &geneve_hdr(5, 0x6558, &GENEVE_OPTIONS),
+            &ether(0x8100, &vlan(0x8100, 8, 0x0800, &l3).1),
+        );
+        let l2 = outer_between(mid, back, 17, &udp(2, 6081, &g));
+        let l1 = outer(
+            back,
+            47,
+            &cat(&gre_hdr(Some(gre_key), 0x6558), &ether(0x0800, &l2)),
+        );
+        ether(0x8100, &vlan(0x8100, 7, 0x0800, &l1).1)
+    };
+    let f = build(9, false);
+    let s = run(LinkType::Ethernet, &f, true).expect("decodes");
+    assert_eq!(s.payload, PAYLOAD);
+    assert_eq!((s.sport, s.dport), (40000, 80));
+    let at = |(a, b): (Ipv4Addr, Ipv4Addr), back: bool, kind, id| {
+        let (src, dst) = if back { (b, a) } else { (a, b) };
+        Tunnel {
+            kind,
+            src: src.into(),
+            dst: dst.into(),
+            id,
+        }
+    };
+    for back in [false, true] {
+        assert_eq!(
+            describe_frame(LinkType::Ethernet, &build(9, back)),
+            Encap {
+                tunnels: vec![
+                    at(OUTER, back, TunnelKind::Gre, Some(9)),
+                    at(mid, back, TunnelKind::Geneve, Some(5)),
+                    at(deep, back, TunnelKind::Vxlan, Some(3)),
+                    at(ipip, back, TunnelKind::Ipip, None),
+                ],
+                vlans: vec![7, 8],
+            }
+        );
+    }
+    assert_eq!(ctx(LinkType::Ethernet, &build(9, true)), (s.ctx, true));
+    assert_ne!(ctx(LinkType::Ethernet, &build(10, false)).0, s.ctx);
+    // Without IPIP=true the innermost wrapper is not followed.
+    assert_eq!(
+        run(LinkType::Ethernet, &f, false).err(),
+        Some(DecodeError::TunnelUnsupported)
+    );
+}
+
+#[test]
+fn wrappers_nest_up_to_the_documented_depth() {
+    let nested = |n: usize| {
+        let mut f = ether(0x8100, &vlan(0x8100, 1, 0x0800, &v4_tcp()).1);
+        for i in 0..n {
+            let vx = cat(&vxlan_hdr(i as u32), &f);
+            f = ether(0x0800, &outer(false, 17, &udp(1, 4789, &vx)));
+        }
+        f
+    };
+    let deepest = nested(MAX_WRAPPERS);
+    let s = run(LinkType::Ethernet, &deepest, false).expect("decodes");
+    assert_eq!(s.payload, PAYLOAD);
+    let e = describe_frame(LinkType::Ethernet, &deepest);
+    assert_eq!(e.tunnels.len(), MAX_WRAPPERS);
+    // Outermost first: the last one wrapped is the first named.
+    assert_eq!(e.tunnels[0].id, Some(MAX_WRAPPERS as u32 - 1));
+    assert_eq!(e.vlans, vec![1]);
+    assert_eq!(
+        run(LinkType::Ethernet, &nested(MAX_WRAPPERS + 1), false).err(),
+        Some(DecodeError::TunnelUnsupported)
+    );
+    // ERSPAN in GRE with a key is described as two wrappers, and counts
+    // as two.
+    let erspans = |n: usize| {
+        let mut f = ether(0x0800, &v4_tcp());
+        for _ in 0..n {
+            let mut g = vec![0x30, 0, 0x88, 0xbe, 0, 0, 0, 9, 0, 0, 0, 1];
+            g.extend_from_slice(&[0x10, 0, 0, 4, 0, 0, 0, 0]);
+            g.extend_from_slice(&f);
+            f = ether(0x0800, &outer(false, 47, &g));
+        }
+        f
+    };
+    let half = erspans(MAX_WRAPPERS / 2);
+    let e = describe_frame(LinkType::Ethernet, &half);
+    assert_eq!(e.tunnels.len(), MAX_WRAPPERS);
+    assert_eq!(
+        e.tunnels[..2],
+        [
+            tunnel(TunnelKind::Gre, false, Some(9)),
+            tunnel(TunnelKind::Erspan, false, Some(4))
+        ]
+    );
+    assert_eq!(
+        run(LinkType::Ethernet, &erspans(MAX_WRAPPERS / 2 + 1), false).err(),
+        Some(DecodeError::TunnelUnsupported)
+    );
+}

@@ -1,6 +1,7 @@
 //! TCP flows: the connection key, per-direction reassembly and the
 //! per-shard stream table.
 
+pub mod encap;
 pub mod reassembly;
 pub mod table;
 
@@ -15,11 +16,15 @@ pub struct Endpoint {
 }
 
 /// A connection's identity, the same whichever direction a packet travels:
-/// the two endpoints in a canonical order (`lo` sorts first).
+/// the two endpoints in a canonical order (`lo` sorts first), and the
+/// context the packets came through (`decode::Segment::ctx`: VLAN ids and
+/// tunnel ids folded into one value, 0 for plain traffic), so that two
+/// tenants whose inner addresses and ports are equal stay two connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     pub lo: Endpoint,
     pub hi: Endpoint,
+    pub ctx: u64,
 }
 
 /// Hashed as three words: the derived impl fed the hasher every field and
@@ -32,7 +37,8 @@ impl Hash for FlowKey {
         };
         state.write_u128(bits(self.lo.ip));
         state.write_u128(bits(self.hi.ip));
-        state.write_u32((self.lo.port as u32) << 16 | self.hi.port as u32);
+        let ports = (self.lo.port as u32) << 16 | self.hi.port as u32;
+        state.write_u128((self.ctx as u128) << 32 | ports as u128);
     }
 }
 
@@ -68,10 +74,23 @@ impl FlowKey {
             port: dport,
         };
         if a <= b {
-            FlowKey { lo: a, hi: b }
+            FlowKey {
+                lo: a,
+                hi: b,
+                ctx: 0,
+            }
         } else {
-            FlowKey { lo: b, hi: a }
+            FlowKey {
+                lo: b,
+                hi: a,
+                ctx: 0,
+            }
         }
+    }
+
+    /// The same endpoints in context `ctx`.
+    pub fn in_context(self, ctx: u64) -> FlowKey {
+        FlowKey { ctx, ..self }
     }
 
     /// The side that sent a segment from `src`.
@@ -90,8 +109,11 @@ impl FlowKey {
         }
     }
 
-    /// A hash of the canonical key, so both directions agree. Used to pick a
-    /// shard; stable across runs so sharding is reproducible.
+    /// A hash of the canonical endpoints, so both directions agree. Used to
+    /// pick a shard; stable across runs so sharding is reproducible. The
+    /// context is left out, as every engine's steering leaves it out (see
+    /// `capture::steer`): equal inner 5-tuples share a shard, whatever
+    /// tunnel they came through, and the table tells them apart.
     pub fn symmetric_hash(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut mix = |v: u64| {
@@ -130,5 +152,21 @@ mod tests {
         assert_eq!(k1, k2);
         assert_eq!(k1.symmetric_hash(), k2.symmetric_hash());
         assert_eq!(k1.side_of(a, 40000), k1.side_of(b, 80).other());
+    }
+
+    #[test]
+    fn context_separates_keys_but_not_shards() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let k = FlowKey::new(a, 40000, b, 80);
+        let (t1, t2) = (k.in_context(7), k.in_context(9));
+        assert_ne!(t1, t2);
+        assert_ne!(t1, k);
+        assert_eq!(t1, FlowKey::new(b, 80, a, 40000).in_context(7));
+        use std::hash::BuildHasher;
+        let hasher = crate::flow::table::KeyHasher::default();
+        assert_ne!(hasher.hash_one(t1), hasher.hash_one(t2));
+        assert_eq!(hasher.hash_one(t1), hasher.hash_one(t1.in_context(7)));
+        assert_eq!(t1.symmetric_hash(), t2.symmetric_hash());
     }
 }

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use slab::Slab;
 
+use super::encap::Encap;
 use super::reassembly::HalfStream;
 use super::{FlowKey, Side};
 
@@ -26,6 +28,9 @@ pub struct Conn<A> {
     pub has_payload: bool,
     /// An RST was seen, or both FINs were delivered.
     pub closed: bool,
+    /// The VLAN tags and tunnels of the packet that opened the connection,
+    /// for its records; only for such connections (one pointer otherwise).
+    pub encap: Option<Arc<Encap>>,
 }
 
 impl<A> Conn<A> {
@@ -102,6 +107,7 @@ impl<A> StreamTable<A> {
             last_ns: ts_ns,
             has_payload: false,
             closed: false,
+            encap: None,
         });
         self.index.insert(key, slot);
         self.index_full = self.index_full.max(self.index.capacity());
@@ -226,7 +232,9 @@ mod size_tests {
     fn connection_entry_stays_small() {
         let per = super::StreamTable::<crate::http::HttpConn>::bytes_per_conn();
         // 400 until HTTP/2 and TLS added a pointer each (their state lives
-        // behind them, allocated only for such connections).
-        assert!(per <= 416, "a tracked connection costs {per} bytes");
+        // behind them, allocated only for such connections); 416 until the
+        // flow key's context id (8 bytes, in the entry and in the index)
+        // and the pointer to a tunnelled connection's wrappers.
+        assert!(per <= 440, "a tracked connection costs {per} bytes");
     }
 }

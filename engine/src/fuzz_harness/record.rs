@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::decode::{Encap, Tunnel, TunnelKind};
 use crate::flow::Endpoint;
 use crate::http::content::{self, Limits};
 use crate::http::{Flags, Head, HeadBuilder, Message, Transaction, Version};
@@ -101,6 +102,39 @@ fn message(r: &mut Reader<'_>, request: bool, h2: bool, ts_ns: u64) -> Message {
 /// The line must end in one newline and hold no other, be UTF-8 and
 /// begin with the id (the fuzz target also parses it and checks it
 /// against the schema).
+/// VLAN tags and tunnels for the record, from bits of the time stamp
+/// (every switch bit is taken): none, tags only, one tunnel, or nested
+/// tunnels with tags.
+fn encap(ts: u64, flags: u16, a: IpAddr, b: IpAddr) -> Option<Arc<Encap>> {
+    let tunnel = |kind, id| Tunnel {
+        kind,
+        src: a,
+        dst: b,
+        id,
+    };
+    let vlans = vec![(flags & 0x0fff).max(1), 4095];
+    let e = match ts % 4 {
+        0 => return None,
+        1 => Encap {
+            tunnels: Vec::new(),
+            vlans,
+        },
+        2 => Encap {
+            tunnels: vec![tunnel(TunnelKind::Vxlan, Some(u32::from(flags)))],
+            vlans: Vec::new(),
+        },
+        _ => Encap {
+            tunnels: vec![
+                tunnel(TunnelKind::Geneve, Some(0xff_ffff)),
+                tunnel(TunnelKind::Ipip, None),
+                tunnel(TunnelKind::Erspan, Some(1023)),
+            ],
+            vlans,
+        },
+    };
+    Some(Arc::new(e))
+}
+
 pub fn record(data: &[u8]) -> Vec<u8> {
     let mut r = Reader(data);
     let [sw] = r.bytes::<1>();
@@ -173,6 +207,7 @@ pub fn record(data: &[u8]) -> Vec<u8> {
             port: 443,
         },
         tls,
+        encap: encap(ts, flags, client, server),
     };
     let view = RecordView {
         ctx: &ctx,

@@ -30,6 +30,8 @@ pub struct ConnInfo {
     pub server: Endpoint,
     /// Set when the connection's HTTP was decrypted from TLS.
     pub tls: Option<std::sync::Arc<crate::tls::TlsInfo>>,
+    /// The VLAN tags and tunnels the connection came through, when any.
+    pub encap: Option<std::sync::Arc<crate::decode::Encap>>,
 }
 
 /// Run-wide values every record carries.
@@ -286,7 +288,46 @@ fn write_conn(w: &mut JsonWriter<'_>, c: &ConnInfo) {
     w.ip(&c.server.ip);
     w.key("server_port");
     w.u64(c.server.port as u64);
+    if let Some(e) = &c.encap {
+        write_encap(w, e);
+    }
     w.end_object();
+}
+
+/// `conn.tunnel` and `conn.vlan`, each only when there is something to
+/// name (like `stream_id` and `grpc`, absent otherwise): the wrappers
+/// outermost first, each with its kind, the addresses of the IP header
+/// that carried it and its id (null for kinds without one), and the VLAN
+/// ids outermost first.
+fn write_encap(w: &mut JsonWriter<'_>, e: &crate::decode::Encap) {
+    if !e.tunnels.is_empty() {
+        w.key("tunnel");
+        w.begin_array();
+        for t in &e.tunnels {
+            w.begin_object();
+            w.key("kind");
+            w.plain(t.kind.name().as_bytes());
+            w.key("src");
+            w.ip(&t.src);
+            w.key("dst");
+            w.ip(&t.dst);
+            w.key("id");
+            match t.id {
+                Some(id) => w.u64(id as u64),
+                None => w.null(),
+            }
+            w.end_object();
+        }
+        w.end_array();
+    }
+    if !e.vlans.is_empty() {
+        w.key("vlan");
+        w.begin_array();
+        for v in &e.vlans {
+            w.u64(*v as u64);
+        }
+        w.end_array();
+    }
 }
 
 fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usize) {
@@ -635,6 +676,7 @@ mod tests {
             client: ep,
             server: ep,
             tls: None,
+            encap: None,
         };
         let mut line = Vec::new();
         RecordView {
@@ -717,6 +759,7 @@ mod tests {
             client: ep,
             server: ep,
             tls: None,
+            encap: None,
         };
         let mut line = Vec::new();
         RecordView {
@@ -730,6 +773,68 @@ mod tests {
             r["response"]["trailers"]["set-cookie"],
             serde_json::json!(["a=1"])
         );
+    }
+
+    #[test]
+    fn tunnels_and_vlans_are_named_in_conn_only_when_there_are_some() {
+        use crate::decode::{Encap, Tunnel, TunnelKind};
+        let txn = Transaction {
+            request: Some(message(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", true)),
+            response: Some(message(OK, false)),
+            ..Transaction::new(0)
+        };
+        let ep = |ip: &str, port| crate::flow::Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        };
+        let tunnel = |kind, src: &str, dst: &str, id| Tunnel {
+            kind,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            id,
+        };
+        let line = |encap: Option<Encap>| {
+            let conn = ConnInfo {
+                id: 1,
+                client: ep("10.0.0.1", 40000),
+                server: ep("10.0.0.2", 80),
+                tls: None,
+                encap: encap.map(std::sync::Arc::new),
+            };
+            let mut line = Vec::new();
+            RecordView {
+                ctx: &RecordCtx::default(),
+                conn: &conn,
+                txn: &txn,
+            }
+            .write_line(&mut line);
+            record_check::parse(std::str::from_utf8(&line).unwrap().trim_end())
+        };
+        let plain = line(None);
+        assert!(plain["conn"].get("tunnel").is_none() && plain["conn"].get("vlan").is_none());
+        let nested = line(Some(Encap {
+            tunnels: vec![
+                tunnel(TunnelKind::Geneve, "198.51.100.1", "198.51.100.2", Some(7)),
+                tunnel(TunnelKind::Ipip, "2001:db8::1", "2001:db8::2", None),
+            ],
+            vlans: vec![100, 10],
+        }));
+        assert_eq!(
+            nested["conn"]["tunnel"],
+            serde_json::json!([
+                {"kind": "geneve", "src": "198.51.100.1", "dst": "198.51.100.2", "id": 7},
+                {"kind": "ipip", "src": "2001:db8::1", "dst": "2001:db8::2", "id": null}
+            ])
+        );
+        assert_eq!(nested["conn"]["vlan"], serde_json::json!([100, 10]));
+        assert_eq!(nested["conn"]["server_port"], 80);
+        // Tags alone: no tunnel member.
+        let tagged = line(Some(Encap {
+            tunnels: vec![],
+            vlans: vec![42],
+        }));
+        assert!(tagged["conn"].get("tunnel").is_none());
+        assert_eq!(tagged["conn"]["vlan"], serde_json::json!([42]));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Captures written by the tests: raw IPv4 TCP packets in a pcap file,
-//! one segment at a time or a whole scripted connection.
+//! one segment at a time or a whole scripted connection; or frames of
+//! any link type built by the test (`with_link`, `frame`).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -20,9 +21,14 @@ pub struct Gen {
 
 impl Gen {
     pub fn new(path: &Path) -> Gen {
+        Gen::with_link(path, DataLink::RAW)
+    }
+
+    /// A capture whose frames are of link type `datalink`.
+    pub fn with_link(path: &Path, datalink: DataLink) -> Gen {
         let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
         let header = PcapHeader {
-            datalink: DataLink::RAW,
+            datalink,
             ..Default::default()
         };
         Gen {
@@ -49,24 +55,16 @@ impl Gen {
         flags: u8,
         payload: &[u8],
     ) {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x45;
-        let total = (40 + payload.len()) as u16;
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p[8] = 64;
-        p[9] = 6;
-        p[12..16].copy_from_slice(&src.octets());
-        p[16..20].copy_from_slice(&dst.octets());
-        p[20..22].copy_from_slice(&sport.to_be_bytes());
-        p[22..24].copy_from_slice(&dport.to_be_bytes());
-        p[24..28].copy_from_slice(&seq.to_be_bytes());
-        p[32] = 5 << 4;
-        p[33] = flags;
-        p.extend_from_slice(payload);
+        let p = ipv4_tcp(src, sport, dst, dport, seq, flags, payload);
+        self.frame(&p);
+    }
+
+    /// One frame as it is, a microsecond after the last.
+    pub fn frame(&mut self, p: &[u8]) {
         self.ts_ns += 1_000;
         let ts = std::time::Duration::from_nanos(self.ts_ns);
         self.w
-            .write_packet(&PcapPacket::new(ts, p.len() as u32, &p))
+            .write_packet(&PcapPacket::new(ts, p.len() as u32, p))
             .unwrap();
     }
 
@@ -96,4 +94,32 @@ impl Gen {
         self.tcp(c, port, s, 80, cs, FIN_ACK, b"");
         self.tcp(s, 80, c, port, ss, FIN_ACK, b"");
     }
+}
+
+/// An IPv4 packet holding one TCP segment (checksums left zero).
+#[allow(clippy::too_many_arguments)]
+pub fn ipv4_tcp(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x45;
+    let total = (40 + payload.len()) as u16;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p[8] = 64;
+    p[9] = 6;
+    p[12..16].copy_from_slice(&src.octets());
+    p[16..20].copy_from_slice(&dst.octets());
+    p[20..22].copy_from_slice(&sport.to_be_bytes());
+    p[22..24].copy_from_slice(&dport.to_be_bytes());
+    p[24..28].copy_from_slice(&seq.to_be_bytes());
+    p[32] = 5 << 4;
+    p[33] = flags;
+    p.extend_from_slice(payload);
+    p
 }

@@ -30,3 +30,4 @@ mod memory_budget;
 mod metrics_export;
 mod redaction;
 mod sample_capture;
+mod tunnels;

@@ -78,6 +78,46 @@ fn fanout_program_looks_inside_ipip_and_vxlan() {
     }
 }
 
+/// Two Geneve options (AWS Gateway Load Balancer carries its own): 12 bytes.
+const OPTIONS: [u8; 12] = [1, 8, 1, 2, 0xaa, 0xbb, 0xcc, 0xdd, 1, 8, 2, 0];
+
+#[test]
+fn fanout_program_looks_inside_geneve_past_its_options() {
+    let prog = fanout_program(false);
+    let opts = DecodeOptions::default();
+    let outer4: (IpAddr, IpAddr) = ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+    let outer6: (IpAddr, IpAddr) = ("fd01::1".parse().unwrap(), "fd01::2".parse().unwrap());
+    for (a, b) in ips() {
+        let want = steer_hash(a, 40000, b, 80);
+        for outer in [outer4, outer6] {
+            let back = (outer.1, outer.0);
+            for options in [&OPTIONS[..], &[]] {
+                for ip_inside in [false, true] {
+                    let fwd = geneve_frame(outer, 50001, (a, 40000), (b, 80), options, ip_inside);
+                    let rev = geneve_frame(back, 61234, (b, 80), (a, 40000), options, ip_inside);
+                    assert_eq!(kernel(&prog, &fwd), want, "{a} {options:?} {ip_inside}");
+                    assert_eq!(kernel(&prog, &rev), want);
+                    // The shard agrees, so nothing is handed over.
+                    let pkt = Packet {
+                        ts_ns: 0,
+                        link: LinkType::Ethernet,
+                        data: &rev,
+                    };
+                    assert_eq!(owner(&pkt, &opts, 3), Some((want % 3) as usize));
+                }
+            }
+        }
+    }
+    // A control packet, or another version: not followed.
+    let (a, b) = ips()[0];
+    let mut oam = geneve_frame(outer4, 1, (a, 40000), (b, 80), &OPTIONS, false);
+    oam[14 + 20 + 8 + 1] = 0x80;
+    assert_eq!(kernel(&prog, &oam), 0);
+    let mut v1 = geneve_frame(outer4, 1, (a, 40000), (b, 80), &OPTIONS, false);
+    v1[14 + 20 + 8] |= 0x40;
+    assert_eq!(kernel(&prog, &v1), 0);
+}
+
 #[test]
 fn fanout_program_without_ipip_and_on_junk_returns_zero() {
     let prog = fanout_program(false);

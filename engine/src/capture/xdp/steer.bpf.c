@@ -8,8 +8,8 @@
 // af_packet engine's classic BPF fanout program computes), so both
 // directions of a connection land on one shard. The parser follows what
 // that program follows: Ethernet with up to two VLAN tags, IPv4 without
-// fragments, IPv6 without extension headers, VXLAN (UDP 4789) and, when
-// enabled, IP-in-IP; three IP levels at most. Anything else goes to
+// fragments, IPv6 without extension headers, VXLAN (UDP 4789), Geneve
+// (UDP 6081) and, when enabled, IP-in-IP; three IP levels at most. Anything else goes to
 // shard 0, which hands it to its owner in userspace (steer_misrouted).
 //
 // An XSK only receives frames of the (interface, queue) it is bound to,
@@ -58,6 +58,15 @@ struct {
 
 #define MIX 0x045d9f3bu
 #define VXLAN_PORT 4789
+#define GENEVE_PORT 6081
+#define ETH_P_TEB 0x6558
+
+// The start of a Geneve header.
+struct geneve {
+	__u8 ver_optlen; // version (2 bits), options length in 4-byte words
+	__u8 flags;	 // O (control packet), C
+	__be16 proto;
+};
 #define LEVELS 3
 
 // What the parser found: the folded addresses and ports, or nothing.
@@ -146,8 +155,30 @@ static __always_inline int parse(void *data, void *end, __u32 ipip,
 			continue;
 		if (next != IPPROTO_UDP)
 			return 0;
-		// VXLAN with the I flag: inner Ethernet, then IP.
 		struct udphdr *udp = AT(struct udphdr, data, end, off);
+		if (!udp)
+			return 0;
+		if (udp->dest == bpf_htons(GENEVE_PORT)) {
+			// Geneve, version 0, not a control packet: past its
+			// options, an Ethernet frame (TEB) or IP.
+			struct geneve *g = AT(struct geneve, data, end, off + 8);
+			if (!g || (g->ver_optlen & 0xc0) || (g->flags & 0x80))
+				return 0;
+			__be16 proto = g->proto;
+			off += 8 + 8 + (g->ver_optlen & 0x3f) * 4;
+			if (proto == bpf_htons(ETH_P_TEB)) {
+				__be16 *et = AT(__be16, data, end, off + 12);
+				if (!et)
+					return 0;
+				proto = *et;
+				off += sizeof(struct ethhdr);
+			}
+			if (proto != bpf_htons(ETH_P_IP) &&
+			    proto != bpf_htons(ETH_P_IPV6))
+				return 0;
+			continue;
+		}
+		// VXLAN with the I flag: inner Ethernet, then IP.
 		__u8 *flags = AT(__u8, data, end, off + 8);
 		__be16 *inner_proto = AT(__be16, data, end, off + 8 + 8 + 12);
 		if (!udp || !flags || !inner_proto)

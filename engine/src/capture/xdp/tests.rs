@@ -114,6 +114,35 @@ fn xdp_hash_looks_inside_vxlan_and_ipip_when_enabled() {
 }
 
 #[test]
+fn xdp_hash_looks_inside_geneve_past_its_options() {
+    if skip() {
+        return;
+    }
+    let s = loaded(false);
+    let options = [1u8, 8, 1, 2, 0xaa, 0xbb, 0xcc, 0xdd, 1, 8, 2, 0];
+    let outer4: (IpAddr, IpAddr) = ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+    let outer6: (IpAddr, IpAddr) = ("fd01::1".parse().unwrap(), "fd01::2".parse().unwrap());
+    for (a, b) in ips() {
+        let want = steer_hash(a, 40000, b, 80);
+        for outer in [outer4, outer6] {
+            let back = (outer.1, outer.0);
+            for opts in [&options[..], &[]] {
+                for ip_inside in [false, true] {
+                    let fwd = geneve_frame(outer, 50001, (a, 40000), (b, 80), opts, ip_inside);
+                    let rev = geneve_frame(back, 61234, (b, 80), (a, 40000), opts, ip_inside);
+                    assert_eq!(kernel_hash(&s, &fwd), want, "{a} {opts:?} {ip_inside}");
+                    assert_eq!(kernel_hash(&s, &rev), want);
+                }
+            }
+        }
+    }
+    let (a, b) = ips()[0];
+    let mut oam = geneve_frame(outer4, 1, (a, 40000), (b, 80), &options, false);
+    oam[14 + 20 + 8 + 1] = 0x80;
+    assert_eq!(kernel_hash(&s, &oam), 0);
+}
+
+#[test]
 fn xdp_unparsed_frames_go_to_shard_zero() {
     if skip() {
         return;

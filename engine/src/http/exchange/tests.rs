@@ -285,6 +285,7 @@ fn records(c: &Conn) -> Vec<serde_json::Value> {
         client: ep,
         server: ep,
         tls: None,
+        encap: None,
     };
     c.done
         .iter()

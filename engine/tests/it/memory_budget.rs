@@ -215,6 +215,20 @@ fn is_ok(r: &Value) -> bool {
         .is_some_and(|t| t.starts_with("/ok/"))
 }
 
+/// httpcap reading the capture fed into `fifo`: HEAP_LIMIT=256MiB, two
+/// shards, no filters, no metrics.
+fn under_heap_limit(fifo: &str) -> Run {
+    Run::new()
+        .env_clear()
+        .env("INPUT_RAW_ENGINE", "pcap_file")
+        .env("INPUT_RAW", fifo)
+        .env("HEAP_LIMIT", "256MiB")
+        .env("PROCESSING_WORKERS", "2")
+        .env("METRICS_OUTPUT", "none")
+        .env("HEALTH_FILE", "")
+        .envs(crate::common::run::NO_FILTERS.iter().copied())
+}
+
 #[test]
 fn syn_flood_and_slowloris_stay_within_heap_limit() {
     if !crate::common::run::peak_rss_measurable() {
@@ -222,15 +236,7 @@ fn syn_flood_and_slowloris_stay_within_heap_limit() {
     }
     let dir = Scratch::new("mem");
     let fifo = dir.fifo("flood.pcap");
-    let running = Run::new()
-        .env_clear()
-        .env("INPUT_RAW_ENGINE", "pcap_file")
-        .env("INPUT_RAW", &fifo)
-        .env("HEAP_LIMIT", "256MiB")
-        .env("PROCESSING_WORKERS", "2")
-        .env("METRICS_OUTPUT", "none")
-        .env("HEALTH_FILE", "")
-        .envs(crate::common::run::NO_FILTERS.iter().copied())
+    let running = under_heap_limit(&fifo)
         .output_file(dir.0.join("records.jsonl"))
         // Evicted connections' records are records too: each is checked,
         // the legitimate ones kept.
@@ -420,16 +426,8 @@ fn bombs_and_large_bodies_stay_within_heap_limit() {
     }
     let dir = Scratch::new("mem-bombs");
     let fifo = dir.fifo("bombs.pcap");
-    let running = Run::new()
-        .env_clear()
-        .env("INPUT_RAW_ENGINE", "pcap_file")
-        .env("INPUT_RAW", &fifo)
-        .env("HEAP_LIMIT", "256MiB")
-        .env("PROCESSING_WORKERS", "2")
-        .env("METRICS_OUTPUT", "none")
-        .env("HEALTH_FILE", "")
+    let running = under_heap_limit(&fifo)
         .env("OUTPUT_FILE", "/dev/null")
-        .envs(crate::common::run::NO_FILTERS.iter().copied())
         .records_elsewhere()
         .measure_peak_rss()
         .spawn();

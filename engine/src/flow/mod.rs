@@ -38,7 +38,13 @@ impl Hash for FlowKey {
         state.write_u128(bits(self.lo.ip));
         state.write_u128(bits(self.hi.ip));
         let ports = (self.lo.port as u32) << 16 | self.hi.port as u32;
-        state.write_u128((self.ctx as u128) << 32 | ports as u128);
+        // Plain traffic (context 0) hashes as it did before contexts: one
+        // word less to mix on every packet. Equal keys take the same branch.
+        if self.ctx == 0 {
+            state.write_u32(ports);
+        } else {
+            state.write_u128((self.ctx as u128) << 32 | ports as u128);
+        }
     }
 }
 

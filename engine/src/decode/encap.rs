@@ -29,6 +29,10 @@ const MAX_VLANS: usize = 16;
 pub(super) trait Trace {
     fn vlan(&mut self, vid: u16);
     fn tunnel(&mut self, t: Tunnel);
+    /// An IP header about to be read (the reassembler's locator wants
+    /// them; every other trace ignores them).
+    #[inline(always)]
+    fn ip(&mut self, _packet: &[u8]) {}
 }
 
 /// The trace of every packet: the context id and whether anything was

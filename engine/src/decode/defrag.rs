@@ -416,7 +416,7 @@ impl Defrag {
         if now_ns < self.next_sweep_ns || self.trackers.is_empty() {
             return;
         }
-        self.next_sweep_ns = now_ns + SWEEP_EVERY_NS;
+        self.next_sweep_ns = now_ns.saturating_add(SWEEP_EVERY_NS);
         let mut gone = 0;
         let mut freed = 0;
         self.trackers.retain(|_, t| {

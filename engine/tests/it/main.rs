@@ -16,6 +16,7 @@ mod config_contract;
 mod conformance;
 mod container;
 mod content;
+mod fragments;
 mod input_files;
 mod kafka_e2e;
 mod kafka_producer;

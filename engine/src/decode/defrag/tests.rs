@@ -359,3 +359,101 @@ fn outer_fragments_of_a_tunnel_then_inner_ones() {
     assert_eq!(r.count(Counter::DefragFragments), 6);
     assert!(r.d.is_empty());
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any arrangement of a datagram's fragments, with identical
+        /// duplicates, gives back the datagram, once.
+        #[test]
+        fn any_order_with_duplicates_gives_the_datagram(
+            len in 100usize..6000,
+            cuts in proptest::collection::btree_set(1usize..750, 0..8),
+            order in proptest::collection::vec(any::<prop::sample::Index>(), 0..24),
+            six in any::<bool>(),
+        ) {
+            let whole = packet(if six { v6() } else { v4() }, &body(len));
+            let payload = whole.len() - if six { 40 } else { 20 };
+            let cuts: Vec<usize> = cuts.into_iter().map(|c| c * 8).filter(|&c| c < payload).collect();
+            let frags = fragments(&whole, 99, &cuts);
+            // Every fragment once, in an order the indices pick, plus
+            // duplicates; the first completion ends the datagram.
+            let mut seq: Vec<usize> = order.iter().map(|i| i.index(frags.len())).collect();
+            seq.extend(0..frags.len());
+            let mut r = Rig::new(LinkType::RawIp);
+            let mut done = Vec::new();
+            for (n, &k) in seq.iter().enumerate() {
+                if frags.len() == 1 {
+                    break;
+                }
+                done.extend(r.feed(n as u64, &frags[k]));
+                if !done.is_empty() {
+                    break;
+                }
+            }
+            if frags.len() > 1 {
+                prop_assert_eq!(done.len(), 1);
+                prop_assert_eq!(&done[0].1, &body(len));
+                prop_assert_eq!(r.count(Counter::DefragOverlapConflicts), 0);
+                prop_assert!(r.d.is_empty());
+                prop_assert_eq!(r.d.held, 0);
+            }
+        }
+
+        /// Fragments with any offsets, flags, lengths and bytes: nothing
+        /// panics, and what is held is accounted for.
+        #[test]
+        fn arbitrary_fragments_do_not_break_it(
+            frames in proptest::collection::vec(
+                (any::<u16>(), 0u8..4, proptest::collection::vec(any::<u8>(), 0..1600), any::<bool>(), 0u64..100),
+                1..40,
+            ),
+        ) {
+            let mut d = Defrag::new();
+            let mut counted = 0u64;
+            let opts = DecodeOptions::default();
+            for (field, id, bytes, six, secs) in frames {
+                let mut p = if six {
+                    packet(v6(), b"GET /x")
+                } else {
+                    packet(v4(), b"GET /x")
+                };
+                let hl = if six { 40 } else { 20 };
+                p.truncate(hl);
+                let frag = if six {
+                    p[6] = 44;
+                    let mut h = vec![6, 0];
+                    h.extend_from_slice(&(field | 1).to_be_bytes());
+                    h.extend_from_slice(&(id as u32).to_be_bytes());
+                    h
+                } else {
+                    p[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+                    p[6..8].copy_from_slice(&(field | 0x2000).to_be_bytes());
+                    Vec::new()
+                };
+                p.extend_from_slice(&frag);
+                p.extend_from_slice(&bytes);
+                let n = (p.len() - if six { 40 } else { 0 }) as u16;
+                if six {
+                    p[4..6].copy_from_slice(&n.to_be_bytes());
+                } else {
+                    p[2..4].copy_from_slice(&n.to_be_bytes());
+                }
+                let pkt = Packet { ts_ns: secs * SEC, link: LinkType::RawIp, data: &p };
+                if decode(&pkt, &opts).err() != Some(DecodeError::Fragment) {
+                    continue;
+                }
+                d.take(&pkt, &opts, &mut |_, n| counted += n, &mut |_, _| {});
+                let held: usize = d.trackers.values().map(|t| t.held()).sum();
+                prop_assert_eq!(held, d.held);
+                prop_assert!(d.len() <= MAX_TRACKERS);
+            }
+            d.finish(&mut |_, n| counted += n);
+            prop_assert_eq!(d.held, 0);
+            prop_assert!(counted > 0);
+        }
+    }
+}

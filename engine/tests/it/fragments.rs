@@ -81,8 +81,9 @@ fn connection(port: u16, v6: bool) -> Vec<(bool, Vec<u8>)> {
     out
 }
 
-/// How a large packet reaches the capture: its fragments (cut at 1480 and
-/// 2960 bytes of payload, as a 1500-byte MTU would), rearranged.
+/// How a large packet reaches the capture: its fragments (cut as a
+/// 1500-byte MTU would: IPv4 at 1480 and 2960 bytes of payload, IPv6 at
+/// 1448 and 2896), rearranged.
 #[derive(Clone, Copy, Debug)]
 enum Cut {
     InOrder,
@@ -98,7 +99,13 @@ enum Cut {
 }
 
 fn cut(packet: &[u8], back: bool, id: u32, how: Cut) -> Vec<Vec<u8>> {
-    let mut f = fragments(packet, id, &[1480, 2960]);
+    // IPv6 fragments carry 28 more bytes of headers.
+    let cuts = if packet[0] >> 4 == 6 {
+        [1448, 2896]
+    } else {
+        [1480, 2960]
+    };
+    let mut f = fragments(packet, id, &cuts);
     match how {
         Cut::InOrder => f,
         Cut::Reversed => {
@@ -106,8 +113,8 @@ fn cut(packet: &[u8], back: bool, id: u32, how: Cut) -> Vec<Vec<u8>> {
             f
         }
         Cut::Overlapping => {
-            let mut forged = fragments(packet, id, &[1472, 2960])[1].clone();
-            let header = forged.len() - (2960 - 1472);
+            let mut forged = fragments(packet, id, &[cuts[0] - 8, cuts[1]])[1].clone();
+            let header = forged.len() - (cuts[1] - cuts[0] + 8);
             for b in &mut forged[header..] {
                 *b = b'#';
             }
@@ -142,10 +149,25 @@ fn run_capture(
     let dir = Scratch::new(&format!("fragments-{name}"));
     let pcap = dir.0.join("capture.pcap");
     let mut g = Gen::with_link(&pcap, link);
-    let mut id = 0x100;
-    for c in 0..conns {
-        for (back, p) in connection(40001 + c as u16, v6) {
-            id += 1;
+    write(&mut g, 40001..40001 + conns as u16, v6, how, wrap);
+    drop(g);
+    let fin = Run::file(&pcap).shards(2).output();
+    fin.assert_success();
+    fin.note(name);
+    fin
+}
+
+/// Connections from `ports`, one after the other, into `g`.
+fn write(
+    g: &mut Gen,
+    ports: std::ops::Range<u16>,
+    v6: bool,
+    how: Cut,
+    wrap: impl Fn(Vec<u8>, bool, u32) -> Vec<Vec<u8>>,
+) {
+    for port in ports {
+        for (n, (back, p)) in connection(port, v6).into_iter().enumerate() {
+            let id = port as u32 * 16 + n as u32;
             let pieces = if p.len() > 1500 {
                 cut(&p, back, id, how)
             } else {
@@ -158,11 +180,6 @@ fn run_capture(
             }
         }
     }
-    drop(g);
-    let fin = Run::file(&pcap).shards(2).output();
-    fin.assert_success();
-    fin.note(name);
-    fin
 }
 
 fn raw(p: Vec<u8>, _: bool, _: u32) -> Vec<Vec<u8>> {
@@ -339,5 +356,83 @@ fn fragments_inside_a_tunnel_and_of_the_tunnel_keep_its_identity() {
             fin.stderr
         );
         assert_eq!(fin.counter("streams_opened"), 3);
+    }
+}
+
+// ---- Live: fragments replayed onto a veth --------------------------------
+
+use crate::common::netns::{Httpcap, Pair};
+
+/// In Ethernet, as on the wire.
+fn eth(p: Vec<u8>, _: bool, _: u32) -> Vec<Vec<u8>> {
+    let et = if p[0] >> 4 == 6 { 0x86dd } else { 0x0800 };
+    vec![ether(et, &p)]
+}
+
+/// tcpreplay sends, onto one end of a veth pair, IPv4 connections whose
+/// large packets are fragmented (reversed), IPv6 ones (reversed), and
+/// VXLAN ones whose inner packets are fragmented and whose tunnel packets
+/// are fragmented again; httpcap captures on the other end with af_packet.
+/// With two shards the fanout's defrag flag has the kernel reassemble
+/// outer IPv4 (the plain IPv4 connections' fragments and the VXLAN
+/// packets'), and shard 0 reassembles the rest (IPv6, the inner IPv4 in
+/// VXLAN) and hands each datagram to its owner; with one shard there is
+/// no fanout, and the shard's source reassembles everything.
+#[test]
+fn live_fragments_are_reassembled_with_one_and_two_shards() {
+    if crate::common::netns::skip() || crate::common::netns::missing("tcpreplay") {
+        return;
+    }
+    let pair = Pair::new(93, 1500);
+    let pcap = pair.dir.join("fragments.pcap");
+    let mut g = Gen::with_link(&pcap, DataLink::ETHERNET);
+    write(&mut g, 41001..41005, false, Cut::Reversed, eth);
+    write(&mut g, 42001..42003, true, Cut::Reversed, eth);
+    write(&mut g, 43001..43003, false, Cut::InOrder, vxlan);
+    drop(g);
+    for (shards, userspace) in [(2, 2 * 2 + 2 * 2), (1, 4 * 2 + 2 * 2 + 2 * 2 * 3)] {
+        let workers = shards.to_string();
+        let h = Httpcap::start(
+            &pair,
+            &[
+                "--input-raw-engine",
+                "af_packet",
+                "--input-raw",
+                &pair.va,
+                "--processing-workers",
+                &workers,
+            ],
+            &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
+            shards,
+        );
+        crate::common::workload::replay_at(&pair, &pcap, "--pps 2000");
+        // Settle time for the last ring block, not a performance assertion.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let fin = h.stop();
+        assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+        fin.note(&format!("live fragments, {shards} shards"));
+        let ports: Vec<&Value> = fin
+            .records
+            .iter()
+            .map(|r| &r["conn"]["client_port"])
+            .collect();
+        assert_eq!(fin.records.len(), 8, "{shards} shards: {ports:?}");
+        for r in &fin.records {
+            let port = r["conn"]["client_port"].as_u64().unwrap() as u16;
+            assert_eq!(r["request"]["body"], request_body(port), "{r}");
+            assert_eq!(r["response"]["body"], response_body(port), "{r}");
+            assert_eq!(r["flags"], json!([]), "{r}");
+            assert_eq!(r["conn"]["tunnel"].is_null(), port < 43000, "{r}");
+        }
+        assert_eq!(fin.counter("kernel_drops"), 0);
+        assert_eq!(fin.counter("decode_ip_fragment"), 0);
+        assert_eq!(fin.counter("defrag_timeouts"), 0);
+        // What the kernel did not reassemble, shard 0's source did.
+        assert_eq!(
+            fin.counter("defrag_reassembled"),
+            userspace,
+            "{shards} shards: {}",
+            fin.stderr
+        );
     }
 }

@@ -374,8 +374,11 @@ impl Defrag {
             count(Counter::DefragOverlapConflicts, 1);
         }
         let after = t.held();
+        let complete = t.complete();
         self.held = self.held - before + after;
-        if !t.complete() {
+        if !complete {
+            // Growing datagrams count against the limit too.
+            while self.held > MAX_HELD_BYTES && self.evict_oldest(Some(&key), count) {}
             return None;
         }
         let t = self.trackers.remove(&key).expect("present");
@@ -395,19 +398,27 @@ impl Defrag {
     /// Before a new datagram is tracked: the oldest ones are given up
     /// while the limits are reached.
     fn make_room(&mut self, count: &mut dyn FnMut(Counter, u64)) {
-        while self.trackers.len() >= MAX_TRACKERS || self.held >= MAX_HELD_BYTES {
-            let Some(oldest) = self
-                .trackers
-                .iter()
-                .min_by_key(|(_, t)| t.first_ns)
-                .map(|(k, _)| *k)
-            else {
-                return;
-            };
-            let t = self.trackers.remove(&oldest).expect("present");
-            self.held -= t.held();
-            count(Counter::DefragEvicted, 1);
-        }
+        while (self.trackers.len() >= MAX_TRACKERS || self.held >= MAX_HELD_BYTES)
+            && self.evict_oldest(None, count)
+        {}
+    }
+
+    /// Gives up the datagram whose first fragment came first (`except`
+    /// aside); false when there is none.
+    fn evict_oldest(&mut self, except: Option<&Key>, count: &mut dyn FnMut(Counter, u64)) -> bool {
+        let Some(oldest) = self
+            .trackers
+            .iter()
+            .filter(|(k, _)| Some(*k) != except)
+            .min_by_key(|(_, t)| t.first_ns)
+            .map(|(k, _)| *k)
+        else {
+            return false;
+        };
+        let t = self.trackers.remove(&oldest).expect("present");
+        self.held -= t.held();
+        count(Counter::DefragEvicted, 1);
+        true
     }
 
     /// Gives up the datagrams whose time is out, at most once a second of

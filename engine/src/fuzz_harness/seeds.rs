@@ -44,7 +44,22 @@ pub const TARGETS: [&str; 10] = [
 fn frame() -> Vec<Vec<u8>> {
     let f = tcp_frame(false, 1, 2, 0x18, b"GET / HTTP/1.1\r\n\r\n");
     // Ethernet as is; the same IP packet as raw IP (link type 3).
-    vec![[&[0u8][..], &f].concat(), [&[3u8][..], &f[14..]].concat()]
+    let mut seeds = vec![[&[0u8][..], &f].concat(), [&[3u8][..], &f[14..]].concat()];
+    // Its first IPv4 fragment (more fragments), for the reassembler.
+    let mut v4 = f[14..].to_vec();
+    v4[6] = 0x20;
+    seeds.push([&[3u8][..], &v4].concat());
+    // The segment as the first IPv6 fragment (a Fragment header, M set).
+    let tcp = &f[34..];
+    let mut v6 = vec![0x60, 0, 0, 0];
+    v6.extend_from_slice(&((8 + tcp.len()) as u16).to_be_bytes());
+    v6.extend_from_slice(&[44, 64]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v6.extend_from_slice(&[6, 0, 0, 1, 0, 0, 0, 7]);
+    v6.extend_from_slice(tcp);
+    seeds.push([&[3u8][..], &v6].concat());
+    seeds
 }
 
 fn segment(flags: u8, offset: i16, len: u8) -> Vec<u8> {

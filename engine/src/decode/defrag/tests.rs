@@ -247,6 +247,27 @@ fn the_tracker_limit_gives_up_the_oldest() {
 }
 
 #[test]
+fn the_byte_limit_holds_while_datagrams_grow() {
+    // Small first fragments, then for each a far piece that makes it hold
+    // ~64 KiB: 400 of them would hold 25 MiB.
+    let mut r = Rig::new(LinkType::RawIp);
+    let whole = packet(v4(), &body(1000));
+    for id in 0..400u32 {
+        let f = fragments(&whole, id, &[504]);
+        assert!(r.feed(SEC, &f[0]).is_empty());
+    }
+    for id in 0..400u32 {
+        let mut far = fragments(&whole, id, &[504])[1].clone();
+        far[6..8].copy_from_slice(&(0x2000u16 | (64_000u16 / 8)).to_be_bytes());
+        assert!(r.feed(2 * SEC, &far).is_empty());
+        assert!(r.d.held <= MAX_HELD_BYTES, "{}", r.d.held);
+    }
+    assert!(r.count(Counter::DefragEvicted) > 100);
+    let held: usize = r.d.trackers.values().map(|t| t.held()).sum();
+    assert_eq!(held, r.d.held);
+}
+
+#[test]
 fn datagrams_past_65535_bytes_are_refused() {
     let whole = packet(v4(), &body(1000));
     let mut f = fragments(&whole, 3, &[504])[1].clone();

@@ -69,6 +69,14 @@ impl Trace for Locate {
         self.ctx.tunnel(t);
     }
 
+    fn tunnels(&self) -> usize {
+        self.ctx.tunnels()
+    }
+
+    fn context(&self) -> (u64, bool) {
+        self.ctx.context()
+    }
+
     fn ip(&mut self, packet: &[u8]) {
         if self.n < MAX_IPS {
             self.ips[self.n] = (packet.as_ptr() as usize).wrapping_sub(self.base) as u32;

@@ -18,7 +18,8 @@ pub use crate::flow::encap::{Encap, Tunnel, TunnelKind};
 
 /// Wrappers followed at most around one TCP segment, nested in any order
 /// (VXLAN in GRE in Geneve, ...); a deeper packet is counted as
-/// `decode_tunnel_unsupported`. VLAN tags do not count.
+/// `decode_tunnel_unsupported`. Each item of a description counts (ERSPAN
+/// in GRE with a key is two); VLAN tags, MPLS and PPPoE do not.
 pub const MAX_WRAPPERS: usize = 8;
 
 /// VLAN tags kept at most in a connection's description (every tag still
@@ -29,6 +30,10 @@ const MAX_VLANS: usize = 16;
 pub(super) trait Trace {
     fn vlan(&mut self, vid: u16);
     fn tunnel(&mut self, t: Tunnel);
+    /// Tunnels told so far.
+    fn tunnels(&self) -> usize;
+    /// The segment's `ctx` and `wrapped`.
+    fn context(&self) -> (u64, bool);
     /// An IP header about to be read (the reassembler's locator wants
     /// them; every other trace ignores them).
     #[inline(always)]
@@ -41,6 +46,7 @@ pub(super) trait Trace {
 pub(super) struct Context {
     pub id: u64,
     pub wrapped: bool,
+    tunnels: u8,
 }
 
 impl Context {
@@ -63,9 +69,18 @@ impl Trace for Context {
 
     fn tunnel(&mut self, t: Tunnel) {
         self.wrapped = true;
+        self.tunnels = self.tunnels.saturating_add(1);
         if let Some(id) = t.id {
             self.mix((t.kind as u64 + 2) << 32 | id as u64);
         }
+    }
+
+    fn tunnels(&self) -> usize {
+        self.tunnels as usize
+    }
+
+    fn context(&self) -> (u64, bool) {
+        (self.id, self.wrapped)
     }
 }
 
@@ -78,5 +93,14 @@ impl Trace for Encap {
 
     fn tunnel(&mut self, t: Tunnel) {
         self.tunnels.push(t);
+    }
+
+    fn tunnels(&self) -> usize {
+        self.tunnels.len()
+    }
+
+    fn context(&self) -> (u64, bool) {
+        // Only `Context` computes the id; a description is not a segment's.
+        (0, !self.tunnels.is_empty() || !self.vlans.is_empty())
     }
 }

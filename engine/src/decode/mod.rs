@@ -155,11 +155,7 @@ enum Next<'a> {
 }
 
 pub fn decode<'a>(pkt: &Packet<'a>, opts: &DecodeOptions) -> Result<Segment<'a>, DecodeError> {
-    let mut ctx = Context::default();
-    let mut s = walk(pkt, opts, &mut ctx)?;
-    s.ctx = ctx.id;
-    s.wrapped = ctx.wrapped;
-    Ok(s)
+    walk(pkt, opts, &mut Context::default())
 }
 
 /// The VLAN tags and tunnels of a packet, outermost first; None when it
@@ -179,7 +175,6 @@ fn walk<'a, T: Trace>(
     trace: &mut T,
 ) -> Result<Segment<'a>, DecodeError> {
     let mut next = link::decode_link(pkt.link, pkt.data)?;
-    let mut wrappers = 0;
     for _ in 0..MAX_DEPTH {
         next = match next {
             Next::Ether(frame) => link::ethernet(frame)?,
@@ -189,6 +184,7 @@ fn walk<'a, T: Trace>(
                 match ip::decode_ip(bytes, opts, trace)? {
                     ip::IpOutcome::Tcp(hdr, tcp_bytes) => {
                         let t = tcp::decode_tcp(tcp_bytes)?;
+                        let (ctx, wrapped) = trace.context();
                         return Ok(Segment {
                             src: hdr.src,
                             dst: hdr.dst,
@@ -198,14 +194,14 @@ fn walk<'a, T: Trace>(
                             ack: t.ack,
                             flags: t.flags,
                             payload: t.payload,
-                            ctx: 0,
-                            wrapped: false,
+                            ctx,
+                            wrapped,
                         });
                     }
                     ip::IpOutcome::Inner(n) => {
-                        // Every way out of an IP header but TCP is a tunnel.
-                        wrappers += 1;
-                        if wrappers > MAX_WRAPPERS {
+                        // Every way out of an IP header but TCP is a tunnel,
+                        // told to the trace.
+                        if trace.tunnels() > MAX_WRAPPERS {
                             return Err(DecodeError::TunnelUnsupported);
                         }
                         n

@@ -718,4 +718,30 @@ fn wrappers_nest_up_to_the_documented_depth() {
         run(LinkType::Ethernet, &nested(MAX_WRAPPERS + 1), false).err(),
         Some(DecodeError::TunnelUnsupported)
     );
+    // ERSPAN in GRE with a key is described as two wrappers, and counts
+    // as two.
+    let erspans = |n: usize| {
+        let mut f = ether(0x0800, &v4_tcp());
+        for _ in 0..n {
+            let mut g = vec![0x30, 0, 0x88, 0xbe, 0, 0, 0, 9, 0, 0, 0, 1];
+            g.extend_from_slice(&[0x10, 0, 0, 4, 0, 0, 0, 0]);
+            g.extend_from_slice(&f);
+            f = ether(0x0800, &outer(false, 47, &g));
+        }
+        f
+    };
+    let half = erspans(MAX_WRAPPERS / 2);
+    let e = describe_frame(LinkType::Ethernet, &half);
+    assert_eq!(e.tunnels.len(), MAX_WRAPPERS);
+    assert_eq!(
+        e.tunnels[..2],
+        [
+            tunnel(TunnelKind::Gre, false, Some(9)),
+            tunnel(TunnelKind::Erspan, false, Some(4))
+        ]
+    );
+    assert_eq!(
+        run(LinkType::Ethernet, &erspans(MAX_WRAPPERS / 2 + 1), false).err(),
+        Some(DecodeError::TunnelUnsupported)
+    );
 }

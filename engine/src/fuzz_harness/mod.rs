@@ -88,29 +88,38 @@ pub fn frame(data: &[u8]) {
             );
             let p = seg.payload.as_ptr() as usize;
             assert!(seg.payload.is_empty() || (p >= start && p + seg.payload.len() <= end));
+            // The description of its wrappers agrees with the segment's
+            // context: something was peeled exactly when it names something,
+            // and a context id needs a wrapper.
+            let e = decode::describe(&pkt, &opts).expect("a frame that decodes is described");
+            assert_eq!(seg.wrapped, !e.tunnels.is_empty() || !e.vlans.is_empty());
+            assert!(seg.ctx == 0 || seg.wrapped);
+            assert!(e.tunnels.len() <= decode::MAX_WRAPPERS);
         }
-        Err(decode::DecodeError::Fragment) => {
-            // The reassembler takes whatever the decoder calls a fragment:
-            // twice (a duplicate), then gives it up; a datagram it
-            // completes must decode inside its own frame.
-            let mut d = decode::defrag::Defrag::new();
-            for _ in 0..2 {
-                d.take(&pkt, &opts, &mut |_, _| {}, &mut |whole, seg| {
-                    if let Ok(seg) = seg {
-                        let start = whole.data.as_ptr() as usize;
-                        let p = seg.payload.as_ptr() as usize;
-                        assert!(
-                            seg.payload.is_empty()
-                                || (p >= start
-                                    && p + seg.payload.len() <= start + whole.data.len())
-                        );
-                    }
-                });
+        Err(e) => {
+            assert!(decode::describe(&pkt, &opts).is_none());
+            if e == decode::DecodeError::Fragment {
+                // The reassembler takes whatever the decoder calls a
+                // fragment: twice (a duplicate), then gives it up; a
+                // datagram it completes must decode inside its own frame.
+                let mut d = decode::defrag::Defrag::new();
+                for _ in 0..2 {
+                    d.take(&pkt, &opts, &mut |_, _| {}, &mut |whole, seg| {
+                        if let Ok(seg) = seg {
+                            let start = whole.data.as_ptr() as usize;
+                            let p = seg.payload.as_ptr() as usize;
+                            assert!(
+                                seg.payload.is_empty()
+                                    || (p >= start
+                                        && p + seg.payload.len() <= start + whole.data.len())
+                            );
+                        }
+                    });
+                }
+                d.finish(&mut |_, _| {});
+                assert!(d.is_empty());
             }
-            d.finish(&mut |_, _| {});
-            assert!(d.is_empty());
         }
-        Err(_) => {}
     }
 }
 
@@ -646,4 +655,27 @@ fn committed_seeds_are_current() {
             );
         }
     }
+}
+
+#[test]
+fn the_wrapped_frame_seed_goes_through_every_wrapper() {
+    let seed = &seeds::seeds("frame")[2];
+    let pkt = Packet {
+        ts_ns: 0,
+        link: LINKS[seed[0] as usize % LINKS.len()],
+        data: &seed[1..],
+    };
+    let opts = DecodeOptions::default();
+    let seg = decode::decode(&pkt, &opts).expect("decodes");
+    assert_eq!(seg.payload, b"GET / HTTP/1.1\r\n\r\n");
+    let e = decode::describe(&pkt, &opts).unwrap();
+    let kinds: Vec<_> = e.tunnels.iter().map(|t| (t.kind, t.id)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (decode::TunnelKind::Gre, Some(9)),
+            (decode::TunnelKind::Geneve, Some(7))
+        ]
+    );
+    assert_eq!(e.vlans, [5]);
 }

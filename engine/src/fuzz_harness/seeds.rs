@@ -43,8 +43,23 @@ pub const TARGETS: [&str; 10] = [
 
 fn frame() -> Vec<Vec<u8>> {
     let f = tcp_frame(false, 1, 2, 0x18, b"GET / HTTP/1.1\r\n\r\n");
-    // Ethernet as is; the same IP packet as raw IP (link type 3).
-    let mut seeds = vec![[&[0u8][..], &f].concat(), [&[3u8][..], &f[14..]].concat()];
+    // Ethernet as is; the same IP packet as raw IP (link type 3); and the
+    // frame tagged (VLAN 5) inside Geneve (VNI 7, one option) inside GRE
+    // (key 9), on raw IP.
+    let tagged = [&f[..12], &[0x81, 0, 0, 5], &f[12..]].concat();
+    let geneve = [&[1, 0, 0x65, 0x58, 0, 0, 7, 0, 1, 8, 1, 0][..], &tagged].concat();
+    let udp_len = (8 + geneve.len() as u16).to_be_bytes();
+    let udp = [
+        &[0xc3, 0x50, 0x17, 0xc1, udp_len[0], udp_len[1], 0, 0][..],
+        &geneve,
+    ]
+    .concat();
+    let gre = [&[0x20, 0, 0x08, 0x00, 0, 0, 0, 9][..], &ipv4(17, &udp)].concat();
+    let mut seeds = vec![
+        [&[0u8][..], &f].concat(),
+        [&[3u8][..], &f[14..]].concat(),
+        [&[3u8][..], &ipv4(47, &gre)].concat(),
+    ];
     // Its first IPv4 fragment (more fragments), for the reassembler.
     let mut v4 = f[14..].to_vec();
     v4[6] = 0x20;
@@ -60,6 +75,15 @@ fn frame() -> Vec<Vec<u8>> {
     v6.extend_from_slice(tcp);
     seeds.push([&[3u8][..], &v6].concat());
     seeds
+}
+
+/// An IPv4 header (198.18.0.1 to 198.18.0.2) around `payload`.
+fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + payload.len() as u16).to_be_bytes();
+    let head = [
+        0x45, 0, total[0], total[1], 0, 1, 0x40, 0, 64, proto, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
+    ];
+    [&head[..], payload].concat()
 }
 
 fn segment(flags: u8, offset: i16, len: u8) -> Vec<u8> {

@@ -452,6 +452,22 @@ impl Defrag {
         }
     }
 
+    /// For tests and fuzzing: what is held is what the datagrams hold,
+    /// within the limits.
+    #[doc(hidden)]
+    pub fn assert_consistent(&self) {
+        let held: usize = self.trackers.values().map(Tracker::held).sum();
+        assert_eq!(held, self.held);
+        assert!(self.trackers.len() <= MAX_TRACKERS);
+        for t in self.trackers.values() {
+            assert!(t.have.windows(2).all(|w| w[0].1 < w[1].0));
+            assert!(t
+                .have
+                .iter()
+                .all(|r| r.0 < r.1 && r.1 as usize <= t.data.len()));
+        }
+    }
+
     /// End of the input: what is still incomplete is given up.
     pub fn finish(&mut self, count: &mut dyn FnMut(Counter, u64)) {
         let n = self.trackers.len() as u64;

@@ -13,6 +13,7 @@
 // map rings and open sockets opt out, each with SAFETY comments.
 #![deny(unsafe_code)]
 
+pub mod allocator;
 pub mod bpf;
 pub mod capture;
 pub mod config;

@@ -10,6 +10,7 @@ use httpcap::runtime::{self, RunError};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    httpcap::allocator::return_freed_memory_promptly();
     let cli = Cli::parse_or_exit(std::env::args_os());
     let mode = cli.mode();
     let cfg = cli.config;
@@ -45,8 +46,9 @@ fn main() {
     match runtime::run(&cfg, redact, shutdown) {
         Ok(report) => {
             eprint!("{}", report.summary);
-            if let Some(failure) = report.input_failure {
-                // What was read is out; the input itself failed.
+            if let Some(failure) = report.input_failure.or(report.output_failure) {
+                // What was read is out (or counted as lost); the input or
+                // the output itself failed.
                 tracing::error!(target: "lifecycle", "httpcap: error: {failure}");
                 httpcap::metrics::health::record_exit(&cfg.health_file, 1);
                 std::process::exit(1);

@@ -87,6 +87,9 @@ pub struct RunReport {
     /// nothing could be found after): everything read before it was
     /// processed and emitted, but the run must end with exit code 1.
     pub input_failure: Option<Failure>,
+    /// Writing the JSON lines failed (lost records are counted in
+    /// `output_errors`): the run must end with exit code 1.
+    pub output_failure: Option<Failure>,
 }
 
 fn run_id() -> u32 {
@@ -411,10 +414,13 @@ pub fn run_with(
         _ => Vec::new(),
     };
     let writer = match cfg.json_lines_path() {
-        Some(p) => Some(JsonLinesWriter::open(p).map_err(|e| {
-            ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
-                .caused_by(e)
-        })?),
+        Some(p) => {
+            let in_flight = crate::config::memory::json_lines_in_flight(cfg) as usize;
+            Some(JsonLinesWriter::open(p, in_flight).map_err(|e| {
+                ConfigError::value("OUTPUT_FILE (--output-file)", format!("cannot open '{p}'"))
+                    .caused_by(e)
+            })?)
+        }
         None => None,
     };
     // A bad filter is a configuration error whatever the input.
@@ -556,9 +562,7 @@ pub fn run_with(
     }
     // The shards are done: detach XDP programs before the summary.
     drop(sources);
-    if let Some(w) = writer {
-        w.finish().map_err(Failure::Output)?;
-    }
+    let output_failure = writer.and_then(|w| w.finish().err()).map(Failure::Output);
     telemetry.finish(&mut registry);
     let totals = registry.totals();
     let summary = report::summary(&totals, &registry, cfg.log_format);
@@ -575,5 +579,6 @@ pub fn run_with(
         totals,
         summary,
         input_failure,
+        output_failure,
     })
 }

@@ -23,6 +23,7 @@ use crate::output::RecordSink;
 use crate::panic_guard;
 
 mod budget;
+pub mod clock;
 mod keys;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
@@ -110,9 +111,10 @@ pub struct Shard {
     done: Vec<Transaction>,
     /// Scratch for serializing one record.
     line: Vec<u8>,
-    /// The shard's clock: capture time of the newest packet (or wall time
-    /// when a live source is idle).
+    /// The shard's clock: engine time of the newest packet (or of the wall
+    /// clock when a live source is idle), steady across clock steps.
     now_ns: u64,
+    clock: clock::ShardClock,
     next_sweep_ns: u64,
     /// Wall time the current batch of packets was received.
     batch_start: Instant,
@@ -275,6 +277,7 @@ impl Shard {
             done: Vec::new(),
             line: Vec::with_capacity(64 * 1024),
             now_ns: 0,
+            clock: clock::ShardClock::default(),
             next_sweep_ns: 0,
             batch_start: Instant::now(),
             live: false,
@@ -311,7 +314,10 @@ impl Shard {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos() as u64)
                     .unwrap_or(0);
-                self.now_ns = self.now_ns.max(wall);
+                if let Some(step) = self.clock.tick(wall, Instant::now()) {
+                    self.clock_stepped(step);
+                }
+                self.now_ns = self.clock.now();
                 self.maybe_sweep();
                 last_wall_tick = Instant::now();
             }
@@ -332,11 +338,13 @@ impl Shard {
         self.stats.inc(Counter::Packets);
         self.stats.add(Counter::Bytes, pkt.data.len() as u64);
         self.packet_ts_ns = pkt.ts_ns;
-        if pkt.ts_ns > self.now_ns {
-            self.now_ns = pkt.ts_ns;
+        let (ts_ns, step) = self.clock.packet(pkt.ts_ns);
+        if let Some(step) = step {
+            self.clock_stepped(step);
         }
+        self.now_ns = self.clock.now();
         match seg.map_or_else(|| decode::decode(&pkt, &self.settings.decode), Ok) {
-            Ok(seg) => self.handle_segment(&pkt, &seg),
+            Ok(seg) => self.handle_segment(&pkt, &seg, ts_ns),
             Err(e) => self.stats.inc(e.counter()),
         }
         if self.budget.over_threshold(self.table.memory_bytes()) {
@@ -345,8 +353,24 @@ impl Shard {
         self.maybe_sweep();
     }
 
-    fn handle_segment(&mut self, pkt: &Packet<'_>, seg: &Segment<'_>) {
-        let ts_ns = pkt.ts_ns;
+    /// The capture clock stepped: counted, and logged (a step is rare; a
+    /// capture that keeps stepping is logged at debug after ten).
+    fn clock_stepped(&mut self, step: clock::Step) {
+        self.stats.inc(Counter::ClockSteps);
+        let (dir, by) = match step {
+            clock::Step::Back(n) => ("back", n),
+            clock::Step::Forward(n) => ("forward", n),
+        };
+        let secs = by as f64 / 1e9;
+        if self.stats.get(Counter::ClockSteps) <= 10 {
+            tracing::warn!(target: "capture", shard = self.id, "the capture clock stepped {dir} by {secs:.1}s: ageing goes on steadily, records keep the capture's times");
+        } else {
+            tracing::debug!(target: "capture", shard = self.id, "the capture clock stepped {dir} by {secs:.1}s");
+        }
+    }
+
+    /// `ts_ns` is the packet's time on the shard clock.
+    fn handle_segment(&mut self, pkt: &Packet<'_>, seg: &Segment<'_>, ts_ns: u64) {
         let key = FlowKey::new(seg.src, seg.sport, seg.dst, seg.dport).in_context(seg.ctx);
         let side = key.side_of(seg.src, seg.sport);
         let flags = seg.flags;
@@ -356,7 +380,7 @@ impl Shard {
             Some(slot) if self.table.get_mut(slot).closed && flags.syn() && !flags.ack() => {
                 // Port reuse: a new connection on a closed four-tuple.
                 self.close_slot(slot, ts_ns, Counter::StreamsClosed);
-                self.open(key, pkt, seg)
+                self.open(key, pkt, seg, ts_ns)
             }
             Some(slot) => slot,
             None => {
@@ -368,7 +392,7 @@ impl Shard {
                     self.stats.inc(Counter::MemoryDrops);
                     return;
                 }
-                self.open(key, pkt, seg)
+                self.open(key, pkt, seg, ts_ns)
             }
         };
 
@@ -466,11 +490,11 @@ impl Shard {
     /// (VLAN tags, tunnels) keeps the description of its wrappers for its
     /// records: the frame is decoded a second time for that, once per
     /// such connection.
-    fn open(&mut self, key: FlowKey, pkt: &Packet<'_>, seg: &Segment<'_>) -> usize {
+    fn open(&mut self, key: FlowKey, pkt: &Packet<'_>, seg: &Segment<'_>, ts_ns: u64) -> usize {
         self.stats.inc(Counter::StreamsOpened);
         let slot = self
             .table
-            .insert(key, HttpConn::new(self.settings.max_head), pkt.ts_ns);
+            .insert(key, HttpConn::new(self.settings.max_head), ts_ns);
         if seg.wrapped {
             self.table.get_mut(slot).encap =
                 decode::describe(pkt, &self.settings.decode).map(std::sync::Arc::new);
@@ -578,6 +602,19 @@ impl Shard {
         let mut done = std::mem::take(&mut self.done);
         for mut txn in done.drain(..) {
             self.stats.inc(Counter::Transactions);
+            let s = &self.settings;
+            crate::http::exchange::decode_for_output(
+                &mut txn,
+                s.max_body,
+                s.body_reserve,
+                &self.stats,
+            );
+            if !self.clock.steady() {
+                for m in [&mut txn.request, &mut txn.response].into_iter().flatten() {
+                    m.ts_ns = self.clock.to_capture(m.ts_ns);
+                    m.end_ts_ns = self.clock.to_capture(m.end_ts_ns);
+                }
+            }
             // Before anything is serialized, so no output sees the values.
             if self.settings.redact.is_on() {
                 self.settings

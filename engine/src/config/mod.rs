@@ -541,7 +541,45 @@ impl Config {
     /// connections may hold (its share of HEAP_LIMIT, less its Kafka
     /// queue): a body larger than the budget could never be kept.
     fn check_body_sizes_fit(&self) -> Result<(), ConfigError> {
-        let share = memory::ShardMemory::of(self).streams;
+        let memory = memory::ShardMemory::of(self);
+        let share = memory.streams;
+        if !memory.fits() {
+            let mut bigger = self.clone();
+            let needed = loop {
+                bigger.heap_limit = bigger.heap_limit.saturating_mul(2);
+                if memory::ShardMemory::of(&bigger).fits() || bigger.heap_limit == u64::MAX {
+                    break bigger.heap_limit;
+                }
+            };
+            // The smallest HEAP_LIMIT that fits, to the MiB.
+            let (mut lo, mut hi) = (self.heap_limit >> 20, needed.div_ceil(1 << 20));
+            while lo + 1 < hi {
+                let mid = lo + (hi - lo) / 2;
+                bigger.heap_limit = mid << 20;
+                if memory::ShardMemory::of(&bigger).fits() {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            return Err(ConfigError::value(
+                "MAX_BODY_BYTES (--max-body-bytes)",
+                format!(
+                    "invalid value '{}': the largest transaction it allows ({} bytes decoded and serialized, with MAX_HEADER_BYTES={}) and the output queue ({} bytes) leave less than a quarter of a shard's share of HEAP_LIMIT ({} bytes with HEAP_LIMIT={} and PROCESSING_WORKERS={}) for connections",
+                    self.max_body_bytes,
+                    memory.emit,
+                    self.max_header_bytes,
+                    memory.output,
+                    self.heap_limit / self.processing_workers.max(1) as u64,
+                    self.heap_limit,
+                    self.processing_workers,
+                ),
+            )
+            .expected(format!(
+                "a smaller MAX_BODY_BYTES, or HEAP_LIMIT of at least {}MiB, or fewer PROCESSING_WORKERS (README, Memory)",
+                hi
+            )));
+        }
         for (var, value) in [
             ("MAX_BODY_BYTES (--max-body-bytes)", self.max_body_bytes),
             ("BUFFER_CAP (--buffer-cap)", self.buffer_cap),

@@ -21,6 +21,7 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+#[inline]
 pub(super) fn decode_link(link: LinkType, data: &[u8]) -> Result<Next<'_>, DecodeError> {
     match link {
         LinkType::Ethernet => Ok(Next::Ether(data)),
@@ -83,6 +84,7 @@ fn nflog(data: &[u8]) -> Result<Next<'_>, DecodeError> {
     Err(DecodeError::NotIp)
 }
 
+#[inline]
 pub(super) fn ethernet(frame: &[u8]) -> Result<Next<'_>, DecodeError> {
     if frame.len() < 14 {
         return Err(DecodeError::Truncated);
@@ -95,6 +97,7 @@ pub(super) fn ethernet(frame: &[u8]) -> Result<Next<'_>, DecodeError> {
     Ok(Next::EtherType(ethertype, &frame[14..]))
 }
 
+#[inline]
 pub(super) fn by_ethertype<'a>(
     ethertype: u16,
     payload: &'a [u8],

@@ -23,6 +23,8 @@ struct Driver {
     tls: TlsContext,
     max_body: usize,
     now: u64,
+    /// Transactions in `done` already decoded.
+    decoded: usize,
 }
 
 impl Driver {
@@ -35,6 +37,7 @@ impl Driver {
             tls: TlsContext::new(16, 2_000_000_000, 64 * 1024),
             max_body: 2048,
             now: 1_000_000_000,
+            decoded: 0,
         }
     }
 
@@ -74,7 +77,17 @@ impl Driver {
         if step.wait_ns > 0 {
             self.with(|h, c, now| h.expire_pending(now, 1_000_000_000, c));
         }
+        self.decode_new();
         self.check();
+    }
+
+    /// Decodes what was finished since the last call, as the shard does
+    /// before serializing.
+    fn decode_new(&mut self) {
+        for t in &mut self.done[self.decoded..] {
+            crate::http::exchange::decode_for_output(t, self.max_body, 512, &self.stats);
+        }
+        self.decoded = self.done.len();
     }
 
     /// Bounded buffering, bounded bodies.
@@ -101,6 +114,7 @@ impl Driver {
         self.now += 10_000_000_000;
         self.with(|h, c, now| h.expire_pending(now, 1_000_000_000, c));
         self.with(|h, c, now| h.close(now, c));
+        self.decode_new();
         self.check();
         assert_eq!(self.http.pending_len(), 0, "transactions left after close");
         let mut seqs: Vec<(Option<u32>, u32)> =

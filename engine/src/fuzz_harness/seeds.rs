@@ -264,6 +264,14 @@ fn http1() -> Vec<Vec<u8>> {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     ));
     seeds.push(s);
+    // HTTP/0.9: a request line alone answered by raw bytes, a hole in
+    // them, then the server's close.
+    let mut s = vec![32 << 1 & 0xfe];
+    s.extend(step(0, b"GET /zero-nine\r\n"));
+    s.extend(step(1, b"\r\n<html>raw</html>"));
+    s.extend(step(3, b"lost"));
+    s.extend(step(5, b"\r\nmore"));
+    seeds.push(s);
     seeds
 }
 

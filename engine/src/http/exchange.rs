@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use super::anomaly::HttpAnomaly;
 use super::filter::Filters;
-use super::head::Head;
+use super::head::{Head, Version};
 use super::parser::{
     request_framing, response_framing, Ending, Framing, MessageParser, MessageSink, Role,
 };
@@ -51,8 +51,14 @@ struct Exchange {
     resp_target: Option<Target>,
     /// Responses still to come for requests given up at MAX_PENDING: the
     /// next this many final responses are theirs, not the oldest pending
-    /// request's, and are emitted alone.
-    owed: u32,
+    /// request's, and are emitted alone. (16 bits, saturating: a
+    /// connection owed 65,535 responses has long stopped answering, and
+    /// the width keeps an idle connection's entry within its size.)
+    owed: u16,
+    /// Bytes of the response direction were lost since the last complete
+    /// response, so whole responses may be missing: a request expired now
+    /// is not known to be owed a response.
+    resp_gap: bool,
     /// Both parsers must stop: Upgrade, CONNECT or an HTTP/2 preface.
     tunnel: bool,
     /// Flags every transaction of this connection carries (mid_stream).
@@ -240,6 +246,11 @@ impl HttpConn {
 
     /// Bytes as HTTP sees them (decrypted when the connection is TLS).
     fn plain_data(&mut self, role: Role, data: &[u8], ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if role == Role::Response && !data.is_empty() && self.take_http09(ts_ns, ctx) {
+            // The server answers a request line that came alone: its
+            // bytes are HTTP/0.9's answer, not a TLS or HTTP/2 start.
+            self.x.probe[Role::Response as usize] = false;
+        }
         let probe = if self.x.probe[role as usize] && !data.is_empty() {
             self.probe(role, data, ctx)
         } else {
@@ -254,6 +265,7 @@ impl HttpConn {
             let (parser, mut sink) = self.split(role, ctx, ts_ns);
             let used = parser.feed(data, ts_ns, ctx_stats(&sink), &mut sink);
             self.after(ctx.stats);
+            self.after_http09(ts_ns, ctx);
             if !self.x.h2c {
                 return;
             }
@@ -321,6 +333,9 @@ impl HttpConn {
             h2.gap(role, len, ts_ns, ctx);
             return;
         }
+        if role == Role::Response {
+            self.x.resp_gap = true;
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.gap(len, ts_ns, &mut sink);
         self.after(ctx.stats);
@@ -330,8 +345,66 @@ impl HttpConn {
         if self.h2.is_some() {
             return;
         }
+        if role == Role::Request {
+            // A request line left alone by a client that stopped sending
+            // is an HTTP/0.9 request.
+            self.take_http09(ts_ns, ctx);
+        }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
         parser.eof(ts_ns, &mut sink);
+        self.after(ctx.stats);
+    }
+
+    /// Takes a request line waiting alone in the request parser as an
+    /// HTTP/0.9 request (`MessageParser::take_http09`).
+    /// Not on a connection picked up mid-stream: there the request parser
+    /// resynchronises on any line that starts with a method, and a line
+    /// of a request body it landed in must not become a request.
+    fn take_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) -> bool {
+        if self.h2.is_some() || self.x.sticky.has(Flags::MID_STREAM) {
+            return false;
+        }
+        let (parser, mut sink) = self.split(Role::Request, ctx, ts_ns);
+        let taken = parser.take_http09(ts_ns, ctx_stats(&sink), &mut sink);
+        if taken {
+            self.after(ctx.stats);
+            self.after_http09(ts_ns, ctx);
+        }
+        taken
+    }
+
+    /// After an HTTP/0.9 request that no other request waits before (only
+    /// responses without a request may), the server's next bytes answer
+    /// it: a response begun before the request was made cannot run on
+    /// into that answer (a Content-Length sent ahead would otherwise
+    /// swallow it), so the response side ends what it was reading
+    /// (`response_incomplete`) and starts over, as Zeek does. With a
+    /// real request still waiting, the response under way is its own and
+    /// nothing changes; nor on a connection picked up mid-stream, where a
+    /// response without request is the rule (its request came before the
+    /// capture).
+    fn after_http09(&mut self, ts_ns: u64, ctx: &mut HttpCtx<'_>) {
+        if !self.req.made_http09() || self.x.owed > 0 || self.x.sticky.has(Flags::MID_STREAM) {
+            return;
+        }
+        let orphan =
+            |t: &Transaction| t.flags.has(Flags::NO_REQUEST) && !t.flags.has(Flags::PAIRING_LOST);
+        let waiting = self
+            .x
+            .pending
+            .iter()
+            .filter(|t| t.response.is_none() || !orphan(t))
+            .count();
+        let resp_is_orphan = match self.x.resp_target {
+            Some(Target::Txn(seq)) => self.x.pending.iter().any(|t| t.seq == seq && orphan(t)),
+            Some(Target::Interim) => false,
+            None => true,
+        };
+        if waiting != 1 || !resp_is_orphan {
+            return;
+        }
+        let (parser, mut sink) = self.split(Role::Response, ctx, ts_ns);
+        parser.restart_for_http09(ts_ns, &mut sink);
         self.after(ctx.stats);
     }
 
@@ -346,6 +419,7 @@ impl HttpConn {
         self.x.req_target = None;
         self.x.resp_target = None;
         self.x.owed = 0;
+        self.x.resp_gap = false;
         if let Some(h2) = &mut self.h2 {
             h2.close(ctx);
         }
@@ -370,6 +444,12 @@ impl HttpConn {
             let t = self.x.pending.pop_front().expect("front exists");
             if self.x.req_target == Some(t.seq) {
                 self.x.req_target = None;
+            }
+            // HTTP/1 answers in order: with nothing lost on the way back,
+            // the next response is this request's, however late, and must
+            // not be given to the next request.
+            if t.request.is_some() && !self.x.resp_gap {
+                self.x.owed = self.x.owed.saturating_add(1);
             }
             finish(t, ctx);
         }
@@ -468,15 +548,6 @@ pub(crate) fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
         ctx.stats.inc(c);
         return;
     }
-    // Only transactions that will be serialized are decoded.
-    let lim = super::content::Limits {
-        max_out: ctx.max_body,
-        reserve: ctx.body_reserve,
-    };
-    super::content::decode_transaction(&mut t, lim, ctx.stats);
-    if t.stream_id.is_some() {
-        crate::http2::grpc::attach(&mut t, lim, ctx.stats);
-    }
     if t.response.is_none() {
         t.flags.set(Flags::NO_RESPONSE);
     }
@@ -497,6 +568,27 @@ pub(crate) fn finish(mut t: Transaction, ctx: &mut HttpCtx<'_>) {
         }
     }
     ctx.done.push(t);
+}
+
+/// Decodes a finished transaction's bodies (and gRPC messages) just
+/// before it is serialized. Not in `finish`: a connection's end can finish
+/// a thousand transactions at once, and decoded they could each hold
+/// MAX_BODY_BYTES; one at a time, a shard's decoding working set is one
+/// transaction's (README, Memory).
+pub fn decode_for_output(
+    t: &mut Transaction,
+    max_body: usize,
+    body_reserve: usize,
+    stats: &ShardStats,
+) {
+    let lim = super::content::Limits {
+        max_out: max_body,
+        reserve: body_reserve,
+    };
+    super::content::decode_transaction(t, lim, stats);
+    if t.stream_id.is_some() {
+        crate::http2::grpc::attach(t, lim, stats);
+    }
 }
 
 /// The `MessageSink` for one direction, borrowing the connection's pairing
@@ -745,6 +837,9 @@ impl MessageSink for SideSink<'_, '_, '_> {
             }
             Role::Response => {
                 let target = self.x.resp_target.take();
+                if ending == Ending::Complete {
+                    self.x.resp_gap = false;
+                }
                 let Some(Target::Txn(seq)) = target else {
                     return;
                 };
@@ -782,6 +877,30 @@ impl MessageSink for SideSink<'_, '_, '_> {
         if let Some(t) = seq.and_then(|seq| self.txn_mut(seq)) {
             t.flags.set(flag);
         }
+    }
+
+    fn on_raw_response(&mut self, ts_ns: u64) -> bool {
+        if self.role != Role::Response || self.x.owed > 0 {
+            return false;
+        }
+        let Some(idx) = self.x.pending.iter().position(|t| t.response.is_none()) else {
+            return false;
+        };
+        let t = &self.x.pending[idx];
+        let http09 = !t.placeholder
+            && t.request
+                .as_ref()
+                .is_some_and(|r| r.head.version == Version::Http09);
+        if !http09 {
+            return false;
+        }
+        self.ctx.stats.inc(Counter::HttpResponses);
+        let msg = Message::new(Head::no_status_line(), ts_ns);
+        let t = &mut self.x.pending[idx];
+        t.flags.set(Flags::NO_STATUS_LINE);
+        t.response = Some(msg);
+        self.x.resp_target = Some(Target::Txn(t.seq));
+        true
     }
 
     fn on_skipped(&mut self, _ts_ns: u64) {

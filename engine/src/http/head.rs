@@ -63,6 +63,9 @@ pub struct Head {
 /// The protocol version a message came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
+    /// A request line without a version (RFC 1945's Simple-Request), or
+    /// the answer to one that came without a status line.
+    Http09,
     Http10,
     Http11,
     /// Built from an HTTP/2 header block (`Head::from_fields`).
@@ -80,6 +83,7 @@ impl Version {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Version::Http09 => "HTTP/0.9",
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
             Version::Http2 => "HTTP/2",
@@ -268,9 +272,12 @@ impl Head {
             None if second.starts_with(b"HTTP/") => (&second[..0], Some(second)),
             None => (second, None),
         };
-        let minor = match version {
-            Some(v) if v.starts_with(b"HTTP/1.0") || v.starts_with(b"HTTP/0.9") => 0,
-            _ => 1,
+        // No version at all is HTTP/0.9's request line (RFC 1945 §4.1),
+        // headers or not: the client named no later version.
+        let version = match version {
+            None => Version::Http09,
+            Some(v) if v.starts_with(b"HTTP/1.0") || v.starts_with(b"HTTP/0.9") => Version::Http10,
+            Some(_) => Version::Http11,
         };
         // Words are slices of `raw`: their offsets carry over to the copy
         // (a word starts at or after `raw`, so the difference is >= 0, and
@@ -294,10 +301,64 @@ impl Head {
             .collect();
         Some(Head {
             start: StartLine::Request { method, target },
-            version: Version::from_minor(minor),
+            version,
             headers: hdrs,
             raw,
         })
+    }
+
+    /// An HTTP/0.9 request (RFC 1945's Simple-Request): `line` is one
+    /// whole line, its line end included, of exactly `method SP target`,
+    /// with no version and nothing after it. The method must be one
+    /// `known_method` accepts (RFC 1945 defines only GET, but servers
+    /// answer others and Zeek logs them), the target visible ASCII and
+    /// not a version. None for anything else.
+    pub fn http09_request(line: &[u8], known_method: impl Fn(&[u8]) -> bool) -> Option<Head> {
+        let text = line.strip_suffix(b"\n")?;
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if memchr::memchr(b'\n', text).is_some() {
+            return None;
+        }
+        let sp = memchr::memchr(b' ', text)?;
+        let (method, target) = (&text[..sp], &text[sp + 1..]);
+        if !known_method(method)
+            || target.is_empty()
+            || !target.iter().all(u8::is_ascii_graphic)
+            || target.starts_with(b"HTTP/")
+        {
+            return None;
+        }
+        let raw = Raw::new(line);
+        Some(Head {
+            start: StartLine::Request {
+                method: 0..sp as u32,
+                target: sp as u32 + 1..text.len() as u32,
+            },
+            version: Version::Http09,
+            headers: Vec::new(),
+            raw,
+        })
+    }
+
+    /// The head of an answer to an HTTP/0.9 request that came without a
+    /// status line: no status, no reason, no headers (its bytes are all
+    /// body).
+    pub fn no_status_line() -> Head {
+        Head {
+            raw: Raw::Text("".into()),
+            start: StartLine::Response {
+                status: 0,
+                reason: 0..0,
+            },
+            version: Version::Http09,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Whether a response head came from a status line (false only for
+    /// `no_status_line`).
+    pub fn has_status_line(&self) -> bool {
+        !matches!(self.start, StartLine::Response { .. }) || self.version != Version::Http09
     }
 
     fn parse_exact(raw: &[u8], request: bool) -> Result<Head, HeadError> {

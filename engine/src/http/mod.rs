@@ -111,6 +111,10 @@ impl Flags {
     /// oldest was emitted without waiting for its response; that response,
     /// when it comes, is emitted alone. Neither is paired by guess.
     pub const PAIRING_LOST: u32 = 1 << 15;
+    /// HTTP/1: the response answers an HTTP/0.9 request and came without
+    /// a status line: `status` and `reason` are null, and every byte the
+    /// server sent until it closed is the body.
+    pub const NO_STATUS_LINE: u32 = 1 << 16;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u32, &'static str)] = &[
@@ -130,6 +134,7 @@ impl Flags {
         (Self::RESET, "reset"),
         (Self::HPACK_INCOMPLETE, "hpack_incomplete"),
         (Self::PAIRING_LOST, "pairing_lost"),
+        (Self::NO_STATUS_LINE, "no_status_line"),
     ];
 
     pub fn set(&mut self, bit: u32) {

@@ -16,7 +16,7 @@
 
 use super::anomaly::HttpAnomaly;
 use super::chunked::ChunkDecoder;
-use super::head::{find_head_end, Head};
+use super::head::{find_head_end, Head, Version};
 use crate::stats::{Counter, ShardStats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +57,13 @@ pub trait MessageSink {
     fn on_skipped(&mut self, ts_ns: u64);
     /// The message being parsed met an anomaly (counted by the parser).
     fn on_anomaly(&mut self, _anomaly: HttpAnomaly) {}
+    /// Response side, where a status line should start but none does:
+    /// whether the next response answers an HTTP/0.9 request. If so the
+    /// sink has begun that response (no status line) and every byte from
+    /// here to the close is its body.
+    fn on_raw_response(&mut self, _ts_ns: u64) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]
@@ -85,6 +92,9 @@ pub struct MessageParser {
     head_ts: u64,
     /// MAX_HEADER_BYTES (u32 keeps the per-connection state small).
     max_head: u32,
+    /// Request side: the last head parsed was an HTTP/0.9 request, not
+    /// yet reported (`made_http09`). (In padding: no cost per connection.)
+    http09: bool,
 }
 
 /// Bytes of a previous piece kept while resynchronising: enough for the
@@ -116,6 +126,14 @@ const METHODS: &[&[u8]] = &[
     b"PRI ",
 ];
 
+/// Whether `m` is one of the methods `METHODS` lists (an HTTP/0.9
+/// request line must use one).
+pub fn is_known_method(m: &[u8]) -> bool {
+    METHODS
+        .iter()
+        .any(|k| k.len() == m.len() + 1 && k.starts_with(m))
+}
+
 impl MessageParser {
     pub fn new(role: Role, max_head: usize) -> MessageParser {
         MessageParser {
@@ -124,6 +142,7 @@ impl MessageParser {
             buf: Vec::new(),
             head_ts: 0,
             max_head: max_head.min(u32::MAX as usize) as u32,
+            http09: false,
         }
     }
 
@@ -175,7 +194,7 @@ impl MessageParser {
         while !data.is_empty() {
             let used = match &mut self.state {
                 State::Tunnel => return total - data.len(),
-                State::Start => self.start(data, ts_ns, stats),
+                State::Start => self.start(data, ts_ns, stats, sink),
                 State::Head => self.head(data, ts_ns, stats, sink),
                 State::Body(_) => self.body(data, ts_ns, stats, sink),
                 State::SkipHead => self.skip_head(data),
@@ -186,13 +205,33 @@ impl MessageParser {
         total
     }
 
-    fn start(&mut self, data: &[u8], ts_ns: u64, stats: &ShardStats) -> usize {
+    fn start(
+        &mut self,
+        data: &[u8],
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
         // Blank lines between messages are allowed.
         let skip = data
             .iter()
             .take_while(|b| **b == b'\r' || **b == b'\n')
             .count();
         let rest = &data[skip..];
+        // The answer to an HTTP/0.9 request has no status line: all its
+        // bytes, blank lines before them included, are body. A server that
+        // answers with a status line anyway (after blank lines or not) is
+        // read as HTTP/1.x, so a piece of blank lines alone decides
+        // nothing and is skipped as between messages.
+        if self.role == Role::Response
+            && !rest.is_empty()
+            && !self.plausible_start(rest)
+            && sink.on_raw_response(ts_ns)
+        {
+            self.head_ts = ts_ns;
+            self.state = State::Body(BodyState::UntilClose);
+            return 0;
+        }
         if rest.is_empty() {
             return skip;
         }
@@ -301,6 +340,7 @@ impl MessageParser {
         let _ = ts_ns;
         match Head::parse(raw, self.role == Role::Request) {
             Ok(head) => {
+                self.http09 = head.version == Version::Http09;
                 stats.inc(match self.role {
                     Role::Request => Counter::HttpRequests,
                     Role::Response => Counter::HttpResponses,
@@ -475,6 +515,53 @@ impl MessageParser {
                     && rest[12] == b' '
             }
         }
+    }
+
+    /// Request side: when what is buffered is exactly one whole request
+    /// line without a version (`GET /path` and its line end, nothing
+    /// after), takes it as an HTTP/0.9 request, which has no headers, and
+    /// returns true. Called when the server starts answering or the
+    /// client's direction ends: either shows that no header lines will
+    /// follow. A line with a version, a line still being received and a
+    /// head with header lines never qualify.
+    pub fn take_http09(
+        &mut self,
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> bool {
+        if self.role != Role::Request || !matches!(self.state, State::Head) {
+            return false;
+        }
+        let Some(head) = Head::http09_request(&self.buf, is_known_method) else {
+            return false;
+        };
+        self.buf = Vec::new();
+        self.http09 = true;
+        stats.inc(Counter::HttpRequests);
+        let framing = sink.on_head(head, self.head_ts);
+        self.begin_body(framing, ts_ns, sink);
+        true
+    }
+
+    /// Whether an HTTP/0.9 request was parsed since the last call.
+    pub fn made_http09(&mut self) -> bool {
+        std::mem::take(&mut self.http09)
+    }
+
+    /// Response side, after an HTTP/0.9 request: the server's next bytes
+    /// are its answer, so whatever this side was in the middle of (a
+    /// response begun before any request was made, a head not finished,
+    /// a resynchronisation) stops here; a message under way ends
+    /// incomplete. The caller decides when that is right.
+    pub fn restart_for_http09(&mut self, ts_ns: u64, sink: &mut dyn MessageSink) {
+        match self.state {
+            State::Start | State::Tunnel => return,
+            State::Body(_) => sink.on_complete(Ending::Incomplete, ts_ns),
+            State::Head | State::SkipHead | State::Resync => {}
+        }
+        self.buf = Vec::new();
+        self.state = State::Start;
     }
 
     /// `len` bytes were lost in this direction.

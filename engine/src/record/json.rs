@@ -202,6 +202,21 @@ impl<'a> JsonWriter<'a> {
         self.comma = true;
     }
 
+    /// Like `str` when the escaped string takes at most `max` bytes;
+    /// otherwise writes nothing and returns false.
+    pub fn str_within(&mut self, s: &str, max: usize) -> bool {
+        let before = self.out.len();
+        self.sep();
+        let start = self.out.len();
+        escape_str(self.out, s);
+        if self.out.len() - start > max {
+            self.out.truncate(before);
+            return false;
+        }
+        self.comma = true;
+        true
+    }
+
     /// Like `str`, and says whether `s` went out as it is (nothing needed
     /// escaping), so that parts of it may then go out with `unescaped`.
     pub fn str_verbatim(&mut self, s: &str) -> bool {

@@ -17,7 +17,9 @@ pub use observer::Observer;
 /// Version of the record's shape (`schema/record.schema.json`): carried in
 /// every record as `schema_version` and in every Kafka message's headers.
 /// Raised when a field changes meaning or type, not when one is added.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `response.status` and `reason` may be null (an HTTP/0.9 answer has no
+/// status line).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The connection a transaction belongs to, oriented client → server.
 #[derive(Clone, Debug)]
@@ -364,18 +366,24 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         }
     } else {
         w.key("status");
-        w.u64(h.status() as u64);
-        w.key("reason");
-        w.head_text(h.reason_text());
+        if h.has_status_line() {
+            w.u64(h.status() as u64);
+            w.key("reason");
+            w.head_text(h.reason_text());
+        } else {
+            // An HTTP/0.9 answer (flag no_status_line).
+            w.null();
+            w.key("reason");
+            w.null();
+        }
     }
     w.key("version");
     w.plain(h.version().as_bytes());
     w.key("headers");
     write_headers(w, h);
     let kept = cap_body(&msg.body, cap);
-    let (body, encoding) = body_text(kept);
     w.key("body");
-    w.str(&body);
+    let encoding = write_body(w, kept);
     w.key("body_encoding");
     w.plain(encoding.as_bytes());
     w.key("body_size");
@@ -526,15 +534,23 @@ fn cap_body(body: &[u8], cap: usize) -> &[u8] {
     &body[..end]
 }
 
-/// Text bodies go out as strings, anything else as base64.
-fn body_text(body: &[u8]) -> (std::borrow::Cow<'_, str>, &'static str) {
-    match simdutf8::basic::from_utf8(body) {
-        Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
-        Err(_) => (
-            std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(body)),
-            "base64",
-        ),
+/// A text body whose escaped string would be longer than this many times
+/// its bytes (mostly control characters: `\u0000` is six bytes for one)
+/// goes out as base64 instead, so a record's length stays within a known
+/// multiple of its bodies' (README, Memory).
+pub const TEXT_BODY_MAX_GROWTH: usize = 2;
+
+/// Writes the body: text as a string, anything else (and text that would
+/// escape to more than TEXT_BODY_MAX_GROWTH times its size) as base64.
+/// Returns the encoding's name.
+fn write_body(w: &mut JsonWriter<'_>, body: &[u8]) -> &'static str {
+    if let Ok(s) = simdutf8::basic::from_utf8(body) {
+        if w.str_within(s, TEXT_BODY_MAX_GROWTH * s.len() + 2) {
+            return "utf8";
+        }
     }
+    w.str(&base64::engine::general_purpose::STANDARD.encode(body));
+    "base64"
 }
 
 /// Headers as an object: lower-case names, repeated fields joined with
@@ -938,7 +954,7 @@ mod tests {
         let after_id = line.split_once(r#"-0","#).expect("id").1;
         assert!(
             after_id.starts_with(
-                r#""schema_version":2,"collection_id":"cat\\log","observer":{"host":"sensor \"7\"","interface":"eth0,eth1","version":"1.2.3"},"conn":{"#
+                r#""schema_version":3,"collection_id":"cat\\log","observer":{"host":"sensor \"7\"","interface":"eth0,eth1","version":"1.2.3"},"conn":{"#
             ),
             "{line}"
         );

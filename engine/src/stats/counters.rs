@@ -103,6 +103,7 @@ counters! {
     StreamsExpired => "streams_expired", Activity, "idle connections expired after ASSEMBLER_FLUSH_AGE";
     StreamsEvicted => "streams_evicted_memory", Loss, "connections evicted because HEAP_LIMIT was reached";
     StreamsMidstream => "streams_midstream", Activity, "connections picked up without their handshake";
+    ClockSteps => "clock_steps", Activity, "steps of the capture clock (10 s or more, back; live also forward) absorbed by the shard clock";
     TcpOutOfOrder => "tcp_out_of_order", Activity, "segments buffered because they arrived ahead of a hole";
     TcpRetransmits => "tcp_retransmits", Activity, "segments whose bytes had all been seen already";
     TcpOverlapConflicts => "tcp_overlap_conflicts", Activity, "overlapping segments whose bytes differ from the first copy";
@@ -168,7 +169,7 @@ counters! {
     RedactedBodiesDropped => "redacted_bodies_dropped", Activity, "bodies dropped because REDACT_JSON_FIELDS could not check them (left encoded after a failed decode)";
     PendingDropped => "drop_pending_requests", Loss, "requests emitted at once without their response (flag pairing_lost) because more than 1,024 were pending on one HTTP/1 connection";
     // Output
-    RecordsOut => "records_out", Activity, "records written to the JSON-lines output";
+    RecordsOut => "records_out", Activity, "records handed to the JSON-lines output (those it could not write count in output_errors too)";
     RecordBytes => "record_bytes", Activity, "bytes of serialized records";
     OutputErrors => "output_errors", Loss, "records lost because the output failed";
     KafkaEnqueued => "kafka_enqueued", Activity, "records handed to the Kafka producer";

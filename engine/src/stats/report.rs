@@ -172,7 +172,10 @@ pub fn summary(t: &Totals, reg: &Registry, format: LogFormat) -> String {
     let map = |m: &[(&'static str, u64)]| m.iter().copied().collect::<BTreeMap<_, _>>();
     let latency = Quantiles::of(&reg.latency_us);
     let duration = Quantiles::of(&reg.duration_us);
-    let json_lines = t.get(Counter::RecordsOut);
+    // Handed to the JSON-lines writer, less those it could not write.
+    let json_lines = t
+        .get(Counter::RecordsOut)
+        .saturating_sub(t.get(Counter::OutputErrors));
     // Kafka's deliveries, when records went that way.
     let kafka = (t.get(Counter::KafkaEnqueued)
         + t.get(Counter::KafkaQueueFull)

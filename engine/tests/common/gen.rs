@@ -37,6 +37,12 @@ impl Gen {
         }
     }
 
+    /// Packets from now on are stamped from `ts_ns` (a microsecond apart):
+    /// the capture's clock may jump either way.
+    pub fn set_time_ns(&mut self, ts_ns: u64) {
+        self.ts_ns = ts_ns;
+    }
+
     /// One TCP segment (checksums left zero: the engine does not check them).
     #[allow(clippy::too_many_arguments)]
     pub fn tcp(

@@ -326,7 +326,6 @@ fn sizes_and_durations_are_bounded() {
         assert_one_line_rejection(&out, env, bad);
     }
     for (env, good) in [
-        ("HEAP_LIMIT", "16MiB"),
         ("ASSEMBLER_WORKER_PKT_BUF", "1000000"),
         ("ASSEMBLER_FLUSH_AGE", "1d"),
         ("METRICS_INTERVAL", "100ms"),
@@ -339,6 +338,40 @@ fn sizes_and_durations_are_bounded() {
             out.stderr.as_str()
         );
     }
+    // The smallest HEAP_LIMIT, with a shard and bodies it can hold.
+    let out = run(
+        &["check-config"],
+        &[
+            ("HEAP_LIMIT", "16MiB"),
+            ("PROCESSING_WORKERS", "1"),
+            ("MAX_BODY_BYTES", "256KiB"),
+        ],
+    );
+    assert!(out.status.success(), "{}", out.stderr.as_str());
+}
+
+/// A HEAP_LIMIT too small for the largest transaction MAX_BODY_BYTES
+/// allows (its decoded bodies and record, README Memory) is refused in
+/// one line that names MAX_BODY_BYTES and the smallest HEAP_LIMIT that
+/// fits; that limit is then accepted.
+#[test]
+fn heap_limit_must_hold_the_largest_transaction() {
+    let out = run(&["check-config"], &[("HEAP_LIMIT", "16MiB")]);
+    assert_one_line_rejection(&out, "MAX_BODY_BYTES", "3145728");
+    let line = out.stderr.as_str();
+    let least = line
+        .split("HEAP_LIMIT of at least ")
+        .nth(1)
+        .and_then(|rest| rest.split("MiB").next())
+        .unwrap_or_else(|| panic!("no least HEAP_LIMIT in: {line}"));
+    let least: u64 = least.parse().expect("a number of MiB");
+    let fits = run(&["check-config"], &[("HEAP_LIMIT", &format!("{least}MiB"))]);
+    assert!(fits.status.success(), "{}", fits.stderr.as_str());
+    let short = run(
+        &["check-config"],
+        &[("HEAP_LIMIT", &format!("{}MiB", least - 1))],
+    );
+    assert_eq!(short.status.code(), Some(2), "{least} MiB is the least");
 }
 
 /// MAX_BODY_BYTES and BUFFER_CAP must fit in one shard's share of
@@ -347,11 +380,12 @@ fn sizes_and_durations_are_bounded() {
 #[test]
 fn body_sizes_must_fit_a_shards_share_of_the_heap_limit() {
     for (env, value) in [("MAX_BODY_BYTES", "8388608"), ("BUFFER_CAP", "8388608")] {
-        let vars = [
-            ("HEAP_LIMIT", "16MiB"),
-            ("PROCESSING_WORKERS", "4"),
-            (env, value),
-        ];
+        // Small bodies and heads, so that the shards' transactions fit
+        // (see heap_limit_must_hold_the_largest_transaction).
+        let small = [("MAX_BODY_BYTES", "64KiB"), ("MAX_HEADER_BYTES", "4KiB")];
+        let mut vars = vec![("HEAP_LIMIT", "16MiB"), ("PROCESSING_WORKERS", "4")];
+        vars.extend(small.iter().filter(|(k, _)| *k != env));
+        vars.push((env, value));
         for args in [&["check-config"][..], &[][..]] {
             let out = run(args, &vars);
             assert_one_line_rejection(&out, env, value);
@@ -365,7 +399,7 @@ fn body_sizes_must_fit_a_shards_share_of_the_heap_limit() {
         let out = run(
             &["check-config"],
             &[
-                ("HEAP_LIMIT", "16MiB"),
+                ("HEAP_LIMIT", "1GiB"),
                 ("PROCESSING_WORKERS", "1"),
                 (env, value),
             ],

@@ -215,6 +215,20 @@ fn is_ok(r: &Value) -> bool {
         .is_some_and(|t| t.starts_with("/ok/"))
 }
 
+/// httpcap reading the capture fed into `fifo`: HEAP_LIMIT=256MiB, two
+/// shards, no filters, no metrics.
+fn under_heap_limit(fifo: &str) -> Run {
+    Run::new()
+        .env_clear()
+        .env("INPUT_RAW_ENGINE", "pcap_file")
+        .env("INPUT_RAW", fifo)
+        .env("HEAP_LIMIT", "256MiB")
+        .env("PROCESSING_WORKERS", "2")
+        .env("METRICS_OUTPUT", "none")
+        .env("HEALTH_FILE", "")
+        .envs(crate::common::run::NO_FILTERS.iter().copied())
+}
+
 #[test]
 fn syn_flood_and_slowloris_stay_within_heap_limit() {
     if !crate::common::run::peak_rss_measurable() {
@@ -222,15 +236,7 @@ fn syn_flood_and_slowloris_stay_within_heap_limit() {
     }
     let dir = Scratch::new("mem");
     let fifo = dir.fifo("flood.pcap");
-    let running = Run::new()
-        .env_clear()
-        .env("INPUT_RAW_ENGINE", "pcap_file")
-        .env("INPUT_RAW", &fifo)
-        .env("HEAP_LIMIT", "256MiB")
-        .env("PROCESSING_WORKERS", "2")
-        .env("METRICS_OUTPUT", "none")
-        .env("HEALTH_FILE", "")
-        .envs(crate::common::run::NO_FILTERS.iter().copied())
+    let running = under_heap_limit(&fifo)
         .output_file(dir.0.join("records.jsonl"))
         // Evicted connections' records are records too: each is checked,
         // the legitimate ones kept.
@@ -311,5 +317,168 @@ fn idle_stream_costs_at_most_512_bytes() {
         slot + bucket <= 512,
         "{} bytes per idle stream",
         slot + bucket
+    );
+}
+
+/// Writes a connection from client port `port` to SERVER:80: handshake,
+/// the client's bytes, the server's bytes (either may be empty), FINs.
+fn exchange<W: Write>(
+    p: &mut Pcap<W>,
+    port: u16,
+    request: &[u8],
+    response: &[u8],
+) -> std::io::Result<()> {
+    let c = [198, 51, 100, 7]; // TEST-NET-2
+    let (mut cs, mut ss) = (1_000u32, 9_000u32);
+    p.tcp(c, port, SERVER, 80, cs, 0, SYN, &[])?;
+    p.tcp(SERVER, 80, c, port, ss, cs + 1, SYN_ACK, &[])?;
+    cs += 1;
+    ss += 1;
+    for piece in request.chunks(1400) {
+        p.tcp(c, port, SERVER, 80, cs, ss, PSH_ACK, piece)?;
+        cs = cs.wrapping_add(piece.len() as u32);
+    }
+    for piece in response.chunks(1400) {
+        p.tcp(SERVER, 80, c, port, ss, cs, PSH_ACK, piece)?;
+        ss = ss.wrapping_add(piece.len() as u32);
+    }
+    p.tcp(c, port, SERVER, 80, cs, ss, FIN_ACK, &[])?;
+    p.tcp(SERVER, 80, c, port, ss, cs + 1, FIN_ACK, &[])?;
+    Ok(())
+}
+
+const BOMBS: u16 = 300;
+const LARGE_BODIES: u16 = 40;
+const PIPELINED: usize = 100;
+
+/// Bombs and large bodies, as the issue tried them: 300 responses that
+/// are 1 GiB gzip bombs, 40 exchanges whose bodies are 3 MiB of control
+/// bytes both ways (each would escape to 18 MiB of JSON), and one
+/// connection of 100 pipelined requests whose bodies are gzip bombs, cut
+/// off unanswered so that all 100 finish at once. Returns the records
+/// expected.
+fn generate_bombs<W: Write>(w: W) -> std::io::Result<u64> {
+    let mut p = Pcap::new(w)?;
+    let bomb = crate::content::bombs::gzip_bomb();
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        bomb.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&bomb);
+    drop(bomb);
+    for i in 0..BOMBS {
+        let request = format!("GET /bomb/{i} HTTP/1.1\r\nHost: sensor.test\r\n\r\n");
+        exchange(&mut p, 20_000 + i, request.as_bytes(), &response)?;
+    }
+    drop(response);
+
+    let control = vec![1u8; 3 << 20];
+    let with_body = |head: String| {
+        let mut m = head.into_bytes();
+        m.extend_from_slice(&control);
+        m
+    };
+    for i in 0..LARGE_BODIES {
+        let request = with_body(format!(
+            "POST /large/{i} HTTP/1.1\r\nHost: sensor.test\r\nContent-Length: {}\r\n\r\n",
+            control.len()
+        ));
+        let response = with_body(format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            control.len()
+        ));
+        exchange(&mut p, 30_000 + i, &request, &response)?;
+    }
+
+    let small_bomb = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..16 {
+            e.write_all(&zeros)?;
+        }
+        e.finish()?
+    };
+    let mut pipeline = Vec::new();
+    for i in 0..PIPELINED {
+        pipeline.extend_from_slice(
+            format!(
+                "POST /pipelined/{i} HTTP/1.1\r\nHost: sensor.test\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                small_bomb.len()
+            )
+            .as_bytes(),
+        );
+        pipeline.extend_from_slice(&small_bomb);
+    }
+    exchange(&mut p, 40_000, &pipeline, &[])?;
+    p.w.flush()?;
+    Ok(BOMBS as u64 + LARGE_BODIES as u64 + PIPELINED as u64)
+}
+
+/// HEAP_LIMIT holds for what transactions carry, not only for how many
+/// connections there are: decoded bodies, the records they make and the
+/// output queue are within the budget (README, Memory). Records go to
+/// /dev/null (they total over a gigabyte); the summary counts them.
+#[test]
+fn bombs_and_large_bodies_stay_within_heap_limit() {
+    if !crate::common::run::peak_rss_measurable() {
+        return;
+    }
+    let dir = Scratch::new("mem-bombs");
+    let fifo = dir.fifo("bombs.pcap");
+    let running = under_heap_limit(&fifo)
+        .env("OUTPUT_FILE", "/dev/null")
+        .records_elsewhere()
+        .measure_peak_rss()
+        .spawn();
+    let writer = std::thread::spawn(move || {
+        let f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        generate_bombs(BufWriter::with_capacity(1 << 20, f)).unwrap()
+    });
+    let expected = writer.join().expect("generator");
+    let done = running.wait(std::time::Duration::from_secs(3600));
+    done.assert_success();
+    let peak_rss = done.peak_rss_kib.expect("peak RSS measured") * 1024;
+    let out = done.counter("records_out");
+    println!(
+        "records_out={out} (expected {expected}) peak_rss={} MiB (bound {} MiB) summary={:?}",
+        peak_rss / MIB,
+        (HEAP_LIMIT + FIXED_OVERHEAD) / MIB,
+        done.summary()
+    );
+    assert_eq!(out, expected, "every transaction emitted");
+    assert!(
+        peak_rss <= HEAP_LIMIT + FIXED_OVERHEAD,
+        "peak RSS {} MiB over HEAP_LIMIT + overhead {} MiB",
+        peak_rss / MIB,
+        (HEAP_LIMIT + FIXED_OVERHEAD) / MIB
+    );
+}
+
+/// The option index httpcap sets (`allocator::return_freed_memory_promptly`)
+/// is mimalloc's purge delay: mimalloc reads MIMALLOC_PURGE_DELAY from the
+/// environment into it. Checked in a child process (this test binary),
+/// since the option is read once per process.
+#[test]
+fn allocator_option_index_is_purge_delay() {
+    if std::env::var_os("HTTPCAP_PURGE_CHILD").is_some() {
+        assert_eq!(httpcap::allocator::purge_delay_ms(), 777);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "memory_budget::allocator_option_index_is_purge_delay",
+            "--nocapture",
+        ])
+        .env("HTTPCAP_PURGE_CHILD", "1")
+        .env("MIMALLOC_PURGE_DELAY", "777")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -67,7 +67,7 @@ fn records_match_nginx_access_log() {
         };
         assert_eq!((&req["path"], &req["query"]), (&path, &query), "{target}");
         assert_eq!(req["host"], req["headers"]["host"], "{target}");
-        assert_eq!(r["schema_version"], 2);
+        assert_eq!(r["schema_version"], 3);
         assert_eq!(r["observer"]["interface"], "sample.pcap");
         assert_eq!(r["observer"]["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(resp["status"].as_u64(), Some(*status));

@@ -268,6 +268,13 @@ fn pending_requests_are_bounded() {
 
 /// Every record of `c`, serialized and checked against the schema.
 fn check_records(c: &Conn) {
+    for v in records(c) {
+        assert!(v["flags"].is_array());
+    }
+}
+
+/// The finished transactions as records (JSON values).
+fn records(c: &Conn) -> Vec<serde_json::Value> {
     let ctx = crate::record::RecordCtx::default();
     let ep = crate::flow::Endpoint {
         ip: "192.0.2.1".parse().unwrap(),
@@ -280,18 +287,20 @@ fn check_records(c: &Conn) {
         tls: None,
         encap: None,
     };
-    for t in &c.done {
-        let mut line = Vec::new();
-        crate::record::RecordView {
-            ctx: &ctx,
-            conn: &info,
-            txn: t,
-        }
-        .write_line(&mut line);
-        let line = String::from_utf8(line).expect("records are UTF-8");
-        let v = crate::record::record_check::parse(line.trim_end());
-        assert!(v["flags"].is_array());
-    }
+    c.done
+        .iter()
+        .map(|t| {
+            let mut line = Vec::new();
+            crate::record::RecordView {
+                ctx: &ctx,
+                conn: &info,
+                txn: t,
+            }
+            .write_line(&mut line);
+            let line = String::from_utf8(line).expect("records are UTF-8");
+            crate::record::record_check::parse(line.trim_end())
+        })
+        .collect()
 }
 
 #[test]
@@ -466,4 +475,281 @@ fn more_than_256_headers_leave_the_head_unparsed() {
     );
     assert_eq!(over.stats.get(Counter::HttpBadHead), 1);
     assert_eq!(over.stats.get(Counter::HttpHeaderTooLarge), 0);
+}
+
+/// A request given up by ASSEMBLER_FLUSH_AGE is still owed its response:
+/// when that comes late, behind a pipelined request, it stands alone and
+/// the next response goes to the next request.
+#[test]
+fn expired_request_keeps_its_late_response() {
+    let age = 5_000_000_000;
+    let expire = |c: &mut Conn, now: u64| c.with(|h, x| h.expire_pending(now, age, x));
+    let resp = |i: u32| format!("HTTP/1.1 200 OK\r\nX-For: /p{i}\r\nContent-Length: 0\r\n\r\n");
+
+    // Pipelined: /p0 expires, /p1 is sent, then both responses arrive.
+    let mut c = Conn::new();
+    c.req(b"GET /p0 HTTP/1.1\r\n\r\n");
+    expire(&mut c, 10 * age);
+    c.req(b"GET /p1 HTTP/1.1\r\n\r\n");
+    c.resp(resp(0).as_bytes()).resp(resp(1).as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /p0 -> - [no_response]",
+            "- -> 200 [no_request,pairing_lost]",
+            "GET /p1 -> 200",
+        ]
+    );
+    assert_eq!(
+        c.done[1].response.as_ref().unwrap().head.header("x-for"),
+        Some(&b"/p0"[..])
+    );
+    assert_eq!(c.done[2].request.as_ref().unwrap().head.target(), "/p1");
+    assert_eq!(c.stats.get(Counter::HttpUnpairedResponses), 1);
+
+    // Not pipelined: the late response stands alone, pairing goes on.
+    let mut c = Conn::new();
+    c.req(b"GET /p0 HTTP/1.1\r\n\r\n");
+    expire(&mut c, 10 * age);
+    c.resp(resp(0).as_bytes());
+    c.req(b"GET /p1 HTTP/1.1\r\n\r\n").resp(resp(1).as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /p0 -> - [no_response]",
+            "- -> 200 [no_request,pairing_lost]",
+            "GET /p1 -> 200",
+        ]
+    );
+    check_records(&c);
+}
+
+/// After bytes of the responses were lost, a request that expires may
+/// have lost its response in the hole: nothing is owed, so the next
+/// response is not held back from the next request.
+#[test]
+fn expired_request_after_a_response_hole_owes_nothing() {
+    let age = 5_000_000_000;
+    let mut c = Conn::new();
+    c.req(b"GET /p0 HTTP/1.1\r\n\r\n");
+    c.gap(Role::Response, 100);
+    c.with(|h, x| h.expire_pending(10 * age, age, x));
+    c.req(b"GET /p1 HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nX-For: /p1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        c.summary(),
+        vec!["GET /p0 -> - [no_response]", "GET /p1 -> 200"]
+    );
+    assert_eq!(c.stats.get(Counter::HttpUnpairedResponses), 0);
+}
+
+// ---- HTTP/0.9 ---------------------------------------------------------
+
+fn versions(t: &Transaction) -> (&'static str, Option<&'static str>) {
+    (
+        t.request.as_ref().map_or("-", |m| m.head.version()),
+        t.response.as_ref().map(|m| m.head.version()),
+    )
+}
+
+#[test]
+fn http09_request_answered_by_raw_bytes_until_close() {
+    let mut c = Conn::new();
+    c.req(b"GET /path\r\n");
+    assert!(c.done.is_empty());
+    // Blank lines and text that is no status line: all of it is body.
+    c.resp(b"\r\n<html>\r\n");
+    c.resp(b"hello</html>\r\n");
+    assert!(c.done.is_empty(), "the answer runs until the server closes");
+    c.with(|h, x| h.eof(Role::Response, 5, x));
+    assert_eq!(c.summary(), vec!["GET /path -> 0 [no_status_line]"]);
+    let t = &c.done[0];
+    assert_eq!(versions(t), ("HTTP/0.9", Some("HTTP/0.9")));
+    assert!(!t.response.as_ref().unwrap().head.has_status_line());
+    assert!(t.response.as_ref().unwrap().complete);
+    assert_eq!(resp_body(t), (&b"\r\n<html>\r\nhello</html>\r\n"[..], 24));
+    assert!(t.request.as_ref().unwrap().head.headers().next().is_none());
+    assert_eq!(c.stats.get(Counter::HttpRequests), 1);
+    assert_eq!(c.stats.get(Counter::HttpResponses), 1);
+    assert_eq!(c.stats.get(Counter::HttpParseErrors), 0);
+    let r = &records(&c)[0];
+    assert_eq!(r["request"]["version"], "HTTP/0.9");
+    assert_eq!(r["request"]["headers"], serde_json::json!({}));
+    assert_eq!(r["response"]["status"], serde_json::Value::Null);
+    assert_eq!(r["response"]["reason"], serde_json::Value::Null);
+    assert_eq!(r["response"]["version"], "HTTP/0.9");
+    assert_eq!(r["response"]["headers"], serde_json::json!({}));
+    assert_eq!(r["response"]["body"], "\r\n<html>\r\nhello</html>\r\n");
+    assert_eq!(r["flags"], serde_json::json!(["no_status_line"]));
+}
+
+#[test]
+fn http09_request_followed_by_nothing() {
+    let mut c = Conn::new();
+    c.req(b"POST /only\n");
+    c.with(|h, x| h.eof(Role::Request, 5, x));
+    c.close();
+    assert_eq!(c.summary(), vec!["POST /only -> - [no_response]"]);
+    assert_eq!(versions(&c.done[0]).0, "HTTP/0.9");
+}
+
+#[test]
+fn http09_request_answered_with_a_status_line_is_read_as_http1() {
+    let mut c = Conn::new();
+    c.req(b"GET /x\r\n");
+    c.resp(b"HTTP/1.0 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
+    assert_eq!(c.summary(), vec!["GET /x -> 403"]);
+    assert_eq!(versions(&c.done[0]), ("HTTP/0.9", Some("HTTP/1.0")));
+    assert_eq!(resp_body(&c.done[0]), (&b"no"[..], 2));
+}
+
+#[test]
+fn request_line_without_version_but_with_headers_is_http09_with_headers() {
+    let mut c = Conn::new();
+    c.req(b"GET /HTTP/1.1\r\nHost: h\r\n\r\n");
+    c.resp(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(c.summary(), vec!["GET /HTTP/1.1 -> 400"]);
+    assert_eq!(versions(&c.done[0]), ("HTTP/0.9", Some("HTTP/1.0")));
+    assert_eq!(
+        c.done[0].request.as_ref().unwrap().head.header("host"),
+        Some(&b"h"[..])
+    );
+}
+
+#[test]
+fn http1_request_line_split_across_segments_is_never_http09() {
+    // Every cut of a real request line, with the server speaking (a
+    // premature error, say) while the line is incomplete.
+    let req = b"GET /split HTTP/1.1\r\nHost: h\r\n\r\n";
+    for cut in 1..req.len() {
+        let mut c = Conn::new();
+        c.req(&req[..cut]);
+        c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nk");
+        c.req(&req[cut..]);
+        c.close();
+        for t in &c.done {
+            if let Some(r) = &t.request {
+                assert_eq!(
+                    r.head.version(),
+                    "HTTP/1.1",
+                    "cut at {cut}: {:?}",
+                    c.summary()
+                );
+            }
+            assert!(!t.flags.has(Flags::NO_STATUS_LINE), "cut at {cut}");
+        }
+    }
+    // A line still being received when the connection ends is no request.
+    let mut c = Conn::new();
+    c.req(b"GET /x HTTP/1.1\r\nHost: h\r\n");
+    c.close();
+    assert!(c.summary().is_empty(), "{:?}", c.summary());
+    let mut c = Conn::new();
+    c.req(b"GET /x");
+    c.close();
+    assert!(c.summary().is_empty(), "{:?}", c.summary());
+}
+
+#[test]
+fn only_a_known_method_and_one_target_make_an_http09_line() {
+    for line in [
+        &b"T /zeek.html\r\n"[..],
+        b"GET \r\n",
+        b"GET\r\n",
+        b"GET  /two-spaces\r\n",
+        b"GET / x\r\n",
+        b"Hello world\r\n",
+        b"GET HTTP/1.1\r\n",
+    ] {
+        let mut c = Conn::new();
+        c.req(line);
+        c.resp(b"some answer\r\n");
+        c.close();
+        assert!(
+            c.done.iter().all(|t| t.request.is_none()),
+            "{:?}: {:?}",
+            String::from_utf8_lossy(line),
+            c.summary()
+        );
+    }
+}
+
+#[test]
+fn http09_body_is_bounded_and_marks_gaps() {
+    let mut c = Conn {
+        max_body: 8,
+        ..Conn::new()
+    };
+    c.req(b"GET /big\r\n");
+    c.resp(b"0123456789abcdef");
+    c.gap(Role::Response, 100);
+    c.resp(b"tail");
+    c.close();
+    assert_eq!(c.summary(), vec!["GET /big -> 0 [gap,no_status_line]"]);
+    let m = c.done[0].response.as_ref().unwrap();
+    assert_eq!(m.body, b"01234567");
+    assert!(m.body_truncated);
+    assert_eq!(m.body_size, 16 + 100 + 4);
+}
+
+#[test]
+fn http09_request_ends_a_response_begun_before_it() {
+    // A server that sent a head with a length before any request: its
+    // Content-Length must not swallow the answer to the 0.9 request.
+    let mut c = Conn::new();
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+    c.req(b"GET /\r\n");
+    c.req(b"\r\n");
+    c.resp(b"this is too much.\r\n");
+    c.close();
+    assert_eq!(
+        c.summary(),
+        vec![
+            "- -> 200 [no_request,response_incomplete]",
+            "GET / -> 0 [no_status_line]"
+        ]
+    );
+    assert_eq!(resp_body(&c.done[1]), (&b"this is too much.\r\n"[..], 19));
+}
+
+#[test]
+fn http09_request_after_a_pipelined_http1_request_keeps_its_response() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab");
+    c.req(b"GET /b\r\n\r\n");
+    c.resp(b"cdraw");
+    c.close();
+    assert_eq!(
+        c.summary(),
+        vec!["GET /a -> 200", "GET /b -> 0 [no_status_line]"]
+    );
+    assert_eq!(resp_body(&c.done[0]), (&b"abcd"[..], 4));
+    assert_eq!(resp_body(&c.done[1]), (&b"raw"[..], 3));
+}
+
+#[test]
+fn a_line_alone_is_no_http09_request_on_a_connection_picked_up_mid_stream() {
+    // Resynchronised into a request body, the parser sits on a line that
+    // starts with a method; the server's bytes must not make it a request
+    // nor cut the response under way.
+    let mut c = Conn::new();
+    c.http.start_midstream();
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+    c.req(b"body text\nGET /not-a-request\n");
+    c.resp(b"56789");
+    c.close();
+    assert_eq!(c.summary(), vec!["- -> 200 [mid_stream,no_request]"]);
+    assert_eq!(resp_body(&c.done[0]), (&b"0123456789"[..], 10));
+}
+
+#[test]
+fn blank_lines_alone_do_not_start_an_http09_answer() {
+    // A piece of blank lines decides nothing: the status line after it
+    // is still read as one.
+    let mut c = Conn::new();
+    c.req(b"GET /x\r\n");
+    c.resp(b"\r\n");
+    c.resp(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(c.summary(), vec!["GET /x -> 200"]);
 }

@@ -49,7 +49,7 @@ pub fn producer_properties(cfg: &Config, shard: usize) -> Vec<(&'static str, Str
     // Both bounds count drops the same way (a full queue): the record count
     // is OUTPUT_KAFKA_CHANNEL_BUF, the bytes are this shard's slice of
     // HEAP_LIMIT (config::memory), so the queue stays inside the budget.
-    let queue_kib = crate::config::memory::ShardMemory::of(cfg).kafka_queue / 1024;
+    let queue_kib = crate::config::memory::ShardMemory::of(cfg).output / 1024;
     p.push((
         "queue.buffering.max.kbytes",
         queue_kib.clamp(1, i32::MAX as u64).to_string(),

@@ -2,7 +2,7 @@
 //! captures with compressed bodies, and captures recorded from real
 //! servers (nginx with gzip, a Python server sending br and zstd).
 
-mod bombs;
+pub mod bombs;
 mod common;
 mod limits;
 mod pcaps;

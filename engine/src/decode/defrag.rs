@@ -203,6 +203,10 @@ impl Tracker {
         // The tunnels' outer headers now hold more: their lengths follow,
         // or say 0 ("what was captured") when the datagram outgrew them.
         let total = out.len();
+        if head.link == LinkType::Nflog {
+            // NFLOG's payload TLV holds the packet: its length too.
+            nflog_payload_grows(&mut out)?;
+        }
         for &o in &head.outer {
             let o = o as usize;
             match out[o] >> 4 {
@@ -220,6 +224,27 @@ impl Tracker {
         }
         Some((head.link, out))
     }
+}
+
+/// The payload TLV of an NFLOG frame (type 9, little-endian length with
+/// its 4-byte header) made to reach the frame's end; None when it cannot
+/// say that much.
+fn nflog_payload_grows(f: &mut [u8]) -> Option<()> {
+    let mut at = 4;
+    while at + 4 <= f.len() {
+        let len = u16::from_le_bytes([f[at], f[at + 1]]) as usize;
+        let kind = u16::from_le_bytes([f[at + 2], f[at + 3]]) & 0x7fff;
+        if kind == 9 {
+            let grown = u16::try_from(f.len() - at).ok()?;
+            f[at..at + 2].copy_from_slice(&grown.to_le_bytes());
+            return Some(());
+        }
+        if len < 4 {
+            return None;
+        }
+        at += (len + 3) & !3;
+    }
+    None
 }
 
 fn ipv4_checksum(h: &mut [u8]) {

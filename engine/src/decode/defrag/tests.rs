@@ -160,6 +160,28 @@ fn ipv6_with_an_extension_header_before_the_fragment_header() {
 }
 
 #[test]
+fn nflog_frames_get_their_payload_tlv_grown() {
+    let whole = packet(v4(), &body(2000));
+    let nflog = |ip: &[u8]| {
+        let mut f = vec![2, 0, 0, 0];
+        // A prefix TLV (type 10) of 5 bytes, padded to 8, then the payload.
+        f.extend_from_slice(&9u16.to_le_bytes());
+        f.extend_from_slice(&10u16.to_le_bytes());
+        f.extend_from_slice(b"abcde\0\0\0");
+        f.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+        f.extend_from_slice(&9u16.to_le_bytes());
+        f.extend_from_slice(ip);
+        f
+    };
+    let frags = fragments(&whole, 4, &[1000]);
+    let mut r = Rig::new(LinkType::Nflog);
+    assert!(r.feed(1, &nflog(&frags[0])).is_empty());
+    let done = r.feed(2, &nflog(&frags[1]));
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].1, body(2000));
+}
+
+#[test]
 fn overlaps_keep_the_first_copy_and_count_differences() {
     let whole = packet(v4(), &body(2400));
     let frags = fragments(&whole, 9, &[800, 1600]);

@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"
 hours=${HTTPCAP_FUZZ_HOURS:-1}
 secs=$(awk -v h="$hours" 'BEGIN { s = int(h * 3600); print (s < 1 ? 1 : s) }')
-all="conversation frame reassembly http1 chunked decode record hpack h2_frames h2_conn tls keylog"
+all="conversation frame defrag reassembly http1 chunked decode record hpack h2_frames h2_conn tls keylog"
 targets=${HTTPCAP_FUZZ_TARGETS:-$all}
 doc=$root/docs/FUZZING.md
 commit=$(git -C "$root" rev-parse --short HEAD)

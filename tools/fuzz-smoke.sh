@@ -10,13 +10,13 @@
 # Needs the nightly toolchain (installed on the project's machines);
 # cargo-fuzz is installed from crates.io when missing.
 #
-#   tools/fuzz-smoke.sh                  30 s per target (12 targets: 6 min)
+#   tools/fuzz-smoke.sh                  30 s per target (13 targets: 6.5 min)
 #   HTTPCAP_FUZZ_SECS=600 tools/fuzz-smoke.sh
 #   HTTPCAP_FUZZ_TARGETS="http1 tls" tools/fuzz-smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs=${HTTPCAP_FUZZ_SECS:-30}
-all="conversation frame reassembly http1 chunked decode record hpack h2_frames h2_conn tls keylog"
+all="conversation frame defrag reassembly http1 chunked decode record hpack h2_frames h2_conn tls keylog"
 targets=${HTTPCAP_FUZZ_TARGETS:-$all}
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "fuzz smoke: SKIPPED: no nightly toolchain (rustup toolchain install nightly)" >&2

@@ -2,7 +2,9 @@
 //! socket with a TPACKET_V3 ring mmapped into the process, all of an
 //! interface's sockets joined in one PACKET_FANOUT group whose program is
 //! `steer::fanout_program` (with the defrag flag, so the kernel
-//! reassembles IP fragments before choosing a shard).
+//! reassembles outer IPv4 fragments before choosing a shard; IPv6 and
+//! tunnelled fragments land on shard 0, whose source reassembles them:
+//! see `live`).
 //!
 //! Ring size: ASSEMBLER_WORKER_PKT_BUF frames of 2 KiB (a full-size
 //! Ethernet frame plus the ring's headers) per socket, in 128 KiB blocks

@@ -4,6 +4,12 @@
 //! innermost 5-tuple that both directions share. Packets travel in
 //! batches over bounded rings (`batch`); the shards hand emptied batches
 //! back for reuse.
+//!
+//! IP fragments are reassembled here, before steering: a fragment after
+//! the first carries no ports, so no shard could be chosen for it by its
+//! connection, and this thread is the one that sees every fragment of a
+//! datagram. The reassembled datagram is decoded and steered by its real
+//! 5-tuple like any frame (`decode::defrag`); only fragments pay for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +20,8 @@ use super::batch::PacketBatch;
 use super::pcap_file::{self, FileError};
 use super::Packet;
 use crate::bpf::FileFilter;
-use crate::decode::{decode, segment_hash, DecodeOptions};
+use crate::decode::defrag::Defrag;
+use crate::decode::{decode, segment_hash, DecodeError, DecodeOptions, Segment};
 use crate::stats::{Counter, ShardStats};
 
 /// Everything the reader thread owns; `run` consumes it.
@@ -43,6 +50,8 @@ struct Filling {
     allocated: usize,
     /// A shard's ring closed or shutdown was asked: stop reading.
     stop: bool,
+    /// IP datagrams being reassembled.
+    defrag: Defrag,
 }
 
 impl FileFeeder {
@@ -56,6 +65,7 @@ impl FileFeeder {
             filling: (0..shards).map(|_| PacketBatch::with_capacity()).collect(),
             allocated: shards,
             stop: false,
+            defrag: Defrag::new(),
         };
         let files = std::mem::take(&mut self.files);
         let stats0 = self.stats0.clone();
@@ -69,6 +79,8 @@ impl FileFeeder {
                 break;
             }
         }
+        // Datagrams still missing fragments at the end are lost.
+        st.defrag.finish(&mut |c, n| stats0.add_shared(c, n));
         for (i, b) in st.filling.into_iter().enumerate() {
             if !b.is_empty() {
                 let _ = self.shards[i].send(b);
@@ -77,8 +89,7 @@ impl FileFeeder {
         result
     }
 
-    /// One frame: filter, decode, put in its shard's batch, and send the
-    /// batch when full.
+    /// One frame: filter, decode (reassembling fragments), and place.
     fn feed(&mut self, st: &mut Filling, p: Packet<'_>) {
         if st.stop {
             return;
@@ -92,15 +103,43 @@ impl FileFeeder {
         }
         // Frames that don't decode go to shard 0, which counts them. The
         // segment rides along so the shard need not decode the frame again.
-        let seg = decode(&p, &self.decode).ok();
-        let shard = match (&seg, self.shards.len()) {
+        match decode(&p, &self.decode) {
+            Ok(seg) => self.place(st, p, Some(&seg)),
+            Err(DecodeError::Fragment) => self.fragment(st, p),
+            Err(_) => self.place(st, p, None),
+        }
+    }
+
+    /// A fragment: into the reassembler, and each datagram it completes
+    /// on to its shard.
+    #[cold]
+    fn fragment(&mut self, st: &mut Filling, p: Packet<'_>) {
+        let stats0 = self.stats0.clone();
+        let opts = self.decode;
+        let mut defrag = std::mem::take(&mut st.defrag);
+        defrag.take(
+            &p,
+            &opts,
+            &mut |c, n| stats0.add_shared(c, n),
+            &mut |whole, seg| self.place(st, whole, seg.ok().as_ref()),
+        );
+        st.defrag = defrag;
+    }
+
+    /// Puts a frame in its shard's batch, and sends the batch when full.
+    #[inline]
+    fn place(&mut self, st: &mut Filling, p: Packet<'_>, seg: Option<&Segment<'_>>) {
+        if st.stop {
+            return;
+        }
+        let shard = match (seg, self.shards.len()) {
             // One shard has nothing to choose: no flow key, no hash
             // (callgrind: ~25 instructions a packet).
             (_, 1) | (None, _) => 0,
             (Some(s), n) => (segment_hash(s) % n as u64) as usize,
         };
         let b = &mut st.filling[shard];
-        b.push(p, seg.as_ref());
+        b.push(p, seg);
         if b.is_full() {
             let like = b.byte_len();
             let next = self.fresh_batch(&mut st.allocated, like);

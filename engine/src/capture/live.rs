@@ -2,6 +2,16 @@
 //! interface), plus a bounded inbox for the rare packet that the fanout put
 //! on the wrong shard (see `steer`). Kernel statistics are read about once
 //! a second into the shard's counters.
+//!
+//! IP fragments are reassembled by the source that receives them, then
+//! steered like any packet. The kernel programs put every fragment on
+//! shard 0 (the ones after the first carry no ports, and neither program
+//! reads ports from a first fragment), so one reassembler sees all of a
+//! datagram's fragments, whichever wrapper or IP version they are in, and
+//! the datagram goes to the shard that owns its connection through the
+//! handover inbox. With af_packet and several shards the kernel already
+//! reassembles outer IPv4 before the fanout (PACKET_FANOUT_FLAG_DEFRAG),
+//! so those arrive whole and are steered in the kernel.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +22,8 @@ use crossbeam::channel::{Receiver, Sender, TrySendError};
 
 use super::batch::PacketBatch;
 use super::{steer, Packet, PacketSource, Poll};
-use crate::decode::{self, DecodeOptions, Segment};
+use crate::decode::defrag::Defrag;
+use crate::decode::{self, DecodeError, DecodeOptions, Segment};
 use crate::stats::{Counter, ShardStats};
 
 /// Counters the kernel keeps per socket, as deltas since the last read.
@@ -77,6 +88,43 @@ pub struct LiveSource {
     shutdown: Arc<AtomicBool>,
     /// When shutdown was first seen, and idle polls since.
     draining: Option<(Instant, u32)>,
+    /// IP datagrams being reassembled.
+    defrag: Defrag,
+}
+
+/// Where a decoded live packet goes: this shard, or another's handover
+/// batch.
+struct Router<'a> {
+    shard: usize,
+    shards: usize,
+    stats: &'a ShardStats,
+    pending: &'a mut [Option<PacketBatch>],
+    spare: &'a mut Vec<PacketBatch>,
+}
+
+impl Router<'_> {
+    fn route(
+        &mut self,
+        p: Packet<'_>,
+        seg: Segment<'_>,
+        on_packet: &mut dyn FnMut(Packet<'_>, Option<Segment<'_>>),
+    ) {
+        if self.shards == 1 {
+            return on_packet(p, Some(seg));
+        }
+        let owner = steer::owner_of(&seg, self.shards);
+        if owner != self.shard {
+            self.stats.inc(Counter::SteerMisrouted);
+            let spare = &mut *self.spare;
+            let b = self.pending[owner]
+                .get_or_insert_with(|| spare.pop().unwrap_or_else(PacketBatch::with_capacity));
+            // The segment rides along as offsets, as for file input: the
+            // owner need not decode it either.
+            b.push(p, Some(&seg));
+            return;
+        }
+        on_packet(p, Some(seg));
+    }
 }
 
 impl LiveSource {
@@ -103,6 +151,7 @@ impl LiveSource {
             last_stats: Instant::now(),
             shutdown,
             draining: None,
+            defrag: Defrag::new(),
         }
     }
 
@@ -156,36 +205,47 @@ impl PacketSource for LiveSource {
                 stats,
                 pending,
                 spare,
+                defrag,
                 ..
             } = self;
+            let mut router = Router {
+                shard: *shard,
+                shards: *shards,
+                stats,
+                pending,
+                spare,
+            };
             for ring in rings.iter_mut() {
                 delivered += ring.read(&mut |p| {
-                    if *shards == 1 {
-                        // Nothing to steer: the shard decodes.
-                        on_packet(p, None);
-                        return;
-                    }
                     // Decoded once, to find the owner; the segment goes
                     // with the packet so the shard does not decode it
                     // again. A frame that does not decode stays here and
                     // the shard counts why.
-                    let Ok(seg) = decode::decode(&p, decode) else {
-                        on_packet(p, None);
-                        return;
-                    };
-                    let owner = steer::owner_of(&seg, *shards);
-                    if owner != *shard {
-                        stats.inc(Counter::SteerMisrouted);
-                        let b = pending[owner].get_or_insert_with(|| {
-                            spare.pop().unwrap_or_else(PacketBatch::with_capacity)
-                        });
-                        // The segment rides along as offsets, as for file
-                        // input: the owner need not decode it either.
-                        b.push(p, Some(&seg));
-                        return;
+                    match decode::decode(&p, decode) {
+                        Ok(seg) => router.route(p, seg, on_packet),
+                        Err(DecodeError::Fragment) => {
+                            let stats = router.stats;
+                            defrag.take(
+                                &p,
+                                decode,
+                                &mut |c, n| stats.add(c, n),
+                                &mut |whole, seg| match seg {
+                                    Ok(seg) => router.route(whole, seg, on_packet),
+                                    Err(_) => on_packet(whole, None),
+                                },
+                            );
+                        }
+                        Err(_) => on_packet(p, None),
                     }
-                    on_packet(p, Some(seg));
                 });
+            }
+            if delivered == 0 && !defrag.is_empty() {
+                // A quiet link still times datagrams out.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0);
+                defrag.expire(now, &mut |c, n| stats.add(c, n));
             }
         }
         // One read is bounded (a few ring blocks), so the handover batches
@@ -214,6 +274,8 @@ impl PacketSource for LiveSource {
                 *idle += 1;
             }
             if *idle > 2 || since.elapsed() >= DRAIN_FOR {
+                let stats = &self.stats;
+                self.defrag.finish(&mut |c, n| stats.add(c, n));
                 return Poll::Done;
             }
         }

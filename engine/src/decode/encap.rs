@@ -34,6 +34,10 @@ pub(super) trait Trace {
     fn tunnels(&self) -> usize;
     /// The segment's `ctx` and `wrapped`.
     fn context(&self) -> (u64, bool);
+    /// An IP header about to be read (the reassembler's locator wants
+    /// them; every other trace ignores them).
+    #[inline(always)]
+    fn ip(&mut self, _packet: &[u8]) {}
 }
 
 /// The trace of every packet: the context id and whether anything was

@@ -75,7 +75,7 @@ fn ipv4(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
     }
     let ihl = ((b[0] & 0x0f) as usize) * 4;
     let total = u16::from_be_bytes([b[2], b[3]]) as usize;
-    if ihl < 20 || total < ihl {
+    if ihl < 20 || (total != 0 && total < ihl) {
         return Err(DecodeError::BadIp);
     }
     if b.len() < ihl {
@@ -87,7 +87,8 @@ fn ipv4(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
     if more_fragments || offset != 0 {
         return Err(DecodeError::Fragment);
     }
-    // Trim Ethernet padding; a total length of 0 is seen with TSO offload.
+    // Trim Ethernet padding; a total length of 0 is seen with TSO offload
+    // (and in a reassembled datagram's tunnel headers when it outgrew them).
     let end = if total == 0 {
         b.len()
     } else {
@@ -170,6 +171,105 @@ fn ipv6(b: &[u8]) -> Result<(IpHeader, u8, &[u8]), DecodeError> {
         next,
         p,
     ))
+}
+
+/// A fragment as the reassembler needs it: what names its datagram,
+/// where its bytes go, and the header the datagram keeps. Read only for
+/// packets `decode_ip` refused as fragments.
+pub(super) struct FragPiece<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4's protocol; 0 for IPv6, whose datagrams are named by their
+    /// addresses and identification alone (RFC 8200).
+    pub proto: u8,
+    /// 16 bits for IPv4, 32 for IPv6's Fragment header.
+    pub id: u32,
+    /// Where the fragment's bytes start in the datagram's payload.
+    pub offset: usize,
+    pub more: bool,
+    /// The header that comes along with the datagram, from the first
+    /// fragment: IPv4's with its options; IPv6's with the extension
+    /// headers before the Fragment header.
+    pub head_len: usize,
+    /// IPv6: where in that header the byte naming the Fragment header is,
+    /// and what the Fragment header names next (it replaces that byte).
+    pub v6_next: Option<(usize, u8)>,
+    pub data: &'a [u8],
+}
+
+/// Reads the fragment at the start of `b`; None when it is not one or is
+/// cut short (by the capture or its own lengths).
+pub(super) fn fragment(b: &[u8]) -> Option<FragPiece<'_>> {
+    match b.first()? >> 4 {
+        4 => {
+            if b.len() < 20 {
+                return None;
+            }
+            let ihl = ((b[0] & 0x0f) as usize) * 4;
+            let total = u16::from_be_bytes([b[2], b[3]]) as usize;
+            if ihl < 20 || total < ihl || b.len() < total {
+                return None;
+            }
+            let frag = u16::from_be_bytes([b[6], b[7]]);
+            Some(FragPiece {
+                src: IpAddr::V4(Ipv4Addr::new(b[12], b[13], b[14], b[15])),
+                dst: IpAddr::V4(Ipv4Addr::new(b[16], b[17], b[18], b[19])),
+                proto: b[9],
+                id: u16::from_be_bytes([b[4], b[5]]) as u32,
+                offset: (frag & 0x1fff) as usize * 8,
+                more: frag & 0x2000 != 0,
+                head_len: ihl,
+                v6_next: None,
+                data: &b[ihl..total],
+            })
+        }
+        6 => {
+            if b.len() < 40 {
+                return None;
+            }
+            let end = 40 + u16::from_be_bytes([b[4], b[5]]) as usize;
+            if b.len() < end {
+                return None;
+            }
+            let (mut next, mut next_at, mut at) = (b[6], 6, 40);
+            loop {
+                let h = b.get(at..end)?;
+                let len = match next {
+                    0 | 43 | 60 | 135 | 139 | 140 if h.len() >= 2 => (h[1] as usize + 1) * 8,
+                    51 if h.len() >= 2 => (h[1] as usize + 2) * 4,
+                    44 if h.len() >= 8 => {
+                        let off_m = u16::from_be_bytes([h[2], h[3]]);
+                        if off_m & 0xfff9 == 0 {
+                            // Atomic: not what made this packet a fragment.
+                            8
+                        } else {
+                            return Some(FragPiece {
+                                src: IpAddr::V6(Ipv6Addr::from(
+                                    <[u8; 16]>::try_from(&b[8..24]).ok()?,
+                                )),
+                                dst: IpAddr::V6(Ipv6Addr::from(
+                                    <[u8; 16]>::try_from(&b[24..40]).ok()?,
+                                )),
+                                proto: 0,
+                                id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                                offset: (off_m & 0xfff8) as usize,
+                                more: off_m & 1 != 0,
+                                head_len: at,
+                                v6_next: Some((next_at, h[0])),
+                                data: &h[8..],
+                            });
+                        }
+                    }
+                    _ => return None,
+                };
+                if h.len() < len {
+                    return None;
+                }
+                (next, next_at, at) = (h[0], at, at + len);
+            }
+        }
+        _ => None,
+    }
 }
 
 fn gre<'a>(p: &'a [u8], outer: &IpHeader, trace: &mut impl Trace) -> Result<Next<'a>, DecodeError> {

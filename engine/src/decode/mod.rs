@@ -6,10 +6,12 @@
 //! TCP connection. What it was wrapped in is summed up in the segment's
 //! context id (`encap`), and described in full by `describe`.
 //!
-//! IP fragments are not reassembled: HTTP over TCP is practically never
-//! fragmented (TCP segments to the path MTU), so fragments are counted as
-//! `decode_ip_fragment` and dropped.
+//! IP fragments are not decoded here: `decode` refuses them
+//! (`DecodeError::Fragment`), and the owner of the packet source, which
+//! sees every fragment, puts them back together with `defrag::Defrag`
+//! into a frame that decodes as if it had not been fragmented.
 
+pub mod defrag;
 mod encap;
 mod ip;
 mod link;
@@ -177,32 +179,35 @@ fn walk<'a, T: Trace>(
         next = match next {
             Next::Ether(frame) => link::ethernet(frame)?,
             Next::EtherType(et, payload) => link::by_ethertype(et, payload, trace)?,
-            Next::Ip(bytes) => match ip::decode_ip(bytes, opts, trace)? {
-                ip::IpOutcome::Tcp(hdr, tcp_bytes) => {
-                    let t = tcp::decode_tcp(tcp_bytes)?;
-                    let (ctx, wrapped) = trace.context();
-                    return Ok(Segment {
-                        src: hdr.src,
-                        dst: hdr.dst,
-                        sport: t.sport,
-                        dport: t.dport,
-                        seq: t.seq,
-                        ack: t.ack,
-                        flags: t.flags,
-                        payload: t.payload,
-                        ctx,
-                        wrapped,
-                    });
-                }
-                ip::IpOutcome::Inner(n) => {
-                    // Every way out of an IP header but TCP is a tunnel,
-                    // told to the trace.
-                    if trace.tunnels() > MAX_WRAPPERS {
-                        return Err(DecodeError::TunnelUnsupported);
+            Next::Ip(bytes) => {
+                trace.ip(bytes);
+                match ip::decode_ip(bytes, opts, trace)? {
+                    ip::IpOutcome::Tcp(hdr, tcp_bytes) => {
+                        let t = tcp::decode_tcp(tcp_bytes)?;
+                        let (ctx, wrapped) = trace.context();
+                        return Ok(Segment {
+                            src: hdr.src,
+                            dst: hdr.dst,
+                            sport: t.sport,
+                            dport: t.dport,
+                            seq: t.seq,
+                            ack: t.ack,
+                            flags: t.flags,
+                            payload: t.payload,
+                            ctx,
+                            wrapped,
+                        });
                     }
-                    n
+                    ip::IpOutcome::Inner(n) => {
+                        // Every way out of an IP header but TCP is a tunnel,
+                        // told to the trace.
+                        if trace.tunnels() > MAX_WRAPPERS {
+                            return Err(DecodeError::TunnelUnsupported);
+                        }
+                        n
+                    }
                 }
-            },
+            }
         };
     }
     Err(DecodeError::TunnelUnsupported)

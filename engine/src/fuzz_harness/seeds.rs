@@ -15,6 +15,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     match target {
         "conversation" => conversation_seeds(),
         "frame" => frame(),
+        "defrag" => defrag(),
         "reassembly" => reassembly(),
         "chunked" => chunked(),
         "decode" => decode(),
@@ -28,9 +29,10 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
 }
 
 /// The targets whose seeds are generated here.
-pub const TARGETS: [&str; 10] = [
+pub const TARGETS: [&str; 11] = [
     "conversation",
     "frame",
+    "defrag",
     "reassembly",
     "chunked",
     "decode",
@@ -55,11 +57,26 @@ fn frame() -> Vec<Vec<u8>> {
     ]
     .concat();
     let gre = [&[0x20, 0, 0x08, 0x00, 0, 0, 0, 9][..], &ipv4(17, &udp)].concat();
-    vec![
+    let mut seeds = vec![
         [&[0u8][..], &f].concat(),
         [&[3u8][..], &f[14..]].concat(),
         [&[3u8][..], &ipv4(47, &gre)].concat(),
-    ]
+    ];
+    // Its first IPv4 fragment (more fragments), for the reassembler.
+    let mut v4 = f[14..].to_vec();
+    v4[6] = 0x20;
+    seeds.push([&[3u8][..], &v4].concat());
+    // The segment as the first IPv6 fragment (a Fragment header, M set).
+    let tcp = &f[34..];
+    let mut v6 = vec![0x60, 0, 0, 0];
+    v6.extend_from_slice(&((8 + tcp.len()) as u16).to_be_bytes());
+    v6.extend_from_slice(&[44, 64]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v6.extend_from_slice(&[6, 0, 0, 1, 0, 0, 0, 7]);
+    v6.extend_from_slice(tcp);
+    seeds.push([&[3u8][..], &v6].concat());
+    seeds
 }
 
 /// An IPv4 header (198.18.0.1 to 198.18.0.2) around `payload`.
@@ -69,6 +86,49 @@ fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
         0x45, 0, total[0], total[1], 0, 1, 0x40, 0, 64, proto, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
     ];
     [&head[..], payload].concat()
+}
+
+/// A TCP segment (ports 40000 to 80) of a request, cut in three, for
+/// each wrapping: in order, and reversed with a duplicate.
+fn defrag() -> Vec<Vec<u8>> {
+    let f = tcp_frame(
+        false,
+        1,
+        2,
+        0x18,
+        b"GET /fragmented HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    let tcp = &f[34..];
+    let piece = |off: usize, end: usize, more: bool, secs: u8| {
+        let end = end.min(tcp.len());
+        let flags = more as u8 | secs << 4;
+        let mut s = vec![0, (off / 8) as u8, flags, (end - off) as u8];
+        s.extend_from_slice(&tcp[off..end]);
+        s
+    };
+    let mut seeds = Vec::new();
+    for wrap in 0..4u8 {
+        seeds.push(
+            [
+                vec![wrap],
+                piece(0, 24, true, 0),
+                piece(24, 48, true, 0),
+                piece(48, 99, false, 1),
+            ]
+            .concat(),
+        );
+        seeds.push(
+            [
+                vec![wrap],
+                piece(48, 99, false, 0),
+                piece(24, 48, true, 0),
+                piece(24, 48, true, 0),
+                piece(0, 24, true, 0),
+            ]
+            .concat(),
+        );
+    }
+    seeds
 }
 
 fn segment(flags: u8, offset: i16, len: u8) -> Vec<u8> {

@@ -85,7 +85,14 @@ counters! {
     DecodeTruncated => "decode_truncated", Loss, "frames shorter than their headers claim";
     DecodeNotIp => "decode_not_ip", Activity, "frames that carry no IP (ARP, LLDP, ...)";
     DecodeNotTcp => "decode_not_tcp", Activity, "IP packets that are not TCP (UDP, ICMP, ...)";
-    DecodeFragment => "decode_ip_fragment", Loss, "IP fragments (not reassembled; dropped)";
+    DecodeFragment => "decode_ip_fragment", Loss, "IP fragments that reached a shard without passing the reassembler (dropped)";
+    // IP reassembly (decode/defrag.rs)
+    DefragFragments => "defrag_fragments", Activity, "IP fragments taken in for reassembly";
+    DefragReassembled => "defrag_reassembled", Activity, "IP datagrams reassembled from their fragments";
+    DefragTimeouts => "defrag_timeouts", Loss, "IP datagrams given up with fragments missing, 30 s after their first fragment or at the end of the input (their fragments dropped)";
+    DefragEvicted => "defrag_evicted", Loss, "IP datagrams given up unfinished, oldest first, because 1024 were being reassembled or 16 MiB held";
+    DefragInvalid => "defrag_invalid", Loss, "IP fragments that could not be reassembled: cut short by the capture, or of a datagram past 65,535 bytes (dropped with it)";
+    DefragOverlapConflicts => "defrag_overlap_conflicts", Activity, "IP fragments overlapping bytes already held with different bytes, or giving the datagram a different end (the first copy stands)";
     DecodeBadIp => "decode_bad_ip", Loss, "IP headers with a bad version, length or header length";
     DecodeBadTcp => "decode_bad_tcp", Loss, "TCP headers with a bad data offset";
     DecodeTunnelUnsupported => "decode_tunnel_unsupported", Loss, "encapsulations not decoded (IPIP off, unknown GRE payload, ...)";

@@ -123,3 +123,69 @@ pub fn ipv4_tcp(
     p.extend_from_slice(payload);
     p
 }
+
+/// An IPv6 packet holding one TCP segment (checksum left zero).
+#[allow(clippy::too_many_arguments)]
+pub fn ipv6_tcp(
+    src: std::net::Ipv6Addr,
+    sport: u16,
+    dst: std::net::Ipv6Addr,
+    dport: u16,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[6, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let v4 = ipv4_tcp(
+        Ipv4Addr::UNSPECIFIED,
+        sport,
+        Ipv4Addr::UNSPECIFIED,
+        dport,
+        seq,
+        flags,
+        payload,
+    );
+    p.extend_from_slice(&v4[20..]);
+    p
+}
+
+/// Cuts an IP packet (IPv4, or IPv6 without extension headers) into
+/// fragments with identification `id`, as a router would: the payload's
+/// pieces start at 0 and at each of `cuts` (multiples of 8, ascending);
+/// IPv6 fragments get a Fragment header after the fixed header.
+pub fn fragments(packet: &[u8], id: u32, cuts: &[usize]) -> Vec<Vec<u8>> {
+    let v6 = packet[0] >> 4 == 6;
+    let hl = if v6 {
+        40
+    } else {
+        (packet[0] & 0x0f) as usize * 4
+    };
+    let payload = &packet[hl..];
+    let starts = std::iter::once(0).chain(cuts.iter().copied());
+    let ends = cuts.iter().copied().chain([payload.len()]);
+    starts
+        .zip(ends)
+        .map(|(a, b)| {
+            let more = b < payload.len();
+            let mut f = packet[..hl].to_vec();
+            if v6 {
+                f[6] = 44;
+                f[4..6].copy_from_slice(&((8 + b - a) as u16).to_be_bytes());
+                f.extend_from_slice(&[packet[6], 0]);
+                f.extend_from_slice(&(a as u16 | more as u16).to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+            } else {
+                f[2..4].copy_from_slice(&((hl + b - a) as u16).to_be_bytes());
+                f[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+                let field = (a / 8) as u16 | if more { 0x2000 } else { 0 };
+                f[6..8].copy_from_slice(&field.to_be_bytes());
+            }
+            f.extend_from_slice(&payload[a..b]);
+            f
+        })
+        .collect()
+}

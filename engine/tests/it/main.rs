@@ -17,6 +17,7 @@ mod conformance;
 mod container;
 pub mod content;
 mod faults;
+mod fragments;
 mod http09;
 mod input_files;
 mod kafka_e2e;

@@ -108,7 +108,7 @@ fn the_segment_decoded_for_steering_reaches_the_owning_shard() {
 }
 
 #[test]
-fn one_shard_leaves_decoding_to_the_shard() {
+fn one_shard_gets_the_segment_decoded_by_the_source() {
     let (a, b): (IpAddr, IpAddr) = ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap());
     let (_reg, handles) = Registry::new(1);
     let (tx, rx) = bounded(INBOX_BATCHES);
@@ -123,5 +123,67 @@ fn one_shard_leaves_decoding_to_the_shard() {
     );
     let seen = poll(&mut src);
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].1, None);
+    // Decoded once, by the source (which must see fragments to
+    // reassemble them); the shard does not decode it again.
+    assert_eq!(seen[0].1, Some((40000, 80, 18)));
+}
+
+#[test]
+fn fragments_are_reassembled_and_the_datagram_steered_to_its_owner() {
+    use crate::capture::testpkt::{ether, fragments, ip, tcp};
+    let shards = 2;
+    let (a, b): (IpAddr, IpAddr) = ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap());
+    let opts = DecodeOptions { ipip: false };
+    // A client port whose connection shard 1 owns.
+    let port = (40000..)
+        .find(|&p| {
+            let f = tcp_frame(a, p, b, 80);
+            let pkt = Packet {
+                ts_ns: 1,
+                link: LinkType::Ethernet,
+                data: &f,
+            };
+            steer::owner_of(&decode::decode(&pkt, &opts).unwrap(), shards) == 1
+        })
+        .unwrap();
+    let request = vec![b'x'; 3000];
+    let mut whole = ip(a, b, 6, &tcp(port, 80, &request));
+    whole[6] = 0;
+    let frames: Vec<Vec<u8>> = fragments(&whole, 77, &[1480])
+        .iter()
+        .rev()
+        .map(|f| ether(0x0800, f))
+        .collect();
+    let (_reg, handles) = Registry::new(shards);
+    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut sources: Vec<LiveSource> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
+                vec![Box::new(Frames(frames.clone()))]
+            } else {
+                Vec::new()
+            };
+            LiveSource::new(
+                i,
+                rings,
+                opts,
+                stats[i].clone(),
+                rx,
+                txs.clone(),
+                shutdown.clone(),
+            )
+        })
+        .collect();
+    let on0 = poll(&mut sources[0]);
+    let on1 = poll(&mut sources[1]);
+    assert!(on0.is_empty(), "{on0:?}");
+    assert_eq!(on1.len(), 1);
+    assert_eq!(on1[0].1, Some((port, 80, 3000)));
+    assert_eq!(stats[0].get(Counter::DefragFragments), 2);
+    assert_eq!(stats[0].get(Counter::DefragReassembled), 1);
+    assert_eq!(stats[0].get(Counter::SteerMisrouted), 1);
 }

@@ -214,14 +214,18 @@ pub struct Config {
     pub buffer_cap: u64,
 
     /// Hard memory budget, split across shards: streams, pending
-    /// transactions and the Kafka producers' queues. 16MiB to 16TiB.
+    /// transactions, the output queues (Kafka or JSON lines) and the
+    /// largest transaction a shard may be finishing (its decoded bodies and
+    /// record). 16MiB to 16TiB, and enough for that transaction (README,
+    /// Memory).
     #[arg(long, env = "HEAP_LIMIT", default_value = "16GiB", value_parser = |s: &str| parse_size_within(s, &HEAP_LIMIT_BOUNDS), help_heading = PERFORMANCE)]
     pub heap_limit: u64,
 
     // ---- HTTP --------------------------------------------------------------
     /// Cap on each body kept in a record: encoded bytes kept, and decoded
-    /// bytes produced (decompression stops there). At most a shard's share
-    /// of HEAP_LIMIT.
+    /// bytes produced (decompression stops there). The largest transaction
+    /// it allows (about 12 times this, decoded and serialized) must leave a
+    /// quarter of a shard's share of HEAP_LIMIT to its connections.
     #[arg(long, env = "MAX_BODY_BYTES", default_value = "3MiB", value_parser = parse_size, help_heading = HTTP)]
     pub max_body_bytes: u64,
 

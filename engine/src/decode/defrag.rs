@@ -504,5 +504,45 @@ impl Defrag {
     }
 }
 
+/// Builds fragments, for tests and fuzzing: cuts an IP packet (IPv4, or
+/// IPv6 without extension headers) into fragments with identification
+/// `id`, as a router would: the payload's pieces start at 0 and at each of
+/// `cuts` (multiples of 8, ascending); IPv6 fragments get a Fragment header
+/// after the fixed header.
+pub fn fragments(packet: &[u8], id: u32, cuts: &[usize]) -> Vec<Vec<u8>> {
+    let v6 = packet[0] >> 4 == 6;
+    let hl = if v6 {
+        40
+    } else {
+        (packet[0] & 0x0f) as usize * 4
+    };
+    let payload = &packet[hl..];
+    let mut starts = vec![0];
+    starts.extend_from_slice(cuts);
+    let ends: Vec<usize> = cuts.iter().copied().chain([payload.len()]).collect();
+    starts
+        .iter()
+        .zip(&ends)
+        .map(|(&a, &b)| {
+            let more = b < payload.len();
+            let mut f = packet[..hl].to_vec();
+            if v6 {
+                f[6] = 44;
+                f[4..6].copy_from_slice(&((8 + b - a) as u16).to_be_bytes());
+                f.extend_from_slice(&[packet[6], 0]);
+                f.extend_from_slice(&(a as u16 | more as u16).to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+            } else {
+                f[2..4].copy_from_slice(&((hl + b - a) as u16).to_be_bytes());
+                f[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+                let field = (a / 8) as u16 | if more { 0x2000 } else { 0 };
+                f[6..8].copy_from_slice(&field.to_be_bytes());
+            }
+            f.extend_from_slice(&payload[a..b]);
+            f
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -667,6 +667,11 @@ mod tests {
             response: Some(message(response, false)),
             ..Transaction::new(0)
         };
+        txn_line(ctx, &txn)
+    }
+
+    /// `txn`'s record on a plain connection: the line and its checked value.
+    fn txn_line(ctx: &RecordCtx, txn: &Transaction) -> (String, serde_json::Value) {
         let ep = crate::flow::Endpoint {
             ip: "192.0.2.1".parse().unwrap(),
             port: 80,
@@ -682,7 +687,7 @@ mod tests {
         RecordView {
             ctx,
             conn: &conn,
-            txn: &txn,
+            txn,
         }
         .write_line(&mut line);
         let line = String::from_utf8(line).expect("records are UTF-8");
@@ -750,25 +755,7 @@ mod tests {
             response: Some(response),
             ..Transaction::new(0)
         };
-        let ep = crate::flow::Endpoint {
-            ip: "192.0.2.1".parse().unwrap(),
-            port: 80,
-        };
-        let conn = ConnInfo {
-            id: 1,
-            client: ep,
-            server: ep,
-            tls: None,
-            encap: None,
-        };
-        let mut line = Vec::new();
-        RecordView {
-            ctx: &RecordCtx::default(),
-            conn: &conn,
-            txn: &txn,
-        }
-        .write_line(&mut line);
-        let r = record_check::parse(std::str::from_utf8(&line).unwrap().trim_end());
+        let (_, r) = txn_line(&RecordCtx::default(), &txn);
         assert_eq!(
             r["response"]["trailers"]["set-cookie"],
             serde_json::json!(["a=1"])

@@ -7,13 +7,18 @@
 # corpus size, and the finding (the crashing input's path) or "none". A
 # crash does not stop the other targets; the script fails at the end.
 #
+# HTTPCAP_FUZZ_RUNS ends a target earlier, after that many executions
+# (issue 15 asks for 100 million per target).
+#
 #   HTTPCAP_FUZZ_HOURS=4 tools/fuzz-long.sh
+#   HTTPCAP_FUZZ_HOURS=3 HTTPCAP_FUZZ_RUNS=100000000 HTTPCAP_FUZZ_TARGETS=hpack tools/fuzz-long.sh
 #   HTTPCAP_FUZZ_HOURS=0.05 HTTPCAP_FUZZ_TARGETS="tls record" tools/fuzz-long.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"
 hours=${HTTPCAP_FUZZ_HOURS:-1}
 secs=$(awk -v h="$hours" 'BEGIN { s = int(h * 3600); print (s < 1 ? 1 : s) }')
+runs=${HTTPCAP_FUZZ_RUNS:--1}
 all="conversation frame defrag reassembly http1 chunked decode record hpack h2_frames h2_conn tls keylog"
 targets=${HTTPCAP_FUZZ_TARGETS:-$all}
 doc=$root/docs/FUZZING.md
@@ -36,7 +41,7 @@ for target in $targets; do
   echo "fuzz long: $target for ${secs}s" >&2
   rc=0
   cargo +nightly fuzz run -s none -a "$target" "corpus/$target" "${seeds[@]}" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || rc=$?
+    -max_total_time="$secs" -runs="$runs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || rc=$?
   execs=$(awk -F: '/^stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
   if [[ -z $execs ]]; then
     # A crash ends the run before the final stats: the last status line.

@@ -82,8 +82,9 @@ impl Driver {
     }
 
     /// Decodes what was finished since the last call, as the shard does
-    /// before serializing. Bodies are checked here, once: a finished transaction no longer
-    /// changes (checking them all at every step made runs quadratic).
+    /// before serializing. Bodies are checked here, once: a finished
+    /// transaction no longer changes (checking them all at every step made
+    /// runs quadratic).
     fn decode_new(&mut self) {
         for t in &mut self.done[self.decoded..] {
             crate::http::exchange::decode_for_output(t, self.max_body, 512, &self.stats);

@@ -88,6 +88,7 @@ class H2:
             config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         )
         self.requests = {}
+        self.peer_settings_seen = False
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -141,6 +142,8 @@ class H2:
             elif isinstance(ev, h2.events.StreamEnded):
                 # Also reported for a HEADERS frame with END_STREAM.
                 self.finish(ev.stream_id)
+            elif isinstance(ev, h2.events.RemoteSettingsChanged):
+                self.peer_settings_seen = True
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 self.flush()
                 return False
@@ -188,9 +191,16 @@ def handle(sock, out):
                 c = H2(sock, out)
                 c.conn.initiate_upgrade_connection(headers["http2-settings"])
                 c.flush()
+                # Answer stream 1 only after the client's preface: curl
+                # 7.88 fails ("connection buffer size is too small") when
+                # more than 32 KiB of HTTP/2 arrive with the 101.
+                if buf and not c.feed(buf):
+                    return
+                while not c.peer_settings_seen:
+                    if not c.read_once():
+                        return
                 c.respond(1, method, target, body, upgraded=True)
-                if not buf or c.feed(buf):
-                    c.serve()
+                c.serve()
                 return
             status, ctype, resp = answer(method, target, body)
             sock.sendall(

@@ -1,18 +1,20 @@
 //! Recorded captures: pcap (either byte order, micro- or nanosecond
 //! timestamps; read by `pcap_classic`, which steps over damaged record
-//! headers) and pcapng (several interfaces, EPB and SPB blocks; read with
-//! the pcap-file crate).
+//! headers) and pcapng (several interfaces; enhanced, simple and the
+//! obsolete original packet blocks; read with the pcap-file crate).
 //!
 //! Frames cut at the capture's snap length are handed on as far as they
-//! go and counted (`capture_truncated`); damaged records are counted
-//! (`capture_bad_records`) and logged once per file.
+//! go and counted (`capture_truncated`); damaged records, and a last
+//! record cut short by the end of the file (a capture still being written,
+//! or a copy cut off), are counted (`capture_bad_records`) and logged once
+//! per file.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::PcapError;
+use pcap_file::{Endianness, PcapError};
 
 use super::pcap_classic::{ClassicError, ClassicReader, Next};
 use super::{LinkType, Packet};
@@ -154,7 +156,16 @@ fn read_pcap<R: Read, F: FnMut(Packet<'_>)>(
     if damaged > 1 {
         tracing::warn!(target: "loss", "{path}: {damaged} damaged records skipped in all");
     }
+    if reader.cut_tail {
+        cut_tail(path, n, stats);
+    }
     Ok(n)
+}
+
+/// The file ends inside a record: that packet is lost.
+fn cut_tail(path: &str, packets: u64, stats: &ShardStats) {
+    stats.add_shared(Counter::CaptureBadRecords, 1);
+    tracing::warn!(target: "loss", "{path}: the last record (after {packets} packets) is cut short by the end of the file: skipped");
 }
 
 /// Per-interface state from its Interface Description Block.
@@ -184,8 +195,8 @@ fn to_ns(ticks: u64, units: u64) -> u64 {
 }
 
 /// The reader's error at a block: a block cut by the end of the file ends
-/// it quietly (as in pcap); an I/O error or a damaged block (whose length
-/// cannot be trusted, so nothing after it can be found) is an error.
+/// it (counted, as in pcap: None); an I/O error or a damaged block (whose
+/// length cannot be trusted, so nothing after it can be found) is an error.
 fn pcapng_error(path: &str, packets: u64, e: PcapError) -> Option<FileError> {
     match e {
         PcapError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
@@ -206,12 +217,17 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
     let mut reader = PcapNgReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
     let mut ifaces: Vec<Interface> = Vec::new();
     let mut last_ts = 0u64;
+    // The reader takes the first section header in; later ones come as blocks.
+    let mut little_endian = reader.section().endianness == Endianness::Little;
     let mut n = 0;
     while let Some(block) = reader.next_block() {
         let block = match block {
             Ok(b) => b,
             Err(e) => match pcapng_error(path, n, e) {
-                None => break,
+                None => {
+                    cut_tail(path, n, stats);
+                    break;
+                }
                 Some(err) => {
                     if matches!(err, FileError::Damaged(..)) {
                         stats.add_shared(Counter::CaptureBadRecords, 1);
@@ -220,8 +236,27 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
                 }
             },
         };
+        if let Some((id, ticks, original_len, data)) = timed_packet(&block, little_endian) {
+            let Some(link) = packet_link(path, &ifaces, id, stats)? else {
+                continue;
+            };
+            last_ts = to_ns(ticks, ifaces[id].units_per_sec);
+            if original_len as usize > data.len() {
+                stats.add_shared(Counter::CaptureTruncated, 1);
+            }
+            n += 1;
+            on_packet(Packet {
+                ts_ns: last_ts,
+                link,
+                data,
+            });
+            continue;
+        }
         match block {
-            Block::SectionHeader(_) => ifaces.clear(),
+            Block::SectionHeader(shb) => {
+                ifaces.clear();
+                little_endian = shb.endianness == Endianness::Little;
+            }
             Block::InterfaceDescription(idb) => {
                 let raw: u32 = idb.linktype.into();
                 let mut units = 1_000_000;
@@ -237,42 +272,17 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
                     units_per_sec: units,
                 });
             }
-            Block::EnhancedPacket(epb) => {
-                let Some(iface) = ifaces.get(epb.interface_id as usize) else {
-                    // A packet of an interface never described: unreadable.
-                    stats.add_shared(Counter::CaptureBadRecords, 1);
-                    continue;
-                };
-                let link = iface
-                    .link
-                    .ok_or_else(|| FileError::UnknownLinkType(path.into(), iface.raw_linktype))?;
-                // pcap-file hands back the raw 64-bit tick count as "nanoseconds".
-                last_ts = to_ns(epb.timestamp.as_nanos() as u64, iface.units_per_sec);
-                if epb.original_len as usize > epb.data.len() {
-                    stats.add_shared(Counter::CaptureTruncated, 1);
-                }
-                n += 1;
-                on_packet(Packet {
-                    ts_ns: last_ts,
-                    link,
-                    data: &epb.data,
-                });
-            }
             Block::SimplePacket(spb) => {
                 // SPBs belong to interface 0 and carry no timestamp.
-                let Some(iface) = ifaces.first() else {
-                    stats.add_shared(Counter::CaptureBadRecords, 1);
+                let Some(link) = packet_link(path, &ifaces, 0, stats)? else {
                     continue;
                 };
-                let link = iface
-                    .link
-                    .ok_or_else(|| FileError::UnknownLinkType(path.into(), iface.raw_linktype))?;
                 // The block's data is padded to 4 bytes and carries no
                 // captured length: it is the original length, cut at the
                 // interface's snap length.
                 let mut len = (spb.original_len as usize).min(spb.data.len());
-                if iface.snaplen > 0 {
-                    len = len.min(iface.snaplen as usize);
+                if ifaces[0].snaplen > 0 {
+                    len = len.min(ifaces[0].snaplen as usize);
                 }
                 if (spb.original_len as usize) > len {
                     stats.add_shared(Counter::CaptureTruncated, 1);
@@ -288,6 +298,55 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
         }
     }
     Ok(n)
+}
+
+/// A packet block with a timestamp, enhanced or the obsolete original:
+/// (interface, timestamp ticks, original length, data).
+fn timed_packet<'b>(
+    block: &'b Block<'_>,
+    little_endian: bool,
+) -> Option<(usize, u64, u32, &'b [u8])> {
+    match block {
+        // pcap-file hands back the raw 64-bit tick count as "nanoseconds".
+        Block::EnhancedPacket(epb) => Some((
+            epb.interface_id as usize,
+            epb.timestamp.as_nanos() as u64,
+            epb.original_len,
+            &epb.data,
+        )),
+        // The original packet block's timestamp is two 32-bit words, high
+        // first, which pcap-file reads as one u64 in the section's byte
+        // order: in little-endian files the words come out swapped.
+        Block::Packet(pb) => Some((
+            pb.interface_id as usize,
+            if little_endian {
+                pb.timestamp.rotate_left(32)
+            } else {
+                pb.timestamp
+            },
+            pb.original_len,
+            &pb.data,
+        )),
+        _ => None,
+    }
+}
+
+/// The link type of a packet of interface `id`; None (counted) when no
+/// such interface was described, so the packet cannot be read.
+fn packet_link(
+    path: &str,
+    ifaces: &[Interface],
+    id: usize,
+    stats: &ShardStats,
+) -> Result<Option<LinkType>, FileError> {
+    let Some(iface) = ifaces.get(id) else {
+        stats.add_shared(Counter::CaptureBadRecords, 1);
+        return Ok(None);
+    };
+    iface
+        .link
+        .map(Some)
+        .ok_or_else(|| FileError::UnknownLinkType(path.into(), iface.raw_linktype))
 }
 
 #[cfg(test)]
@@ -425,8 +484,15 @@ mod tests {
         assert!(matches!(err, FileError::UnknownLinkType(_, 105)), "{err}");
     }
 
+    /// Cuts the last `by` bytes off a file.
+    fn cut(path: &str, by: u64) {
+        let len = std::fs::metadata(path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.set_len(len - by).unwrap();
+    }
+
     #[test]
-    fn truncated_last_record_ends_quietly() {
+    fn a_last_record_cut_by_the_end_of_the_file_is_counted() {
         let path = temp("cut.pcap");
         let mut w = PcapWriter::new(File::create(&path).unwrap()).unwrap();
         for _ in 0..3 {
@@ -434,10 +500,117 @@ mod tests {
                 .unwrap();
         }
         drop(w);
-        let len = std::fs::metadata(&path).unwrap().len();
-        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        f.set_len(len - 4).unwrap();
-        assert_eq!(read_all(&path).len(), 2);
+        let (r, out, stats) = read_counted(&path);
+        assert_eq!((r.unwrap(), out.len()), (3, 3));
+        assert_eq!(stats.get(Counter::CaptureBadRecords), 0);
+        // Into the last record's data, then into its header.
+        for by in [4, 26 - 16 + 4] {
+            cut(&path, by);
+            let (r, out, stats) = read_counted(&path);
+            assert_eq!((r.unwrap(), out.len()), (2, 2), "cut by {by}");
+            assert_eq!(stats.get(Counter::CaptureBadRecords), 1, "cut by {by}");
+        }
+    }
+
+    #[test]
+    fn pcapng_a_last_block_cut_by_the_end_of_the_file_is_counted() {
+        let path = temp("cut-block.pcapng");
+        let mut w = PcapNgWriter::new(File::create(&path).unwrap()).unwrap();
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 0,
+            options: vec![],
+        })
+        .unwrap();
+        for _ in 0..2 {
+            w.write_pcapng_block(SimplePacketBlock {
+                original_len: 8,
+                data: Cow::Borrowed(&[5u8; 8]),
+            })
+            .unwrap();
+        }
+        drop(w);
+        cut(&path, 4);
+        let (r, out, stats) = read_counted(&path);
+        assert_eq!((r.unwrap(), out.len()), (1, 1));
+        assert_eq!(stats.get(Counter::CaptureBadRecords), 1);
+    }
+
+    /// A pcapng file by hand in either byte order: a section header, an
+    /// Ethernet interface in microseconds, and one obsolete original
+    /// packet block (type 2) with the given timestamp ticks.
+    fn pcapng_with_packet_block(big_endian: bool, ticks: u64, data: &[u8]) -> Vec<u8> {
+        let w32 = |b: &mut Vec<u8>, v: u32| {
+            b.extend_from_slice(&if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            })
+        };
+        let w16 = |b: &mut Vec<u8>, v: u16| {
+            b.extend_from_slice(&if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            })
+        };
+        let mut b = Vec::new();
+        // Section header: type, length, byte-order magic, version 1.0,
+        // section length unknown (-1), length.
+        b.extend_from_slice(&[0x0a, 0x0d, 0x0d, 0x0a]);
+        w32(&mut b, 28);
+        w32(&mut b, 0x1a2b_3c4d);
+        w16(&mut b, 1);
+        w16(&mut b, 0);
+        b.extend_from_slice(&[0xff; 8]);
+        w32(&mut b, 28);
+        // Interface description: Ethernet, no snap length.
+        w32(&mut b, 1);
+        w32(&mut b, 20);
+        w16(&mut b, 1);
+        w16(&mut b, 0);
+        w32(&mut b, 0);
+        w32(&mut b, 20);
+        // Original packet block: interface 0, no drops, timestamp high
+        // word then low word, lengths, padded data.
+        let padded = data.len().div_ceil(4) * 4;
+        let len = 32 + padded as u32;
+        w32(&mut b, 2);
+        w32(&mut b, len);
+        w16(&mut b, 0);
+        w16(&mut b, 0);
+        w32(&mut b, (ticks >> 32) as u32);
+        w32(&mut b, ticks as u32);
+        w32(&mut b, data.len() as u32);
+        w32(&mut b, data.len() as u32 + 100);
+        b.extend_from_slice(data);
+        b.resize(b.len() + padded - data.len(), 0);
+        w32(&mut b, len);
+        b
+    }
+
+    #[test]
+    fn pcapng_obsolete_packet_blocks_are_read_in_both_byte_orders() {
+        for big_endian in [false, true] {
+            let path = temp(&format!("packet-block-{big_endian}.pcapng"));
+            let ticks = 1_700_000_000_123_456u64;
+            std::fs::write(&path, pcapng_with_packet_block(big_endian, ticks, b"frame")).unwrap();
+            let stats = ShardStats::default();
+            let mut got = Vec::new();
+            let n = read_file(&path, &stats, |p| {
+                got.push((p.ts_ns, p.link, p.data.to_vec()))
+            })
+            .unwrap();
+            assert_eq!(n, 1);
+            assert_eq!(
+                got,
+                vec![(ticks * 1000, LinkType::Ethernet, b"frame".to_vec())],
+                "big endian: {big_endian}"
+            );
+            // Its original length says the capture cut it.
+            assert_eq!(stats.get(Counter::CaptureTruncated), 1);
+            assert_eq!(stats.get(Counter::CaptureBadRecords), 0);
+        }
     }
 
     /// A classic pcap written by hand: little-endian, microseconds, with

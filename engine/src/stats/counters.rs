@@ -73,7 +73,7 @@ counters! {
     KernelDrops => "kernel_drops", Loss, "packets the kernel dropped because a ring was full (af_xdp: every frame lost before the shard, itemised by the xdp_ counters)";
     KernelFreezes => "kernel_freezes", Activity, "times a TPACKET_V3 ring froze its queue";
     CaptureTruncated => "capture_truncated", Loss, "frames cut short by the capture (live: larger than a ring block or the snaplen; files: cut at the snap length), processed as far as they go";
-    CaptureBadRecords => "capture_bad_records", Loss, "damaged records in capture files, skipped (or ending the file when nothing plausible follows)";
+    CaptureBadRecords => "capture_bad_records", Loss, "damaged records in capture files, skipped (or ending the file when nothing plausible follows), and a last record cut short by the end of the file";
     XdpRxRingFull => "xdp_rx_ring_full", Activity, "af_xdp: frames dropped because a shard's RX ring was full (in kernel_drops)";
     XdpFillRingEmpty => "xdp_fill_ring_empty", Activity, "af_xdp: frames dropped because the shared fill ring had no free frame (in kernel_drops)";
     XdpInvalidDescs => "xdp_invalid_descs", Loss, "af_xdp: invalid RX descriptors the kernel reported";

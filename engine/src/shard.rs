@@ -377,10 +377,15 @@ impl Shard {
         // Which connection this segment belongs to (table work only: no
         // protocol code runs before the guard below).
         let slot = match self.table.find(&key) {
-            Some(slot) if self.table.get_mut(slot).closed && flags.syn() && !flags.ack() => {
-                // Port reuse: a new connection on a closed four-tuple.
-                self.close_slot(slot, ts_ns, Counter::StreamsClosed);
-                self.open(key, pkt, seg, ts_ns)
+            Some(slot) if flags.syn() && self.port_reused(slot, side, seg) => {
+                self.close_slot(slot, ts_ns, Counter::StreamsReused);
+                let slot = self.open(key, pkt, seg, ts_ns);
+                if flags.ack() {
+                    // The SYN-ACK acknowledges the client's SYN.
+                    let client = self.table.get_mut(slot).half(side.other());
+                    client.syn(SeqNumber(seg.ack.wrapping_sub(1)));
+                }
+                slot
             }
             Some(slot) => slot,
             None => {
@@ -401,6 +406,30 @@ impl Shard {
             Ok(false) => {}
             Err(message) => self.drop_panicked(Some(slot), &message),
         }
+    }
+
+    /// Whether a SYN on a tracked four-tuple starts a new connection there
+    /// (the port was reused) rather than repeating the old one's. A SYN
+    /// with the old connection's sequence number is a retransmission.
+    /// Another one replaces a closing connection (a FIN or RST seen) at
+    /// once; an open one only once the server answers it with a SYN-ACK,
+    /// since a lone forged SYN must not cut a live connection short. (The
+    /// old connection may look open because its FINs were not captured.)
+    fn port_reused(&mut self, slot: usize, side: Side, seg: &Segment<'_>) -> bool {
+        let conn = self.table.get_mut(slot);
+        if conn.half(side).syn_seq() == Some(SeqNumber(seg.seq)) {
+            return false;
+        }
+        let closing = conn.closed || conn.halves.iter().any(HalfStream::fin_seen);
+        if !seg.flags.ack() {
+            if !closing {
+                (conn.new_syn_from, conn.new_syn_seq) = (Some(side), seg.seq);
+            }
+            return closing;
+        }
+        closing
+            || (conn.new_syn_from == Some(side.other())
+                && seg.ack == conn.new_syn_seq.wrapping_add(1))
     }
 
     /// Hands a segment to its connection's reassembly and HTTP state and

@@ -70,8 +70,16 @@ pub struct HalfStream {
     pending: Vec<Pending>,
     /// Bytes in `pending` (u32: the per-stream cap is far below 4 GiB).
     pending_bytes: u32,
-    /// Sequence number just past the last byte, once a FIN was seen.
-    fin_seq: Option<SeqNumber>,
+    /// Sequence number just past the last byte, once a FIN was seen
+    /// (`fin_seen`). This and `syn_seq` are not Options, which would cost
+    /// 8 bytes more per half of every tracked connection.
+    fin_seq: SeqNumber,
+    /// The sequence number of this direction's SYN, when the stream began
+    /// with one (`syn_seen`): a later SYN with another is a new
+    /// connection's.
+    syn_seq: SeqNumber,
+    fin_seen: bool,
+    syn_seen: bool,
     finished: bool,
     /// Whether the stream began without a SYN.
     pub midstream: bool,
@@ -84,6 +92,29 @@ impl HalfStream {
 
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// Whether this direction sent its FIN (its sender is closing).
+    pub fn fin_seen(&self) -> bool {
+        self.fin_seen
+    }
+
+    fn fin_seq(&self) -> Option<SeqNumber> {
+        self.fin_seen.then_some(self.fin_seq)
+    }
+
+    pub fn syn_seq(&self) -> Option<SeqNumber> {
+        self.syn_seen.then_some(self.syn_seq)
+    }
+
+    /// A SYN with sequence number `seq` was sent: the stream starts right
+    /// after it, unless it had started already.
+    pub fn syn(&mut self, seq: SeqNumber) {
+        if self.next_seq.is_none() {
+            self.next_seq = Some(seq.after(1));
+            self.syn_seq = seq;
+            self.syn_seen = true;
+        }
     }
 
     pub fn buffered_bytes(&self) -> usize {
@@ -112,9 +143,7 @@ impl HalfStream {
         }
         if seg.syn {
             // The SYN occupies one sequence number.
-            if self.next_seq.is_none() {
-                self.next_seq = Some(seg.seq.after(1));
-            }
+            self.syn(seg.seq);
             seg.seq = seg.seq.after(1);
         }
         let next = match self.next_seq {
@@ -130,7 +159,8 @@ impl HalfStream {
             }
         };
         if seg.fin {
-            self.fin_seq = Some(seg.seq.after(seg.payload.len()));
+            self.fin_seq = seg.seq.after(seg.payload.len());
+            self.fin_seen = true;
         }
         if !seg.payload.is_empty() {
             self.accept(&seg, next, max_buffer, stats, out);
@@ -288,7 +318,7 @@ impl HalfStream {
     }
 
     fn check_fin(&mut self, ts_ns: u64, out: &mut dyn StreamConsumer) {
-        if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
+        if let (Some(fin), Some(next)) = (self.fin_seq(), self.next_seq) {
             if !self.finished && fin.distance_from(next) <= 0 && self.pending.is_empty() {
                 self.finished = true;
                 out.on_fin(ts_ns);
@@ -339,7 +369,7 @@ impl HalfStream {
     /// holes. A FIN hole (data never seen before the FIN) is counted too.
     pub fn close(&mut self, ts_ns: u64, stats: &ShardStats, out: &mut dyn StreamConsumer) {
         while self.skip_hole(ts_ns, stats, out) {}
-        if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
+        if let (Some(fin), Some(next)) = (self.fin_seq(), self.next_seq) {
             let missing = fin.distance_from(next);
             if !self.finished && missing > 0 {
                 stats.inc(Counter::TcpGaps);

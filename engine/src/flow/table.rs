@@ -28,6 +28,13 @@ pub struct Conn<A> {
     pub has_payload: bool,
     /// An RST was seen, or both FINs were delivered.
     pub closed: bool,
+    /// A SYN with a new sequence number (`new_syn_seq`) came from this
+    /// side while the connection was open: when the other side answers it
+    /// (a SYN-ACK acknowledging it), a new connection has taken the
+    /// four-tuple over. Two fields rather than an Option of a pair, which
+    /// would cost 8 bytes more per connection.
+    pub new_syn_from: Option<Side>,
+    pub new_syn_seq: u32,
     /// The VLAN tags and tunnels of the packet that opened the connection,
     /// for its records; only for such connections (one pointer otherwise).
     pub encap: Option<Arc<Encap>>,
@@ -107,6 +114,8 @@ impl<A> StreamTable<A> {
             last_ns: ts_ns,
             has_payload: false,
             closed: false,
+            new_syn_from: None,
+            new_syn_seq: 0,
             encap: None,
         });
         self.index.insert(key, slot);

@@ -100,6 +100,7 @@ counters! {
     // TCP reassembly
     StreamsOpened => "streams_opened", Activity, "TCP connections tracked";
     StreamsClosed => "streams_closed", Activity, "connections closed by FIN or RST";
+    StreamsReused => "streams_reused", Activity, "connections ended by a new connection on their addresses and ports (a SYN after a FIN, or one the server answered while the old connection looked open)";
     StreamsExpired => "streams_expired", Activity, "idle connections expired after ASSEMBLER_FLUSH_AGE";
     StreamsEvicted => "streams_evicted_memory", Loss, "connections evicted because HEAP_LIMIT was reached";
     StreamsMidstream => "streams_midstream", Activity, "connections picked up without their handshake";

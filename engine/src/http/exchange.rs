@@ -351,6 +351,10 @@ impl HttpConn {
             self.take_http09(ts_ns, ctx);
         }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
+        if parser.head_pending() {
+            // The rest of the head never came: that message is lost.
+            sink.ctx.stats.inc(Counter::HttpHeadsCut);
+        }
         parser.eof(ts_ns, &mut sink);
         self.after(ctx.stats);
     }

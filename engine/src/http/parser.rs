@@ -592,6 +592,11 @@ impl MessageParser {
         }
     }
 
+    /// Whether part of a message head is waiting for the rest.
+    pub fn head_pending(&self) -> bool {
+        matches!(self.state, State::Head) && !self.buf.is_empty()
+    }
+
     /// The direction ended (FIN, RST, expiry or end of input).
     pub fn eof(&mut self, ts_ns: u64, sink: &mut dyn MessageSink) {
         match &self.state {

@@ -114,6 +114,17 @@ impl Direction {
         }
     }
 
+    /// Whether a header block (or a HEADERS, PUSH_PROMISE or
+    /// CONTINUATION frame of one) is waiting for the rest.
+    fn head_pending(&self) -> bool {
+        self.block_start.is_some()
+            || (matches!(self.read, Read::Payload { .. })
+                && matches!(
+                    self.header[3],
+                    kind::HEADERS | kind::PUSH_PROMISE | kind::CONTINUATION
+                ))
+    }
+
     /// Bytes were lost where no frame boundary is known.
     fn lose_sync(&mut self) {
         self.read = Read::Hunt;
@@ -303,8 +314,15 @@ impl H2Conn {
         }
     }
 
-    /// Emits every stream still open: the connection is going away.
+    /// Emits every stream still open: the connection is going away. A
+    /// header block cut short is lost with it (counted).
     pub fn close(&mut self, ctx: &mut HttpCtx<'_>) {
+        for dir in &mut self.dirs {
+            if dir.head_pending() {
+                ctx.stats.inc(Counter::HttpHeadsCut);
+                dir.lose_sync();
+            }
+        }
         while !self.streams.is_empty() {
             self.finish_stream(0, ctx);
         }

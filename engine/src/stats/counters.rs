@@ -123,6 +123,7 @@ counters! {
     HttpBadChunk => "http_parse_bad_chunk", Activity, "parse errors: chunked bodies whose chunk framing broke (message ends there)";
     HttpBadFraming => "http_parse_bad_framing", Activity, "parse errors: unreadable or contradictory Content-Length/Transfer-Encoding (message framed by a fallback)";
     HttpHeaderTooLarge => "http_header_too_large", Loss, "heads longer than MAX_HEADER_BYTES (message skipped)";
+    HttpHeadsCut => "http_heads_cut", Loss, "message heads cut short by the end of their connection direction (a request lost; a response missing from its transaction, flagged no_response)";
     HttpResyncBytes => "http_resync_bytes", Activity, "bytes skipped while looking for the next message";
     HttpOrphanResponses => "http_orphan_responses", Activity, "responses with no request seen";
     HttpUnpairedResponses => "http_unpaired_responses", Activity, "responses emitted alone (flag pairing_lost) because their request had been dropped from a full pending queue (drop_pending_requests)";

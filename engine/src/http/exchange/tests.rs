@@ -753,3 +753,33 @@ fn blank_lines_alone_do_not_start_an_http09_answer() {
     c.resp(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
     assert_eq!(c.summary(), vec!["GET /x -> 200"]);
 }
+
+#[test]
+fn a_head_cut_by_the_end_of_the_connection_is_counted() {
+    // A request head whose end never came: no record, counted.
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n");
+    c.with(|h, x| h.eof(Role::Request, 5, x));
+    c.close();
+    assert!(c.done.is_empty());
+    assert_eq!(c.stats.get(Counter::HttpHeadsCut), 1);
+
+    // A response head cut: its request is emitted without a response.
+    let mut c = Conn::new();
+    c.req(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Le");
+    c.with(|h, x| h.eof(Role::Response, 5, x));
+    c.close();
+    assert_eq!(c.summary(), vec!["GET /b -> - [no_response]"]);
+    assert_eq!(c.stats.get(Counter::HttpHeadsCut), 1);
+
+    // Complete messages, and blank lines between them, count nothing.
+    let mut c = Conn::new();
+    c.req(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n\r\n");
+    c.resp(b"HTTP/1.1 204 No Content\r\n\r\n");
+    c.with(|h, x| h.eof(Role::Request, 5, x));
+    c.with(|h, x| h.eof(Role::Response, 5, x));
+    c.close();
+    assert_eq!(c.summary(), vec!["GET /c -> 204"]);
+    assert_eq!(c.stats.get(Counter::HttpHeadsCut), 0);
+}

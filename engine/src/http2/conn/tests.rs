@@ -573,3 +573,40 @@ fn responses_of_streams_given_up_over_the_cap_never_pair_elsewhere() {
     // Each stream given up: its request alone, then its response alone.
     assert_eq!((paired, alone), (n - over, 2 * over));
 }
+
+#[test]
+fn a_header_block_cut_by_the_end_of_the_connection_is_counted() {
+    // HEADERS without END_HEADERS, its CONTINUATION never sent.
+    let mut c = Conn::new();
+    let block = get("/cut");
+    let mut client = client_start();
+    client.extend(frame(kind::HEADERS, f::END_STREAM, 1, &block[..5]));
+    c.send(Role::Request, &client).close();
+    assert!(c.summary().is_empty());
+    assert_eq!(c.count(Counter::HttpHeadsCut), 1);
+
+    // A HEADERS frame whose payload stops part way.
+    let mut c = Conn::new();
+    let mut client = client_start();
+    let whole = frame(kind::HEADERS, f::END_HEADERS | f::END_STREAM, 1, &block);
+    client.extend_from_slice(&whole[..whole.len() - 3]);
+    c.send(Role::Request, &client).close();
+    assert!(c.summary().is_empty());
+    assert_eq!(c.count(Counter::HttpHeadsCut), 1);
+
+    // A whole exchange counts nothing.
+    let mut c = Conn::new();
+    let mut client = client_start();
+    client.extend(whole);
+    c.send(Role::Request, &client);
+    let mut server = server_start();
+    server.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &status("204"),
+    ));
+    c.send(Role::Response, &server).close();
+    assert_eq!(c.summary(), ["1 GET /cut -> 204  []"]);
+    assert_eq!(c.count(Counter::HttpHeadsCut), 0);
+}

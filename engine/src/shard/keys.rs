@@ -37,8 +37,15 @@ impl Shard {
     ) -> Shard {
         // Lines present at start never age out (a recorded capture's clock
         // is unrelated to when the file was read); TLS_MAX_KEYS bounds them.
+        let before = self.tls.keys.evicted();
         for line in initial {
             self.tls.keys.insert(line.clone(), u64::MAX);
+        }
+        let evicted = self.tls.keys.evicted() - before;
+        // Every shard holds the same keys: shard 0 speaks for all.
+        if evicted > 0 && self.id == 0 {
+            self.stats.add(Counter::TlsKeysEvicted, evicted);
+            tracing::warn!(target: "loss", "the key logs hold more entries than TLS_MAX_KEYS at start: the {evicted} oldest were dropped (tls_keys_evicted)");
         }
         self.keys_in = Some(keys_in);
         self.keylog_rounds = Some(keylog_rounds);

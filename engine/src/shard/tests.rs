@@ -238,3 +238,42 @@ fn a_retransmitted_handshake_is_not_a_new_connection() {
     assert_eq!(got, vec![answered("/only")]);
     assert_eq!(stats.get(Counter::StreamsReused), 0);
 }
+
+/// Key-log lines read at start beyond TLS_MAX_KEYS: the oldest are
+/// dropped, and counted once (by shard 0, for every shard).
+#[test]
+fn key_log_lines_dropped_at_start_are_counted() {
+    let lines: Vec<_> = (0..5u8)
+        .map(|i| {
+            let line = format!(
+                "CLIENT_RANDOM {} {}\n",
+                format!("{i:02x}").repeat(32),
+                "ab".repeat(48)
+            );
+            crate::tls::keylog::parse_line(line.as_bytes())
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    for (id, counted) in [(0, 2), (1, 0)] {
+        let (_reg, mut handles) = Registry::new(1);
+        let (stats, hist) = handles.pop().unwrap();
+        let settings = ShardSettings {
+            tls_max_keys: 3,
+            ..ShardSettings::defaults()
+        };
+        let (_tx, rx) = crossbeam::channel::bounded(1);
+        let shard = Shard::new(
+            id,
+            settings,
+            Arc::new(Filters::none()),
+            Arc::new(RecordCtx::default()),
+            vec![],
+            stats.clone(),
+            hist,
+        )
+        .with_keys(&lines, rx, Arc::new(std::sync::atomic::AtomicU64::new(0)));
+        drop(shard);
+        assert_eq!(stats.get(Counter::TlsKeysEvicted), counted, "shard {id}");
+    }
+}

@@ -146,7 +146,7 @@ counters! {
     TlsDecrypting => "tls_decrypting", Activity, "TLS connections whose keys were found (decrypted)";
     TlsNoKey => "tls_no_key", Loss, "TLS connections not decrypted: no key-log entry within TLS_KEY_WAIT (or the handshake was not captured)";
     TlsUnsupportedCipher => "tls_unsupported_cipher", Loss, "TLS connections not decrypted: cipher suite or version not supported (CBC, TLS 1.1 and older)";
-    TlsDecryptFailed => "tls_decrypt_failed", Loss, "TLS connections given up: wrong keys, a broken record layer or a loss that could not be resumed";
+    TlsDecryptFailed => "tls_decrypt_failed", Loss, "TLS connections given up: wrong keys, a broken record layer or ServerHello, or a loss that could not be resumed";
     TlsMidstream => "tls_midstream", Loss, "TLS connections seen only after their handshake (cannot be decrypted)";
     TlsRecordsDecrypted => "tls_records_decrypted", Activity, "TLS records opened";
     TlsRecordGaps => "tls_record_gaps", Activity, "TLS records lost to capture holes or failing authentication (their transactions carry gap)";

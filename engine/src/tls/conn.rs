@@ -382,8 +382,12 @@ impl TlsConn {
             match ty {
                 content::HANDSHAKE => self.handshake(d, payload, ts_ns, env, out),
                 content::ALERT => {}
-                // Protected data before we have keys: only after a loss.
-                _ => env.stats.inc(Counter::TlsRecordGaps),
+                // Protected data before we have keys: after a loss, or
+                // TLS 1.3 early data (0-RTT), which is not decrypted.
+                _ => {
+                    env.stats.inc(Counter::TlsRecordGaps);
+                    out.gap(peer_of(d), payload.len() as u64, ts_ns);
+                }
             }
             return;
         };
@@ -491,7 +495,9 @@ impl TlsConn {
             }
             (1, hello::kind::SERVER_HELLO) if self.state == State::Hello => {
                 let Some(sh) = hello::server_hello(msg) else {
-                    return;
+                    // Without its version, suite and random nothing that
+                    // follows can be opened.
+                    return self.give_up(Counter::TlsDecryptFailed, env);
                 };
                 if sh.retry {
                     return;

@@ -356,3 +356,18 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn an_unreadable_server_hello_gives_the_connection_up() {
+    let (client, mut server, lines) = tls13();
+    // A ServerHello message too short to hold a version and a random.
+    server[0] = record(22, &handshake(2, &[3, 3, 1]));
+    let mut c = Conn::new();
+    for (label, secret) in &lines {
+        c.key(label, secret);
+    }
+    play(&mut c, &client, &server);
+    assert!(c.done.is_empty());
+    assert_eq!(c.count(Counter::TlsDecryptFailed), 1);
+    assert_eq!(c.count(Counter::TlsRecordGaps), 0);
+}

@@ -1,6 +1,9 @@
 //! Key-log files followed as they grow: read whole at start, then polled
 //! for new lines (like `tail -F`: a file that is replaced or truncated is
 //! read again from its start, one that does not exist yet is waited for).
+//! A replaced (rotated) file is read to its end first, and a last line
+//! left without its newline when a file is left or the follower stops is
+//! taken as it is (counted as malformed when it does not parse).
 //! New lines go to every shard over a bounded channel each; key material
 //! is never logged.
 
@@ -54,7 +57,13 @@ impl Followed {
         let Ok(meta) = std::fs::metadata(&self.path) else {
             return; // not there (yet, or any more)
         };
-        if self.file.is_none() || meta.ino() != self.inode || meta.len() < self.offset {
+        let replaced = self.file.is_some() && meta.ino() != self.inode;
+        if self.file.is_none() || replaced || meta.len() < self.offset {
+            if let Some(mut old) = self.file.take().filter(|_| replaced) {
+                // Rotated: what was written to it since the last look.
+                self.read_on(&mut old, stats, each);
+            }
+            self.end_partial(stats, each);
             // New, replaced or truncated: from the start.
             let Ok(file) = File::open(&self.path) else {
                 return;
@@ -68,14 +77,31 @@ impl Followed {
         let Some(mut file) = self.file.take() else {
             return;
         };
-        if meta.len() > self.offset && file.seek(SeekFrom::Start(self.offset)).is_ok() {
-            let mut chunk = vec![0u8; 64 * 1024];
-            while let Ok(n @ 1..) = file.read(&mut chunk) {
-                self.offset += n as u64;
-                self.lines(&chunk[..n], stats, each);
-            }
+        if meta.len() > self.offset {
+            self.read_on(&mut file, stats, each);
         }
         self.file = Some(file);
+    }
+
+    /// Reads `file` from where the last read ended to its end.
+    fn read_on(&mut self, file: &mut File, stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let mut chunk = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = file.read(&mut chunk) {
+            self.offset += n as u64;
+            self.lines(&chunk[..n], stats, each);
+        }
+    }
+
+    /// The file is left: a last line without its newline is taken as it is.
+    pub fn end_partial(&mut self, stats: &ShardStats, each: &mut dyn FnMut(KeyLogLine)) {
+        let partial = std::mem::take(&mut self.partial);
+        if !partial.is_empty() && !self.skipping {
+            Self::line(&partial, stats, each);
+        }
+        self.skipping = false;
     }
 
     pub(crate) fn lines(
@@ -153,14 +179,18 @@ pub fn spawn(
         .name("httpcap-keylog".into())
         .spawn(move || loop {
             let stopping = stops.iter().any(|s| s.load(Ordering::Relaxed));
-            for f in files.iter_mut() {
-                f.poll(&stats, &mut |line| {
-                    for tx in &shards {
-                        if let Err(TrySendError::Full(_)) = tx.try_send(line.clone()) {
-                            stats.add_shared(Counter::TlsKeysDropped, 1);
-                        }
+            let mut send = |line: KeyLogLine| {
+                for tx in &shards {
+                    if let Err(TrySendError::Full(_)) = tx.try_send(line.clone()) {
+                        stats.add_shared(Counter::TlsKeysDropped, 1);
                     }
-                });
+                }
+            };
+            for f in files.iter_mut() {
+                f.poll(&stats, &mut send);
+                if stopping {
+                    f.end_partial(&stats, &mut send);
+                }
             }
             if stopping {
                 rounds.store(u64::MAX, Ordering::Release);
@@ -216,9 +246,13 @@ mod tests {
         let mut w = std::fs::File::create(&path).unwrap();
         w.write_all(line().as_bytes()).unwrap();
         f.poll(&stats, &mut count);
-        // Replaced by another file (rotation).
+        // Replaced by another file (rotation), after the old one got a
+        // line and a last line without its newline: both read, then the
+        // new file from its start.
         let moved = dir.join("keys.log.1");
         std::fs::rename(&path, &moved).unwrap();
+        w.write_all(format!("{}{}", line(), line().trim_end()).as_bytes())
+            .unwrap();
         std::fs::write(&path, format!("{0}{0}", line())).unwrap();
         f.poll(&stats, &mut count);
         // An overlong line is skipped up to its end.
@@ -230,8 +264,12 @@ mod tests {
         f.poll(&stats, &mut count);
         w.write_all(format!("\n{}", line()).as_bytes()).unwrap();
         f.poll(&stats, &mut count);
-        assert_eq!(got, 6);
-        assert_eq!(stats.get(Counter::TlsKeylogMalformed), 2);
+        // A line cut by the writer's stop is taken as it is: malformed.
+        w.write_all(&line().as_bytes()[..30]).unwrap();
+        f.poll(&stats, &mut count);
+        f.end_partial(&stats, &mut count);
+        assert_eq!(got, 8);
+        assert_eq!(stats.get(Counter::TlsKeylogMalformed), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -276,6 +276,16 @@ impl PacketSource for LiveSource {
             if *idle > 2 || since.elapsed() >= DRAIN_FOR {
                 let stats = &self.stats;
                 self.defrag.finish(&mut |c, n| stats.add(c, n));
+                // Other shards may still be draining: closing the inbox
+                // makes what they hand over from now on count as
+                // steer_queue_full instead of vanishing with this source.
+                // What came since the last look is processed.
+                let inbox = std::mem::replace(&mut self.inbox, crossbeam::channel::never());
+                for b in inbox.try_iter() {
+                    for (p, seg) in b.decoded() {
+                        on_packet(p, seg);
+                    }
+                }
                 return Poll::Done;
             }
         }

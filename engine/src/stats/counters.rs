@@ -80,7 +80,7 @@ counters! {
     XdpNoSocket => "xdp_no_socket", Activity, "af_xdp: frames of an RX queue without sockets, left to the kernel stack (in kernel_drops)";
     BpfFiltered => "filter_bpf", Intentional, "packets rejected by INPUT_RAW_BPF_FILTER";
     SteerMisrouted => "steer_misrouted", Activity, "live packets handed to another shard because fanout put them on the wrong one";
-    SteerQueueFull => "steer_queue_full", Loss, "packets dropped because a shard's input ring was full";
+    SteerQueueFull => "steer_queue_full", Loss, "packets dropped because the shard that owns them could not take them: its input ring or handover inbox was full, or it had already finished at shutdown";
     // Decode
     DecodeTruncated => "decode_truncated", Loss, "frames shorter than their headers claim";
     DecodeNotIp => "decode_not_ip", Activity, "frames that carry no IP (ARP, LLDP, ...)";

@@ -187,3 +187,49 @@ fn fragments_are_reassembled_and_the_datagram_steered_to_its_owner() {
     assert_eq!(stats[0].get(Counter::DefragReassembled), 1);
     assert_eq!(stats[0].get(Counter::SteerMisrouted), 1);
 }
+
+/// With several shards draining at shutdown, one that has finished can no
+/// longer take packets handed over to it: they are counted, not lost
+/// with its inbox.
+#[test]
+fn packets_handed_to_a_finished_shard_are_counted() {
+    let shards = 2;
+    let (a, b): (IpAddr, IpAddr) = ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap());
+    let frames: Vec<Vec<u8>> = (40000..40016).map(|p| tcp_frame(a, p, b, 80)).collect();
+    let (_reg, handles) = Registry::new(shards);
+    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
+    let shutdown = Arc::new(AtomicBool::new(true));
+    let mut sources: Vec<LiveSource> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
+                vec![Box::new(Frames(frames.clone()))]
+            } else {
+                Vec::new()
+            };
+            LiveSource::new(
+                i,
+                rings,
+                DecodeOptions { ipip: false },
+                stats[i].clone(),
+                rx,
+                txs.clone(),
+                shutdown.clone(),
+            )
+        })
+        .collect();
+    // Shard 1 has nothing to read and finishes draining first.
+    let mut polls = 0;
+    while !matches!(sources[1].poll_decoded(&mut |_, _| {}), Poll::Done) {
+        polls += 1;
+        assert!(polls < 100, "shard 1 never finished draining");
+    }
+    // Then shard 0 reads frames half of which shard 1 owns.
+    let kept = poll(&mut sources[0]).len();
+    let handed = (frames.len() - kept) as u64;
+    assert!(handed > 0, "no frame belonged to shard 1");
+    assert_eq!(stats[0].get(Counter::SteerMisrouted), handed);
+    assert_eq!(stats[0].get(Counter::SteerQueueFull), handed);
+}

@@ -47,6 +47,37 @@ fn poll(src: &mut LiveSource) -> Seen {
     seen
 }
 
+/// Two shards' live sources: shard 0's one ring delivers `frames` on its
+/// first read, shard 1 has no ring; `shutdown` as the run's flag.
+fn two_sources(frames: &[Vec<u8>], shutdown: bool) -> (Vec<LiveSource>, Vec<Arc<ShardStats>>) {
+    let shards = 2;
+    let (_reg, handles) = Registry::new(shards);
+    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
+    let shutdown = Arc::new(AtomicBool::new(shutdown));
+    let sources = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
+                vec![Box::new(Frames(frames.to_vec()))]
+            } else {
+                Vec::new()
+            };
+            LiveSource::new(
+                i,
+                rings,
+                DecodeOptions { ipip: false },
+                stats[i].clone(),
+                rx,
+                txs.clone(),
+                shutdown.clone(),
+            )
+        })
+        .collect();
+    (sources, stats)
+}
+
 #[test]
 fn the_segment_decoded_for_steering_reaches_the_owning_shard() {
     let shards = 2;
@@ -55,31 +86,8 @@ fn the_segment_decoded_for_steering_reaches_the_owning_shard() {
     // Not a TCP frame: stays on the shard that read it, undecoded.
     frames.push(vec![0u8; 20]);
     let expected = frames.clone();
-    let (_reg, handles) = Registry::new(shards);
-    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
-    let shutdown = Arc::new(AtomicBool::new(false));
     let opts = DecodeOptions { ipip: false };
-    let mut sources: Vec<LiveSource> = rxs
-        .into_iter()
-        .enumerate()
-        .map(|(i, rx)| {
-            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
-                vec![Box::new(Frames(frames.clone()))]
-            } else {
-                Vec::new()
-            };
-            LiveSource::new(
-                i,
-                rings,
-                opts,
-                stats[i].clone(),
-                rx,
-                txs.clone(),
-                shutdown.clone(),
-            )
-        })
-        .collect();
+    let (mut sources, stats) = two_sources(&frames, false);
     // Shard 0 reads everything and hands the others' packets over.
     let on0 = poll(&mut sources[0]);
     let on1 = poll(&mut sources[1]);
@@ -154,30 +162,7 @@ fn fragments_are_reassembled_and_the_datagram_steered_to_its_owner() {
         .rev()
         .map(|f| ether(0x0800, f))
         .collect();
-    let (_reg, handles) = Registry::new(shards);
-    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let mut sources: Vec<LiveSource> = rxs
-        .into_iter()
-        .enumerate()
-        .map(|(i, rx)| {
-            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
-                vec![Box::new(Frames(frames.clone()))]
-            } else {
-                Vec::new()
-            };
-            LiveSource::new(
-                i,
-                rings,
-                opts,
-                stats[i].clone(),
-                rx,
-                txs.clone(),
-                shutdown.clone(),
-            )
-        })
-        .collect();
+    let (mut sources, stats) = two_sources(&frames, false);
     let on0 = poll(&mut sources[0]);
     let on1 = poll(&mut sources[1]);
     assert!(on0.is_empty(), "{on0:?}");
@@ -193,33 +178,9 @@ fn fragments_are_reassembled_and_the_datagram_steered_to_its_owner() {
 /// with its inbox.
 #[test]
 fn packets_handed_to_a_finished_shard_are_counted() {
-    let shards = 2;
     let (a, b): (IpAddr, IpAddr) = ("10.77.0.2".parse().unwrap(), "10.77.0.1".parse().unwrap());
     let frames: Vec<Vec<u8>> = (40000..40016).map(|p| tcp_frame(a, p, b, 80)).collect();
-    let (_reg, handles) = Registry::new(shards);
-    let stats: Vec<_> = handles.iter().map(|(s, _)| s.clone()).collect();
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| bounded(INBOX_BATCHES)).unzip();
-    let shutdown = Arc::new(AtomicBool::new(true));
-    let mut sources: Vec<LiveSource> = rxs
-        .into_iter()
-        .enumerate()
-        .map(|(i, rx)| {
-            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
-                vec![Box::new(Frames(frames.clone()))]
-            } else {
-                Vec::new()
-            };
-            LiveSource::new(
-                i,
-                rings,
-                DecodeOptions { ipip: false },
-                stats[i].clone(),
-                rx,
-                txs.clone(),
-                shutdown.clone(),
-            )
-        })
-        .collect();
+    let (mut sources, stats) = two_sources(&frames, true);
     // Shard 1 has nothing to read and finishes draining first.
     let mut polls = 0;
     while !matches!(sources[1].poll_decoded(&mut |_, _| {}), Poll::Done) {

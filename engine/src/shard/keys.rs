@@ -41,10 +41,8 @@ impl Shard {
         for line in initial {
             self.tls.keys.insert(line.clone(), u64::MAX);
         }
-        let evicted = self.tls.keys.evicted() - before;
-        // Every shard holds the same keys: shard 0 speaks for all.
+        let evicted = self.count_evicted(before);
         if evicted > 0 && self.id == 0 {
-            self.stats.add(Counter::TlsKeysEvicted, evicted);
             tracing::warn!(target: "loss", "the key logs hold more entries than TLS_MAX_KEYS at start: the {evicted} oldest were dropped (tls_keys_evicted)");
         }
         self.keys_in = Some(keys_in);
@@ -62,17 +60,24 @@ impl Shard {
             self.tls.keys.insert(line, now);
             arrived = true;
         }
-        let evicted = self.tls.keys.evicted() - before;
-        // Every shard holds the same keys: shard 0 speaks for all.
-        if evicted > 0 && self.id == 0 {
-            self.stats.add(Counter::TlsKeysEvicted, evicted);
-        }
+        self.count_evicted(before);
         if arrived {
             if !self.tls_waiting.is_empty() {
                 self.retry_waiting_tls();
             }
             self.retry_parked(false);
         }
+    }
+
+    /// Counts the key-store evictions since `before` (the store's count
+    /// then) and returns them. Every shard holds the same keys: shard 0
+    /// speaks for all.
+    fn count_evicted(&self, before: u64) -> u64 {
+        let evicted = self.tls.keys.evicted() - before;
+        if evicted > 0 && self.id == 0 {
+            self.stats.add(Counter::TlsKeysEvicted, evicted);
+        }
+        evicted
     }
 
     /// New keys: each connection that waits for its keys tries them.

@@ -35,6 +35,7 @@ use std::net::IpAddr;
 
 use super::encap::{Context, Trace, Tunnel, MAX_WRAPPERS};
 use super::{ip, walk, DecodeError, DecodeOptions, Segment};
+use crate::flow::table::KeyHasher;
 use crate::frame::{LinkType, Packet};
 use crate::stats::Counter;
 
@@ -263,7 +264,9 @@ fn ipv4_checksum(h: &mut [u8]) {
 /// The reassembler of one packet source's owner (see the module's docs).
 #[derive(Default)]
 pub struct Defrag {
-    trackers: HashMap<Key, Tracker>,
+    /// Keyed like the stream table (crafted fragment ids cannot force
+    /// collisions), with its cheaper hasher.
+    trackers: HashMap<Key, Tracker, KeyHasher>,
     held: usize,
     next_sweep_ns: u64,
 }

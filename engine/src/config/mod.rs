@@ -21,9 +21,9 @@ use std::time::Duration;
 use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 
 use units::{
-    parse_bool, parse_duration_within, parse_header_names, parse_int, parse_key_list,
-    parse_path_list, parse_size, parse_size_within, FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS,
-    LINGER_BOUNDS, METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
+    parse_bool, parse_duration_within, parse_extension_list, parse_header_names, parse_int,
+    parse_key_list, parse_media_type_list, parse_path_list, parse_size, parse_size_within,
+    FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS, METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
 };
 
 /// The product description's default capture filter: infrastructure hosts
@@ -432,22 +432,22 @@ pub struct Config {
     // ---- Filters -----------------------------------------------------------
     /// Request path extensions to drop (comma-separated). Empty turns the
     /// filter off.
-    #[arg(long, env = "FILTER_BLOCK_EXTS", default_value = DEFAULT_BLOCK_EXTS, help_heading = FILTERS)]
+    #[arg(long, env = "FILTER_BLOCK_EXTS", default_value = DEFAULT_BLOCK_EXTS, value_parser = parse_extension_list, help_heading = FILTERS)]
     pub filter_block_exts: String,
 
     /// Response media types to drop; `type/*` matches a whole type. Empty
     /// turns the filter off.
-    #[arg(long, env = "FILTER_BLOCK_CTYPES", default_value = DEFAULT_BLOCK_CTYPES, help_heading = FILTERS)]
+    #[arg(long, env = "FILTER_BLOCK_CTYPES", default_value = DEFAULT_BLOCK_CTYPES, value_parser = parse_media_type_list, help_heading = FILTERS)]
     pub filter_block_ctypes: String,
 
     /// Requests whose preferred Accept media range is one of these are
     /// dropped. Empty turns the filter off.
-    #[arg(long, env = "FILTER_BLOCK_ACCEPT", default_value = DEFAULT_BLOCK_ACCEPT, help_heading = FILTERS)]
+    #[arg(long, env = "FILTER_BLOCK_ACCEPT", default_value = DEFAULT_BLOCK_ACCEPT, value_parser = parse_media_type_list, help_heading = FILTERS)]
     pub filter_block_accept: String,
 
     /// Request multipart media types to drop (file uploads). Empty turns the
     /// filter off.
-    #[arg(long, env = "FILTER_BLOCK_MULTIPART", default_value = DEFAULT_BLOCK_MULTIPART, help_heading = FILTERS)]
+    #[arg(long, env = "FILTER_BLOCK_MULTIPART", default_value = DEFAULT_BLOCK_MULTIPART, value_parser = parse_media_type_list, help_heading = FILTERS)]
     pub filter_block_multipart: String,
 
     // ---- Redaction ---------------------------------------------------------

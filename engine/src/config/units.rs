@@ -28,6 +28,10 @@ pub enum FormError {
     HeaderNames,
     #[error("{KEYS_FORM}")]
     Keys,
+    #[error("{EXTENSIONS_FORM}")]
+    Extensions,
+    #[error("{MEDIA_TYPES_FORM}")]
+    MediaTypes,
 }
 
 /// Bounds of a size setting, with how they read ("16MiB to 16TiB").
@@ -91,18 +95,24 @@ pub const PATHS_FORM: &str = "file paths separated by commas, none of them empty
 pub const HEADER_NAMES_FORM: &str =
     "HTTP header names separated by commas, such as authorization,cookie,x-api-key";
 pub const KEYS_FORM: &str = "JSON keys separated by commas, none of them empty";
+pub const EXTENSIONS_FORM: &str =
+    "file extensions without the dot separated by commas, such as jpg,png,woff2";
+pub const MEDIA_TYPES_FORM: &str =
+    "media types separated by commas, such as image/png,text/css or image/* for a whole type";
+
+/// An RFC 9110 token (header names, media type parts).
+fn is_token(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
 
 /// Parses a comma-separated list of header names (empty: none).
 pub fn parse_header_names(s: &str) -> Result<String, FormError> {
     if s.trim().is_empty() {
         return Ok(String::new());
     }
-    let token = |n: &str| {
-        !n.is_empty()
-            && n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
-    if !s.split(',').all(|n| token(n.trim())) {
+    if !s.split(',').all(|n| is_token(n.trim())) {
         return Err(FormError::HeaderNames);
     }
     Ok(s.to_owned())
@@ -115,6 +125,38 @@ pub fn parse_key_list(s: &str) -> Result<String, FormError> {
     }
     if s.split(',').any(|k| k.trim().is_empty()) {
         return Err(FormError::Keys);
+    }
+    Ok(s.to_owned())
+}
+
+/// Parses FILTER_BLOCK_EXTS: extensions as the filter compares them, the
+/// part of a path's last segment after its last dot. An entry that can
+/// never be one (`tar.gz`, `a b`, `png?`) would silently match nothing,
+/// so it is refused; a leading dot (`.png`) is dropped. Empty entries are
+/// skipped (a trailing comma), an empty list turns the filter off.
+pub fn parse_extension_list(s: &str) -> Result<String, FormError> {
+    let mut exts = Vec::new();
+    for e in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let e = e.strip_prefix('.').unwrap_or(e);
+        let fits = |b: u8| b.is_ascii_graphic() && !b"./?#,;".contains(&b);
+        if e.is_empty() || !e.bytes().all(fits) {
+            return Err(FormError::Extensions);
+        }
+        exts.push(e);
+    }
+    Ok(exts.join(","))
+}
+
+/// Parses a media type filter list: each entry `type/subtype` (tokens,
+/// no parameters) or `type/*`. Anything else (`png`, `image/png;q=1`)
+/// would silently match nothing, so it is refused. Empty entries are
+/// skipped, an empty list turns the filter off.
+pub fn parse_media_type_list(s: &str) -> Result<String, FormError> {
+    for m in s.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        match m.split_once('/') {
+            Some((t, sub)) if is_token(t) && is_token(sub) => {}
+            _ => return Err(FormError::MediaTypes),
+        }
     }
     Ok(s.to_owned())
 }
@@ -200,6 +242,51 @@ pub fn parse_list(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_lists_refuse_entries_that_never_match() {
+        use crate::config::{
+            DEFAULT_BLOCK_ACCEPT, DEFAULT_BLOCK_CTYPES, DEFAULT_BLOCK_EXTS, DEFAULT_BLOCK_MULTIPART,
+        };
+        let exts = DEFAULT_BLOCK_EXTS;
+        assert_eq!(parse_extension_list(exts).as_deref(), Ok(exts));
+        assert_eq!(
+            parse_extension_list(" .PNG, jpg ,,").as_deref(),
+            Ok("PNG,jpg")
+        );
+        assert_eq!(parse_extension_list("").as_deref(), Ok(""));
+        for bad in ["tar.gz", "a b", "png?", ".", "zip/x", "café"] {
+            assert_eq!(
+                parse_extension_list(bad),
+                Err(FormError::Extensions),
+                "{bad}"
+            );
+        }
+        for good in [
+            DEFAULT_BLOCK_CTYPES,
+            DEFAULT_BLOCK_ACCEPT,
+            DEFAULT_BLOCK_MULTIPART,
+        ] {
+            assert_eq!(parse_media_type_list(good).as_deref(), Ok(good));
+        }
+        assert!(parse_media_type_list("image/*, */*,text/css,").is_ok());
+        assert!(parse_media_type_list("").is_ok());
+        for bad in [
+            "png",
+            "image/png;q=1",
+            "image/",
+            "/png",
+            "zz%9",
+            "a b/c",
+            "image/png/x",
+        ] {
+            assert_eq!(
+                parse_media_type_list(bad),
+                Err(FormError::MediaTypes),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn sizes_are_binary() {

@@ -237,7 +237,15 @@ impl FileFilter {
         let idx = match self.programs.iter().position(|(l, _)| *l == link) {
             Some(i) => i,
             None => {
-                let prog = build(&self.expr, link, self.ipip).unwrap_or_default();
+                let prog = build(&self.expr, link, self.ipip).unwrap_or_else(|e| {
+                    // Once per link type: the operator must know the filter
+                    // does not apply to these frames.
+                    tracing::warn!(
+                        "INPUT_RAW_BPF_FILTER cannot be compiled for link type {link:?} ({e}): \
+                         its frames all pass"
+                    );
+                    Vec::new()
+                });
                 self.programs.push((link, prog));
                 self.programs.len() - 1
             }

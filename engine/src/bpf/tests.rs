@@ -129,3 +129,13 @@ fn file_filter_caches_per_link_type() {
     ));
     assert!(FileFilter::new("  ", false).is_none());
 }
+
+#[test]
+fn a_filter_that_cannot_apply_to_a_link_type_passes_its_frames() {
+    // `ether host` has no meaning on raw IP: libpcap refuses it there, and
+    // those frames pass (with a warning) rather than vanish.
+    let mut f = FileFilter::new("ether host 00:11:22:33:44:55", false).unwrap();
+    let frame = tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80);
+    assert!(!f.accepts(LinkType::Ethernet, &frame));
+    assert!(f.accepts(LinkType::RawIp, &frame[14..]));
+}

@@ -9,7 +9,7 @@ use super::anomaly::HttpAnomaly;
 use super::filter::Filters;
 use super::head::{Head, Version};
 use super::parser::{
-    request_framing, response_framing, Ending, Framing, MessageParser, MessageSink, Role,
+    request_framing, response_framing, AfterGap, Ending, Framing, MessageParser, MessageSink, Role,
 };
 use super::{Flags, Message, Transaction};
 use crate::http2::H2Conn;
@@ -43,6 +43,44 @@ enum Target {
     Interim,
 }
 
+/// What holes (bytes lost in capture) have left unknown about pairing.
+/// One byte of bits: every byte of an idle connection's entry counts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Holes(u8);
+
+impl Holes {
+    /// Bytes of the response direction were lost since the last complete
+    /// response, so whole responses may be missing: a request expired now
+    /// is not known to be owed a response.
+    const RESP_GAP: u8 = 1;
+    /// A hole broke a direction's framing and whole messages may have been
+    /// in it: until no request waits any more, a pairing is a guess, and
+    /// is flagged `pairing_uncertain`.
+    const UNSURE: u8 = 2;
+    /// A response hole that broke the framing certainly began a response
+    /// for the oldest request waiting across it (`AfterGap::next_cut`).
+    const RESP_CUT_NEXT: u8 = 4;
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+
+    /// Clears `bit`, returning whether it was set.
+    fn take(&mut self, bit: u8) -> bool {
+        let was = self.has(bit);
+        self.set(bit, false);
+        was
+    }
+}
+
 #[derive(Debug, Default)]
 struct Exchange {
     pending: VecDeque<Transaction>,
@@ -55,10 +93,8 @@ struct Exchange {
     /// connection owed 65,535 responses has long stopped answering, and
     /// the width keeps an idle connection's entry within its size.)
     owed: u16,
-    /// Bytes of the response direction were lost since the last complete
-    /// response, so whole responses may be missing: a request expired now
-    /// is not known to be owed a response.
-    resp_gap: bool,
+    /// What holes in the stream have left unknown (see `Holes`).
+    holes: Holes,
     /// Both parsers must stop: Upgrade, CONNECT or an HTTP/2 preface.
     tunnel: bool,
     /// Flags every transaction of this connection carries (mid_stream).
@@ -70,6 +106,42 @@ struct Exchange {
     /// come and may reveal HTTP/2. (Kept here, in padding, as every byte of
     /// an idle connection counts.)
     probe: [bool; 2],
+}
+
+impl Exchange {
+    /// A hole broke `role`'s message framing. Lost responses: the requests
+    /// waiting now are marked, as their answers may have been in the hole
+    /// (`answered_request` decides at the next response). Lost requests:
+    /// they are invisible, and their responses would go to the requests
+    /// after them, so pairing is a guess until the queue drains.
+    fn framing_lost(&mut self, role: Role, next_cut: bool) {
+        match role {
+            Role::Response => {
+                let mut marked = false;
+                for t in self.pending.iter_mut().filter(|t| t.response.is_none()) {
+                    t.answer_unsure = true;
+                    marked = true;
+                }
+                if next_cut && marked {
+                    self.holes.set(Holes::RESP_CUT_NEXT, true);
+                }
+            }
+            Role::Request => self.holes.set(Holes::UNSURE, true),
+        }
+    }
+
+    /// Whether a request still waits for its response.
+    fn any_waiting(&self) -> bool {
+        self.pending.iter().any(|t| t.response.is_none())
+    }
+
+    /// Pairing is certain again once no request waits: the next response
+    /// can only answer a later request.
+    fn drained(&mut self) {
+        if self.holes.has(Holes::UNSURE) && !self.any_waiting() {
+            self.holes.set(Holes::UNSURE, false);
+        }
+    }
 }
 
 /// Per-connection HTTP state: HTTP/1 parsers and their pairing, until the
@@ -334,10 +406,12 @@ impl HttpConn {
             return;
         }
         if role == Role::Response {
-            self.x.resp_gap = true;
+            self.x.holes.set(Holes::RESP_GAP, true);
         }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
-        parser.gap(len, ts_ns, &mut sink);
+        if let AfterGap::FramingLost { next_cut } = parser.gap(len, ts_ns, &mut sink) {
+            self.x.framing_lost(role, next_cut);
+        }
         self.after(ctx.stats);
     }
 
@@ -423,7 +497,7 @@ impl HttpConn {
         self.x.req_target = None;
         self.x.resp_target = None;
         self.x.owed = 0;
-        self.x.resp_gap = false;
+        self.x.holes = Holes::default();
         if let Some(h2) = &mut self.h2 {
             h2.close(ctx);
         }
@@ -450,13 +524,14 @@ impl HttpConn {
                 self.x.req_target = None;
             }
             // HTTP/1 answers in order: with nothing lost on the way back,
-            // the next response is this request's, however late, and must
-            // not be given to the next request.
-            if t.request.is_some() && !self.x.resp_gap {
+            // the next response is this request's (or its unusable head's),
+            // however late, and must not be given to the next request.
+            if (t.request.is_some() || t.placeholder) && !self.x.holes.has(Holes::RESP_GAP) {
                 self.x.owed = self.x.owed.saturating_add(1);
             }
             finish(t, ctx);
         }
+        self.x.drained();
     }
 
     /// Whether nothing is buffered or pending: the connection costs only its entry.
@@ -705,7 +780,7 @@ impl SideSink<'_, '_, '_> {
         let waiting = if self.x.owed > 0 {
             None
         } else {
-            self.x.pending.iter().position(|t| t.response.is_none())
+            self.answered_request()
         };
         let idx = match waiting {
             Some(i) => i,
@@ -755,6 +830,10 @@ impl SideSink<'_, '_, '_> {
             t.flags.set(Flags::UPGRADE);
             self.x.tunnel = true;
         }
+        if self.x.holes.has(Holes::UNSURE) && t.request.is_some() {
+            t.flags.set(Flags::PAIRING_UNCERTAIN);
+            stats.inc(Counter::HttpPairingUncertain);
+        }
         let filtered = t.filtered.is_some();
         let msg = self.new_message(head, ts_ns, framing, filtered);
         let t = &mut self.x.pending[idx];
@@ -762,6 +841,46 @@ impl SideSink<'_, '_, '_> {
         let seq = t.seq;
         self.x.resp_target = Some(Target::Txn(seq));
         framing
+    }
+
+    /// The waiting request a response answers: the oldest, as HTTP/1
+    /// answers in order, unless a hole broke the response framing while it
+    /// waited. Then the fewest responses the hole can have taken are
+    /// assumed lost: none, or one when the hole certainly began a response
+    /// (that request is emitted without its answer, flagged `gap`). With
+    /// other requests waiting too, more may have been lost, so this
+    /// pairing and the next are a guess until the queue drains. A request
+    /// waiting alone needs no guess: a server answers only requests it has
+    /// received.
+    fn answered_request(&mut self) -> Option<usize> {
+        let first = self.x.pending.iter().position(|t| t.response.is_none())?;
+        if !self.x.pending[first].answer_unsure {
+            return Some(first);
+        }
+        let waiting = self
+            .x
+            .pending
+            .iter()
+            .filter(|t| t.response.is_none())
+            .count();
+        let lost_one = self.x.holes.take(Holes::RESP_CUT_NEXT);
+        for t in self.x.pending.iter_mut() {
+            t.answer_unsure = false;
+        }
+        if waiting == 1 {
+            return Some(first);
+        }
+        self.x.holes.set(Holes::UNSURE, true);
+        // A request still arriving is not given up (its answer would be an
+        // early one); the guess then stays with it.
+        if !lost_one || self.x.req_target == Some(self.x.pending[first].seq) {
+            return Some(first);
+        }
+        let mut t = self.x.pending.remove(first).expect("index from position");
+        t.flags.set(Flags::GAP);
+        self.ctx.stats.inc(Counter::HttpAnswersLostInGap);
+        finish(t, self.ctx);
+        self.x.pending.iter().position(|t| t.response.is_none())
     }
 
     /// Whether the oldest waiting request asked for `Upgrade: h2c` (and
@@ -842,7 +961,7 @@ impl MessageSink for SideSink<'_, '_, '_> {
             Role::Response => {
                 let target = self.x.resp_target.take();
                 if ending == Ending::Complete {
-                    self.x.resp_gap = false;
+                    self.x.holes.set(Holes::RESP_GAP, false);
                 }
                 let Some(Target::Txn(seq)) = target else {
                     return;
@@ -860,6 +979,7 @@ impl MessageSink for SideSink<'_, '_, '_> {
                     self.x.req_target = None;
                 }
                 finish(t, self.ctx);
+                self.x.drained();
             }
         }
     }
@@ -924,13 +1044,18 @@ impl MessageSink for SideSink<'_, '_, '_> {
                     return;
                 }
                 // The response to the oldest waiting request was unusable.
-                if let Some(idx) = self.x.pending.iter().position(|t| t.response.is_none()) {
+                if let Some(idx) = self.answered_request() {
                     let mut t = self.x.pending.remove(idx).expect("index from position");
                     t.flags.set(Flags::RESPONSE_UNPARSED);
+                    if self.x.holes.has(Holes::UNSURE) {
+                        t.flags.set(Flags::PAIRING_UNCERTAIN);
+                        self.ctx.stats.inc(Counter::HttpPairingUncertain);
+                    }
                     if self.x.req_target == Some(t.seq) {
                         self.x.req_target = None;
                     }
                     finish(t, self.ctx);
+                    self.x.drained();
                 }
                 self.x.resp_target = None;
             }

@@ -115,6 +115,10 @@ impl Flags {
     /// a status line: `status` and `reason` are null, and every byte the
     /// server sent until it closed is the body.
     pub const NO_STATUS_LINE: u32 = 1 << 16;
+    /// HTTP/1: bytes lost in a hole may have held whole messages (requests
+    /// or responses), so this response may answer another request; the
+    /// record pairs them as the order suggests and says it is a guess.
+    pub const PAIRING_UNCERTAIN: u32 = 1 << 17;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u32, &'static str)] = &[
@@ -135,6 +139,7 @@ impl Flags {
         (Self::HPACK_INCOMPLETE, "hpack_incomplete"),
         (Self::PAIRING_LOST, "pairing_lost"),
         (Self::NO_STATUS_LINE, "no_status_line"),
+        (Self::PAIRING_UNCERTAIN, "pairing_uncertain"),
     ];
 
     pub fn set(&mut self, bit: u32) {
@@ -166,6 +171,9 @@ pub struct Transaction {
     /// A placeholder for a request whose head was unusable, so that its
     /// response pairs with it instead of with the next request.
     pub placeholder: bool,
+    /// HTTP/1: the request was waiting when a hole broke the response
+    /// stream's framing, so its response may have been in the hole.
+    pub answer_unsure: bool,
     /// HTTP/2: the stream that carried the transaction.
     pub stream_id: Option<u32>,
     /// gRPC: the call's messages and status, when the stream carried one.
@@ -182,6 +190,7 @@ impl Transaction {
             flags: Flags::default(),
             filtered: None,
             placeholder: false,
+            answer_unsure: false,
             stream_id: None,
             grpc: None,
         }

@@ -45,6 +45,19 @@ pub enum Ending {
     Incomplete,
 }
 
+/// What a hole did to a direction's message framing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterGap {
+    /// The hole fell inside a body of known extent (or a tunnel): the
+    /// next message starts where the framing says.
+    FramingKept,
+    /// Where the next message starts is unknown: whole messages may have
+    /// been in the hole. `next_cut`: the hole certainly holds the start of
+    /// the message after the one under way (it began at a message boundary,
+    /// or ran past the end of a body of known length).
+    FramingLost { next_cut: bool },
+}
+
 /// Receives what the parser finds. The sink decides framing because a
 /// response's framing depends on the request it answers (HEAD, CONNECT).
 pub trait MessageSink {
@@ -565,31 +578,53 @@ impl MessageParser {
     }
 
     /// `len` bytes were lost in this direction.
-    pub fn gap(&mut self, len: u64, ts_ns: u64, sink: &mut dyn MessageSink) {
-        match &mut self.state {
+    pub fn gap(&mut self, len: u64, ts_ns: u64, sink: &mut dyn MessageSink) -> AfterGap {
+        let next_cut = match &mut self.state {
             State::Body(BodyState::Length(left)) if len < *left => {
                 *left -= len;
                 sink.on_body_gap(len);
+                return AfterGap::FramingKept;
             }
-            State::Body(BodyState::UntilClose) => sink.on_body_gap(len),
-            State::Body(_) => {
+            State::Body(BodyState::Length(left)) if len == *left => {
+                // The hole ends where the body does: the next message
+                // starts right after it.
                 sink.on_body_gap(len);
                 sink.on_complete(Ending::Incomplete, ts_ns);
-                self.state = State::Resync;
+                self.state = State::Start;
+                return AfterGap::FramingKept;
+            }
+            State::Body(BodyState::UntilClose) => {
+                sink.on_body_gap(len);
+                return AfterGap::FramingKept;
+            }
+            State::Tunnel => return AfterGap::FramingKept,
+            State::Body(b) => {
+                let past_end = matches!(b, BodyState::Length(_));
+                sink.on_body_gap(len);
+                sink.on_complete(Ending::Incomplete, ts_ns);
+                past_end
             }
             State::Head => {
                 // The message's head was cut: the message is unusable.
                 sink.on_skipped(self.head_ts);
                 self.buf = Vec::new();
-                self.state = State::Resync;
+                false
             }
-            State::Start | State::SkipHead => {
+            State::Start => {
                 self.buf = Vec::new();
-                self.state = State::Resync;
+                true
             }
-            State::Resync => self.buf.clear(),
-            State::Tunnel => {}
-        }
+            State::SkipHead => {
+                self.buf = Vec::new();
+                false
+            }
+            State::Resync => {
+                self.buf.clear();
+                false
+            }
+        };
+        self.state = State::Resync;
+        AfterGap::FramingLost { next_cut }
     }
 
     /// Whether part of a message head is waiting for the rest.

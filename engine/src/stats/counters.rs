@@ -127,6 +127,8 @@ counters! {
     HttpResyncBytes => "http_resync_bytes", Activity, "bytes skipped while looking for the next message";
     HttpOrphanResponses => "http_orphan_responses", Activity, "responses with no request seen";
     HttpUnpairedResponses => "http_unpaired_responses", Activity, "responses emitted alone (flag pairing_lost) because their request had been dropped from a full pending queue (drop_pending_requests)";
+    HttpPairingUncertain => "http_pairing_uncertain", Activity, "responses paired with a request after a hole that may have held whole messages (flag pairing_uncertain)";
+    HttpAnswersLostInGap => "http_answers_lost_in_gap", Loss, "requests emitted without a response because a hole in the responses began their answer (flags no_response, gap)";
     HttpUpgrades => "http_upgrades", Activity, "connections that left HTTP/1 (Upgrade, CONNECT)";
     HttpBodyTruncated => "http_body_truncated", Activity, "bodies cut at MAX_BODY_BYTES";
     HttpDecodeFailed => "http_decode_failed", Activity, "bodies whose Content-Encoding could not be undone";

@@ -783,3 +783,165 @@ fn a_head_cut_by_the_end_of_the_connection_is_counted() {
     assert_eq!(c.summary(), vec!["GET /c -> 204"]);
     assert_eq!(c.stats.get(Counter::HttpHeadsCut), 0);
 }
+
+// ---- Holes that may hold whole messages ---------------------------------
+
+fn answer(status: u16, for_: &str) -> String {
+    format!("HTTP/1.1 {status} OK\r\nX-For: {for_}\r\nContent-Length: 0\r\n\r\n")
+}
+
+fn answered(t: &Transaction) -> Option<&[u8]> {
+    t.response.as_ref()?.head.header("x-for")
+}
+
+/// A client that waits for each answer: /a's answer is lost whole in a
+/// hole, so the next response is /b's and must not go to /a.
+#[test]
+fn a_response_lost_in_a_hole_does_not_shift_the_next_answers() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\n");
+    c.gap(Role::Response, 200);
+    c.req(b"GET /b HTTP/1.1\r\n\r\n")
+        .resp(answer(200, "/b").as_bytes());
+    c.req(b"GET /c HTTP/1.1\r\n\r\n")
+        .resp(answer(201, "/c").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /a -> - [gap,no_response]",
+            "GET /b -> 200 [pairing_uncertain]",
+            "GET /c -> 201",
+        ]
+    );
+    assert_eq!(answered(&c.done[1]), Some(&b"/b"[..]));
+    assert_eq!(c.stats.get(Counter::HttpAnswersLostInGap), 1);
+    assert_eq!(c.stats.get(Counter::HttpPairingUncertain), 1);
+    check_records(&c);
+}
+
+/// Pipelined: the hole took the end of /a's answer and all of /b's. The
+/// fewest answers it can have taken are assumed lost: /b's (the hole ran
+/// past the end of /a's body, so it began the next response). The
+/// response after it is then /c's, a guess the record says is one.
+#[test]
+fn a_response_lost_in_a_pipeline_costs_its_request_only() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123");
+    c.gap(Role::Response, 6 + answer(200, "/b").len() as u64);
+    c.resp(answer(202, "/c").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /a -> 200 [gap,response_incomplete]",
+            "GET /b -> - [gap,no_response]",
+            "GET /c -> 202 [pairing_uncertain]",
+        ]
+    );
+    // The head of /a's answer lost, its body's end skipped while looking
+    // for the next head: /a alone goes without its answer (the shape of
+    // Zeek's 1000-requests-one-dropped-response capture).
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    c.gap(Role::Response, 40);
+    c.resp(
+        format!(
+            "tail of /a's body{}{}",
+            answer(201, "/b"),
+            answer(202, "/c")
+        )
+        .as_bytes(),
+    );
+    c.req(b"GET /d HTTP/1.1\r\n\r\n")
+        .resp(answer(203, "/d").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /a -> - [gap,no_response]",
+            "GET /b -> 201 [pairing_uncertain]",
+            "GET /c -> 202 [pairing_uncertain]",
+            "GET /d -> 203",
+        ]
+    );
+    assert_eq!(answered(&c.done[2]), Some(&b"/c"[..]));
+    // A request waiting alone needs no guess: the server answers only
+    // requests it has received.
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123");
+    c.gap(Role::Response, 100);
+    c.resp(answer(200, "/b").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec!["GET /a -> 200 [gap,response_incomplete]", "GET /b -> 200"]
+    );
+}
+
+/// A hole that ends exactly where a body ends loses no message: pairing
+/// goes on without a guess.
+#[test]
+fn a_hole_that_ends_with_a_body_keeps_the_framing() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123");
+    c.gap(Role::Response, 6);
+    c.resp(answer(201, "/b").as_bytes())
+        .resp(answer(202, "/c").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /a -> 200 [gap,response_incomplete]",
+            "GET /b -> 201",
+            "GET /c -> 202",
+        ]
+    );
+}
+
+/// A request lost whole in a hole: its answer comes first and lands on
+/// the next request. That cannot be told from the bytes, so the pairing
+/// says it is a guess, until no request waits.
+#[test]
+fn pairing_after_a_request_hole_is_flagged_as_a_guess() {
+    let mut c = Conn::new();
+    c.gap(Role::Request, 19);
+    c.req(b"GET /b HTTP/1.1\r\n\r\n");
+    c.resp(answer(200, "/a").as_bytes())
+        .resp(answer(201, "/b").as_bytes());
+    c.req(b"GET /c HTTP/1.1\r\n\r\n")
+        .resp(answer(202, "/c").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /b -> 200 [pairing_uncertain]",
+            "- -> 201 [no_request]",
+            "GET /c -> 202",
+        ]
+    );
+    // A client that waits for each answer: /a's answer finds no request
+    // and stands alone; /b's pairing is then certain again.
+    let mut c = Conn::new();
+    c.gap(Role::Request, 19);
+    c.resp(answer(200, "/a").as_bytes());
+    c.req(b"GET /b HTTP/1.1\r\n\r\n")
+        .resp(answer(201, "/b").as_bytes());
+    assert_eq!(c.summary(), vec!["- -> 200 [no_request]", "GET /b -> 201"]);
+}
+
+/// An unusable request head given up by ASSEMBLER_FLUSH_AGE is still owed
+/// its response, like a parsed request.
+#[test]
+fn an_expired_unusable_request_keeps_its_late_response() {
+    let age = 5_000_000_000;
+    let mut c = Conn::new();
+    let big = format!("GET /big HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "p".repeat(4000));
+    c.req(big.as_bytes());
+    c.with(|h, x| h.expire_pending(10 * age, age, x));
+    c.req(b"GET /next HTTP/1.1\r\n\r\n");
+    c.resp(answer(431, "/big").as_bytes())
+        .resp(answer(200, "/next").as_bytes());
+    assert_eq!(
+        c.summary(),
+        vec!["- -> 431 [no_request,pairing_lost]", "GET /next -> 200"]
+    );
+    assert_eq!(answered(&c.done[1]), Some(&b"/next"[..]));
+}

@@ -424,3 +424,40 @@ fn arkime_session_facts_scoreboard() {
     );
     board.settle("Conformance with Arkime's session baselines: facts (method, host, uri, status, body MD5) per capture.");
 }
+
+/// Zeek's pending-state test: a client pipelines 1,000 requests and the
+/// head of the first response is missing from the capture. Zeek logs
+/// 1,000 transactions. httpcap must not shift the other 999 answers onto
+/// the wrong requests silently: the first request goes without its
+/// answer (`gap`), the rest pair in order and say the pairing rests on
+/// the fewest lost responses (`pairing_uncertain`).
+#[test]
+fn a_response_lost_in_a_pipeline_is_not_paired_silently() {
+    let Some(capture) =
+        crate::common::pcaps::shared_pcap("zeek/http/1000-requests-one-dropped-response.pcap")
+    else {
+        return;
+    };
+    let run = run_engine(&capture).expect("httpcap runs");
+    let flags = |r: &serde_json::Value| -> Vec<String> {
+        r["flags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(run.values.len(), 1000, "Zeek logs 1,000 transactions");
+    let lost: Vec<_> = run
+        .values
+        .iter()
+        .filter(|r| r["response"].is_null())
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(flags(lost[0]), ["gap", "no_response"]);
+    let paired = run.values.iter().filter(|r| !r["response"].is_null());
+    for r in paired {
+        assert_eq!(flags(r), ["pairing_uncertain"], "{r}");
+        assert!(!r["request"].is_null());
+    }
+}

@@ -301,15 +301,16 @@ impl H2Conn {
         }
         self.dirs[d].lose_sync();
         // Whatever this direction was sending on its open streams may
-        // have lost bytes.
+        // have lost bytes, a message's whole header block included.
         for s in &mut self.streams {
             let m = if d == 0 {
                 s.txn.request.as_mut()
             } else {
                 s.txn.response.as_mut()
             };
-            if let Some(m) = m {
-                m.gap = true;
+            match m {
+                Some(m) => m.gap = true,
+                None => s.txn.flags.set(Flags::GAP),
             }
         }
     }
@@ -851,9 +852,19 @@ impl H2Conn {
         if incomplete {
             s.txn.flags.set(Flags::HPACK_INCOMPLETE);
         }
+        // A first block without its pseudo-header (`:method`, `:status`)
+        // is malformed (RFC 9113 §8.3), or trailers whose HEADERS a hole
+        // took: not the message's head. (With HPACK state missing, the
+        // field may simply not have decoded: kept, `hpack_incomplete`.)
+        let headless = !incomplete
+            && if d == 0 {
+                !builder.has_method()
+            } else {
+                !builder.has_status()
+            };
         if d == 0 {
             match &mut s.txn.request {
-                None if unusable => s.txn.flags.set(Flags::REQUEST_UNPARSED),
+                None if unusable || headless => s.txn.flags.set(Flags::REQUEST_UNPARSED),
                 None => {
                     let head = builder.build(true, Version::Http2);
                     ctx.stats.inc(Counter::HttpRequests);
@@ -867,7 +878,7 @@ impl H2Conn {
             }
         } else {
             match &mut s.txn.response {
-                None if unusable => s.txn.flags.set(Flags::RESPONSE_UNPARSED),
+                None if unusable || headless => s.txn.flags.set(Flags::RESPONSE_UNPARSED),
                 None if builder.is_interim() => {
                     // 100 Continue, 103 Early Hints: not the response.
                     ctx.stats.inc(Counter::HttpInterim);

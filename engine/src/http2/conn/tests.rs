@@ -376,6 +376,39 @@ fn a_hole_inside_data_keeps_the_frame_boundary() {
     assert!(c.done[0].flags.has(Flags::GAP));
 }
 
+/// A hole took a response's HEADERS (and its DATA): the trailers block
+/// that follows has no `:status` and must not pose as the response.
+#[test]
+fn trailers_after_a_lost_response_head_are_not_the_response() {
+    let mut c = Conn::new();
+    let mut client = client_start();
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get("/x"),
+    ));
+    c.send(Role::Request, &client);
+    c.send(Role::Response, &server_start());
+    let head = frame(kind::HEADERS, f::END_HEADERS, 1, &status("200"));
+    let data = frame(kind::DATA, 0, 1, b"body");
+    let lost = (head.len() + data.len()) as u64;
+    c.with(|h, ctx| h.gap(Role::Response, lost, 8, ctx));
+    c.send(
+        Role::Response,
+        &frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            1,
+            &literal("grpc-status", "0"),
+        ),
+    );
+    assert_eq!(
+        c.summary(),
+        ["1 GET /x -> - [\"gap\", \"no_response\", \"response_unparsed\"]"]
+    );
+}
+
 #[test]
 fn bad_input_is_counted_and_other_streams_still_come_out() {
     let mut c = Conn::new();

@@ -1,6 +1,7 @@
 //! A parsed message head (start line and headers), stored as its raw bytes
 //! plus spans: one allocation per head, no per-header strings.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -452,6 +453,20 @@ impl Head {
         match &self.start {
             StartLine::Request { target, .. } => self.text(target),
             StartLine::Response { .. } => "",
+        }
+    }
+
+    /// Method and target for the record: bytes that are not UTF-8 (HTTP/2
+    /// carries any byte, HTTP/1 allows obs-text) become U+FFFD rather than
+    /// an empty field, so such a URL is never hidden.
+    pub fn method_and_target_lossy(&self) -> (Cow<'_, str>, Cow<'_, str>) {
+        let lossy = |r: &Range<u32>| match self.text_of(r) {
+            Text::Str(s) => Cow::Borrowed(s),
+            Text::Bytes(b) => String::from_utf8_lossy(b),
+        };
+        match &self.start {
+            StartLine::Request { method, target } => (lossy(method), lossy(target)),
+            StartLine::Response { .. } => (Cow::Borrowed(""), Cow::Borrowed("")),
         }
     }
 

@@ -72,6 +72,25 @@ impl Message {
         self.body.extend_from_slice(&data[..data.len().min(room)]);
     }
 
+    /// The body a record shows: the bytes kept, up to the first hole when
+    /// the body is left as captured (bytes after a hole come from further
+    /// on; spliced on, they would pose as the body's next bytes). A decoded
+    /// body ends at its first hole already.
+    pub fn recorded_body(&self) -> &[u8] {
+        match self.body_gap_at {
+            Some(at) if self.content_encoding.is_none() => &self.body[..at.min(self.body.len())],
+            _ => &self.body,
+        }
+    }
+
+    /// Whether `recorded_body` is less than the whole body: cut at
+    /// MAX_BODY_BYTES, at a hole, or where the capture of the message
+    /// ended (a decoded body says so in `body_truncated` already).
+    pub fn recorded_body_cut(&self) -> bool {
+        self.body_truncated
+            || (self.content_encoding.is_none() && (!self.complete || self.body_gap_at.is_some()))
+    }
+
     /// Bytes of a hole inside the body.
     pub fn body_gap(&mut self, len: u64) {
         self.body_size += len;

@@ -599,8 +599,13 @@ impl MessageParser {
             }
             State::Tunnel => return AfterGap::FramingKept,
             State::Body(b) => {
-                let past_end = matches!(b, BodyState::Length(_));
-                sink.on_body_gap(len);
+                // Past the end of a body of known length, the rest of the
+                // hole belongs to the messages after it.
+                let (in_body, past_end) = match b {
+                    BodyState::Length(left) => (len.min(*left), true),
+                    _ => (len, false),
+                };
+                sink.on_body_gap(in_body);
                 sink.on_complete(Ending::Incomplete, ts_ns);
                 past_end
             }

@@ -284,7 +284,10 @@ impl Redactor {
             let is_key = whole && body.get(colon) == Some(&b':');
             if !is_key {
                 let inner = &body[start + 1..end];
-                if embedded && escaped && memchr::memmem::find(inner, b"\\\"").is_some() {
+                // Quotes inside a string are escaped as \" or, by some
+                // serializers (System.Text.Json), as \u0022.
+                let quoted = |e: &[u8]| memchr::memmem::find(inner, e).is_some();
+                if embedded && escaped && (quoted(b"\\\"") || quoted(b"\\u0022")) {
                     if let Some((text, n)) = self.scan_embedded(inner, &mut scratch) {
                         let o = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
                         o.extend_from_slice(&body[copied..start + 1]);

@@ -10,7 +10,7 @@ pub mod target;
 use base64::Engine as _;
 
 use crate::flow::Endpoint;
-use crate::http::{Flags, Message, Transaction};
+use crate::http::{Flags, Message, Transaction, Version};
 use json::JsonWriter;
 pub use observer::Observer;
 
@@ -137,7 +137,7 @@ impl RecordView<'_> {
 
     /// Kept body lengths (request, response), before any cap.
     pub fn body_lens(&self) -> (usize, usize) {
-        let len = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.body.len());
+        let len = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.recorded_body().len());
         (len(&self.txn.request), len(&self.txn.response))
     }
 
@@ -146,7 +146,9 @@ impl RecordView<'_> {
     /// `body_truncated` and the record gets the `body_trimmed_for_kafka` flag.
     pub fn write_capped(&self, out: &mut Vec<u8>, caps: BodyCaps) {
         let t = self.txn;
-        let cut = |m: &Option<Message>, cap: usize| m.as_ref().is_some_and(|m| m.body.len() > cap);
+        let cut = |m: &Option<Message>, cap: usize| {
+            m.as_ref().is_some_and(|m| m.recorded_body().len() > cap)
+        };
         let mut flags = t.flags;
         if cut(&t.request, caps.request) || cut(&t.response, caps.response) {
             flags.set(Flags::BODY_TRIMMED);
@@ -337,7 +339,8 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.key("ts");
     w.plain(fill_rfc3339_micros(msg.ts_ns, &mut ts));
     if request {
-        let (method, target) = (h.method(), h.target());
+        let (method, target) = h.method_and_target_lossy();
+        let (method, target) = (method.as_ref(), target.as_ref());
         w.key("method");
         w.str(method);
         w.key("target");
@@ -355,14 +358,18 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         w.key("query");
         part(w, parts.query);
         w.key("host");
-        match (parts.authority, h.header_text_of("host")) {
-            (Some(authority), _) => w.str(authority),
-            (None, Some(host)) => w.head_text(host),
-            // HTTP/2 names the host in `:authority` when there is no `host`.
-            (None, None) => match h.header_text_of(":authority") {
-                Some(authority) => w.head_text(authority),
-                None => w.null(),
-            },
+        // HTTP/2 names the host in `:authority`, which a server must take
+        // over a `host` field (RFC 9113 §8.3.1): a request naming two hosts
+        // is recorded as the server reads it (both stay in `headers`).
+        let authority = if h.version == Version::Http2 {
+            h.header_text_of(":authority")
+        } else {
+            None
+        };
+        match (parts.authority, authority, h.header_text_of("host")) {
+            (Some(authority), ..) => w.str(authority),
+            (None, Some(authority), _) | (None, None, Some(authority)) => w.head_text(authority),
+            (None, None, None) => w.null(),
         }
     } else {
         w.key("status");
@@ -381,7 +388,8 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.plain(h.version().as_bytes());
     w.key("headers");
     write_headers(w, h);
-    let kept = cap_body(&msg.body, cap);
+    let body = msg.recorded_body();
+    let kept = cap_body(body, cap);
     w.key("body");
     let encoding = write_body(w, kept);
     w.key("body_encoding");
@@ -389,7 +397,7 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
     w.key("body_size");
     w.u64(msg.body_size);
     w.key("body_truncated");
-    w.bool(msg.body_truncated || kept.len() < msg.body.len());
+    w.bool(msg.recorded_body_cut() || kept.len() < body.len());
     w.key("content_encoding");
     match &msg.content_encoding {
         Some(c) => w.str(c),
@@ -590,7 +598,9 @@ fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
         *word |= 1 << (bit % 64);
     }
     let may_repeat_earlier = |i: usize| i >= 64 || repeats & 1 << i != 0;
-    let may_repeat_later = |i: usize| i >= 63 || repeats >> (i + 1) != 0;
+    // A repeat past the 64th field is not in `repeats`: with that many
+    // fields, every field searches.
+    let may_repeat_later = |i: usize| n > 64 || i >= 63 || repeats >> (i + 1) != 0;
     let same = |i: usize, j: usize| sigs[i] == sigs[j] && name(i).eq_ignore_ascii_case(name(j));
     w.begin_object();
     for i in 0..n {
@@ -613,9 +623,16 @@ fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
         if !may_repeat_later(i) || !sigs[i + 1..].contains(&sig) || later.peek().is_none() {
             w.head_text(value);
         } else {
+            // Cookie crumbs join with "; " (RFC 9113 §8.2.3, the form a
+            // cookie parser reads); other fields with ", " (RFC 9110 §5.3).
+            let sep = if name(i).eq_ignore_ascii_case(b"cookie") {
+                "; "
+            } else {
+                ", "
+            };
             let mut joined = String::from_utf8_lossy(head.header_value(i)).into_owned();
             for j in later {
-                joined.push_str(", ");
+                joined.push_str(sep);
                 joined.push_str(&String::from_utf8_lossy(head.header_value(j)));
             }
             w.str(&joined);
@@ -652,7 +669,9 @@ mod tests {
 
     fn message(raw: &[u8], request: bool) -> Message {
         let head = Head::parse(raw, request).expect("head parses");
-        Message::new(head, 1_764_057_600_000_000_000)
+        let mut m = Message::new(head, 1_764_057_600_000_000_000);
+        m.complete = true;
+        m
     }
 
     /// The record of one exchange, checked against the schema: its line
@@ -863,6 +882,114 @@ mod tests {
         assert_eq!(headers["x-late"], "47, 50, 66");
         assert_eq!(headers["x-f68"], "68");
         assert_eq!(headers.as_object().unwrap().len(), 70 - 4 + 1);
+    }
+
+    /// A field whose only repeat comes after the 64th field (which the
+    /// repeat filter does not cover) keeps both values: a second Host
+    /// there is a smuggling sign and must not vanish.
+    #[test]
+    fn a_repeat_past_the_64th_field_is_kept() {
+        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        for _ in 0..62 {
+            req.extend_from_slice(b"A: 1\r\n");
+        }
+        req.extend_from_slice(b"Host: good.example\r\nB: 1\r\nHost: evil.example\r\n\r\n");
+        let r = record(&req, OK);
+        let headers = &r["request"]["headers"];
+        assert_eq!(headers["host"], "good.example, evil.example");
+        assert_eq!(headers["b"], "1");
+        assert_eq!(headers.as_object().unwrap().len(), 3);
+    }
+
+    /// Cookie crumbs (HTTP/2 sends one field per cookie) join the way a
+    /// cookie parser reads them.
+    #[test]
+    fn cookie_fields_join_with_semicolons() {
+        let r = record(
+            b"GET / HTTP/1.1\r\nHost: h\r\nCookie: sid=abc\r\nCookie: theme=dark\r\n\r\n",
+            OK,
+        );
+        assert_eq!(r["request"]["headers"]["cookie"], "sid=abc; theme=dark");
+    }
+
+    /// A target with a byte that is not UTF-8 (HTTP/2 carries any byte)
+    /// is written lossily, never as an empty field that would hide the URL.
+    #[test]
+    fn a_target_that_is_not_utf8_is_kept_lossily() {
+        let mut b = crate::http::HeadBuilder::default();
+        b.method(b"GET");
+        b.target(b"/admin\xff?cmd=id");
+        b.field(b":authority", b"h");
+        let head = b.build(true, crate::http::Version::Http2);
+        let txn = Transaction {
+            request: Some(Message::new(head, 1_764_057_600_000_000_000)),
+            response: Some(message(OK, false)),
+            ..Transaction::new(0)
+        };
+        let (_, r) = txn_line(&RecordCtx::default(), &txn);
+        let q = &r["request"];
+        assert_eq!(q["method"], "GET");
+        assert_eq!(q["target"], "/admin\u{fffd}?cmd=id");
+        assert_eq!(q["path"], "/admin\u{fffd}");
+        assert_eq!(q["query"], "cmd=id");
+    }
+
+    /// A body with a hole shows the bytes before it, never the bytes after
+    /// it spliced on; it and a body the capture ended are truncated.
+    #[test]
+    fn a_body_with_a_hole_or_cut_short_is_truncated() {
+        let mut resp = message(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false);
+        resp.body.extend_from_slice(b"0123");
+        resp.body_size = 4;
+        resp.body_gap(4);
+        resp.body.extend_from_slice(b"89");
+        resp.body_size += 2;
+        resp.complete = true;
+        let mut req = message(
+            b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n",
+            true,
+        );
+        req.body.extend_from_slice(b"abc");
+        req.body_size = 3;
+        req.complete = false;
+        let txn = Transaction {
+            request: Some(req),
+            response: Some(resp),
+            ..Transaction::new(0)
+        };
+        let (_, r) = txn_line(&RecordCtx::default(), &txn);
+        let rs = &r["response"];
+        assert_eq!(rs["body"], "0123");
+        assert_eq!(rs["body_size"], 10);
+        assert_eq!(rs["body_truncated"], true);
+        assert_eq!(r["request"]["body"], "abc");
+        assert_eq!(r["request"]["body_truncated"], true);
+        // A whole body is not.
+        let (_, r) = record_line(
+            &RecordCtx::default(),
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            OK,
+        );
+        assert_eq!(r["response"]["body_truncated"], false);
+    }
+
+    /// HTTP/2: `:authority` names the host, whatever a `host` field says.
+    #[test]
+    fn http2_host_is_the_authority() {
+        let mut b = crate::http::HeadBuilder::default();
+        b.method(b"GET");
+        b.target(b"/");
+        b.field(b":authority", b"admin.internal");
+        b.field(b"host", b"www.example");
+        let head = b.build(true, crate::http::Version::Http2);
+        let txn = Transaction {
+            request: Some(Message::new(head, 1_764_057_600_000_000_000)),
+            response: Some(message(OK, false)),
+            ..Transaction::new(0)
+        };
+        let (_, r) = txn_line(&RecordCtx::default(), &txn);
+        assert_eq!(r["request"]["host"], "admin.internal");
+        assert_eq!(r["request"]["headers"]["host"], "www.example");
     }
 
     /// (path, query, host) of a request.

@@ -838,6 +838,8 @@ fn a_response_lost_in_a_pipeline_costs_its_request_only() {
             "GET /c -> 202 [pairing_uncertain]",
         ]
     );
+    // /a's body size is what its Content-Length says, not the whole hole.
+    assert_eq!(resp_body(&c.done[0]), (&b"0123"[..], 10));
     // The head of /a's answer lost, its body's end skipped while looking
     // for the next head: /a alone goes without its answer (the shape of
     // Zeek's 1000-requests-one-dropped-response capture).

@@ -229,6 +229,13 @@ fn json_inside_a_json_string_is_redacted_too() {
         ),
         r#"{"payload":"{\"password\":\"[redacted]\",\"x\":\"a\\nb\"}","n":1}"#
     );
+    // Quotes escaped as \u0022 (System.Text.Json's default) too.
+    let out = json(
+        &r,
+        r#"{"payload":"{\u0022password\u0022:\u0022hunter2\u0022}"}"#,
+    );
+    assert!(!out.contains("hunter2"), "{out}");
+    assert_eq!(out, r#"{"payload":"{\"password\":\"[redacted]\"}"}"#);
     // A string that is not JSON text is left alone.
     let plain = r#"{"note":"say \"password\": no","password":1}"#;
     assert_eq!(

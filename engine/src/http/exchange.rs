@@ -745,9 +745,9 @@ impl SideSink<'_, '_, '_> {
     fn request_head(&mut self, head: Head, ts_ns: u64) -> Framing {
         let (framing, invalid) = match request_framing(&head) {
             Ok(f) => (f, false),
-            Err(_) => {
+            Err(e) => {
                 HttpAnomaly::BadFraming.count(self.ctx.stats);
-                (Framing::None, true)
+                (e.fallback.unwrap_or(Framing::None), true)
             }
         };
         let mut t = self.new_txn();
@@ -813,9 +813,9 @@ impl SideSink<'_, '_, '_> {
             .map(|r| r.head.method());
         let (framing, invalid) = match response_framing(&head, method) {
             Ok(f) => (f, false),
-            Err(_) => {
+            Err(e) => {
                 HttpAnomaly::BadFraming.count(stats);
-                (Framing::UntilClose, true)
+                (e.fallback.unwrap_or(Framing::UntilClose), true)
             }
         };
         let filtered = self.ctx.filters.check_response(&head);

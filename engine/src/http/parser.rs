@@ -651,9 +651,18 @@ impl MessageParser {
     }
 }
 
-/// A head whose Content-Length values are malformed or disagree.
+/// A head whose framing fields are malformed or contradict each other
+/// (a request-smuggling sign): Content-Length values that are not digits
+/// or disagree, Content-Length beside Transfer-Encoding, a request whose
+/// last transfer coding is not chunked. `fallback`: how the message is
+/// framed anyway when the fields still say it (Transfer-Encoding wins
+/// over Content-Length, RFC 9112 §6.3); else the caller's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BadFraming;
+pub struct BadFraming {
+    pub fallback: Option<Framing>,
+}
+
+const BAD_FRAMING: BadFraming = BadFraming { fallback: None };
 
 /// The framing a request head declares (RFC 9112 §6.3).
 pub fn request_framing(head: &Head) -> Result<Framing, BadFraming> {
@@ -691,34 +700,55 @@ pub fn response_framing(head: &Head, request_method: Option<&str>) -> Result<Fra
 fn declared_body(head: &Head, otherwise: Framing) -> Result<Framing, BadFraming> {
     // Chunked must be the final transfer coding of the last
     // Transfer-Encoding field to frame the body.
+    let mut encoded = false;
     let mut chunked = false;
+    let mut has_length = false;
     let mut length: Result<Option<u64>, BadFraming> = Ok(None);
     for (n, v) in head.headers() {
         if n.eq_ignore_ascii_case(b"transfer-encoding") {
+            encoded = true;
             chunked = v
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if n.eq_ignore_ascii_case(b"content-length") {
+            has_length = true;
             if let Ok(found) = length {
                 length = merge_content_length(found, v);
             }
         }
     }
-    if chunked {
-        return Ok(Framing::Chunked);
+    if encoded {
+        // Transfer-Encoding overrides Content-Length; a message with both
+        // is framed by the first but flagged. A request whose last coding
+        // is not chunked has no knowable length (a server answers 400); a
+        // response's runs to the close.
+        let framing = match (chunked, otherwise) {
+            (true, _) => Some(Framing::Chunked),
+            (false, Framing::None) => None,
+            (false, _) => Some(Framing::UntilClose),
+        };
+        return match framing {
+            Some(f) if !has_length => Ok(f),
+            fallback => Err(BadFraming { fallback }),
+        };
     }
     Ok(length?.map_or(otherwise, Framing::Length))
 }
 
 /// One Content-Length value merged with those before it: "5, 5" (a
-/// proxy's merge) is one length; differing values are an error.
+/// proxy's merge) is one length; differing values, or a value that is not
+/// all digits ("+5", "0x10"), are an error.
 fn merge_content_length(mut found: Option<u64>, v: &[u8]) -> Result<Option<u64>, BadFraming> {
     for part in v.split(|b| *b == b',') {
-        let s = std::str::from_utf8(part.trim_ascii()).map_err(|_| BadFraming)?;
-        let len: u64 = s.parse().map_err(|_| BadFraming)?;
+        let part = part.trim_ascii();
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return Err(BAD_FRAMING);
+        }
+        let s = std::str::from_utf8(part).map_err(|_| BAD_FRAMING)?;
+        let len: u64 = s.parse().map_err(|_| BAD_FRAMING)?;
         match found {
-            Some(prev) if prev != len => return Err(BadFraming),
+            Some(prev) if prev != len => return Err(BAD_FRAMING),
             _ => found = Some(len),
         }
     }

@@ -55,8 +55,11 @@ impl MessageSink for Rec {
         };
         self.ev.push(Ev::Head(label));
         match self.role {
-            Role::Request => request_framing(&head).unwrap_or(Framing::None),
-            Role::Response => response_framing(&head, Some("GET")).unwrap_or(Framing::UntilClose),
+            Role::Request => {
+                request_framing(&head).unwrap_or_else(|e| e.fallback.unwrap_or(Framing::None))
+            }
+            Role::Response => response_framing(&head, Some("GET"))
+                .unwrap_or_else(|e| e.fallback.unwrap_or(Framing::UntilClose)),
         }
     }
     fn on_body(&mut self, data: &[u8]) {
@@ -160,16 +163,40 @@ fn framing_rules() {
     assert_eq!(response_framing(&up, Some("GET")), Ok(Framing::Tunnel));
     let cont = h(b"HTTP/1.1 100 Continue\r\n\r\n");
     assert_eq!(response_framing(&cont, Some("POST")), Ok(Framing::None));
-    // Chunked beats Content-Length; disagreeing lengths are an error.
+    // Chunked beats Content-Length, but the two together are a smuggling
+    // sign; disagreeing lengths are an error.
     let r = |raw: &[u8]| Head::parse(raw, true).unwrap();
     let both = r(b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
-    assert_eq!(request_framing(&both), Ok(Framing::Chunked));
+    let chunked_anyway = BadFraming {
+        fallback: Some(Framing::Chunked),
+    };
+    assert_eq!(request_framing(&both), Err(chunked_anyway));
+    let both = h(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+    assert_eq!(response_framing(&both, Some("GET")), Err(chunked_anyway));
+    // Content-Length is digits only.
+    for bad in ["+5", "-1", "0x10", "5 5", ""] {
+        let head = format!("POST / HTTP/1.1\r\nContent-Length: {bad}\r\n\r\n");
+        assert_eq!(
+            request_framing(&r(head.as_bytes())),
+            Err(BAD_FRAMING),
+            "{bad:?}"
+        );
+    }
+    // A last coding other than chunked: no length for a request, until
+    // close for a response.
+    let gzip = r(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
+    assert_eq!(request_framing(&gzip), Err(BAD_FRAMING));
+    let gzip = h(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+    assert_eq!(
+        response_framing(&gzip, Some("GET")),
+        Ok(Framing::UntilClose)
+    );
     let twice = r(b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n");
-    assert_eq!(request_framing(&twice), Err(BadFraming));
+    assert_eq!(request_framing(&twice), Err(BAD_FRAMING));
     let merged = r(b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n");
     assert_eq!(request_framing(&merged), Ok(Framing::Length(3)));
     let huge = r(b"POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n");
-    assert_eq!(request_framing(&huge), Err(BadFraming));
+    assert_eq!(request_framing(&huge), Err(BAD_FRAMING));
     let gzip_chunked = r(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
     assert_eq!(request_framing(&gzip_chunked), Ok(Framing::Chunked));
     let preface = r(b"PRI * HTTP/2.0\r\n\r\n");

@@ -103,6 +103,8 @@ pub struct HeadBuilder {
     method: Option<Range<u32>>,
     target: Option<Range<u32>>,
     status: Option<u16>,
+    /// `:status` was present but not three digits.
+    status_invalid: bool,
 }
 
 impl HeadBuilder {
@@ -112,6 +114,7 @@ impl HeadBuilder {
         self.method = None;
         self.target = None;
         self.status = None;
+        self.status_invalid = false;
     }
 
     fn push(&mut self, bytes: &[u8]) -> Range<u32> {
@@ -136,17 +139,26 @@ impl HeadBuilder {
         self.target = Some(self.push(target));
     }
 
-    /// `:status`; a value that is not three digits is kept as 0.
+    /// `:status`; a value that is not three digits is kept as 0 and
+    /// makes the head malformed (`has_valid_status`).
     pub fn status(&mut self, status: &[u8]) {
-        let parsed = std::str::from_utf8(status)
-            .ok()
-            .filter(|s| s.len() == 3)
-            .and_then(|s| s.parse::<u16>().ok());
+        let parsed = match status {
+            [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+                Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+            }
+            _ => None,
+        };
+        self.status_invalid = parsed.is_none();
         self.status = Some(parsed.unwrap_or(0));
     }
 
     pub fn has_status(&self) -> bool {
         self.status.is_some()
+    }
+
+    /// A `:status` of three digits was given (RFC 9113 §8.3.2).
+    pub fn has_valid_status(&self) -> bool {
+        self.status.is_some() && !self.status_invalid
     }
 
     pub fn has_method(&self) -> bool {

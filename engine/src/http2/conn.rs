@@ -853,15 +853,26 @@ impl H2Conn {
             s.txn.flags.set(Flags::HPACK_INCOMPLETE);
         }
         // A first block without its pseudo-header (`:method`, `:status`)
-        // is malformed (RFC 9113 §8.3), or trailers whose HEADERS a hole
-        // took: not the message's head. (With HPACK state missing, the
-        // field may simply not have decoded: kept, `hpack_incomplete`.)
+        // or with a `:status` that is not three digits is malformed (RFC
+        // 9113 §8.3), or trailers whose HEADERS a hole took: not the
+        // message's head. (With HPACK state missing, the field may simply
+        // not have decoded: kept, `hpack_incomplete`.)
         let headless = !incomplete
             && if d == 0 {
                 !builder.has_method()
             } else {
-                !builder.has_status()
+                !builder.has_valid_status()
             };
+        // Counted once per message: a malformed head's trailers are not
+        // a second one.
+        let (none_yet, unparsed) = if d == 0 {
+            (s.txn.request.is_none(), Flags::REQUEST_UNPARSED)
+        } else {
+            (s.txn.response.is_none(), Flags::RESPONSE_UNPARSED)
+        };
+        if headless && none_yet && !unusable && !s.txn.flags.has(unparsed) {
+            ctx.stats.inc(Counter::Http2MalformedHeads);
+        }
         if d == 0 {
             match &mut s.txn.request {
                 None if unusable || headless => s.txn.flags.set(Flags::REQUEST_UNPARSED),

@@ -141,6 +141,7 @@ counters! {
     Http2ResyncBytes => "http2_resync_bytes", Activity, "bytes skipped while looking for an HTTP/2 frame boundary (mid-stream pickup, after a hole)";
     Http2HpackIncomplete => "http2_hpack_incomplete", Loss, "HTTP/2 header blocks with fields that referred to HPACK state never seen (fields missing, flag hpack_incomplete)";
     Http2HpackErrors => "http2_hpack_errors", Loss, "HTTP/2 header blocks that could not be decoded (head lost; the decoder resets)";
+    Http2MalformedHeads => "http2_malformed_heads", Loss, "HTTP/2 first header blocks without their :method or a three-digit :status (malformed, or trailers after a lost head): flag request_unparsed or response_unparsed";
     Http2StreamsOverCap => "http2_streams_over_cap", Loss, "HTTP/2 streams given up (emitted as they were) because one connection had too many open";
     Http2UnattachedBytes => "http2_unattached_bytes", Activity, "HTTP/2 DATA bytes for streams whose headers were not seen";
     // TLS

@@ -409,6 +409,59 @@ fn trailers_after_a_lost_response_head_are_not_the_response() {
     );
 }
 
+/// A `:status` that is not three digits makes the response malformed
+/// (RFC 9113 §8.3.2): it is not recorded as status 0 but flagged and
+/// counted; a trailers block without `:status` is not counted again.
+#[test]
+fn a_status_that_is_not_three_digits_is_a_malformed_response() {
+    for bad in ["20", "2000", "2x0", "+20", ""] {
+        let mut c = Conn::new();
+        let mut client = client_start();
+        client.extend(frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            1,
+            &get("/x"),
+        ));
+        c.send(Role::Request, &client);
+        let mut server = server_start();
+        server.extend(frame(kind::HEADERS, f::END_HEADERS, 1, &status(bad)));
+        server.extend(frame(kind::DATA, 0, 1, b"body"));
+        server.extend(frame(
+            kind::HEADERS,
+            f::END_HEADERS | f::END_STREAM,
+            1,
+            &literal("grpc-status", "0"),
+        ));
+        c.send(Role::Response, &server);
+        assert_eq!(
+            c.summary(),
+            ["1 GET /x -> - [\"no_response\", \"response_unparsed\"]"],
+            "{bad:?}"
+        );
+        assert_eq!(c.count(Counter::Http2MalformedHeads), 1, "{bad:?}");
+    }
+    let mut c = Conn::new();
+    let mut client = client_start();
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get("/x"),
+    ));
+    c.send(Role::Request, &client);
+    let mut server = server_start();
+    server.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &status("599"),
+    ));
+    c.send(Role::Response, &server);
+    assert_eq!(c.summary(), ["1 GET /x -> 599  []"]);
+    assert_eq!(c.count(Counter::Http2MalformedHeads), 0);
+}
+
 #[test]
 fn bad_input_is_counted_and_other_streams_still_come_out() {
     let mut c = Conn::new();

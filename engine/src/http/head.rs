@@ -225,6 +225,28 @@ fn span(base: &[u8], part: &[u8]) -> Range<u32> {
     }
 }
 
+/// The reason phrase of a status line httparse accepted: after the
+/// version, the spaces, the three digits and the spaces; up to the line
+/// end (its CR excluded). Empty when there is none.
+fn reason_in_status_line(raw: &[u8]) -> Range<u32> {
+    let line_end = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
+    let line = &raw[..line_end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let skip_spaces = |mut i: usize| {
+        while line.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        i
+    };
+    // "HTTP/1.x" is eight bytes; then spaces, three digits, spaces.
+    let start = skip_spaces(skip_spaces(8).saturating_add(3));
+    if start >= line.len() {
+        return 0..0;
+    }
+    // A head is capped at MAX_HEADER_BYTES (< 4 GiB).
+    start as u32..line.len() as u32
+}
+
 fn parser_config() -> httparse::ParserConfig {
     let mut c = httparse::ParserConfig::default();
     c.allow_spaces_after_header_name_in_responses(true)
@@ -403,7 +425,12 @@ impl Head {
                 _ => return Err(HeadError::Invalid),
             }
             let status = resp.code.ok_or(HeadError::Invalid)?;
-            let reason = resp.reason.map(|r| span(raw, r.as_bytes())).unwrap_or(0..0);
+            let reason = match resp.reason {
+                Some(r) if !r.is_empty() => span(raw, r.as_bytes()),
+                // httparse hands back "" for a reason it cannot give as
+                // a str (obs-text, RFC 9112 §4): find it in the line.
+                _ => reason_in_status_line(raw),
+            };
             let minor = resp.version.unwrap_or(1);
             let hdrs: Vec<_> = resp
                 .headers
@@ -701,6 +728,23 @@ mod tests {
         let h = Head::parse(b"HTTP/1.1 200 OK\r\nA: \xc3\xa9\r\n\r\n", false).unwrap();
         assert_eq!(h.reason_text(), Text::Str("OK"));
         assert_eq!(h.header_text(0), (Text::Str("A"), Text::Str("\u{e9}")));
+        // A reason with obs-text (which httparse gives as "") is kept.
+        let h = Head::parse(b"HTTP/1.1 200  \xc3\x9c ok\xff\r\n\r\n", false).unwrap();
+        assert_eq!(h.reason_text(), Text::Bytes(b"\xc3\x9c ok\xff"));
+        let h = Head::parse(
+            "HTTP/1.1 404 Nicht gefunden \u{fc}\r\n\r\n".as_bytes(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(h.reason_text(), Text::Str("Nicht gefunden \u{fc}"));
+        for line in [
+            &b"HTTP/1.1 204\r\n\r\n"[..],
+            b"HTTP/1.1 204 \r\n\r\n",
+            b"HTTP/1.0 204\n\n",
+        ] {
+            let h = Head::parse(line, false).unwrap();
+            assert_eq!(h.reason_text(), Text::Str(""));
+        }
     }
 
     #[test]

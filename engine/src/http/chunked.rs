@@ -22,6 +22,9 @@ const MAX_SIZE_LINE: usize = 4096;
 pub struct ChunkDecoder {
     pub state: ChunkState,
     line: Vec<u8>,
+    /// The trailer section's lines so far (each ending in LF), for the
+    /// record; within `max_trailer_bytes`.
+    trailers: Vec<u8>,
     trailer_bytes: usize,
     max_trailer_bytes: usize,
 }
@@ -37,6 +40,7 @@ impl ChunkDecoder {
         ChunkDecoder {
             state: ChunkState::Size,
             line: Vec::new(),
+            trailers: Vec::new(),
             trailer_bytes: 0,
             max_trailer_bytes,
         }
@@ -107,6 +111,10 @@ impl ChunkDecoder {
                             pos += nl + 1;
                             self.trailer_bytes += self.line.len() + 1;
                             let empty = self.line.iter().all(|b| *b == b'\r');
+                            if !empty {
+                                self.trailers.extend_from_slice(&self.line);
+                                self.trailers.push(b'\n');
+                            }
                             self.line.clear();
                             if empty {
                                 self.state = ChunkState::Done;
@@ -130,6 +138,12 @@ impl ChunkDecoder {
 
     pub fn is_done(&self) -> bool {
         self.state == ChunkState::Done
+    }
+
+    /// The trailer section's field lines, once the body is done (empty
+    /// when it had none).
+    pub fn take_trailers(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.trailers)
     }
 }
 
@@ -180,6 +194,30 @@ mod tests {
         assert_eq!(r, Ok(()));
         assert!(done);
         assert_eq!(out, b"Wikipedia");
+    }
+
+    #[test]
+    fn trailer_lines_are_kept_in_any_pieces() {
+        let body = b"1\r\na\r\n0\r\nExpires: never\r\nX-Sum: 9\n\r\nnext";
+        for n in 1..body.len() {
+            let mut d = ChunkDecoder::new(1024);
+            let mut used = 0;
+            for piece in body.chunks(n) {
+                used += d.feed(piece, &mut |_| {}).unwrap();
+                if d.is_done() {
+                    break;
+                }
+            }
+            assert_eq!(used, body.len() - 4, "pieces of {n}");
+            assert_eq!(
+                d.take_trailers(),
+                b"Expires: never\r\nX-Sum: 9\n",
+                "pieces of {n}"
+            );
+        }
+        let mut d = ChunkDecoder::new(1024);
+        d.feed(b"0\r\n\r\n", &mut |_| {}).unwrap();
+        assert!(d.is_done() && d.take_trailers().is_empty());
     }
 
     #[test]

@@ -943,6 +943,19 @@ impl MessageSink for SideSink<'_, '_, '_> {
         }
     }
 
+    fn on_trailers(&mut self, lines: &[u8]) {
+        if self.filtered() {
+            return;
+        }
+        let stats = self.ctx.stats;
+        if let Some(m) = self.current() {
+            match Head::trailer_section(lines, m.head.version) {
+                Some(head) => m.trailers = Some(Box::new(head)),
+                None => stats.inc(Counter::HttpTrailersInvalid),
+            }
+        }
+    }
+
     fn on_body_gap(&mut self, len: u64) {
         if let Some(m) = self.current() {
             m.body_gap(len);

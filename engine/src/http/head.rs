@@ -278,6 +278,35 @@ impl Head {
         }
     }
 
+    /// An HTTP/1 chunked body's trailer section (`lines`: field lines,
+    /// each ending in LF) as a head without a start line, shaped as
+    /// HTTP/2 trailers are. None when the fields do not parse.
+    pub fn trailer_section(lines: &[u8], version: Version) -> Option<Head> {
+        let mut raw = Vec::with_capacity(lines.len() + 2);
+        raw.extend_from_slice(lines);
+        raw.extend_from_slice(b"\r\n");
+        let raw = Raw::new(&raw);
+        let bytes = raw.bytes();
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let headers = match httparse::parse_headers(bytes, &mut storage) {
+            Ok(httparse::Status::Complete((_, h))) => h,
+            _ => return None,
+        };
+        let headers = headers
+            .iter()
+            .map(|h| (span(bytes, h.name.as_bytes()), span(bytes, h.value)))
+            .collect();
+        Some(Head {
+            start: StartLine::Response {
+                status: 0,
+                reason: 0..0,
+            },
+            version,
+            headers,
+            raw,
+        })
+    }
+
     /// Request lines that httparse rejects but servers answer: a missing
     /// or damaged version (`GET /x`, `GET / HTTP/1.`) or a missing target
     /// (`OPTIONS HTTP/1.1`). The line must still be a method token and at

@@ -38,7 +38,8 @@ pub struct Message {
     /// An interim status that came before this response and stays worth
     /// recording: the 101 of an h2c upgrade.
     pub interim_status: Option<u16>,
-    /// HTTP/2 trailers (a header block after the body), e.g. gRPC's status.
+    /// Trailers: HTTP/2's header block after the body (gRPC's status) or
+    /// an HTTP/1 chunked body's trailer section.
     pub trailers: Option<Box<Head>>,
 }
 

@@ -65,6 +65,9 @@ pub trait MessageSink {
     fn on_body(&mut self, data: &[u8]);
     /// `len` body bytes were lost in a hole; framing survived.
     fn on_body_gap(&mut self, len: u64);
+    /// A chunked body's trailer section (its field lines, each ending in
+    /// LF), before `on_complete`; only when it had fields.
+    fn on_trailers(&mut self, _lines: &[u8]) {}
     fn on_complete(&mut self, ending: Ending, ts_ns: u64);
     /// A message was seen but its head could not be used (too large or invalid).
     fn on_skipped(&mut self, ts_ns: u64);
@@ -416,6 +419,10 @@ impl MessageParser {
             BodyState::Chunked(dec) => match dec.feed(data, &mut |b| sink.on_body(b)) {
                 Ok(used) => {
                     if dec.is_done() {
+                        let trailers = dec.take_trailers();
+                        if !trailers.is_empty() {
+                            sink.on_trailers(&trailers);
+                        }
                         sink.on_complete(Ending::Complete, ts_ns);
                         self.state = State::Start;
                     }

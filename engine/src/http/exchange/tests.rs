@@ -83,6 +83,49 @@ fn resp_body(t: &Transaction) -> (&[u8], u64) {
     (&m.body, m.body_size)
 }
 
+/// An HTTP/1 chunked body's trailer section reaches the record as
+/// trailers; one whose fields do not parse is counted, not recorded.
+#[test]
+fn chunked_trailers_are_kept() {
+    let mut c = Conn::new();
+    c.req(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-Checksum: abc\r\n\r\n");
+    c.req(b"GET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nbc\r\n0\r\nGrpc-Status: 0\r\nSet-Cookie: a=1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nnot a field\r\n\r\n");
+    c.close();
+    assert_eq!(c.summary(), vec!["POST /a -> 200", "GET /b -> 200"]);
+    let fields = |m: &crate::http::Message| -> Vec<(String, String)> {
+        m.trailers
+            .as_ref()
+            .map(|t| {
+                t.headers()
+                    .map(|(n, v)| {
+                        (
+                            String::from_utf8_lossy(n).into_owned(),
+                            String::from_utf8_lossy(v).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (rq, rs) = (
+        c.done[0].request.as_ref().unwrap(),
+        c.done[0].response.as_ref().unwrap(),
+    );
+    assert_eq!(fields(rq), [("X-Checksum".into(), "abc".into())]);
+    assert_eq!(
+        fields(rs),
+        [
+            ("Grpc-Status".into(), "0".into()),
+            ("Set-Cookie".into(), "a=1".into())
+        ]
+    );
+    assert!(rq.complete && rs.complete);
+    assert!(c.done[1].response.as_ref().unwrap().trailers.is_none());
+    assert_eq!(c.stats.get(Counter::HttpTrailersInvalid), 1);
+}
+
 #[test]
 fn pipelined_requests_pair_in_order() {
     let mut c = Conn::new();

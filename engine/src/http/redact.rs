@@ -12,6 +12,8 @@
 //!   works the same on a body cut at MAX_BODY_BYTES (a value that the cut
 //!   splits is replaced too), and inside a string value that holds JSON
 //!   text, one level deep. See `redact_json`.
+//!   gRPC messages that are JSON are redacted alike, and the call's raw
+//!   body (the same text in frames) dropped.
 //!
 //! A replacement is `[redacted]`, or with REDACT_MODE=hash
 //! `hmac-sha256:<64 hex digits>`, the HMAC-SHA256 of the value under the
@@ -149,6 +151,9 @@ impl Redactor {
                 self.redact_body(m, decode_failed, max_body, stats);
             }
         }
+        if !self.fields.is_empty() {
+            self.redact_grpc(t, stats);
+        }
         // gRPC's `message` is the grpc-message trailer, read before this.
         if let Some(call) = t.grpc.as_deref_mut() {
             if self.is_listed_header(b"grpc-message") {
@@ -160,6 +165,40 @@ impl Redactor {
         }
         if headers > 0 {
             stats.add(Counter::RedactedHeaders, headers);
+        }
+    }
+
+    /// gRPC's messages (`application/grpc+json` sends JSON text) are
+    /// redacted as JSON bodies are. The raw body, whose length-prefixed
+    /// frames hold the same text but which the scanner cannot read as
+    /// JSON (it starts with a frame prefix), is dropped when its messages
+    /// were JSON or it may hold a listed key: the record keeps the
+    /// redacted messages.
+    fn redact_grpc(&self, t: &mut Transaction, stats: &ShardStats) {
+        let Some(call) = t.grpc.as_deref_mut() else {
+            return;
+        };
+        for (messages, m) in [
+            (&mut call.request, t.request.as_mut()),
+            (&mut call.response, t.response.as_mut()),
+        ] {
+            let mut json = false;
+            for msg in &mut messages.kept {
+                if !looks_like_json(msg) {
+                    continue;
+                }
+                json = true;
+                if let Some((out, n)) = self.redact_json(msg) {
+                    stats.add(Counter::RedactedJsonFields, n as u64);
+                    *msg = out;
+                }
+            }
+            let Some(m) = m else { continue };
+            if !m.body.is_empty() && (json || self.may_hold_listed_key(&m.body)) {
+                m.body = Vec::new();
+                m.body_truncated = true;
+                stats.inc(Counter::RedactedBodiesDropped);
+            }
         }
     }
 

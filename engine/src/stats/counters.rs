@@ -172,7 +172,7 @@ counters! {
     RedactedHeaders => "redacted_headers", Activity, "header and trailer values replaced by REDACT_HEADERS (each field, each set-cookie)";
     RedactedJsonFields => "redacted_json_fields", Activity, "JSON values replaced by REDACT_JSON_FIELDS";
     RedactedJsonCut => "redacted_json_cut", Activity, "JSON bodies redacted as a prefix: cut at MAX_BODY_BYTES, by a hole (bytes after it dropped) or an unfinished message";
-    RedactedBodiesDropped => "redacted_bodies_dropped", Activity, "bodies dropped because REDACT_JSON_FIELDS could not check them (left encoded after a failed decode)";
+    RedactedBodiesDropped => "redacted_bodies_dropped", Activity, "bodies dropped because REDACT_JSON_FIELDS could not check them (left encoded after a failed decode; a gRPC body whose messages are redacted on their own)";
     PendingDropped => "drop_pending_requests", Loss, "requests emitted at once without their response (flag pairing_lost) because more than 1,024 were pending on one HTTP/1 connection";
     // Output
     RecordsOut => "records_out", Activity, "records handed to the JSON-lines output (those it could not write count in output_errors too)";

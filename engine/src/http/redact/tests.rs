@@ -251,3 +251,50 @@ fn json_inside_a_json_string_is_redacted_too() {
         assert!(!text.contains("s3"), "cut {cut}: {text}");
     }
 }
+
+/// gRPC-JSON: each message is redacted as a JSON body is, and the raw
+/// body, whose length-prefixed frames hold the same text, is dropped; a
+/// protobuf call without a listed key keeps its body.
+#[test]
+fn grpc_json_messages_are_redacted_and_their_raw_body_dropped() {
+    let framed = |msgs: &[&[u8]]| {
+        let mut body = Vec::new();
+        for m in msgs {
+            body.push(0);
+            body.extend((m.len() as u32).to_be_bytes());
+            body.extend(*m);
+        }
+        body
+    };
+    let call = |content_type: &str, body: &[u8], stats: &ShardStats| {
+        let head = format!("POST /pkg.Svc/Login HTTP/1.1\r\ncontent-type: {content_type}\r\n\r\n");
+        let mut t = transaction(message(head.as_bytes(), body), false);
+        t.stream_id = Some(1);
+        crate::http::exchange::decode_for_output(&mut t, 1 << 20, 4096, stats);
+        red("password").apply(&mut t, 1 << 20, stats);
+        t
+    };
+    let stats = ShardStats::default();
+    let body = framed(&[
+        br#"{"user":"bob","password":"s3cret"}"#,
+        br#"{"password":1}"#,
+    ]);
+    let t = call("application/grpc+json", &body, &stats);
+    assert_eq!(
+        t.grpc.as_ref().unwrap().request.kept,
+        [
+            br#"{"user":"bob","password":"[redacted]"}"#.to_vec(),
+            br#"{"password":"[redacted]"}"#.to_vec()
+        ]
+    );
+    let m = t.request.as_ref().unwrap();
+    assert!(m.body.is_empty() && m.body_truncated);
+    assert_eq!(stats.get(Counter::RedactedJsonFields), 2);
+    assert_eq!(stats.get(Counter::RedactedBodiesDropped), 1);
+
+    let stats = ShardStats::default();
+    let body = framed(&[b"\x0a\x03bob\x12\x06s3cret"]);
+    let t = call("application/grpc", &body, &stats);
+    assert_eq!(t.request.as_ref().unwrap().body, body);
+    assert_eq!(stats.get(Counter::RedactedBodiesDropped), 0);
+}

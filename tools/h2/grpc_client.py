@@ -4,6 +4,9 @@ grpcio without generated code: raw-bytes messages, one insecure channel
 (cleartext HTTP/2, prior knowledge), so every call is a stream of one
 connection.
 
+With --json, the calls are instead JSON messages to `Same` (gRPC-JSON
+as a redaction test sends it), each holding a "password".
+
 Writes one JSON line per call to --log:
 
   {"call": index, "service": "test.Echo", "method": "Unary",
@@ -33,12 +36,18 @@ CALLS = [
     ("Unary", "unary", bytes(range(256))),
 ]
 
+JSON_CALLS = [
+    ("Same", "unary", b'{"user":"bob","password":"grpc-s3cret-1"}'),
+    ("Same", "unary", b'{"items":[{"id":1,"password":"grpc-s3cret-2"}],"n":1}'),
+]
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     # An IPv4 literal target: no name resolution; no proxy from the environment.
     channel = grpc.insecure_channel(
@@ -46,7 +55,7 @@ def main():
     )
     grpc.channel_ready_future(channel).result(timeout=30)
     with open(a.log, "w") as out:
-        for i, (method, kind, req) in enumerate(CALLS):
+        for i, (method, kind, req) in enumerate(JSON_CALLS if a.json else CALLS):
             path = f"/test.Echo/{method}"
             responses = []
             code, message = grpc.StatusCode.OK, None

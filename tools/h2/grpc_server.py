@@ -8,6 +8,7 @@ Service `test.Echo`:
   Stream  unary-stream: the request is an ASCII count N; answers N messages
           b"part-<i>:" followed by i+1 bytes.
   Fail    unary-unary: fails with NOT_FOUND (5), message "no such item: <request>".
+  Same    unary-unary: answers the request unchanged (JSON in, JSON out).
 
 Insecure port only: cleartext HTTP/2 with prior knowledge.
 """
@@ -35,6 +36,10 @@ def fail(request, context):
     context.abort(FAIL_CODE, "no such item: " + request.decode("utf-8", "replace"))
 
 
+def same(request, context):
+    return request
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", required=True)
@@ -46,6 +51,7 @@ def main():
             "Unary": grpc.unary_unary_rpc_method_handler(unary),
             "Stream": grpc.unary_stream_rpc_method_handler(stream),
             "Fail": grpc.unary_unary_rpc_method_handler(fail),
+            "Same": grpc.unary_unary_rpc_method_handler(same),
         },
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])

@@ -243,15 +243,9 @@ fn h2c_upgrade_with_curl() {
     }
 }
 
-/// grpcio client and server (no generated code): unary calls, a
-/// server-streaming call of five messages, and a call failing with
-/// NOT_FOUND, all on one connection.
-#[test]
-fn grpc_unary_streaming_and_error() {
-    if skip(&["grpc"], "python3-grpcio") {
-        return;
-    }
-    let mut pair = Pair::new(43, 1500);
+/// A namespace pair with grpc_server.py listening in `a`.
+fn grpc_server(n: u8) -> Pair {
+    let mut pair = Pair::new(n, 1500);
     let ip_a = pair.ip_a.clone();
     let port_arg = GRPC_PORT.to_string();
     pair.spawn_in_a(
@@ -266,6 +260,88 @@ fn grpc_unary_streaming_and_error() {
         ],
     );
     pair.wait_listening(GRPC_PORT, "grpc_server.py listening");
+    pair
+}
+
+/// gRPC with JSON messages (grpcio, raw-bytes serializers) under
+/// REDACT_JSON_FIELDS: every message in the record has its password
+/// masked, the raw bodies (the same text in frames) are dropped, and the
+/// secret appears nowhere in the output or the log.
+#[test]
+fn grpc_json_messages_are_redacted() {
+    if skip(&["grpc"], "python3-grpcio") {
+        return;
+    }
+    let pair = grpc_server(45);
+    let ip_a = pair.ip_a.clone();
+    let workers = "1";
+    let h = Httpcap::start(
+        &pair,
+        &[
+            "--input-raw-engine",
+            "af_packet",
+            "--input-raw",
+            &pair.va,
+            "--processing-workers",
+            workers,
+        ],
+        &[("REDACT_JSON_FIELDS", "password"), ("VERBOSE", "5")],
+        1,
+    );
+    let log_path = pair.dir.join("grpc-client.log");
+    must(&format!(
+        "ip netns exec {} {PYTHON} {} --json --host {ip_a} --port {GRPC_PORT} --log {}",
+        pair.b,
+        h2::tool("grpc_client.py"),
+        log_path.display()
+    ));
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    let log = h2::read_log(&log_path);
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log.iter().all(|l| l["status"] == 0), "{log:?}");
+    fin.note("grpc_json_messages_are_redacted");
+    assert_eq!(fin.records.len(), 2, "one record per call");
+    let mut seen = Vec::new();
+    for r in &fin.records {
+        let g = format::grpc(r).unwrap_or_else(|| panic!("no grpc object: {r}"));
+        let (rq, rs) = (
+            format::grpc_request_messages(g),
+            format::grpc_response_messages(g),
+        );
+        assert_eq!((rq.len(), rs.len()), (1, 1), "{r}");
+        assert_eq!(rq, rs, "the server echoes: both redacted alike: {r}");
+        for side in ["request", "response"] {
+            assert_eq!(r[side]["body"], "", "{r}");
+            assert_eq!(r[side]["body_truncated"], true, "{r}");
+        }
+        seen.push(String::from_utf8(rq[0].clone()).unwrap());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            r#"{"items":[{"id":1,"password":"[redacted]"}],"n":1}"#,
+            r#"{"user":"bob","password":"[redacted]"}"#
+        ]
+    );
+    for text in [&fin.stdout, &fin.stderr] {
+        assert!(!text.contains("grpc-s3cret"), "secret in the output or log");
+    }
+    assert_eq!(fin.counter("redacted_json_fields"), 4);
+    assert_eq!(fin.counter("redacted_bodies_dropped"), 4);
+}
+
+/// grpcio client and server (no generated code): unary calls, a
+/// server-streaming call of five messages, and a call failing with
+/// NOT_FOUND, all on one connection.
+#[test]
+fn grpc_unary_streaming_and_error() {
+    if skip(&["grpc"], "python3-grpcio") {
+        return;
+    }
+    let pair = grpc_server(43);
+    let ip_a = pair.ip_a.clone();
     let h = start_httpcap(&pair, 1);
     let log_path = pair.dir.join("grpc-client.log");
     must(&format!(

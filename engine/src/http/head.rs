@@ -635,8 +635,20 @@ impl Head {
             return 0;
         }
         let count = new.len();
+        self.rebuild(None, new);
+        count
+    }
+
+    /// Replaces a request's target (redaction of credentials in it).
+    pub fn replace_target(&mut self, target: &[u8]) {
+        self.rebuild(Some(target), Vec::new());
+    }
+
+    /// The head re-made with `target` (a request's) and the values of
+    /// header fields in `new` (by index, ascending) replaced.
+    fn rebuild(&mut self, new_target: Option<&[u8]>, new: Vec<(usize, Vec<u8>)>) {
         let old = self.raw.bytes();
-        let mut raw = Vec::with_capacity(old.len() + 80 * count);
+        let mut raw = Vec::with_capacity(old.len() + 80 * (new.len() + 1));
         // Heads are capped at MAX_HEADER_BYTES (< 4 GiB), and replacements
         // are short, so offsets fit in a u32 as they do when parsed.
         let mut put = |bytes: &[u8]| {
@@ -648,7 +660,7 @@ impl Head {
         let start = match &self.start {
             StartLine::Request { method, target } => StartLine::Request {
                 method: put(part(method)),
-                target: put(part(target)),
+                target: put(new_target.unwrap_or(part(target))),
             },
             StartLine::Response { status, reason } => StartLine::Response {
                 status: *status,
@@ -668,7 +680,6 @@ impl Head {
         self.raw = Raw::new(&raw);
         self.start = start;
         self.headers = headers;
-        count
     }
 
     /// Bytes of the whole head.

@@ -143,6 +143,7 @@ impl Redactor {
                         .then(|| self.replacement(value).into_bytes())
                 };
                 headers += m.head.replace_values(&mut replace) as u64;
+                headers += u64::from(self.redact_userinfo(&mut m.head));
                 if let Some(trailers) = m.trailers.as_deref_mut() {
                     headers += trailers.replace_values(&mut replace) as u64;
                 }
@@ -200,6 +201,31 @@ impl Redactor {
                 stats.inc(Counter::RedactedBodiesDropped);
             }
         }
+    }
+
+    /// Credentials in an absolute-form target (`http://user:pw@host/`,
+    /// sent to proxies) are replaced when REDACT_HEADERS lists
+    /// `authorization` or `proxy-authorization`: the same secret in
+    /// another place. Whether one was.
+    fn redact_userinfo(&self, head: &mut crate::http::Head) -> bool {
+        let target = head.target();
+        let Some(span) = crate::record::target::userinfo(target) else {
+            return false;
+        };
+        if !self.is_listed_header(b"authorization")
+            && !self.is_listed_header(b"proxy-authorization")
+        {
+            return false;
+        }
+        let mut new = Vec::with_capacity(target.len() + 64);
+        new.extend_from_slice(&target.as_bytes()[..span.start]);
+        new.extend_from_slice(
+            self.replacement(&target.as_bytes()[span.clone()])
+                .as_bytes(),
+        );
+        new.extend_from_slice(&target.as_bytes()[span.end..]);
+        head.replace_target(&new);
+        true
     }
 
     fn is_listed_header(&self, name: &[u8]) -> bool {

@@ -68,6 +68,20 @@ pub fn split(target: &str, connect: bool) -> TargetParts<'_> {
     }
 }
 
+/// Where the userinfo (`user:password`, before an `@`) of an
+/// absolute-form target lies, when it has one: credentials, which
+/// redaction replaces.
+pub fn userinfo(target: &str) -> Option<std::ops::Range<usize>> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let rest = after_scheme(target)?;
+    let start = target.len() - rest.len();
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some(start..start + at)
+}
+
 fn path_query(s: &str) -> (&str, Option<&str>) {
     match s.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -109,6 +123,19 @@ mod tests {
         assert_eq!(parts("/a?"), (Some("/a"), Some(""), None));
         assert_eq!(parts("/a?b?c"), (Some("/a"), Some("b?c"), None));
         assert_eq!(parts("/"), (Some("/"), None, None));
+    }
+
+    #[test]
+    fn userinfo_of_absolute_form() {
+        fn span(t: &str) -> Option<&str> {
+            userinfo(t).map(|r| &t[r])
+        }
+        assert_eq!(span("http://bob:pw@h:8080/p?q=@"), Some("bob:pw"));
+        assert_eq!(span("https://a@b@h"), Some("a@b"));
+        assert_eq!(span("http://@h/"), Some(""));
+        for none in ["http://h/p?u=a@b", "/p@x", "h:443", "*", "http:/x@y"] {
+            assert_eq!(span(none), None, "{none}");
+        }
     }
 
     #[test]

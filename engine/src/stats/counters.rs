@@ -169,7 +169,7 @@ counters! {
     FilterAccept => "filter_accept", Intentional, "transactions dropped by FILTER_BLOCK_ACCEPT";
     FilterMultipart => "filter_multipart", Intentional, "transactions dropped by FILTER_BLOCK_MULTIPART";
     // Redaction (REDACT_*)
-    RedactedHeaders => "redacted_headers", Activity, "header and trailer values replaced by REDACT_HEADERS (each field, each set-cookie)";
+    RedactedHeaders => "redacted_headers", Activity, "header and trailer values replaced by REDACT_HEADERS (each field, each set-cookie; and the userinfo of absolute-form targets when authorization is listed)";
     RedactedJsonFields => "redacted_json_fields", Activity, "JSON values replaced by REDACT_JSON_FIELDS";
     RedactedJsonCut => "redacted_json_cut", Activity, "JSON bodies redacted as a prefix: cut at MAX_BODY_BYTES, by a hole (bytes after it dropped) or an unfinished message";
     RedactedBodiesDropped => "redacted_bodies_dropped", Activity, "bodies dropped because REDACT_JSON_FIELDS could not check them (left encoded after a failed decode; a gRPC body whose messages are redacted on their own)";

@@ -298,3 +298,22 @@ fn grpc_json_messages_are_redacted_and_their_raw_body_dropped() {
     assert_eq!(t.request.as_ref().unwrap().body, body);
     assert_eq!(stats.get(Counter::RedactedBodiesDropped), 0);
 }
+
+/// A proxy request's userinfo is a credential: replaced when
+/// `authorization` (or `proxy-authorization`) is listed, left otherwise.
+#[test]
+fn credentials_in_an_absolute_form_target_are_replaced() {
+    let stats = ShardStats::default();
+    let head = b"GET http://bob:pw-s3cret@h.test/p?q=1 HTTP/1.1\r\nHost: h.test\r\n\r\n";
+    let mut t = transaction(message(head, b""), false);
+    Redactor::new("proxy-authorization", "", None).apply(&mut t, 1 << 20, &stats);
+    let h = &t.request.as_ref().unwrap().head;
+    assert_eq!(h.target(), "http://[redacted]@h.test/p?q=1");
+    assert_eq!(h.method(), "GET");
+    assert_eq!(h.header("host"), Some(&b"h.test"[..]));
+    assert_eq!(stats.get(Counter::RedactedHeaders), 1);
+    let mut t = transaction(message(head, b""), false);
+    Redactor::new("cookie", "", None).apply(&mut t, 1 << 20, &stats);
+    let h = &t.request.as_ref().unwrap().head;
+    assert_eq!(h.target(), "http://bob:pw-s3cret@h.test/p?q=1");
+}

@@ -912,21 +912,28 @@ mod tests {
         assert_eq!(r["request"]["headers"]["cookie"], "sid=abc; theme=dark");
     }
 
-    /// A target with a byte that is not UTF-8 (HTTP/2 carries any byte)
-    /// is written lossily, never as an empty field that would hide the URL.
-    #[test]
-    fn a_target_that_is_not_utf8_is_kept_lossily() {
+    /// The record of an HTTP/2 GET of `target` with `fields`, answered 200.
+    fn http2_get(target: &[u8], fields: &[(&[u8], &[u8])]) -> serde_json::Value {
         let mut b = crate::http::HeadBuilder::default();
         b.method(b"GET");
-        b.target(b"/admin\xff?cmd=id");
-        b.field(b":authority", b"h");
+        b.target(target);
+        for (name, value) in fields {
+            b.field(name, value);
+        }
         let head = b.build(true, crate::http::Version::Http2);
         let txn = Transaction {
             request: Some(Message::new(head, 1_764_057_600_000_000_000)),
             response: Some(message(OK, false)),
             ..Transaction::new(0)
         };
-        let (_, r) = txn_line(&RecordCtx::default(), &txn);
+        txn_line(&RecordCtx::default(), &txn).1
+    }
+
+    /// A target with a byte that is not UTF-8 (HTTP/2 carries any byte)
+    /// is written lossily, never as an empty field that would hide the URL.
+    #[test]
+    fn a_target_that_is_not_utf8_is_kept_lossily() {
+        let r = http2_get(b"/admin\xff?cmd=id", &[(b":authority", b"h")]);
         let q = &r["request"];
         assert_eq!(q["method"], "GET");
         assert_eq!(q["target"], "/admin\u{fffd}?cmd=id");
@@ -976,18 +983,13 @@ mod tests {
     /// HTTP/2: `:authority` names the host, whatever a `host` field says.
     #[test]
     fn http2_host_is_the_authority() {
-        let mut b = crate::http::HeadBuilder::default();
-        b.method(b"GET");
-        b.target(b"/");
-        b.field(b":authority", b"admin.internal");
-        b.field(b"host", b"www.example");
-        let head = b.build(true, crate::http::Version::Http2);
-        let txn = Transaction {
-            request: Some(Message::new(head, 1_764_057_600_000_000_000)),
-            response: Some(message(OK, false)),
-            ..Transaction::new(0)
-        };
-        let (_, r) = txn_line(&RecordCtx::default(), &txn);
+        let r = http2_get(
+            b"/",
+            &[
+                (b":authority", b"admin.internal"),
+                (b"host", b"www.example"),
+            ],
+        );
         assert_eq!(r["request"]["host"], "admin.internal");
         assert_eq!(r["request"]["headers"]["host"], "www.example");
     }

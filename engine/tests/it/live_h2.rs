@@ -60,6 +60,11 @@ fn write_site(pair: &Pair) {
 
 /// af_packet capture on the pair's veth in `a`, `shards` shards.
 fn start_httpcap(pair: &Pair, shards: usize) -> Httpcap {
+    start_httpcap_with(pair, shards, &[])
+}
+
+/// The same with more settings in the environment.
+fn start_httpcap_with(pair: &Pair, shards: usize, env: &[(&str, &str)]) -> Httpcap {
     let workers = shards.to_string();
     Httpcap::start(
         pair,
@@ -71,7 +76,7 @@ fn start_httpcap(pair: &Pair, shards: usize) -> Httpcap {
             "--processing-workers",
             &workers,
         ],
-        &[],
+        env,
         shards,
     )
 }
@@ -263,6 +268,23 @@ fn grpc_server(n: u8) -> Pair {
     pair
 }
 
+/// grpc_client.py in `b` against `a`'s server (extra `args`), then
+/// httpcap stopped: what it gave and the client's log.
+fn run_grpc_client(pair: &Pair, h: Httpcap, args: &[&str]) -> (common::run::Finished, Vec<Value>) {
+    let log_path = pair.dir.join("grpc-client.log");
+    must(&format!(
+        "ip netns exec {} {PYTHON} {} {} --host {} --port {GRPC_PORT} --log {}",
+        pair.b,
+        h2::tool("grpc_client.py"),
+        args.join(" "),
+        pair.ip_a,
+        log_path.display()
+    ));
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    (fin, h2::read_log(&log_path))
+}
+
 /// gRPC with JSON messages (grpcio, raw-bytes serializers) under
 /// REDACT_JSON_FIELDS: every message in the record has its password
 /// masked, the raw bodies (the same text in frames) are dropped, and the
@@ -273,31 +295,12 @@ fn grpc_json_messages_are_redacted() {
         return;
     }
     let pair = grpc_server(45);
-    let ip_a = pair.ip_a.clone();
-    let workers = "1";
-    let h = Httpcap::start(
+    let h = start_httpcap_with(
         &pair,
-        &[
-            "--input-raw-engine",
-            "af_packet",
-            "--input-raw",
-            &pair.va,
-            "--processing-workers",
-            workers,
-        ],
-        &[("REDACT_JSON_FIELDS", "password"), ("VERBOSE", "5")],
         1,
+        &[("REDACT_JSON_FIELDS", "password"), ("VERBOSE", "5")],
     );
-    let log_path = pair.dir.join("grpc-client.log");
-    must(&format!(
-        "ip netns exec {} {PYTHON} {} --json --host {ip_a} --port {GRPC_PORT} --log {}",
-        pair.b,
-        h2::tool("grpc_client.py"),
-        log_path.display()
-    ));
-    let fin = h.stop();
-    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
-    let log = h2::read_log(&log_path);
+    let (fin, log) = run_grpc_client(&pair, h, &["--json"]);
     assert_eq!(log.len(), 2, "{log:?}");
     assert!(log.iter().all(|l| l["status"] == 0), "{log:?}");
     fin.note("grpc_json_messages_are_redacted");
@@ -343,17 +346,7 @@ fn grpc_unary_streaming_and_error() {
     let pair = grpc_server(43);
     let ip_a = pair.ip_a.clone();
     let h = start_httpcap(&pair, 1);
-    let log_path = pair.dir.join("grpc-client.log");
-    must(&format!(
-        "ip netns exec {} {PYTHON} {} --host {ip_a} --port {GRPC_PORT} --log {}",
-        pair.b,
-        h2::tool("grpc_client.py"),
-        log_path.display()
-    ));
-    let fin = h.stop();
-    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
-
-    let log = h2::read_log(&log_path);
+    let (fin, log) = run_grpc_client(&pair, h, &[]);
     let statuses: Vec<u64> = log.iter().map(|l| l["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, [0, 0, 0, 5, 0], "{log:?}");
     assert_eq!(log[2]["response_count"], 5, "{log:?}");

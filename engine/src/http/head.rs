@@ -247,6 +247,20 @@ fn reason_in_status_line(raw: &[u8]) -> Range<u32> {
     start as u32..line.len() as u32
 }
 
+/// The header fields of `bytes[from..]` (field lines and the blank line
+/// that ends them), as spans of `bytes`; None when they do not parse.
+fn header_fields(bytes: &[u8], from: usize) -> Option<Vec<(Range<u32>, Range<u32>)>> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(&bytes[from..], &mut storage) {
+        Ok(httparse::Status::Complete((_, h))) => Some(
+            h.iter()
+                .map(|h| (span(bytes, h.name.as_bytes()), span(bytes, h.value)))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 fn parser_config() -> httparse::ParserConfig {
     let mut c = httparse::ParserConfig::default();
     c.allow_spaces_after_header_name_in_responses(true)
@@ -286,16 +300,7 @@ impl Head {
         raw.extend_from_slice(lines);
         raw.extend_from_slice(b"\r\n");
         let raw = Raw::new(&raw);
-        let bytes = raw.bytes();
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let headers = match httparse::parse_headers(bytes, &mut storage) {
-            Ok(httparse::Status::Complete((_, h))) => h,
-            _ => return None,
-        };
-        let headers = headers
-            .iter()
-            .map(|h| (span(bytes, h.name.as_bytes()), span(bytes, h.value)))
-            .collect();
+        let headers = header_fields(raw.bytes(), 0)?;
         Some(Head {
             start: StartLine::Response {
                 status: 0,
@@ -353,16 +358,7 @@ impl Head {
         let method = at(method);
         let target = if target.is_empty() { 0..0 } else { at(target) };
         let raw = Raw::new(raw);
-        let bytes = raw.bytes();
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let headers = match httparse::parse_headers(&bytes[line_end + 1..], &mut storage) {
-            Ok(httparse::Status::Complete((_, h))) => h,
-            _ => return None,
-        };
-        let hdrs = headers
-            .iter()
-            .map(|h| (span(bytes, h.name.as_bytes()), span(bytes, h.value)))
-            .collect();
+        let hdrs = header_fields(raw.bytes(), line_end + 1)?;
         Some(Head {
             start: StartLine::Request { method, target },
             version,

@@ -123,6 +123,18 @@ fn client_start() -> Vec<u8> {
     b
 }
 
+/// The client's start and a GET of `path` on stream 1, whole.
+fn client_get(path: &str) -> Vec<u8> {
+    let mut client = client_start();
+    client.extend(frame(
+        kind::HEADERS,
+        f::END_HEADERS | f::END_STREAM,
+        1,
+        &get(path),
+    ));
+    client
+}
+
 fn server_start() -> Vec<u8> {
     frame(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100])
 }
@@ -355,14 +367,7 @@ fn mid_stream_pickup_flags_what_hpack_cannot_know() {
 #[test]
 fn a_hole_inside_data_keeps_the_frame_boundary() {
     let mut c = Conn::new();
-    let mut client = client_start();
-    client.extend(frame(
-        kind::HEADERS,
-        f::END_HEADERS | f::END_STREAM,
-        1,
-        &get("/big"),
-    ));
-    c.send(Role::Request, &client);
+    c.send(Role::Request, &client_get("/big"));
     let mut server = server_start();
     server.extend(frame(kind::HEADERS, f::END_HEADERS, 1, &status("200")));
     let data = frame(kind::DATA, f::END_STREAM, 1, &[b'z'; 100]);
@@ -381,14 +386,7 @@ fn a_hole_inside_data_keeps_the_frame_boundary() {
 #[test]
 fn trailers_after_a_lost_response_head_are_not_the_response() {
     let mut c = Conn::new();
-    let mut client = client_start();
-    client.extend(frame(
-        kind::HEADERS,
-        f::END_HEADERS | f::END_STREAM,
-        1,
-        &get("/x"),
-    ));
-    c.send(Role::Request, &client);
+    c.send(Role::Request, &client_get("/x"));
     c.send(Role::Response, &server_start());
     let head = frame(kind::HEADERS, f::END_HEADERS, 1, &status("200"));
     let data = frame(kind::DATA, 0, 1, b"body");
@@ -416,14 +414,7 @@ fn trailers_after_a_lost_response_head_are_not_the_response() {
 fn a_status_that_is_not_three_digits_is_a_malformed_response() {
     for bad in ["20", "2000", "2x0", "+20", ""] {
         let mut c = Conn::new();
-        let mut client = client_start();
-        client.extend(frame(
-            kind::HEADERS,
-            f::END_HEADERS | f::END_STREAM,
-            1,
-            &get("/x"),
-        ));
-        c.send(Role::Request, &client);
+        c.send(Role::Request, &client_get("/x"));
         let mut server = server_start();
         server.extend(frame(kind::HEADERS, f::END_HEADERS, 1, &status(bad)));
         server.extend(frame(kind::DATA, 0, 1, b"body"));
@@ -442,14 +433,7 @@ fn a_status_that_is_not_three_digits_is_a_malformed_response() {
         assert_eq!(c.count(Counter::Http2MalformedHeads), 1, "{bad:?}");
     }
     let mut c = Conn::new();
-    let mut client = client_start();
-    client.extend(frame(
-        kind::HEADERS,
-        f::END_HEADERS | f::END_STREAM,
-        1,
-        &get("/x"),
-    ));
-    c.send(Role::Request, &client);
+    c.send(Role::Request, &client_get("/x"));
     let mut server = server_start();
     server.extend(frame(
         kind::HEADERS,

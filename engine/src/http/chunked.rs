@@ -140,6 +140,12 @@ impl ChunkDecoder {
         self.state == ChunkState::Done
     }
 
+    /// Bytes held for a partial line and the trailer section (charged to
+    /// the connection's memory).
+    pub fn buffered_bytes(&self) -> usize {
+        self.line.capacity() + self.trailers.capacity()
+    }
+
     /// The trailer section's field lines, once the body is done (empty
     /// when it had none).
     pub fn take_trailers(&mut self) -> Vec<u8> {
@@ -218,6 +224,10 @@ mod tests {
         let mut d = ChunkDecoder::new(1024);
         d.feed(b"0\r\n\r\n", &mut |_| {}).unwrap();
         assert!(d.is_done() && d.take_trailers().is_empty());
+        // What is held counts toward the connection's memory.
+        let mut d = ChunkDecoder::new(1024);
+        d.feed(b"0\r\nX-A: 1\r\nX-B", &mut |_| {}).unwrap();
+        assert!(d.buffered_bytes() >= b"X-A: 1\r\nX-B".len());
     }
 
     #[test]

@@ -552,16 +552,9 @@ impl HttpConn {
             .x
             .pending
             .iter()
-            .map(|t| {
-                t.request
-                    .as_ref()
-                    .map(|m| m.body.capacity() + m.head.len())
-                    .unwrap_or(0)
-                    + t.response
-                        .as_ref()
-                        .map(|m| m.body.capacity() + m.head.len())
-                        .unwrap_or(0)
-            })
+            .flat_map(|t| [&t.request, &t.response])
+            .flatten()
+            .map(|m| m.body.capacity() + m.head.len() + m.trailers.as_ref().map_or(0, |t| t.len()))
             .sum();
         let slots = self.x.pending.capacity() * std::mem::size_of::<Transaction>();
         let h2 = self.h2.as_ref().map_or(0, |h2| h2.buffered_bytes());

@@ -192,9 +192,14 @@ impl MessageParser {
         matches!(self.state, State::Start | State::Tunnel) && self.buf.is_empty()
     }
 
-    /// Bytes held for a partial head.
+    /// Bytes held for a partial head, and a chunked body's partial line
+    /// and trailers.
     pub fn buffered_bytes(&self) -> usize {
-        self.buf.capacity()
+        let chunked = match &self.state {
+            State::Body(BodyState::Chunked(dec)) => dec.buffered_bytes(),
+            _ => 0,
+        };
+        self.buf.capacity() + chunked
     }
 
     /// Parses `data`; returns the bytes used, which is all of them unless

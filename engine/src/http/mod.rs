@@ -10,6 +10,7 @@ pub mod filter;
 pub mod head;
 pub mod parser;
 pub mod redact;
+pub mod target;
 
 pub use exchange::{HttpConn, HttpCtx};
 pub use head::{Head, HeadBuilder, Version};

@@ -209,7 +209,7 @@ impl Redactor {
     /// another place. Whether one was.
     fn redact_userinfo(&self, head: &mut crate::http::Head) -> bool {
         let target = head.target();
-        let Some(span) = crate::record::target::userinfo(target) else {
+        let Some(span) = super::target::userinfo(target) else {
             return false;
         };
         if !self.is_listed_header(b"authorization")

@@ -5,7 +5,6 @@
 pub mod json;
 pub mod observer;
 pub mod real_ip;
-pub mod target;
 
 use base64::Engine as _;
 
@@ -345,7 +344,7 @@ fn write_message(w: &mut JsonWriter<'_>, msg: &Message, request: bool, cap: usiz
         w.str(method);
         w.key("target");
         let verbatim = w.str_verbatim(target);
-        let parts = target::split(target, method.eq_ignore_ascii_case("CONNECT"));
+        let parts = crate::http::target::split(target, method.eq_ignore_ascii_case("CONNECT"));
         // Path and query are parts of the target: when it needed no
         // escaping (nearly always), neither do they.
         let part = |w: &mut JsonWriter<'_>, s: Option<&str>| match s {

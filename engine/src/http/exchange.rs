@@ -747,6 +747,10 @@ impl SideSink<'_, '_, '_> {
         if invalid {
             t.flags.set(Flags::FRAMING_INVALID);
         }
+        if head.dropped_invalid_lines() {
+            self.ctx.stats.inc(Counter::HttpHeaderLinesInvalid);
+            t.flags.set(Flags::HEADER_INVALID);
+        }
         t.filtered = self.ctx.filters.check_request(&head);
         if framing == Framing::Tunnel {
             t.flags.set(Flags::UPGRADE);
@@ -812,9 +816,16 @@ impl SideSink<'_, '_, '_> {
             }
         };
         let filtered = self.ctx.filters.check_response(&head);
+        let bad_line = head.dropped_invalid_lines();
+        if bad_line {
+            stats.inc(Counter::HttpHeaderLinesInvalid);
+        }
         let t = &mut self.x.pending[idx];
         if invalid {
             t.flags.set(Flags::FRAMING_INVALID);
+        }
+        if bad_line {
+            t.flags.set(Flags::HEADER_INVALID);
         }
         if t.filtered.is_none() {
             t.filtered = filtered;

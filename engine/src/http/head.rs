@@ -678,6 +678,45 @@ impl Head {
         self.headers = headers;
     }
 
+    /// Whether httparse left out a header line it found invalid
+    /// (`ignore_invalid_headers_*`): a line without a colon, or whose name
+    /// holds a space or a byte a token may not, such as a request's
+    /// `Transfer-Encoding : chunked` (a smuggling shape: a server that
+    /// reads the line frames the body another way). Seen as more line
+    /// ends between two fields, or around them, than the fields account
+    /// for; the gaps are short, so this is a few comparisons a head.
+    /// Only for HTTP/1 heads (HTTP/2 fields have no lines).
+    pub fn dropped_invalid_lines(&self) -> bool {
+        if self.version == Version::Http2 {
+            return false;
+        }
+        let raw = self.raw.bytes();
+        let line_ends = |from: usize, to: usize| {
+            let to = to.min(raw.len());
+            memchr::memchr_iter(b'\n', &raw[from.min(to)..to]).count()
+        };
+        // From the start line's last span (empty spans are 0..0: then
+        // from the start, which holds the one line end all the same).
+        let mut at = match &self.start {
+            StartLine::Request { target, .. } => target.end as usize,
+            StartLine::Response { reason, .. } => reason.end as usize,
+        };
+        let mut first = true;
+        for (n, v) in &self.headers {
+            let start = n.start as usize;
+            // Between fields only the line end (and blanks) lies: two
+            // bytes or fewer need no look.
+            if (first || start > at + 2) && line_ends(at, start) > 1 {
+                return true;
+            }
+            first = false;
+            at = if v.is_empty() { n.end } else { v.end } as usize;
+        }
+        // After the last field (or the start line): its line end and the
+        // blank line.
+        raw.len() > at + 4 && line_ends(at, raw.len()) > 2
+    }
+
     /// Bytes of the whole head.
     pub fn len(&self) -> usize {
         self.raw.bytes().len()
@@ -781,6 +820,42 @@ mod tests {
             let h = Head::parse(line, false).unwrap();
             assert_eq!(h.reason_text(), Text::Str(""));
         }
+    }
+
+    #[test]
+    fn invalid_header_lines_left_out_are_seen() {
+        let dropped = |raw: &[u8], request: bool| {
+            Head::parse(raw, request)
+                .unwrap_or_else(|_| panic!("parses: {}", String::from_utf8_lossy(raw)))
+                .dropped_invalid_lines()
+        };
+        for ok in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\r\nEmpty:\r\nX: trailing blanks   \r\n\r\n",
+            b"GET / HTTP/1.1\nA: 1\nB:\n\n",
+            b"GET / HTTP/1.1\r\nA: folded\r\n  on two lines\r\nB: 2\r\n\r\n",
+        ] {
+            assert!(!dropped(ok, true), "{}", String::from_utf8_lossy(ok));
+        }
+        for ok in [
+            &b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"[..],
+            b"HTTP/1.1 204\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer : spaced\r\n\r\n",
+        ] {
+            assert!(!dropped(ok, false), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n",
+            b"GET / HTTP/1.1\r\nBad\x01Name: x\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nnot a field\r\n\r\n",
+        ] {
+            assert!(dropped(bad, true), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(dropped(
+            b"HTTP/1.1 200 OK\r\nA: 1\r\n[garbage]\r\n\r\n",
+            false
+        ));
     }
 
     #[test]

@@ -140,6 +140,10 @@ impl Flags {
     /// or responses), so this response may answer another request; the
     /// record pairs them as the order suggests and says it is a guess.
     pub const PAIRING_UNCERTAIN: u32 = 1 << 17;
+    /// HTTP/1: a header line that is not a field (no colon, a name with a
+    /// space or a byte a token may not hold) was left out of `headers`:
+    /// a request-smuggling sign when a server reads it otherwise.
+    pub const HEADER_INVALID: u32 = 1 << 18;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u32, &'static str)] = &[
@@ -161,6 +165,7 @@ impl Flags {
         (Self::PAIRING_LOST, "pairing_lost"),
         (Self::NO_STATUS_LINE, "no_status_line"),
         (Self::PAIRING_UNCERTAIN, "pairing_uncertain"),
+        (Self::HEADER_INVALID, "header_invalid"),
     ];
 
     pub fn set(&mut self, bit: u32) {

@@ -122,6 +122,7 @@ counters! {
     HttpBadHead => "http_parse_bad_head", Activity, "parse errors: heads that could not be parsed (message skipped)";
     HttpBadChunk => "http_parse_bad_chunk", Activity, "parse errors: chunked bodies whose chunk framing broke (message ends there)";
     HttpBadFraming => "http_parse_bad_framing", Activity, "parse errors: unreadable or contradictory Content-Length/Transfer-Encoding (message framed by a fallback)";
+    HttpHeaderLinesInvalid => "http_header_lines_invalid", Loss, "HTTP/1 heads with a header line that is not a field, left out of the record (flag header_invalid)";
     HttpTrailersInvalid => "http_trailers_invalid", Loss, "HTTP/1 chunked trailer sections whose fields did not parse (the message is kept, its trailers are not recorded)";
     HttpHeaderTooLarge => "http_header_too_large", Loss, "heads longer than MAX_HEADER_BYTES (message skipped)";
     HttpHeadsCut => "http_heads_cut", Loss, "message heads cut short by the end of their connection direction (a request lost; a response missing from its transaction, flagged no_response)";

@@ -126,6 +126,26 @@ fn chunked_trailers_are_kept() {
     assert_eq!(c.stats.get(Counter::HttpTrailersInvalid), 1);
 }
 
+/// A header line left out as invalid is flagged, whichever side it is
+/// on; the framing comes from the fields that parsed.
+#[test]
+fn invalid_header_lines_are_flagged() {
+    let mut c = Conn::new();
+    c.req(b"POST /a HTTP/1.1\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\nabc");
+    c.req(b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nno colon\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    assert_eq!(
+        c.summary(),
+        vec![
+            "POST /a -> 200 [header_invalid]",
+            "GET /b -> 200 [header_invalid]"
+        ]
+    );
+    assert_eq!(c.stats.get(Counter::HttpHeaderLinesInvalid), 2);
+}
+
 #[test]
 fn pipelined_requests_pair_in_order() {
     let mut c = Conn::new();

@@ -684,7 +684,8 @@ impl Head {
     /// `Transfer-Encoding : chunked` (a smuggling shape: a server that
     /// reads the line frames the body another way). Seen as more line
     /// ends between two fields, or around them, than the fields account
-    /// for; the gaps are short, so this is a few comparisons a head.
+    /// for; a gap is searched only when it is longer than usual, so a
+    /// common head costs a few comparisons.
     /// Only for HTTP/1 heads (HTTP/2 fields have no lines).
     pub fn dropped_invalid_lines(&self) -> bool {
         if self.version == Version::Http2 {
@@ -696,20 +697,20 @@ impl Head {
             memchr::memchr_iter(b'\n', &raw[from.min(to)..to]).count()
         };
         // From the start line's last span (empty spans are 0..0: then
-        // from the start, which holds the one line end all the same).
-        let mut at = match &self.start {
-            StartLine::Request { target, .. } => target.end as usize,
-            StartLine::Response { reason, .. } => reason.end as usize,
+        // from the start, which holds the one line end all the same). A
+        // gap no longer than what always follows that span (a request
+        // target's " HTTP/1.1\r\n", a field's or a reason's line end)
+        // cannot hold another line: no look.
+        let (mut at, mut usual) = match &self.start {
+            StartLine::Request { target, .. } => (target.end as usize, 11),
+            StartLine::Response { reason, .. } => (reason.end as usize, 2),
         };
-        let mut first = true;
         for (n, v) in &self.headers {
             let start = n.start as usize;
-            // Between fields only the line end (and blanks) lies: two
-            // bytes or fewer need no look.
-            if (first || start > at + 2) && line_ends(at, start) > 1 {
+            if start > at + usual && line_ends(at, start) > 1 {
                 return true;
             }
-            first = false;
+            usual = 2;
             at = if v.is_empty() { n.end } else { v.end } as usize;
         }
         // After the last field (or the start line): its line end and the

@@ -5,6 +5,7 @@
 pub mod json;
 pub mod observer;
 pub mod real_ip;
+mod repeats;
 
 use base64::Engine as _;
 
@@ -12,6 +13,7 @@ use crate::flow::Endpoint;
 use crate::http::{Flags, Message, Transaction, Version};
 use json::JsonWriter;
 pub use observer::Observer;
+use repeats::Repeats;
 
 /// Version of the record's shape (`schema/record.schema.json`): carried in
 /// every record as `schema_version` and in every Kafka message's headers.
@@ -566,93 +568,45 @@ fn write_body(w: &mut JsonWriter<'_>, body: &[u8]) -> &'static str {
 /// dates), so it is always an array of its values, in order, even when
 /// there is one.
 fn write_headers(w: &mut JsonWriter<'_>, head: &crate::http::Head) {
-    let n = head.header_count();
-    let name = |i: usize| head.header_name(i);
-    // A cheap case-insensitive signature per name finds repeated fields
-    // without comparing every pair of names byte by byte.
-    let mut stack = [0u32; 48];
-    let heap: Vec<u32>;
-    let sigs: &[u32] = if n <= stack.len() {
-        for (i, sig) in stack[..n].iter_mut().enumerate() {
-            *sig = signature(name(i));
-        }
-        &stack[..n]
-    } else {
-        heap = (0..n).map(|i| signature(name(i))).collect();
-        &heap
-    };
-    // Bit i: field i's signature may equal an earlier one's (a 256-bit
-    // filter over the signatures). Most heads repeat no field, and then no
-    // signature list is searched at all; searching them for every field
-    // cost ~1,500 instructions a transaction (callgrind). Fields past the
-    // 64th are always searched.
-    let mut filter = [0u64; 4];
-    let mut repeats = 0u64;
-    for (i, sig) in sigs.iter().enumerate().take(64) {
-        let bit = (sig.wrapping_mul(0x9e37_79b1) >> 24) as usize;
-        let word = &mut filter[bit / 64];
-        if *word & 1 << (bit % 64) != 0 {
-            repeats |= 1 << i;
-        }
-        *word |= 1 << (bit % 64);
-    }
-    let may_repeat_earlier = |i: usize| i >= 64 || repeats & 1 << i != 0;
-    // A repeat past the 64th field is not in `repeats`: with that many
-    // fields, every field searches.
-    let may_repeat_later = |i: usize| n > 64 || i >= 63 || repeats >> (i + 1) != 0;
-    let same = |i: usize, j: usize| sigs[i] == sigs[j] && name(i).eq_ignore_ascii_case(name(j));
+    let repeats = Repeats::of(head);
     w.begin_object();
-    for i in 0..n {
-        let sig = sigs[i];
-        if may_repeat_earlier(i) && sigs[..i].contains(&sig) && (0..i).any(|j| same(i, j)) {
+    for i in 0..head.header_count() {
+        if repeats.is_later(i) {
             continue; // joined into its first occurrence
         }
         let (key, value) = head.header_text(i);
         w.key_lowercase(key);
-        if sig == SET_COOKIE_SIG && name(i).eq_ignore_ascii_case(b"set-cookie") {
+        let name = head.header_name(i);
+        if name.eq_ignore_ascii_case(b"set-cookie") {
             w.begin_array();
             w.head_text(value);
-            for j in (i + 1..n).filter(|&j| same(i, j)) {
+            for j in repeats.after(i) {
                 w.head_text(head.header_text(j).1);
             }
             w.end_array();
             continue;
         }
-        let mut later = (i + 1..n).filter(|&j| same(i, j)).peekable();
-        if !may_repeat_later(i) || !sigs[i + 1..].contains(&sig) || later.peek().is_none() {
+        let mut later = repeats.after(i).peekable();
+        if later.peek().is_none() {
             w.head_text(value);
-        } else {
-            // Cookie crumbs join with "; " (RFC 9113 §8.2.3, the form a
-            // cookie parser reads); other fields with ", " (RFC 9110 §5.3).
-            let sep = if name(i).eq_ignore_ascii_case(b"cookie") {
-                "; "
-            } else {
-                ", "
-            };
-            let mut joined = String::from_utf8_lossy(head.header_value(i)).into_owned();
-            for j in later {
-                joined.push_str(sep);
-                joined.push_str(&String::from_utf8_lossy(head.header_value(j)));
-            }
-            w.str(&joined);
+            continue;
         }
+        // Cookie crumbs join with "; " (RFC 9113 §8.2.3, the form a
+        // cookie parser reads); other fields with ", " (RFC 9110 §5.3).
+        let sep = if name.eq_ignore_ascii_case(b"cookie") {
+            "; "
+        } else {
+            ", "
+        };
+        let mut joined = String::from_utf8_lossy(head.header_value(i)).into_owned();
+        for j in later {
+            joined.push_str(sep);
+            joined.push_str(&String::from_utf8_lossy(head.header_value(j)));
+        }
+        w.str(&joined);
     }
     w.end_object();
 }
-
-/// Length and folded first and last bytes of a header name.
-const fn signature(name: &[u8]) -> u32 {
-    let (first, last) = match name {
-        [] => (0, 0),
-        [first, .., last] => (first.to_ascii_lowercase(), last.to_ascii_lowercase()),
-        [only] => (only.to_ascii_lowercase(), only.to_ascii_lowercase()),
-    };
-    (name.len() as u32) << 16 | (first as u32) << 8 | last as u32
-}
-
-/// Names with another signature are not `set-cookie`: most headers are
-/// ruled out without comparing their names.
-const SET_COOKIE_SIG: u32 = signature(b"set-cookie");
 
 /// The test suite's record check (schema and key order), shared with the
 /// integration tests.

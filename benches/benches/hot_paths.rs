@@ -140,6 +140,28 @@ fn bench_http(c: &mut Criterion) {
             black_box(n)
         })
     });
+    // A crafted HTTP/2 client: 10,000 requests, none answered, so past
+    // the 256th each new stream gives up the oldest open one.
+    let frames = 10_000u32;
+    let mut client = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0".to_vec();
+    for i in 0..frames {
+        // HEADERS, END_STREAM | END_HEADERS: :method GET, :scheme http, :path /.
+        client.extend_from_slice(&[0, 0, 3, 1, 5]);
+        client.extend_from_slice(&(2 * i + 1).to_be_bytes());
+        client.extend_from_slice(&[0x82, 0x86, 0x84]);
+    }
+    g.throughput(Throughput::Elements(frames.into()));
+    g.bench_function("h2_requests_past_the_open_stream_cap", |b| {
+        let mut done = Vec::with_capacity(frames as usize);
+        b.iter(|| {
+            let mut conn = HttpConn::new(64 << 10);
+            let mut ctx = new_ctx(&stats, &filters, &mut done);
+            conn.data(Role::Request, &client, 1, &mut ctx);
+            let n = ctx.done.len();
+            ctx.done.clear();
+            black_box(n)
+        })
+    });
     g.finish();
 }
 

@@ -11,6 +11,8 @@
 //! has a gap); anywhere else the direction hunts for the next plausible
 //! frame header and its HPACK decoder drops what it holds.
 
+use std::collections::VecDeque;
+
 use super::frame::{
     self, flags, kind, looks_like_frame, Frame, FrameHeader, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN,
     PREFACE,
@@ -140,7 +142,9 @@ impl Direction {
 #[derive(Debug)]
 struct Stream {
     id: u32,
-    txn: Transaction,
+    /// Boxed: streams move whenever one in front of them finishes, and
+    /// a transaction is ~400 bytes.
+    txn: Box<Transaction>,
     /// The response ended while the request was still being sent (an
     /// early response): the stream waits for the request's end.
     response_ended: bool,
@@ -154,8 +158,9 @@ struct Stream {
 pub struct H2Conn {
     /// Client (request) direction first.
     dirs: [Direction; 2],
-    /// Open streams, oldest first.
-    streams: Vec<Stream>,
+    /// Open streams, oldest first (given up from the front when too
+    /// many are open).
+    streams: VecDeque<Stream>,
     next_seq: u32,
     /// Flags every transaction of this connection carries (mid_stream).
     sticky: Flags,
@@ -209,7 +214,7 @@ impl H2Conn {
                 Direction::new(client, mid_stream),
                 Direction::new(server, mid_stream),
             ],
-            streams: Vec::new(),
+            streams: VecDeque::new(),
             next_seq,
             sticky,
             max_head,
@@ -237,9 +242,9 @@ impl H2Conn {
         txn.stream_id = Some(1);
         txn.response = None;
         let last_ns = txn.last_ns();
-        conn.streams.push(Stream {
+        conn.streams.push_back(Stream {
             id: 1,
-            txn,
+            txn: Box::new(txn),
             response_ended: false,
             interim_status: Some(101),
             last_ns,
@@ -365,7 +370,10 @@ impl H2Conn {
             .iter()
             .map(|d| d.payload.capacity() + d.block.capacity() + d.hpack.heap_bytes())
             .sum();
-        streams + dirs + self.streams.capacity() * std::mem::size_of::<Stream>()
+        streams
+            + dirs
+            + self.streams.capacity() * std::mem::size_of::<Stream>()
+            + self.streams.len() * std::mem::size_of::<Transaction>()
     }
 
     // ---- Reading ------------------------------------------------------
@@ -941,9 +949,9 @@ impl H2Conn {
         self.next_seq = self.next_seq.wrapping_add(1);
         txn.stream_id = Some(id);
         txn.flags = self.sticky;
-        self.streams.push(Stream {
+        self.streams.push_back(Stream {
             id,
-            txn,
+            txn: Box::new(txn),
             response_ended: false,
             interim_status: None,
             last_ns: ts_ns,
@@ -1020,16 +1028,18 @@ impl H2Conn {
     }
 
     fn finish_stream(&mut self, i: usize, ctx: &mut HttpCtx<'_>) {
-        let mut s = self.streams.remove(i);
+        let Some(mut s) = self.streams.remove(i) else {
+            return;
+        };
         let kept = |m: &Option<Message>| m.as_ref().map_or(0, |m| m.body.len());
         let held = kept(&s.txn.request) + kept(&s.txn.response);
         self.kept_bytes = self.kept_bytes.saturating_sub(held);
         if s.txn.request.is_none() {
             s.txn.flags.set(Flags::NO_REQUEST);
         }
-        finish(s.txn, ctx);
+        finish(*s.txn, ctx);
         if self.streams.is_empty() && self.streams.capacity() > 8 {
-            self.streams = Vec::new();
+            self.streams = VecDeque::new();
         }
     }
 }

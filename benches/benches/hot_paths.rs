@@ -99,6 +99,22 @@ fn bench_reassembly(c: &mut Criterion) {
             black_box(out.0)
         })
     });
+    // A crafted stream: 20,000 one-byte segments, each behind a one-byte
+    // hole, then aged out at once. Each must cost log n, not n.
+    let tiny = 20_000u32;
+    g.throughput(Throughput::Elements(tiny.into()));
+    g.bench_function("one_byte_segments_behind_holes", |b| {
+        b.iter(|| {
+            let mut h = HalfStream::default();
+            let mut out = Sum(0);
+            h.segment(seg(0, true, &[]), 5 << 20, &stats, &mut out);
+            for i in 0..tiny {
+                h.segment(seg(2 + 2 * i, false, b"x"), 5 << 20, &stats, &mut out);
+            }
+            h.flush_aged(u64::MAX, 1, &stats, &mut out);
+            black_box(out.0)
+        })
+    });
     g.finish();
 }
 

@@ -8,6 +8,8 @@
 //! the owner calls `skip_hole` when buffered data grows too old or too
 //! large, and the consumer is told how many bytes were lost.
 
+use std::collections::BTreeMap;
+
 use crate::stats::{Counter, ShardStats};
 
 /// Receives one direction's bytes in sequence order.
@@ -22,6 +24,11 @@ pub trait StreamConsumer {
 /// Segments further ahead than this are not plausible for one connection.
 const MAX_AHEAD: u32 = 1 << 30;
 
+/// What a buffered segment is charged beyond its bytes: about what its
+/// map entry and allocation cost. Without it a flood of one-byte segments
+/// held some fifty times the bytes ASSEMBLER_MAX_STREAM_BUFFER allows.
+pub const SEGMENT_OVERHEAD: usize = 64;
+
 /// A TCP sequence number: 32 bits that wrap (RFC 9293, 3.4), compared
 /// only by their signed distance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,11 +38,6 @@ impl SeqNumber {
     /// The number `n` bytes (or `n` sequence-consuming flags) later.
     pub fn after(self, n: usize) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n as u32))
-    }
-
-    /// The number `offset` positions away (either way).
-    fn offset(self, offset: i64) -> SeqNumber {
-        SeqNumber(self.0.wrapping_add(offset as u32))
     }
 
     /// Where `self` lies relative to `base`: negative before it.
@@ -57,18 +59,74 @@ pub struct TcpSegment<'a> {
 
 #[derive(Debug)]
 struct Pending {
-    seq: SeqNumber,
     ts_ns: u64,
     data: Box<[u8]>,
+}
+
+/// Segments held ahead of holes, by stream offset, non-overlapping. A
+/// tree: tiny segments in any order cost log n each, where a sorted list
+/// cost n (40,000 one-byte segments took two seconds). Boxed, so that a
+/// connection without a hole (nearly all) pays 8 bytes for it.
+#[derive(Debug, Default)]
+#[allow(clippy::box_collection)] // the box is the point: 8 bytes, not 24
+struct Held(Option<Box<BTreeMap<u64, Pending>>>);
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn segments(&self) -> impl DoubleEndedIterator<Item = (&u64, &Pending)> {
+        self.0.iter().flat_map(|m| m.iter())
+    }
+
+    /// Held segments that may overlap [start, end): the last one
+    /// starting before `start` (held segments are disjoint), then those
+    /// starting inside.
+    fn around(&self, start: u64, end: u64) -> impl Iterator<Item = (&u64, &Pending)> {
+        self.0.iter().flat_map(move |m| {
+            let before = m.range(..start).next_back();
+            before.into_iter().chain(m.range(start..end))
+        })
+    }
+
+    fn first_start(&self) -> Option<u64> {
+        self.0.as_ref()?.first_key_value().map(|(k, _)| *k)
+    }
+
+    fn pop_first(&mut self) -> Option<(u64, Pending)> {
+        let map = self.0.as_mut()?;
+        let first = map.pop_first();
+        if map.is_empty() {
+            // The hole closed: an idle stream keeps no tree.
+            self.0 = None;
+        }
+        first
+    }
+
+    fn insert(&mut self, start: u64, segment: Pending) {
+        self.0.get_or_insert_default().insert(start, segment);
+    }
+}
+
+/// What `pending_bytes` holds for a segment of `len` bytes.
+fn charge(len: usize) -> u32 {
+    // len is at most the stream buffer cap (< 4 GiB).
+    (len + SEGMENT_OVERHEAD) as u32
 }
 
 #[derive(Debug, Default)]
 pub struct HalfStream {
     /// Next sequence number expected; None until the first SYN or data.
     next_seq: Option<SeqNumber>,
-    /// Segments ahead of `next_seq`, sorted, non-overlapping.
-    pending: Vec<Pending>,
-    /// Bytes in `pending` (u32: the per-stream cap is far below 4 GiB).
+    /// Stream offset of `next_seq`: bytes delivered or skipped since the
+    /// stream began. Buffered segments are keyed by stream offset, which
+    /// unlike a sequence number does not wrap.
+    next_off: u64,
+    /// Segments ahead of `next_seq`.
+    pending: Held,
+    /// Bytes in `pending` plus SEGMENT_OVERHEAD per segment (u32: the
+    /// per-stream cap is far below 4 GiB).
     pending_bytes: u32,
     /// Sequence number just past the last byte, once a FIN was seen
     /// (`fin_seen`). This and `syn_seq` are not Options, which would cost
@@ -117,13 +175,14 @@ impl HalfStream {
         }
     }
 
+    /// Buffered bytes, each segment's SEGMENT_OVERHEAD included.
     pub fn buffered_bytes(&self) -> usize {
         self.pending_bytes as usize
     }
 
     /// Capture time of the oldest buffered segment, if any.
     pub fn oldest_pending_ts(&self) -> Option<u64> {
-        self.pending.iter().map(|p| p.ts_ns).min()
+        self.pending.segments().map(|(_, p)| p.ts_ns).min()
     }
 
     /// Handles one segment of this direction. `max_buffer` caps the bytes
@@ -203,7 +262,8 @@ impl HalfStream {
         }
         // Ahead of a hole: buffer it, making room by skipping the hole if the
         // stream's buffer would overflow.
-        if self.pending_bytes as usize + payload.len() > max_buffer && !self.pending.is_empty() {
+        let cost = charge(payload.len()) as usize;
+        if self.pending_bytes as usize + cost > max_buffer && !self.pending.is_empty() {
             self.skip_hole(ts_ns, stats, out);
             if self.finished {
                 // The skip reached the FIN: these bytes lie past it, and
@@ -217,26 +277,38 @@ impl HalfStream {
                 return self.accept(seg, next, max_buffer, stats, out);
             }
         }
-        if self.pending_bytes as usize + payload.len() > max_buffer {
+        if self.pending_bytes as usize + cost > max_buffer {
             stats.inc(Counter::TcpBufferDrops);
             stats.add(Counter::TcpBufferDropBytes, payload.len() as u64);
             return;
         }
         stats.inc(Counter::TcpOutOfOrder);
-        self.insert(seq, payload, ts_ns, stats);
+        self.insert(seq, payload, ts_ns, max_buffer, stats);
     }
 
-    /// Inserts a future segment, keeping only bytes no earlier copy covers.
-    fn insert(&mut self, seq: SeqNumber, payload: &[u8], ts_ns: u64, stats: &ShardStats) {
-        let base = self.next_seq.unwrap_or(seq);
-        let start = seq.distance_from(base);
-        let end = start + payload.len() as i64;
+    /// Inserts a segment ahead of `next_seq`, keeping only bytes no
+    /// earlier copy covers. Pieces the buffer has no room for
+    /// (a segment that fills several holes is charged once per piece) are
+    /// dropped and counted.
+    fn insert(
+        &mut self,
+        seq: SeqNumber,
+        payload: &[u8],
+        ts_ns: u64,
+        max_buffer: usize,
+        stats: &ShardStats,
+    ) {
+        // Callers deliver what is not ahead of next_seq: 0 < ahead <= MAX_AHEAD.
+        let ahead = self
+            .next_seq
+            .map_or(0, |next| seq.distance_from(next).max(0));
+        let start = self.next_off + ahead as u64;
+        let end = start + payload.len() as u64;
         let mut cursor = start;
-        let mut pieces: Vec<(i64, i64)> = Vec::new();
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
         let mut conflict = false;
-        for p in &self.pending {
-            let ps = p.seq.distance_from(base);
-            let pe = ps + p.data.len() as i64;
+        for (&ps, p) in self.pending.around(start, end) {
+            let pe = ps + p.data.len() as u64;
             if pe <= cursor || ps >= end {
                 continue;
             }
@@ -265,23 +337,16 @@ impl HalfStream {
         } else if pieces.is_empty() {
             stats.inc(Counter::TcpRetransmits);
         }
-        if pieces.is_empty() {
-            return;
-        }
         for (s, e) in pieces {
+            let len = (e - s) as usize;
+            if self.pending_bytes as usize + charge(len) as usize > max_buffer {
+                stats.inc(Counter::TcpBufferDrops);
+                stats.add(Counter::TcpBufferDropBytes, len as u64);
+                continue;
+            }
+            self.pending_bytes += charge(len);
             let data: Box<[u8]> = payload[(s - start) as usize..(e - start) as usize].into();
-            self.pending_bytes += data.len() as u32;
-            let seg = Pending {
-                seq: base.offset(s),
-                ts_ns,
-                data,
-            };
-            let at = self
-                .pending
-                .iter()
-                .position(|p| p.seq.distance_from(base) > s)
-                .unwrap_or(self.pending.len());
-            self.pending.insert(at, seg);
+            self.pending.insert(s, Pending { ts_ns, data });
         }
     }
 
@@ -292,28 +357,26 @@ impl HalfStream {
         if let Some(n) = self.next_seq.as_mut() {
             *n = n.after(data.len());
         }
+        self.next_off += data.len() as u64;
         out.on_data(data, ts_ns);
     }
 
     /// Delivers buffered segments that have become contiguous.
     fn drain(&mut self, out: &mut dyn StreamConsumer) {
-        while let Some(first) = self.pending.first() {
-            let next = self.next_seq.expect("synced while draining");
-            let offset = first.seq.distance_from(next);
-            if offset > 0 {
+        while self
+            .pending
+            .first_start()
+            .is_some_and(|s| s <= self.next_off)
+        {
+            let Some((start, p)) = self.pending.pop_first() else {
                 break;
-            }
-            let p = self.pending.remove(0);
-            // pending_bytes is the sum of the pending segments' lengths.
-            self.pending_bytes -= p.data.len() as u32;
-            let skip = (-offset) as usize;
+            };
+            // pending_bytes is what the pending segments were charged.
+            self.pending_bytes -= charge(p.data.len());
+            let skip = (self.next_off - start) as usize;
             if skip < p.data.len() {
                 self.deliver(&p.data[skip..], p.ts_ns, out);
             }
-        }
-        if self.pending.is_empty() && self.pending.capacity() > 0 {
-            // The hole closed: an idle stream keeps no buffer.
-            self.pending = Vec::new();
         }
     }
 
@@ -334,13 +397,16 @@ impl HalfStream {
         stats: &ShardStats,
         out: &mut dyn StreamConsumer,
     ) -> bool {
-        let (Some(next), Some(first)) = (self.next_seq, self.pending.first()) else {
+        let (Some(next), Some(first)) = (self.next_seq, self.pending.first_start()) else {
             return false;
         };
-        let lost = first.seq.distance_from(next).max(0) as u64;
+        // Drained segments never wait: the first one lies past next_off.
+        let lost = first.saturating_sub(self.next_off);
         stats.inc(Counter::TcpGaps);
         stats.add(Counter::TcpGapBytes, lost);
-        self.next_seq = Some(first.seq);
+        // lost < MAX_AHEAD: a sequence-number distance.
+        self.next_seq = Some(next.after(lost as usize));
+        self.next_off += lost;
         out.on_gap(lost, ts_ns);
         self.drain(out);
         self.check_fin(ts_ns, out);
@@ -355,10 +421,18 @@ impl HalfStream {
         stats: &ShardStats,
         out: &mut dyn StreamConsumer,
     ) {
-        while let Some(oldest) = self.oldest_pending_ts() {
-            if now_ns.saturating_sub(oldest) < max_age_ns {
-                break;
-            }
+        // The furthest segment that has waited too long: every hole
+        // before it is skipped (one pass, however many holes).
+        let Some(&last_aged) = self
+            .pending
+            .segments()
+            .rev()
+            .find(|(_, p)| now_ns.saturating_sub(p.ts_ns) >= max_age_ns)
+            .map(|(k, _)| k)
+        else {
+            return;
+        };
+        while self.pending.first_start().is_some_and(|k| k <= last_aged) {
             if !self.skip_hole(now_ns, stats, out) {
                 break;
             }

@@ -232,7 +232,7 @@ fn hole_is_skipped_and_reported() {
     ];
     feed(&mut h, &segs, &stats, &mut sink);
     assert_eq!(sink.data, b"abc");
-    assert_eq!(h.buffered_bytes(), 3);
+    assert_eq!(h.buffered_bytes(), 3 + SEGMENT_OVERHEAD);
     // Not old enough yet.
     h.flush_aged(5, 10, &stats, &mut sink);
     assert!(sink.gaps.is_empty());
@@ -249,13 +249,14 @@ fn buffer_cap_forces_the_hole_out() {
     let stats = ShardStats::default();
     let mut h = HalfStream::default();
     let mut sink = Sink::default();
-    h.segment(seg(0, true, false, b"", 0), 8, &stats, &mut sink);
-    h.segment(seg(11, false, false, b"12345", 1), 8, &stats, &mut sink);
-    // A second out-of-order segment would exceed 8 buffered bytes.
-    h.segment(seg(21, false, false, b"67890", 2), 8, &stats, &mut sink);
+    let cap = 8 + SEGMENT_OVERHEAD;
+    h.segment(seg(0, true, false, b"", 0), cap, &stats, &mut sink);
+    h.segment(seg(11, false, false, b"12345", 1), cap, &stats, &mut sink);
+    // A second out-of-order segment would exceed the cap.
+    h.segment(seg(21, false, false, b"67890", 2), cap, &stats, &mut sink);
     assert_eq!(sink.gaps.first(), Some(&10));
     assert!(sink.data.starts_with(b"12345"));
-    assert!(h.buffered_bytes() <= 8);
+    assert!(h.buffered_bytes() <= cap);
 }
 
 #[test]
@@ -281,7 +282,7 @@ fn bytes_past_the_fin_that_force_the_hole_out_are_dropped() {
     let stats = ShardStats::default();
     let mut h = HalfStream::default();
     let mut sink = Sink::default();
-    let cap = 8;
+    let cap = 8 + SEGMENT_OVERHEAD;
     h.segment(seg(99, true, false, b"", 0), cap, &stats, &mut sink);
     // Bytes 4..8 with the FIN after them, ahead of a hole at 0..4.
     h.segment(seg(104, false, true, b"efgh", 1), cap, &stats, &mut sink);
@@ -410,4 +411,59 @@ proptest! {
         prop_assert_eq!(&sink.data, &expect);
         prop_assert_eq!(sink.gaps.iter().sum::<u64>(), lost);
     }
+}
+
+/// One-byte segments each behind a one-byte hole: what they hold is
+/// charged with SEGMENT_OVERHEAD, so the cap bounds their number, and
+/// the bytes that fit are all delivered, with every hole reported.
+#[test]
+fn tiny_segments_are_charged_their_overhead() {
+    let cap = 100 * (1 + SEGMENT_OVERHEAD);
+    let stats = ShardStats::default();
+    let mut sink = Sink::default();
+    let mut h = HalfStream::default();
+    h.segment(seg(0, true, false, b"", 0), cap, &stats, &mut sink);
+    for i in 0..1000u32 {
+        let byte = [b'a' + (i % 26) as u8];
+        h.segment(
+            seg(2 + 2 * i, false, false, &byte, 1),
+            cap,
+            &stats,
+            &mut sink,
+        );
+        assert!(h.buffered_bytes() <= cap);
+    }
+    h.flush_aged(u64::MAX, 1, &stats, &mut sink);
+    assert_eq!(h.buffered_bytes(), 0);
+    let expect: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    // The cap skipped holes to make room: nothing was dropped.
+    assert_eq!(sink.data, expect);
+    assert_eq!(sink.gaps, vec![1; 1000]);
+    assert_eq!(stats.get(Counter::TcpBufferDrops), 0);
+}
+
+/// Aged data behind many holes is flushed in one call.
+#[test]
+fn flush_aged_skips_every_hole_before_aged_data() {
+    let stats = ShardStats::default();
+    let mut sink = Sink::default();
+    let mut h = HalfStream::default();
+    h.segment(seg(0, true, false, b"", 0), MAX, &stats, &mut sink);
+    for i in 0..50u32 {
+        h.segment(
+            seg(2 + 2 * i, false, false, b"x", 10),
+            MAX,
+            &stats,
+            &mut sink,
+        );
+    }
+    // Newer data past another hole waits.
+    h.segment(seg(200, false, false, b"yy", 1_000), MAX, &stats, &mut sink);
+    h.flush_aged(500, 100, &stats, &mut sink);
+    assert_eq!(sink.data, vec![b'x'; 50]);
+    assert_eq!(sink.gaps, vec![1; 50]);
+    assert_eq!(h.buffered_bytes(), 2 + SEGMENT_OVERHEAD);
+    h.flush_aged(1_100, 100, &stats, &mut sink);
+    assert!(sink.data.ends_with(b"yy"));
+    assert_eq!(h.buffered_bytes(), 0);
 }

@@ -30,7 +30,7 @@
 //! Nothing here runs for a packet that is not a fragment: `decode` only
 //! branches on the fragment bits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use super::encap::{Context, Trace, Tunnel, MAX_WRAPPERS};
@@ -112,6 +112,8 @@ struct Head {
 /// One datagram being put together.
 struct Tracker {
     first_ns: u64,
+    /// Which entry of `Defrag::arrivals` is this tracker's.
+    serial: u64,
     head: Option<Head>,
     /// The payload's bytes, by their offset.
     data: Vec<u8>,
@@ -267,6 +269,12 @@ pub struct Defrag {
     /// Keyed like the stream table (crafted fragment ids cannot force
     /// collisions), with its cheaper hasher.
     trackers: HashMap<Key, Tracker, KeyHasher>,
+    /// Trackers in the order their first fragment came, as (serial, key):
+    /// the oldest is given up without searching all of them (a flood of
+    /// first fragments made every packet scan 1,024). Entries of trackers
+    /// gone since are skipped when met and swept when they pile up.
+    arrivals: VecDeque<(u64, Key)>,
+    next_serial: u64,
     held: usize,
     next_sweep_ns: u64,
 }
@@ -361,10 +369,15 @@ impl Defrag {
         }
         if !self.trackers.contains_key(&key) {
             self.make_room(count);
+            let serial = self.next_serial;
+            self.next_serial += 1;
+            self.sweep_arrivals();
+            self.arrivals.push_back((serial, key));
             self.trackers.insert(
                 key,
                 Tracker {
                     first_ns: pkt.ts_ns,
+                    serial,
                     head: None,
                     data: Vec::new(),
                     have: Vec::new(),
@@ -442,19 +455,37 @@ impl Defrag {
     /// Gives up the datagram whose first fragment came first (`except`
     /// aside); false when there is none.
     fn evict_oldest(&mut self, except: Option<&Key>, count: &mut dyn FnMut(Counter, u64)) -> bool {
-        let Some(oldest) = self
-            .trackers
-            .iter()
-            .filter(|(k, _)| Some(*k) != except)
-            .min_by_key(|(_, t)| t.first_ns)
-            .map(|(k, _)| *k)
-        else {
-            return false;
-        };
-        let t = self.trackers.remove(&oldest).expect("present");
-        self.held -= t.held();
-        count(Counter::DefragEvicted, 1);
-        true
+        let mut spared = None;
+        let mut evicted = false;
+        while let Some((serial, key)) = self.arrivals.pop_front() {
+            if self.trackers.get(&key).is_none_or(|t| t.serial != serial) {
+                continue; // completed or given up since
+            }
+            if Some(&key) == except {
+                spared = Some((serial, key));
+                continue;
+            }
+            if let Some(t) = self.trackers.remove(&key) {
+                self.held -= t.held();
+                count(Counter::DefragEvicted, 1);
+                evicted = true;
+            }
+            break;
+        }
+        if let Some(entry) = spared {
+            self.arrivals.push_front(entry);
+        }
+        evicted
+    }
+
+    /// Drops the arrival entries of trackers gone since, once they are
+    /// most of the queue (each live tracker has one): O(1) a tracker.
+    fn sweep_arrivals(&mut self) {
+        if self.arrivals.len() > 2 * self.trackers.len().max(MAX_TRACKERS) {
+            let trackers = &self.trackers;
+            self.arrivals
+                .retain(|(serial, key)| trackers.get(key).is_some_and(|t| t.serial == *serial));
+        }
     }
 
     /// Gives up the datagrams whose time is out, at most once a second of
@@ -487,6 +518,13 @@ impl Defrag {
         let held: usize = self.trackers.values().map(Tracker::held).sum();
         assert_eq!(held, self.held);
         assert!(self.trackers.len() <= MAX_TRACKERS);
+        // Each tracker has its one arrival entry; stale ones are bounded.
+        let live = self
+            .arrivals
+            .iter()
+            .filter(|(serial, key)| self.trackers.get(key).is_some_and(|t| t.serial == *serial));
+        assert_eq!(live.count(), self.trackers.len());
+        assert!(self.arrivals.len() <= 2 * MAX_TRACKERS + 1);
         for t in self.trackers.values() {
             assert!(t.have.windows(2).all(|w| w[0].1 < w[1].0));
             assert!(t
@@ -500,6 +538,7 @@ impl Defrag {
     pub fn finish(&mut self, count: &mut dyn FnMut(Counter, u64)) {
         let n = self.trackers.len() as u64;
         self.trackers.clear();
+        self.arrivals.clear();
         self.held = 0;
         if n > 0 {
             count(Counter::DefragTimeouts, n);

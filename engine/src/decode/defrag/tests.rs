@@ -500,3 +500,34 @@ mod props {
         }
     }
 }
+
+/// A flood of first fragments that never complete, past the tracker
+/// limit many times over: each new datagram gives up the one whose first
+/// fragment came first, and the arrival queue stays bounded.
+#[test]
+fn a_flood_of_first_fragments_gives_up_the_oldest_each_time() {
+    let mut r = Rig::new(LinkType::RawIp);
+    let whole = packet(v4(), &body(1000));
+    let n = 5 * MAX_TRACKERS as u32;
+    for id in 0..n {
+        let f = fragments(&whole, id, &[504]);
+        assert!(r.feed(SEC, &f[0]).is_empty());
+        // Some complete: their arrival entries go stale.
+        if id % 3 == 0 {
+            assert_eq!(r.feed(SEC, &f[1]).len(), 1);
+        }
+    }
+    r.d.assert_consistent();
+    let waiting = (0..n).filter(|id| id % 3 != 0).count();
+    assert_eq!(
+        r.count(Counter::DefragEvicted),
+        (waiting - MAX_TRACKERS) as u64
+    );
+    // The newest waiting ones are kept.
+    let last = (0..n).rev().find(|id| id % 3 != 0).unwrap();
+    let f = fragments(&whole, last, &[504]);
+    assert_eq!(r.feed(SEC, &f[1]).len(), 1);
+    let evicted = (0..n).find(|id| id % 3 != 0).unwrap();
+    let f = fragments(&whole, evicted, &[504]);
+    assert!(r.feed(SEC, &f[1]).is_empty());
+}

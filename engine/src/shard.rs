@@ -5,6 +5,7 @@
 //! Per packet: decode → stream table → TCP reassembly → HTTP parser →
 //! finished transactions → one serialized record → every sink.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -134,7 +135,7 @@ pub struct Shard {
     /// Passes of the key-log follower, to wait for one at the end.
     keylog_rounds: Option<Arc<AtomicU64>>,
     /// Connections that ended while waiting for their TLS keys.
-    parked: Vec<keys::Parked>,
+    parked: VecDeque<keys::Parked>,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's HTTP state.
@@ -286,7 +287,7 @@ impl Shard {
             keys_in: None,
             tls_waiting: Vec::new(),
             keylog_rounds: None,
-            parked: Vec::new(),
+            parked: VecDeque::new(),
         }
     }
 

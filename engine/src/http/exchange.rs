@@ -751,6 +751,10 @@ impl SideSink<'_, '_, '_> {
             self.ctx.stats.inc(Counter::HttpHeaderLinesInvalid);
             t.flags.set(Flags::HEADER_INVALID);
         }
+        if head.lenient_request_line() {
+            self.ctx.stats.inc(Counter::HttpRequestLinesInvalid);
+            t.flags.set(Flags::REQUEST_LINE_INVALID);
+        }
         t.filtered = self.ctx.filters.check_request(&head);
         if framing == Framing::Tunnel {
             t.flags.set(Flags::UPGRADE);

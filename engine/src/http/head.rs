@@ -59,6 +59,10 @@ pub struct Head {
     pub start: StartLine,
     pub version: Version,
     headers: Vec<(Range<u32>, Range<u32>)>,
+    /// An HTTP/1 request line httparse rejected and
+    /// `parse_lenient_request` read: a damaged or unknown version, or no
+    /// target (flag `request_line_invalid`).
+    lenient_request_line: bool,
 }
 
 /// The protocol version a message came in.
@@ -198,6 +202,7 @@ impl HeadBuilder {
             start,
             version,
             headers: self.headers.clone(),
+            lenient_request_line: false,
         }
     }
 }
@@ -309,6 +314,7 @@ impl Head {
             version,
             headers,
             raw,
+            lenient_request_line: false,
         })
     }
 
@@ -364,6 +370,7 @@ impl Head {
             version,
             headers: hdrs,
             raw,
+            lenient_request_line: true,
         })
     }
 
@@ -397,6 +404,7 @@ impl Head {
             version: Version::Http09,
             headers: Vec::new(),
             raw,
+            lenient_request_line: false,
         })
     }
 
@@ -412,7 +420,18 @@ impl Head {
             },
             version: Version::Http09,
             headers: Vec::new(),
+            lenient_request_line: false,
         }
+    }
+
+    /// Whether an HTTP/1 request line broke the grammar in a way servers
+    /// accept (`parse_lenient_request`): a version other than HTTP/1.0 or
+    /// HTTP/1.1 (`HTTP/1.`, `HTTP/2.0`), a target httparse refuses, or
+    /// no target. Such a request is read as HTTP/1.x, which the record's
+    /// `version` then says; the flag says it was not what the line wrote.
+    /// A line with no version at all is HTTP/0.9's, not flagged.
+    pub fn lenient_request_line(&self) -> bool {
+        self.lenient_request_line && self.version != Version::Http09
     }
 
     /// Whether a response head came from a status line (false only for
@@ -469,6 +488,7 @@ impl Head {
             start,
             version: Version::from_minor(minor),
             headers: hdrs,
+            lenient_request_line: false,
         })
     }
 
@@ -821,6 +841,35 @@ mod tests {
             let h = Head::parse(line, false).unwrap();
             assert_eq!(h.reason_text(), Text::Str(""));
         }
+    }
+
+    #[test]
+    fn lenient_request_lines_are_told_apart() {
+        let lenient = |raw: &[u8]| {
+            Head::parse(raw, true)
+                .unwrap_or_else(|_| panic!("parses: {}", String::from_utf8_lossy(raw)))
+                .lenient_request_line()
+        };
+        for ok in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET  /x  HTTP/1.0\nA: 1\n\n",
+            // No version: HTTP/0.9's request line, headers or not.
+            b"GET /x\r\nHost: h\r\n\r\n",
+        ] {
+            assert!(!lenient(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"[..],
+            b"GET / HTTP/1.\r\n\r\n",
+            b"GET / HTTP/1.10\r\n\r\n",
+            b"OPTIONS HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert!(lenient(bad), "{}", String::from_utf8_lossy(bad));
+        }
+        // A response is never a request line.
+        assert!(!Head::parse(b"HTTP/1.1 200 OK\r\n\r\n", false)
+            .unwrap()
+            .lenient_request_line());
     }
 
     #[test]

@@ -144,6 +144,10 @@ impl Flags {
     /// space or a byte a token may not hold) was left out of `headers`:
     /// a request-smuggling sign when a server reads it otherwise.
     pub const HEADER_INVALID: u32 = 1 << 18;
+    /// HTTP/1: the request line broke the grammar in a way servers accept
+    /// (a version other than HTTP/1.0 or 1.1, such as `HTTP/2.0` or
+    /// `HTTP/1.`; a target httparse refuses; no target): read as HTTP/1.x.
+    pub const REQUEST_LINE_INVALID: u32 = 1 << 19;
 
     /// Names as they appear in the record's `flags` array.
     pub const NAMES: &'static [(u32, &'static str)] = &[
@@ -166,6 +170,7 @@ impl Flags {
         (Self::NO_STATUS_LINE, "no_status_line"),
         (Self::PAIRING_UNCERTAIN, "pairing_uncertain"),
         (Self::HEADER_INVALID, "header_invalid"),
+        (Self::REQUEST_LINE_INVALID, "request_line_invalid"),
     ];
 
     pub fn set(&mut self, bit: u32) {

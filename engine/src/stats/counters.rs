@@ -123,6 +123,7 @@ counters! {
     HttpBadChunk => "http_parse_bad_chunk", Activity, "parse errors: chunked bodies whose chunk framing broke (message ends there)";
     HttpBadFraming => "http_parse_bad_framing", Activity, "parse errors: unreadable or contradictory Content-Length/Transfer-Encoding (message framed by a fallback)";
     HttpHeaderLinesInvalid => "http_header_lines_invalid", Loss, "HTTP/1 heads with a header line that is not a field, left out of the record (flag header_invalid)";
+    HttpRequestLinesInvalid => "http_request_lines_invalid", Activity, "HTTP/1 request lines that break the grammar in a way servers accept (a version other than HTTP/1.0 or 1.1, no target), read as HTTP/1.x (flag request_line_invalid)";
     HttpTrailersInvalid => "http_trailers_invalid", Loss, "HTTP/1 chunked trailer sections whose fields did not parse (the message is kept, its trailers are not recorded)";
     HttpHeaderTooLarge => "http_header_too_large", Loss, "heads longer than MAX_HEADER_BYTES (message skipped)";
     HttpHeadsCut => "http_heads_cut", Loss, "message heads cut short by the end of their connection direction (a request lost; a response missing from its transaction, flagged no_response)";

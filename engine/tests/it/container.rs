@@ -17,11 +17,11 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::common::Run;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+pub(crate) const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Values that belong to one deployment, not to the binary: compose
 /// requires them from `.env`.
-const DEPLOYMENT: &[&str] = &[
+pub(crate) const DEPLOYMENT: &[&str] = &[
     "OUTPUT_KAFKA_HOST",
     "OUTPUT_KAFKA_USERNAME",
     "OUTPUT_KAFKA_USE_SASL",
@@ -29,7 +29,7 @@ const DEPLOYMENT: &[&str] = &[
 ];
 
 /// What `.env.example` documents: the deployment's values and the secret.
-const DOT_ENV: &[&str] = &[
+pub(crate) const DOT_ENV: &[&str] = &[
     "OUTPUT_KAFKA_HOST",
     "OUTPUT_KAFKA_USERNAME",
     "OUTPUT_KAFKA_USE_SASL",
@@ -37,7 +37,7 @@ const DOT_ENV: &[&str] = &[
     "OUTPUT_KAFKA_PASSWORD",
 ];
 
-fn read(rel: &str) -> String {
+pub(crate) fn read(rel: &str) -> String {
     std::fs::read_to_string(format!("{ROOT}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
@@ -48,6 +48,11 @@ fn compose() -> Yaml {
 
 fn service() -> Yaml {
     compose()["services"]["httpcap"].clone()
+}
+
+/// The image the compose service runs.
+pub(crate) fn service_image() -> Option<String> {
+    service()["image"].as_str().map(str::to_string)
 }
 
 /// The httpcap service's environment as written, before interpolation.
@@ -174,7 +179,7 @@ fn compose_env_with(
     }
 }
 
-fn example_env() -> BTreeMap<String, String> {
+pub(crate) fn example_env() -> BTreeMap<String, String> {
     dot_env(&read(".env.example"))
 }
 
@@ -183,7 +188,7 @@ fn compose_env() -> BTreeMap<String, String> {
     compose_env_with(&example_env()).expect("compose resolves with .env.example")
 }
 
-fn binary_defaults() -> BTreeMap<String, String> {
+pub(crate) fn binary_defaults() -> BTreeMap<String, String> {
     Config::command()
         .get_arguments()
         .filter_map(|a| {
@@ -283,7 +288,7 @@ fn compose_environment_is_accepted() {
 }
 
 /// Removes `not (...)` spans: the hosts a BPF filter excludes.
-fn without_exclusions(filter: &str) -> String {
+pub(crate) fn without_exclusions(filter: &str) -> String {
     let mut out = String::new();
     let mut rest = filter;
     while let Some(at) = rest.find("not (") {
@@ -324,7 +329,7 @@ fn looks_like_host_name(s: &str) -> bool {
 
 /// Every address or host name in `value` that could reach a machine
 /// outside the compose network.
-fn outside_hosts(value: &str, services: &BTreeSet<String>) -> Vec<String> {
+pub(crate) fn outside_hosts(value: &str, services: &BTreeSet<String>) -> Vec<String> {
     let allowed =
         |h: &str| h == "127.0.0.1" || h == "::1" || h == "localhost" || h.ends_with(".invalid");
     let mut found = Vec::new();
@@ -418,7 +423,7 @@ fn no_customer_value_remains() {
         ".env.example".to_string(),
         "Dockerfile".to_string(),
     ];
-    for dir in ["perf", "tools", "grafana"] {
+    for dir in ["perf", "tools", "grafana", "deploy"] {
         collect_files(&Path::new(ROOT).join(dir), &mut files);
     }
     for f in files {

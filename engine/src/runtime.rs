@@ -132,7 +132,7 @@ fn file_sources(
     let feeder = FileFeeder {
         files,
         // The capture filter in userspace, as the kernel would run it live.
-        filter: crate::bpf::FileFilter::new(capture_filter, cfg.ipip),
+        filter: crate::bpf::FrameFilter::new(capture_filter, cfg.ipip),
         decode: DecodeOptions { ipip: cfg.ipip },
         shards: senders,
         recycled: recycle_rx,
@@ -199,7 +199,7 @@ fn live_sources(
 ) -> Result<Sources, RunError> {
     use crate::bpf::{self, Insn};
     use crate::capture::af_packet::{join_fanout, AfPacketRing};
-    use crate::capture::live::FrameRing;
+    use crate::capture::live::{FrameRing, LiveRing};
     use crate::capture::pcap_live::PcapRing;
     use crate::capture::{iface, privileges, steer, LinkType};
 
@@ -210,7 +210,7 @@ fn live_sources(
         return xdp_sources(cfg, capture_filter, shards, stats, shutdown, &ifaces);
     }
     let fanout = steer::fanout_program(cfg.ipip);
-    let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut rings: Vec<Vec<LiveRing>> = (0..shards).map(|_| Vec::new()).collect();
     let failed = |engine: &'static str, iface: &str, source: CaptureError| {
         RunError::from(Failure::Capture {
             engine,
@@ -220,8 +220,14 @@ fn live_sources(
     };
     for (n, ifc) in ifaces.iter().enumerate() {
         let expr = bpf::expression(capture_filter, &ifc.ports);
+        // The kernel passes every fragment; the source judges datagrams.
+        let kernel_expr = expr.as_deref().map(bpf::with_fragments);
+        let datagrams = expr
+            .as_deref()
+            .and_then(|e| bpf::FrameFilter::new(e, cfg.ipip));
         let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, FilterError> {
-            expr.as_deref()
+            kernel_expr
+                .as_deref()
                 .map(|e| bpf::build(e, link, cfg.ipip))
                 .transpose()
         };
@@ -259,7 +265,10 @@ fn live_sources(
                     group = group.wrapping_add(1);
                 }
             }
-            shard_rings.push(ring);
+            shard_rings.push(LiveRing {
+                frames: ring,
+                datagrams: datagrams.clone(),
+            });
         }
     }
     Ok(Sources {
@@ -281,10 +290,10 @@ fn xdp_sources(
 ) -> Result<Sources, RunError> {
     use crate::bpf;
     use crate::capture::af_xdp;
-    use crate::capture::live::FrameRing;
+    use crate::capture::live::LiveRing;
     use crate::capture::LinkType;
 
-    let mut rings: Vec<Vec<Box<dyn FrameRing>>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut rings: Vec<Vec<LiveRing>> = (0..shards).map(|_| Vec::new()).collect();
     let mut guards: Vec<Box<dyn std::any::Any>> = Vec::new();
     if ifaces.iter().any(|i| i.index == 0) {
         return Err(ConfigError::value(
@@ -294,10 +303,16 @@ fn xdp_sources(
         .into());
     }
     for ifc in ifaces {
-        let filter = bpf::expression(capture_filter, &ifc.ports)
-            .map(|e| bpf::build(&e, LinkType::Ethernet, cfg.ipip))
+        let expr = bpf::expression(capture_filter, &ifc.ports);
+        // Every fragment passes; the source judges datagrams.
+        let filter = expr
+            .as_deref()
+            .map(|e| bpf::build(&bpf::with_fragments(e), LinkType::Ethernet, cfg.ipip))
             .transpose()
             .map_err(|e| filter_error(cfg, e))?;
+        let datagrams = expr
+            .as_deref()
+            .and_then(|e| bpf::FrameFilter::new(e, cfg.ipip));
         let opened = af_xdp::open_interface(
             ifc,
             shards as u32,
@@ -311,7 +326,10 @@ fn xdp_sources(
             source,
         })?;
         for (shard, r) in opened.per_shard.into_iter().enumerate() {
-            rings[shard].extend(r.into_iter().map(|r| Box::new(r) as Box<dyn FrameRing>));
+            rings[shard].extend(r.into_iter().map(|r| LiveRing {
+                frames: Box::new(r),
+                datagrams: datagrams.clone(),
+            }));
         }
         guards.push(Box::new(opened.attachment));
     }
@@ -326,7 +344,7 @@ fn xdp_sources(
 /// for packets steered to the wrong shard.
 fn live_shards(
     cfg: &Config,
-    rings: Vec<Vec<Box<dyn crate::capture::live::FrameRing>>>,
+    rings: Vec<Vec<crate::capture::live::LiveRing>>,
     stats: &[Arc<ShardStats>],
     shutdown: Arc<AtomicBool>,
 ) -> Vec<Box<dyn PacketSource>> {

@@ -69,6 +69,19 @@ pub fn compile(expr: &str, link: LinkType) -> Result<Vec<Insn>, FilterError> {
         .collect()
 }
 
+/// IP fragments: IPv4 with more-fragments set or an offset, IPv6 whose
+/// first extension header is a Fragment header.
+const FRAGMENTS: &str = "(ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)";
+
+/// What a capture program runs: `expr`, or any IP fragment. A fragment
+/// after the first carries no ports, so `port 80` would drop it and lose
+/// its datagram (tcpdump's behaviour); every fragment is passed instead,
+/// and `expr` judges the datagram once it is reassembled
+/// (`FrameFilter::accepts_datagram`).
+pub fn with_fragments(expr: &str) -> String {
+    format!("({expr}) or {FRAGMENTS}")
+}
+
 /// The filter expression for one interface: INPUT_RAW_BPF_FILTER and the
 /// interface's ports from INPUT_RAW. None when nothing is filtered.
 pub fn expression(user: &str, ports: &[u16]) -> Option<String> {
@@ -213,31 +226,58 @@ pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, Filter
     Ok(g)
 }
 
-/// A compiled filter per link type, for recorded input (link types can
-/// differ between files).
-pub struct FileFilter {
+/// A capture filter run in userspace, compiled per link type when first
+/// needed (link types can differ between files): on recorded input's
+/// frames as the kernel would run it live (`with_fragments`), and on the
+/// datagrams reassembled from fragments, live or recorded.
+#[derive(Clone)]
+pub struct FrameFilter {
     expr: String,
+    /// `with_fragments(expr)`, made once.
+    or_fragments: String,
     ipip: bool,
-    programs: Vec<(LinkType, Vec<Insn>)>,
+    /// For frames: the expression or any fragment.
+    frames: Vec<(LinkType, Vec<Insn>)>,
+    /// For reassembled datagrams: the expression.
+    datagrams: Vec<(LinkType, Vec<Insn>)>,
 }
 
-impl FileFilter {
-    pub fn new(expr: &str, ipip: bool) -> Option<FileFilter> {
+impl FrameFilter {
+    pub fn new(expr: &str, ipip: bool) -> Option<FrameFilter> {
         let expr = expr.trim();
-        (!expr.is_empty()).then(|| FileFilter {
+        (!expr.is_empty()).then(|| FrameFilter {
             expr: expr.to_string(),
+            or_fragments: with_fragments(expr),
             ipip,
-            programs: Vec::new(),
+            frames: Vec::new(),
+            datagrams: Vec::new(),
         })
     }
 
-    /// True when the frame passes. A link type the filter cannot be
-    /// compiled for passes everything (it was validated for Ethernet).
+    /// True when a captured frame passes: it matches, or it is an IP
+    /// fragment (judged once reassembled). A link type the filter cannot
+    /// be compiled for passes everything (it was validated for Ethernet).
     pub fn accepts(&mut self, link: LinkType, frame: &[u8]) -> bool {
-        let idx = match self.programs.iter().position(|(l, _)| *l == link) {
+        Self::run(&mut self.frames, &self.or_fragments, self.ipip, link, frame)
+    }
+
+    /// True when a datagram reassembled from fragments (a whole frame)
+    /// passes.
+    pub fn accepts_datagram(&mut self, link: LinkType, frame: &[u8]) -> bool {
+        Self::run(&mut self.datagrams, &self.expr, self.ipip, link, frame)
+    }
+
+    fn run(
+        programs: &mut Vec<(LinkType, Vec<Insn>)>,
+        expr: &str,
+        ipip: bool,
+        link: LinkType,
+        frame: &[u8],
+    ) -> bool {
+        let idx = match programs.iter().position(|(l, _)| *l == link) {
             Some(i) => i,
             None => {
-                let prog = build(&self.expr, link, self.ipip).unwrap_or_else(|e| {
+                let prog = build(expr, link, ipip).unwrap_or_else(|e| {
                     // Once per link type: the operator must know the filter
                     // does not apply to these frames.
                     tracing::warn!(
@@ -246,11 +286,11 @@ impl FileFilter {
                     );
                     Vec::new()
                 });
-                self.programs.push((link, prog));
-                self.programs.len() - 1
+                programs.push((link, prog));
+                programs.len() - 1
             }
         };
-        let prog = &self.programs[idx].1;
+        let prog = &programs[idx].1;
         prog.is_empty() || interp::run(prog, frame, interp::Meta::default()) != 0
     }
 }

@@ -8,7 +8,9 @@ pub mod asm;
 pub mod filter;
 pub mod interp;
 
-pub use filter::{build, compile, expression, pcap_linktype, FileFilter, FilterError};
+pub use filter::{
+    build, compile, expression, pcap_linktype, with_fragments, FilterError, FrameFilter,
+};
 pub use interp::{run, Meta};
 
 // Instruction classes and fields (linux/filter.h, pcap/bpf.h).

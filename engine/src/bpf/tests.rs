@@ -118,8 +118,8 @@ fn ipip_filter_for_raw_ip_and_cooked_links() {
 }
 
 #[test]
-fn file_filter_caches_per_link_type() {
-    let mut f = FileFilter::new("tcp port 80", false).unwrap();
+fn frame_filter_caches_per_link_type() {
+    let mut f = FrameFilter::new("tcp port 80", false).unwrap();
     let frame = tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80);
     assert!(f.accepts(LinkType::Ethernet, &frame));
     assert!(f.accepts(LinkType::RawIp, &frame[14..]));
@@ -127,15 +127,58 @@ fn file_filter_caches_per_link_type() {
         LinkType::Ethernet,
         &tcp_frame(v4("10.1.1.1"), 1, v4("10.1.1.2"), 2)
     ));
-    assert!(FileFilter::new("  ", false).is_none());
+    assert!(FrameFilter::new("  ", false).is_none());
 }
 
 #[test]
 fn a_filter_that_cannot_apply_to_a_link_type_passes_its_frames() {
     // `ether host` has no meaning on raw IP: libpcap refuses it there, and
     // those frames pass (with a warning) rather than vanish.
-    let mut f = FileFilter::new("ether host 00:11:22:33:44:55", false).unwrap();
+    let mut f = FrameFilter::new("ether host 00:11:22:33:44:55", false).unwrap();
     let frame = tcp_frame(v4("10.1.1.1"), 40000, v4("10.1.1.2"), 80);
     assert!(!f.accepts(LinkType::Ethernet, &frame));
     assert!(f.accepts(LinkType::RawIp, &frame[14..]));
+}
+
+/// A port filter passes every IP fragment of a frame (those after the
+/// first have no ports) and judges the reassembled datagram: with
+/// tcpdump's reading, `port 80` would lose every fragmented datagram.
+#[test]
+fn fragments_pass_and_the_datagram_is_judged() {
+    use crate::decode::defrag::fragments;
+    for (client, server) in [
+        (v4("10.1.1.1"), v4("10.1.1.2")),
+        (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        ),
+    ] {
+        for (port, wanted) in [(80, true), (81, false)] {
+            let segment = tcp(40000, port, &[b'x'; 3000]);
+            let packet = ip(client, server, 6, &segment);
+            let frame = |p: &[u8]| ether(ethertype_of(client), p);
+            let mut f = FrameFilter::new("tcp port 80", false).unwrap();
+            for piece in fragments(&packet, 7, &[1480, 2960]) {
+                assert!(f.accepts(LinkType::Ethernet, &frame(&piece)), "{client}");
+            }
+            assert_eq!(
+                f.accepts_datagram(LinkType::Ethernet, &frame(&packet)),
+                wanted,
+                "{client} port {port}"
+            );
+            // Whole packets are judged the same either way.
+            assert_eq!(f.accepts(LinkType::Ethernet, &frame(&packet)), wanted);
+        }
+    }
+    // The kernel's program is the same expression.
+    let prog = build(&with_fragments("tcp port 80"), LinkType::Ethernet, false).unwrap();
+    let packet = ip(
+        v4("10.1.1.1"),
+        v4("10.1.1.2"),
+        6,
+        &tcp(40000, 81, &[0; 3000]),
+    );
+    let pieces = fragments(&packet, 9, &[1480]);
+    assert!(accepts(&prog, &ether(0x0800, &pieces[1])));
+    assert!(!accepts(&prog, &ether(0x0800, &packet)));
 }

@@ -19,7 +19,7 @@ use crossbeam::channel::{Receiver, Sender};
 use super::batch::PacketBatch;
 use super::pcap_file::{self, FileError};
 use super::Packet;
-use crate::bpf::FileFilter;
+use crate::bpf::FrameFilter;
 use crate::decode::defrag::Defrag;
 use crate::decode::{decode, segment_hash, DecodeError, DecodeOptions, Segment};
 use crate::stats::{Counter, ShardStats};
@@ -29,7 +29,7 @@ pub struct FileFeeder {
     /// Capture files, read one after the other.
     pub files: Vec<String>,
     /// INPUT_RAW_BPF_FILTER (with httpcap's own traffic excluded), if any.
-    pub filter: Option<FileFilter>,
+    pub filter: Option<FrameFilter>,
     pub decode: DecodeOptions,
     /// One ring per shard, indexed by shard.
     pub shards: Vec<Sender<PacketBatch>>,
@@ -111,18 +111,30 @@ impl FileFeeder {
     }
 
     /// A fragment: into the reassembler, and each datagram it completes
-    /// on to its shard.
+    /// on to its shard once the capture filter accepts it (fragments all
+    /// pass the filter: the ones after the first have no ports).
     #[cold]
     fn fragment(&mut self, st: &mut Filling, p: Packet<'_>) {
         let stats0 = self.stats0.clone();
         let opts = self.decode;
         let mut defrag = std::mem::take(&mut st.defrag);
-        defrag.take(
+        let mut filter = self.filter.take();
+        defrag.take_admitted(
             &p,
             &opts,
             &mut |c, n| stats0.add_shared(c, n),
+            &mut |d| {
+                let pass = filter
+                    .as_mut()
+                    .is_none_or(|f| f.accepts_datagram(d.link, d.data));
+                if !pass {
+                    stats0.add_shared(Counter::BpfFiltered, 1);
+                }
+                pass
+            },
             &mut |whole, seg| self.place(st, whole, seg.ok().as_ref()),
         );
+        self.filter = filter;
         st.defrag = defrag;
     }
 

@@ -12,6 +12,11 @@
 //! handover inbox. With af_packet and several shards the kernel already
 //! reassembles outer IPv4 before the fanout (PACKET_FANOUT_FLAG_DEFRAG),
 //! so those arrive whole and are steered in the kernel.
+//!
+//! A capture filter passes every fragment (`bpf::with_fragments`: the
+//! ones after the first have no ports to judge) and judges the datagram
+//! once it is whole, here, with the filter of the ring its last fragment
+//! came through (`LiveRing::datagrams`).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +27,7 @@ use crossbeam::channel::{Receiver, Sender, TrySendError};
 
 use super::batch::PacketBatch;
 use super::{steer, Packet, PacketSource, Poll};
+use crate::bpf::FrameFilter;
 use crate::decode::defrag::Defrag;
 use crate::decode::{self, DecodeError, DecodeOptions, Segment};
 use crate::stats::{Counter, ShardStats};
@@ -61,6 +67,23 @@ pub trait FrameRing: Send {
     fn kernel_stats(&mut self) -> KernelStats;
 }
 
+/// One ring of a live source and the capture filter for the datagrams
+/// reassembled from its fragments (None without a filter).
+pub struct LiveRing {
+    pub frames: Box<dyn FrameRing>,
+    pub datagrams: Option<FrameFilter>,
+}
+
+impl LiveRing {
+    /// A ring whose capture (if any) needs no second look.
+    pub fn unfiltered(frames: Box<dyn FrameRing>) -> LiveRing {
+        LiveRing {
+            frames,
+            datagrams: None,
+        }
+    }
+}
+
 /// How long a shard with nothing to do sleeps in poll(2). Short, so a
 /// shutdown is noticed promptly.
 const IDLE_WAIT_MS: i32 = 20;
@@ -75,7 +98,7 @@ pub const INBOX_BATCHES: usize = 64;
 pub struct LiveSource {
     shard: usize,
     shards: usize,
-    rings: Vec<Box<dyn FrameRing>>,
+    rings: Vec<LiveRing>,
     decode: DecodeOptions,
     stats: Arc<ShardStats>,
     inbox: Receiver<PacketBatch>,
@@ -130,7 +153,7 @@ impl Router<'_> {
 impl LiveSource {
     pub fn new(
         shard: usize,
-        rings: Vec<Box<dyn FrameRing>>,
+        rings: Vec<LiveRing>,
         decode: DecodeOptions,
         stats: Arc<ShardStats>,
         inbox: Receiver<PacketBatch>,
@@ -157,7 +180,7 @@ impl LiveSource {
 
     fn read_kernel_stats(&mut self) {
         for r in &mut self.rings {
-            let k = r.kernel_stats();
+            let k = r.frames.kernel_stats();
             self.stats.add(Counter::KernelPackets, k.packets);
             self.stats.add(Counter::KernelDrops, k.drops);
             self.stats.add(Counter::KernelFreezes, k.freezes);
@@ -215,8 +238,8 @@ impl PacketSource for LiveSource {
                 pending,
                 spare,
             };
-            for ring in rings.iter_mut() {
-                delivered += ring.read(&mut |p| {
+            for LiveRing { frames, datagrams } in rings.iter_mut() {
+                delivered += frames.read(&mut |p| {
                     // Decoded once, to find the owner; the segment goes
                     // with the packet so the shard does not decode it
                     // again. A frame that does not decode stays here and
@@ -225,10 +248,19 @@ impl PacketSource for LiveSource {
                         Ok(seg) => router.route(p, seg, on_packet),
                         Err(DecodeError::Fragment) => {
                             let stats = router.stats;
-                            defrag.take(
+                            defrag.take_admitted(
                                 &p,
                                 decode,
                                 &mut |c, n| stats.add(c, n),
+                                &mut |d| {
+                                    let pass = datagrams
+                                        .as_mut()
+                                        .is_none_or(|f| f.accepts_datagram(d.link, d.data));
+                                    if !pass {
+                                        stats.inc(Counter::BpfFiltered);
+                                    }
+                                    pass
+                                },
                                 &mut |whole, seg| match seg {
                                     Ok(seg) => router.route(whole, seg, on_packet),
                                     Err(_) => on_packet(whole, None),
@@ -296,7 +328,7 @@ impl PacketSource for LiveSource {
             .rings
             .iter()
             .map(|r| libc::pollfd {
-                fd: r.fd(),
+                fd: r.frames.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             })

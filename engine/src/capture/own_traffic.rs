@@ -44,7 +44,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::bpf::{build, FileFilter};
+    use crate::bpf::{build, FrameFilter};
     use crate::capture::testpkt::tcp_frame;
     use crate::capture::LinkType;
 
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn a_listener_on_one_address_is_excluded_there_only() {
         let f = capture_filter("", Some(addr("10.0.0.1:9100")));
-        let mut filter = FileFilter::new(&f, false).unwrap();
+        let mut filter = FrameFilter::new(&f, false).unwrap();
         let mut passes = |src, sport, dst, dport| {
             filter.accepts(
                 LinkType::Ethernet,
@@ -87,7 +87,7 @@ mod tests {
     fn a_wildcard_listener_is_excluded_on_every_address() {
         for any in ["0.0.0.0:9100", "[::]:9100"] {
             let f = capture_filter("tcp", Some(addr(any)));
-            let mut filter = FileFilter::new(&f, false).unwrap();
+            let mut filter = FrameFilter::new(&f, false).unwrap();
             for (src, dst) in [("10.0.0.2", "10.0.0.1"), ("fd00::2", "fd00::1")] {
                 let scrape = tcp_frame(ip(src), 40000, ip(dst), 9100);
                 let answer = tcp_frame(ip(dst), 9100, ip(src), 40000);
@@ -106,7 +106,7 @@ mod tests {
             f,
             "(not host 10.9.9.9) and not ((src host fd00::1 and tcp src port 9100) or (dst host fd00::1 and tcp dst port 9100))"
         );
-        let mut filter = FileFilter::new(&f, true).unwrap();
+        let mut filter = FrameFilter::new(&f, true).unwrap();
         let blocked = tcp_frame(ip("10.9.9.9"), 40000, ip("10.0.0.1"), 80);
         let scrape = tcp_frame(ip("fd00::2"), 40000, ip("fd00::1"), 9100);
         let other = tcp_frame(ip("fd00::2"), 40000, ip("fd00::1"), 80);

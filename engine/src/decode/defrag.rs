@@ -303,6 +303,22 @@ impl Defrag {
         count: &mut dyn FnMut(Counter, u64),
         whole: &mut dyn FnMut(Packet<'_>, Result<Segment<'_>, DecodeError>),
     ) {
+        self.take_admitted(pkt, opts, count, &mut |_| true, whole);
+    }
+
+    /// `take`, with each completed datagram first shown to `admit` (the
+    /// capture filter, which passed its fragments unjudged): one it
+    /// refuses goes no further, and fragments inside it (a tunnel's
+    /// packet reassembled around a fragment of what it carries) are not
+    /// held.
+    pub fn take_admitted(
+        &mut self,
+        pkt: &Packet<'_>,
+        opts: &DecodeOptions,
+        count: &mut dyn FnMut(Counter, u64),
+        admit: &mut dyn FnMut(&Packet<'_>) -> bool,
+        whole: &mut dyn FnMut(Packet<'_>, Result<Segment<'_>, DecodeError>),
+    ) {
         let Some((mut link, mut buf)) = self.push(pkt, opts, count) else {
             return;
         };
@@ -313,6 +329,9 @@ impl Defrag {
                 link,
                 data: &buf,
             };
+            if !admit(&p) {
+                return;
+            }
             match super::decode(&p, opts) {
                 Err(DecodeError::Fragment) => match self.push(&p, opts, count) {
                     Some((l, b)) => (link, buf) = (l, b),

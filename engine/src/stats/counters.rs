@@ -78,7 +78,7 @@ counters! {
     XdpFillRingEmpty => "xdp_fill_ring_empty", Activity, "af_xdp: frames dropped because the shared fill ring had no free frame (in kernel_drops)";
     XdpInvalidDescs => "xdp_invalid_descs", Loss, "af_xdp: invalid RX descriptors the kernel reported";
     XdpNoSocket => "xdp_no_socket", Activity, "af_xdp: frames of an RX queue without sockets, left to the kernel stack (in kernel_drops)";
-    BpfFiltered => "filter_bpf", Intentional, "packets rejected by INPUT_RAW_BPF_FILTER";
+    BpfFiltered => "filter_bpf", Intentional, "packets rejected by INPUT_RAW_BPF_FILTER or the ports of INPUT_RAW (a fragmented datagram counts once, judged whole)";
     SteerMisrouted => "steer_misrouted", Activity, "live packets handed to another shard because fanout put them on the wrong one";
     SteerQueueFull => "steer_queue_full", Loss, "packets dropped because the shard that owns them could not take them: its input ring or handover inbox was full, or it had already finished at shutdown";
     // Decode

@@ -59,8 +59,8 @@ fn two_sources(frames: &[Vec<u8>], shutdown: bool) -> (Vec<LiveSource>, Vec<Arc<
         .into_iter()
         .enumerate()
         .map(|(i, rx)| {
-            let rings: Vec<Box<dyn FrameRing>> = if i == 0 {
-                vec![Box::new(Frames(frames.to_vec()))]
+            let rings: Vec<LiveRing> = if i == 0 {
+                vec![LiveRing::unfiltered(Box::new(Frames(frames.to_vec())))]
             } else {
                 Vec::new()
             };
@@ -122,7 +122,9 @@ fn one_shard_gets_the_segment_decoded_by_the_source() {
     let (tx, rx) = bounded(INBOX_BATCHES);
     let mut src = LiveSource::new(
         0,
-        vec![Box::new(Frames(vec![tcp_frame(a, 40000, b, 80)]))],
+        vec![LiveRing::unfiltered(Box::new(Frames(vec![tcp_frame(
+            a, 40000, b, 80,
+        )])))],
         DecodeOptions { ipip: false },
         handles[0].0.clone(),
         rx,

@@ -288,7 +288,7 @@ fn compose_environment_is_accepted() {
 }
 
 /// Removes `not (...)` spans: the hosts a BPF filter excludes.
-pub(crate) fn without_exclusions(filter: &str) -> String {
+fn without_exclusions(filter: &str) -> String {
     let mut out = String::new();
     let mut rest = filter;
     while let Some(at) = rest.find("not (") {
@@ -329,7 +329,7 @@ fn looks_like_host_name(s: &str) -> bool {
 
 /// Every address or host name in `value` that could reach a machine
 /// outside the compose network.
-pub(crate) fn outside_hosts(value: &str, services: &BTreeSet<String>) -> Vec<String> {
+fn outside_hosts(value: &str, services: &BTreeSet<String>) -> Vec<String> {
     let allowed =
         |h: &str| h == "127.0.0.1" || h == "::1" || h == "localhost" || h.ends_with(".invalid");
     let mut found = Vec::new();
@@ -370,6 +370,20 @@ pub(crate) fn outside_hosts(value: &str, services: &BTreeSet<String>) -> Vec<Str
     found
 }
 
+/// Fails on a variable that names a host outside `services`, loopback
+/// and `.invalid`; the default BPF filter's exclusions are left out.
+pub(crate) fn assert_names_no_host(env: BTreeMap<String, String>, services: &BTreeSet<String>) {
+    for (name, value) in env {
+        let scanned = if name == "INPUT_RAW_BPF_FILTER" {
+            without_exclusions(&value)
+        } else {
+            value.clone()
+        };
+        let hosts = outside_hosts(&scanned, services);
+        assert!(hosts.is_empty(), "{name}={value:?} names {hosts:?}");
+    }
+}
+
 /// Resolved with `.env.example`, compose points nowhere outside its own
 /// network: the only addresses are the default BPF filter's exclusions,
 /// loopback and `.invalid` names.
@@ -381,15 +395,7 @@ fn compose_reaches_no_host_outside_the_compose_network() {
         .keys()
         .filter_map(|k| k.as_str().map(str::to_string))
         .collect();
-    for (name, value) in compose_env() {
-        let scanned = if name == "INPUT_RAW_BPF_FILTER" {
-            without_exclusions(&value)
-        } else {
-            value.clone()
-        };
-        let hosts = outside_hosts(&scanned, &services);
-        assert!(hosts.is_empty(), "{name}={value:?} names {hosts:?}");
-    }
+    assert_names_no_host(compose_env(), &services);
     // The scanner itself.
     let none = BTreeSet::new();
     assert_eq!(outside_hosts("192.0.2.7:9094", &none), ["192.0.2.7"]);

@@ -407,10 +407,47 @@ fn eth(p: Vec<u8>, _: bool, _: u32) -> Vec<Vec<u8>> {
     vec![ether(et, &p)]
 }
 
-/// tcpreplay sends, onto one end of a veth pair, IPv4 connections whose
-/// large packets are fragmented (reversed), IPv6 ones (reversed), and
-/// VXLAN ones whose inner packets are fragmented and whose tunnel packets
-/// are fragmented again; httpcap captures on the other end with af_packet.
+/// The live tests' capture: IPv4 connections from 41001-41004 with their
+/// large packets fragmented (reversed), IPv6 ones from 42001-42002
+/// (reversed), and VXLAN ones from 43001-43002 whose inner packets are
+/// fragmented and whose tunnel packets are fragmented again.
+fn live_capture(pair: &Pair) -> std::path::PathBuf {
+    let pcap = pair.dir.join("fragments.pcap");
+    let mut g = Gen::with_link(&pcap, DataLink::ETHERNET);
+    write(&mut g, 41001..41005, false, Cut::Reversed, eth);
+    write(&mut g, 42001..42003, true, Cut::Reversed, eth);
+    write(&mut g, 43001..43003, false, Cut::InOrder, vxlan);
+    drop(g);
+    pcap
+}
+
+/// httpcap with af_packet on `input` and `shards` shards while tcpreplay
+/// sends `pcap` onto the pair's other end; its records and counters.
+fn replay_live(pair: &Pair, pcap: &std::path::Path, input: &str, shards: usize) -> Finished {
+    let workers = shards.to_string();
+    let h = Httpcap::start(
+        pair,
+        &[
+            "--input-raw-engine",
+            "af_packet",
+            "--input-raw",
+            input,
+            "--processing-workers",
+            &workers,
+        ],
+        &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
+        shards,
+    );
+    crate::common::workload::replay_at(pair, pcap, "--pps 2000");
+    // Settle time for the last ring block, not a performance assertion.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let fin = h.stop();
+    assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+    fin
+}
+
+/// tcpreplay sends `live_capture` onto one end of a veth pair; httpcap
+/// captures on the other end with af_packet.
 /// With two shards the fanout's defrag flag has the kernel reassemble
 /// outer IPv4 (the plain IPv4 connections' fragments and the VXLAN
 /// packets'), and shard 0 reassembles the rest (IPv6, the inner IPv4 in
@@ -422,32 +459,9 @@ fn live_fragments_are_reassembled_with_one_and_two_shards() {
         return;
     }
     let pair = Pair::new(93, 1500);
-    let pcap = pair.dir.join("fragments.pcap");
-    let mut g = Gen::with_link(&pcap, DataLink::ETHERNET);
-    write(&mut g, 41001..41005, false, Cut::Reversed, eth);
-    write(&mut g, 42001..42003, true, Cut::Reversed, eth);
-    write(&mut g, 43001..43003, false, Cut::InOrder, vxlan);
-    drop(g);
+    let pcap = live_capture(&pair);
     for (shards, userspace) in [(2, 2 * 2 + 2 * 2), (1, 4 * 2 + 2 * 2 + 2 * 2 * 3)] {
-        let workers = shards.to_string();
-        let h = Httpcap::start(
-            &pair,
-            &[
-                "--input-raw-engine",
-                "af_packet",
-                "--input-raw",
-                &pair.va,
-                "--processing-workers",
-                &workers,
-            ],
-            &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
-            shards,
-        );
-        crate::common::workload::replay_at(&pair, &pcap, "--pps 2000");
-        // Settle time for the last ring block, not a performance assertion.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let fin = h.stop();
-        assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+        let fin = replay_live(&pair, &pcap, &pair.va, shards);
         fin.note(&format!("live fragments, {shards} shards"));
         let ports: Vec<&Value> = fin
             .records
@@ -486,33 +500,10 @@ fn live_port_list_keeps_fragmented_datagrams() {
         return;
     }
     let pair = Pair::new(94, 1500);
-    let pcap = pair.dir.join("fragments.pcap");
-    let mut g = Gen::with_link(&pcap, DataLink::ETHERNET);
-    write(&mut g, 41001..41005, false, Cut::Reversed, eth);
-    write(&mut g, 42001..42003, true, Cut::Reversed, eth);
-    write(&mut g, 43001..43003, false, Cut::InOrder, vxlan);
-    drop(g);
+    let pcap = live_capture(&pair);
     let input = format!("{}:80", pair.va);
     for shards in [1, 2] {
-        let workers = shards.to_string();
-        let h = Httpcap::start(
-            &pair,
-            &[
-                "--input-raw-engine",
-                "af_packet",
-                "--input-raw",
-                &input,
-                "--processing-workers",
-                &workers,
-            ],
-            &[("ASSEMBLER_WORKER_PKT_BUF", "4096")],
-            shards,
-        );
-        crate::common::workload::replay_at(&pair, &pcap, "--pps 2000");
-        // Settle time for the last ring block, not a performance assertion.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let fin = h.stop();
-        assert_eq!(fin.code, Some(0), "{}", fin.stderr);
+        let fin = replay_live(&pair, &pcap, &input, shards);
         fin.note(&format!("live port list, {shards} shards"));
         let mut ports: Vec<u64> = fin
             .records

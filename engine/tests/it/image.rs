@@ -62,21 +62,28 @@ fn comparable(mut r: Value) -> String {
     r.to_string()
 }
 
+/// Runs `program` in the repository; fails with its output unless it
+/// succeeds.
+pub(crate) fn in_repo(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn dockerfile_passes_hadolint() {
     if missing("hadolint") {
         return;
     }
-    let out = Command::new("hadolint")
-        .arg("Dockerfile")
-        .current_dir(ROOT)
-        .output()
-        .expect("run hadolint");
-    assert!(
-        out.status.success(),
-        "hadolint:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    in_repo("hadolint", &["Dockerfile"]);
 }
 
 #[test]
@@ -86,16 +93,17 @@ fn image_runs_the_shipped_capture_like_the_binary() {
     }
     let scratch = Scratch::new("image");
     let archive = scratch.path("httpcap.tar");
-    let built = Command::new("bash")
-        .args(["tools/image/build.sh", "--binary", BIN, "--tag", TAG])
-        .args(["--save", &archive])
-        .current_dir(ROOT)
-        .output()
-        .expect("run tools/image/build.sh");
-    assert!(
-        built.status.success(),
-        "tools/image/build.sh:\n{}",
-        String::from_utf8_lossy(&built.stderr)
+    in_repo(
+        "bash",
+        &[
+            "tools/image/build.sh",
+            "--binary",
+            BIN,
+            "--tag",
+            TAG,
+            "--save",
+            &archive,
+        ],
     );
     let ctr = Container(must(&["from", "--pull=never", TAG]));
 

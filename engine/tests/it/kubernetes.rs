@@ -10,16 +10,13 @@
 //! above `HEAP_LIMIT` and the fixed overhead; and it names no host.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use httpcap::config::units::{parse_duration, parse_size};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::common::netns::missing;
 use crate::common::Run;
-use crate::container::{
-    binary_defaults, example_env, outside_hosts, read, without_exclusions, DOT_ENV, ROOT,
-};
+use crate::container::{assert_names_no_host, binary_defaults, example_env, read, DOT_ENV};
 
 const MANIFEST: &str = "deploy/kubernetes/httpcap.yaml";
 
@@ -104,17 +101,7 @@ fn manifest_validates_against_the_kubernetes_schema() {
     if missing("kubernetes-validate") {
         return;
     }
-    let out = Command::new("kubernetes-validate")
-        .args(["--strict", "--quiet", MANIFEST])
-        .current_dir(ROOT)
-        .output()
-        .expect("run kubernetes-validate");
-    assert!(
-        out.status.success(),
-        "kubernetes-validate:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::image::in_repo("kubernetes-validate", &["--strict", "--quiet", MANIFEST]);
 }
 
 /// Every variable, each with the binary's default, except the ones
@@ -247,16 +234,7 @@ fn manifest_runs_on_every_node_with_only_the_capture_capabilities() {
 /// addresses are the default BPF filter's exclusions and `.invalid`.
 #[test]
 fn manifest_reaches_no_host() {
-    let none = BTreeSet::new();
-    for (name, value) in pod_env(&example_env()) {
-        let scanned = if name == "INPUT_RAW_BPF_FILTER" {
-            without_exclusions(&value)
-        } else {
-            value.clone()
-        };
-        let hosts = outside_hosts(&scanned, &none);
-        assert!(hosts.is_empty(), "{name}={value:?} names {hosts:?}");
-    }
+    assert_names_no_host(pod_env(&example_env()), &BTreeSet::new());
 }
 
 #[test]

@@ -219,12 +219,9 @@ fn live_sources(
         })
     };
     for (n, ifc) in ifaces.iter().enumerate() {
-        let expr = bpf::expression(capture_filter, &ifc.ports);
         // The kernel passes every fragment; the source judges datagrams.
-        let kernel_expr = expr.as_deref().map(bpf::with_fragments);
-        let datagrams = expr
-            .as_deref()
-            .and_then(|e| bpf::FrameFilter::new(e, cfg.ipip));
+        let (kernel_expr, datagrams) =
+            bpf::live_filter(capture_filter, &ifc.ports, cfg.ipip).unzip();
         let filter_for = |link: LinkType| -> Result<Option<Vec<Insn>>, FilterError> {
             kernel_expr
                 .as_deref()
@@ -303,16 +300,13 @@ fn xdp_sources(
         .into());
     }
     for ifc in ifaces {
-        let expr = bpf::expression(capture_filter, &ifc.ports);
         // Every fragment passes; the source judges datagrams.
-        let filter = expr
-            .as_deref()
-            .map(|e| bpf::build(&bpf::with_fragments(e), LinkType::Ethernet, cfg.ipip))
+        let (frames_expr, datagrams) =
+            bpf::live_filter(capture_filter, &ifc.ports, cfg.ipip).unzip();
+        let filter = frames_expr
+            .map(|e| bpf::build(&e, LinkType::Ethernet, cfg.ipip))
             .transpose()
             .map_err(|e| filter_error(cfg, e))?;
-        let datagrams = expr
-            .as_deref()
-            .and_then(|e| bpf::FrameFilter::new(e, cfg.ipip));
         let opened = af_xdp::open_interface(
             ifc,
             shards as u32,

@@ -82,6 +82,16 @@ pub fn with_fragments(expr: &str) -> String {
     format!("({expr}) or {FRAGMENTS}")
 }
 
+/// A live interface's capture filter in its two parts: the expression its
+/// frame program runs (`with_fragments`) and the filter that judges the
+/// datagrams reassembled from its fragments. None when nothing is
+/// filtered.
+pub fn live_filter(user: &str, ports: &[u16], ipip: bool) -> Option<(String, FrameFilter)> {
+    let expr = expression(user, ports)?;
+    let datagrams = FrameFilter::new(&expr, ipip)?;
+    Some((with_fragments(&expr), datagrams))
+}
+
 /// The filter expression for one interface: INPUT_RAW_BPF_FILTER and the
 /// interface's ports from INPUT_RAW. None when nothing is filtered.
 pub fn expression(user: &str, ports: &[u16]) -> Option<String> {

@@ -9,7 +9,8 @@ pub mod filter;
 pub mod interp;
 
 pub use filter::{
-    build, compile, expression, pcap_linktype, with_fragments, FilterError, FrameFilter,
+    build, compile, expression, live_filter, pcap_linktype, with_fragments, FilterError,
+    FrameFilter,
 };
 pub use interp::{run, Meta};
 

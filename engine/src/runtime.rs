@@ -63,6 +63,9 @@ pub enum Failure {
         #[source]
         source: CaptureError,
     },
+    /// The TLS uprobes (TLS_UPROBE_LIBS) could not be loaded or attached.
+    #[error("TLS uprobes: {0}")]
+    Uprobes(#[source] crate::tls::uprobe::UprobeError),
     /// Capabilities could not be dropped once the sockets were open.
     #[error(transparent)]
     Privileges(PrivilegeError),
@@ -483,6 +486,21 @@ pub fn run_with(
             &kafka_reminders,
         )?);
     }
+    // HTTPS plaintext from this host's libssl: loaded while privileged.
+    let (uprobes, uprobe_rings) = match &cfg.tls_uprobe_libs {
+        Some(list) if live => {
+            let settings = crate::tls::uprobe::UprobeSettings {
+                libs: list.split(',').map(|p| p.trim().into()).collect(),
+                ring_bytes: cfg.tls_uprobe_ring_bytes as u32,
+                own_netns_only: cfg.tls_uprobe_netns == crate::config::UprobeNetns::Own,
+            };
+            let (u, rings) = crate::tls::uprobe::Uprobes::start(&settings, shards as u32)
+                .map_err(Failure::Uprobes)?;
+            (Some(u), rings)
+        }
+        _ => (None, Vec::new()),
+    };
+    let mut uprobe_rings = uprobe_rings.into_iter();
     if live {
         // Sockets and sinks are open: nothing from here on needs privilege.
         crate::capture::privileges::drop_all().map_err(Failure::Privileges)?;
@@ -538,6 +556,9 @@ pub fn run_with(
         if let Some(rx) = key_channels.next() {
             shard = shard.with_keys(&initial_keys, rx, keylog_rounds.clone());
         }
+        if let Some(ring) = uprobe_rings.next() {
+            shard = shard.with_uprobe_ring(ring);
+        }
         let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
         let stop = shutdown.clone();
         let t = std::thread::Builder::new()
@@ -572,8 +593,9 @@ pub fn run_with(
     if let Some(t) = keylog_thread {
         let _ = t.join();
     }
-    // The shards are done: detach XDP programs before the summary.
+    // The shards are done: detach XDP programs and uprobes before the summary.
     drop(sources);
+    drop(uprobes);
     let output_failure = writer.and_then(|w| w.finish().err()).map(Failure::Output);
     telemetry.finish(&mut registry);
     let totals = registry.totals();

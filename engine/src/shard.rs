@@ -26,6 +26,7 @@ use crate::panic_guard;
 mod budget;
 pub mod clock;
 mod keys;
+mod uprobe;
 use crate::record::{ConnInfo, RecordCtx, RecordView};
 use crate::stats::{Counter, Gauge, ShardHistograms, ShardStats};
 use crate::tls::keylog::KeyLogLine;
@@ -136,6 +137,8 @@ pub struct Shard {
     keylog_rounds: Option<Arc<AtomicU64>>,
     /// Connections that ended while waiting for their TLS keys.
     parked: VecDeque<keys::Parked>,
+    /// TLS plaintext from the uprobes (TLS_UPROBE_LIBS): this shard's ring.
+    uprobe: Option<crate::tls::uprobe::ShardRing>,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's HTTP state.
@@ -226,7 +229,10 @@ fn conn_info(conn: &Conn<HttpConn>) -> ConnInfo {
         id: conn.id,
         client: conn.key.endpoint(client),
         server: conn.key.endpoint(client.other()),
-        tls: conn.app.tls_info(),
+        tls: match conn.uprobe {
+            Some(_) => Some(crate::tls::uprobe::info()),
+            None => conn.app.tls_info(),
+        },
         encap: conn.encap.clone(),
     }
 }
@@ -288,6 +294,7 @@ impl Shard {
             tls_waiting: Vec::new(),
             keylog_rounds: None,
             parked: VecDeque::new(),
+            uprobe: None,
         }
     }
 
@@ -304,6 +311,7 @@ impl Shard {
         loop {
             self.batch_start = Instant::now();
             self.take_keys();
+            self.take_uprobe_events(false);
             let poll = source.poll_decoded(&mut |p, seg| self.handle_decoded(p, seg));
             if live
                 && (poll == Poll::Idle
@@ -375,6 +383,12 @@ impl Shard {
         let key = FlowKey::new(seg.src, seg.sport, seg.dst, seg.dport).in_context(seg.ctx);
         let side = key.side_of(seg.src, seg.sport);
         let flags = seg.flags;
+        if flags.fin() || flags.rst() {
+            // The plaintext a process wrote before closing is in its
+            // uprobe ring already: read it before the packets end the
+            // connection.
+            self.take_uprobe_events(false);
+        }
         // Which connection this segment belongs to (table work only: no
         // protocol code runs before the guard below).
         let slot = match self.table.find(&key) {
@@ -418,6 +432,11 @@ impl Shard {
     /// old connection may look open because its FINs were not captured.)
     fn port_reused(&mut self, slot: usize, side: Side, seg: &Segment<'_>) -> bool {
         let conn = self.table.get_mut(slot);
+        if conn.uprobe.is_some() {
+            // Its process's close events say when it ends, not packets
+            // (which may lag behind the plaintext).
+            return false;
+        }
         if conn.half(side).syn_seq() == Some(SeqNumber(seg.seq)) {
             return false;
         }
@@ -448,6 +467,11 @@ impl Shard {
         let stats = &*self.stats;
         let mut ctx = http_ctx(settings, stats, &self.filters, &mut self.done, &self.tls);
         let conn = self.table.get_mut(slot);
+        if conn.uprobe.is_some() {
+            // Its plaintext comes from the uprobes; these bytes are ciphertext.
+            stats.inc(Counter::TlsUprobePacketsSkipped);
+            return false;
+        }
         conn.last_ns = ts_ns;
         if conn.client.is_none() {
             if flags.syn() {
@@ -745,6 +769,7 @@ impl Shard {
         let age = self.settings.flush_age_ns;
         self.tls.keys.expire(now, crate::tls::KEY_MAX_AGE_NS);
         self.retry_parked(false);
+        self.report_uprobe_counts();
         let mut expired = Vec::new();
         let mut pending = 0usize;
         for slot in self.table.slots() {
@@ -755,7 +780,19 @@ impl Shard {
             }
         }
         for slot in expired {
-            self.close_slot(slot, now, Counter::StreamsExpired);
+            // A uprobe-fed connection its process closed has only lingered.
+            let closed = self
+                .table
+                .get_mut(slot)
+                .uprobe
+                .as_ref()
+                .is_some_and(|f| f.closed);
+            let why = if closed {
+                Counter::StreamsClosed
+            } else {
+                Counter::StreamsExpired
+            };
+            self.close_slot(slot, now, why);
         }
         self.enforce_budget();
         self.stats.set_gauge(Gauge::PendingRequests, pending as u64);
@@ -797,6 +834,8 @@ impl Shard {
             crate::tls::follow::await_round(rounds);
         }
         self.take_keys();
+        self.take_uprobe_events(true);
+        self.report_uprobe_counts();
         let now = self.now_ns;
         for slot in self.table.slots() {
             self.close_slot(slot, now, Counter::StreamsClosed);

@@ -86,6 +86,9 @@ pub struct ShardMemory {
     pub output: u64,
     /// Reserved for the transaction being finished (`emit_bound`).
     pub emit: u64,
+    /// The shard's uprobe ring (TLS_UPROBE_RING_BYTES), when TLS_UPROBE_LIBS
+    /// is set: the kernel writes it, the shard maps it.
+    pub uprobe_ring: u64,
 }
 
 impl ShardMemory {
@@ -98,17 +101,26 @@ impl ShardMemory {
         };
         let output = (share / OUTPUT_SHARE_DIVISOR).max(floor).min(share / 2);
         let emit = emit_bound(cfg);
+        let uprobe_ring = if cfg.tls_uprobe_libs.is_some() {
+            cfg.tls_uprobe_ring_bytes
+        } else {
+            0
+        };
         ShardMemory {
-            streams: share.saturating_sub(output).saturating_sub(emit),
+            streams: share
+                .saturating_sub(output)
+                .saturating_sub(emit)
+                .saturating_sub(uprobe_ring),
             output,
             emit,
+            uprobe_ring,
         }
     }
 
     /// Whether the share holds what a shard needs besides its connections
     /// with at least a quarter of it left for them.
     pub fn fits(&self) -> bool {
-        self.streams >= (self.streams + self.output + self.emit) / 4
+        self.streams >= (self.streams + self.output + self.emit + self.uprobe_ring) / 4
     }
 }
 

@@ -22,8 +22,9 @@ use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 
 use units::{
     parse_bool, parse_duration_within, parse_extension_list, parse_header_names, parse_int,
-    parse_key_list, parse_media_type_list, parse_path_list, parse_size, parse_size_within,
-    FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS, METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
+    parse_key_list, parse_media_type_list, parse_path_list, parse_ring_bytes, parse_size,
+    parse_size_within, FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS,
+    METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
 };
 
 /// The product description's default capture filter: infrastructure hosts
@@ -108,6 +109,16 @@ pub enum RedactMode {
     Mask,
     /// `hmac-sha256:` and the keyed hash's hex digits.
     Hash,
+}
+
+/// TLS_UPROBE_NETNS: whose sockets the uprobes read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[clap(rename_all = "lowercase")]
+pub enum UprobeNetns {
+    /// Every network namespace on the host (containers, pods).
+    All,
+    /// Only the network namespace httpcap runs in.
+    Own,
 }
 
 /// The sections of `--help`, in the README's order.
@@ -256,6 +267,33 @@ pub struct Config {
     /// minutes: keys are needed only while a handshake is decoded.
     #[arg(long, env = "TLS_MAX_KEYS", default_value = "100000", value_parser = |s: &str| parse_int::<u32>(s, 1, 100_000_000), help_heading = TLS)]
     pub tls_max_keys: u32,
+
+    /// libssl files whose SSL_read/SSL_write calls are traced with
+    /// uprobes, comma-separated (e.g.
+    /// /usr/lib/x86_64-linux-gnu/libssl.so.3): every process on the host
+    /// that uses one gives its HTTPS plaintext, no keys needed. Needs a
+    /// live engine, CAP_BPF and CAP_PERFMON. Unset: off.
+    #[arg(long, env = "TLS_UPROBE_LIBS", value_parser = parse_path_list, help_heading = TLS)]
+    pub tls_uprobe_libs: Option<String>,
+
+    /// Whose sockets the uprobes read: all (every network namespace on the
+    /// host: containers and pods too) or own (only the namespace httpcap
+    /// runs in; other namespaces' calls are counted in
+    /// `tls_uprobe_other_netns`).
+    #[arg(
+        long,
+        env = "TLS_UPROBE_NETNS",
+        value_enum,
+        default_value = "all",
+        help_heading = TLS
+    )]
+    pub tls_uprobe_netns: UprobeNetns,
+
+    /// Each shard's ring for the uprobes' plaintext (part of its share of
+    /// HEAP_LIMIT when TLS_UPROBE_LIBS is set): a power of two from 64KiB
+    /// to 1GiB. Chunks a full ring refuses are holes (`tls_uprobe_lost`).
+    #[arg(long, env = "TLS_UPROBE_RING_BYTES", default_value = "8MiB", value_parser = parse_ring_bytes, help_heading = TLS)]
+    pub tls_uprobe_ring_bytes: u64,
 
     // ---- Output ------------------------------------------------------------
     /// Write JSON lines to this file (`-` is stdout). Defaults to stdout when
@@ -516,6 +554,13 @@ impl Config {
                 "brokers as host:port, comma-separated, or no value at all to leave Kafka off",
             ));
         }
+        if self.tls_uprobe_libs.is_some() && self.input_raw_engine == Engine::PcapFile {
+            return Err(ConfigError::value(
+                "TLS_UPROBE_LIBS (--tls-uprobe-libs)",
+                "set with INPUT_RAW_ENGINE=pcap_file",
+            )
+            .expected("a live engine (af_packet, af_xdp or pcap) to trace this host's libssl, or no value"));
+        }
         self.check_body_sizes_fit()?;
         if !is_header_name(&self.real_ip_header) {
             return Err(ConfigError::value(
@@ -682,6 +727,14 @@ impl Config {
             "tls_key_wait" => s = dur(&self.tls_key_wait),
             "tls_key_wait_bytes" => s = self.tls_key_wait_bytes.to_string(),
             "tls_max_keys" => s = self.tls_max_keys.to_string(),
+            "tls_uprobe_libs" => s = opt(&self.tls_uprobe_libs),
+            "tls_uprobe_netns" => {
+                s = match self.tls_uprobe_netns {
+                    UprobeNetns::All => "all".into(),
+                    UprobeNetns::Own => "own".into(),
+                }
+            }
+            "tls_uprobe_ring_bytes" => s = self.tls_uprobe_ring_bytes.to_string(),
             "output_kafka_host" => s = opt(&self.output_kafka_host),
             "output_kafka_topic" => s = self.output_kafka_topic.clone(),
             "output_kafka_username" => s = self.output_kafka_username.clone(),

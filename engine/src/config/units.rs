@@ -32,6 +32,8 @@ pub enum FormError {
     Extensions,
     #[error("{MEDIA_TYPES_FORM}")]
     MediaTypes,
+    #[error("a power of two from 64KiB to 1GiB, e.g. 8MiB")]
+    RingBytes,
 }
 
 /// Bounds of a size setting, with how they read ("16MiB to 16TiB").
@@ -191,6 +193,14 @@ pub fn parse_size(s: &str) -> Result<u64, FormError> {
 }
 
 /// Parses a size within `b`.
+/// A BPF ring's size: the kernel wants a power of two of whole pages.
+pub fn parse_ring_bytes(s: &str) -> Result<u64, FormError> {
+    match parse_size(s) {
+        Ok(n) if n.is_power_of_two() && ((64 << 10)..=(1 << 30)).contains(&n) => Ok(n),
+        _ => Err(FormError::RingBytes),
+    }
+}
+
 pub fn parse_size_within(s: &str, b: &SizeBounds) -> Result<u64, FormError> {
     let n = parse_size(s).map_err(|_| FormError::SizeOutside(b.text))?;
     if !(b.min..=b.max).contains(&n) {

@@ -38,6 +38,9 @@ pub struct Conn<A> {
     /// The VLAN tags and tunnels of the packet that opened the connection,
     /// for its records; only for such connections (one pointer otherwise).
     pub encap: Option<Arc<Encap>>,
+    /// The process whose uprobe events give this connection's plaintext
+    /// (TLS_UPROBE_LIBS); only for such connections (one pointer otherwise).
+    pub uprobe: Option<Box<crate::tls::uprobe::Feed>>,
 }
 
 impl<A> Conn<A> {
@@ -117,6 +120,7 @@ impl<A> StreamTable<A> {
             new_syn_from: None,
             new_syn_seq: 0,
             encap: None,
+            uprobe: None,
         });
         self.index.insert(key, slot);
         self.index_full = self.index_full.max(self.index.capacity());
@@ -243,7 +247,8 @@ mod size_tests {
         // 400 until HTTP/2 and TLS added a pointer each (their state lives
         // behind them, allocated only for such connections); 416 until the
         // flow key's context id (8 bytes, in the entry and in the index)
-        // and the pointer to a tunnelled connection's wrappers.
-        assert!(per <= 440, "a tracked connection costs {per} bytes");
+        // and the pointer to a tunnelled connection's wrappers; 440 until
+        // the pointer to a uprobe-fed connection's state.
+        assert!(per <= 448, "a tracked connection costs {per} bytes");
     }
 }

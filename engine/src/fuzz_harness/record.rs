@@ -190,6 +190,11 @@ pub fn record(data: &[u8]) -> Vec<u8> {
     };
     let tls = (sw & 8 != 0).then(|| {
         Arc::new(TlsInfo {
+            source: if flags & 0x100 != 0 {
+                crate::tls::TlsSource::Uprobe
+            } else {
+                crate::tls::TlsSource::KeyLog
+            },
             version: VERSIONS[usize::from(flags) % VERSIONS.len()],
             cipher: CIPHERS[usize::from(flags >> 2) % CIPHERS.len()],
             sni: Some(r.text().into()),

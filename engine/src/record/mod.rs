@@ -422,6 +422,8 @@ fn write_tls(w: &mut JsonWriter<'_>, tls: &crate::tls::TlsInfo) {
         None => w.null(),
     };
     w.begin_object();
+    w.key("source");
+    w.str(tls.source.name());
     w.key("version");
     opt(w, tls.version);
     w.key("cipher");

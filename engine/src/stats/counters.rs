@@ -162,6 +162,20 @@ counters! {
     TlsKeylogMalformed => "tls_keylog_malformed", Loss, "key-log lines that could not be parsed (skipped)";
     TlsKeysEvicted => "tls_keys_evicted", Loss, "key-log entries evicted from a shard's store because TLS_MAX_KEYS was reached";
     TlsKeysDropped => "tls_keys_dropped", Loss, "key-log lines a shard missed because its key channel was full";
+    // TLS plaintext from uprobes (TLS_UPROBE_LIBS)
+    TlsUprobeEvents => "tls_uprobe_events", Activity, "uprobe events read from the shards' rings (plaintext chunks and closes)";
+    TlsUprobeBytes => "tls_uprobe_bytes", Activity, "plaintext bytes the uprobes delivered";
+    TlsUprobeConnections => "tls_uprobe_connections", Activity, "connections whose plaintext came from uprobes (their packets, if captured, are not parsed)";
+    TlsUprobeLost => "tls_uprobe_lost", Loss, "plaintext bytes lost between the uprobes and the shard: a full ring, or past 128KiB in one SSL call (holes: their transactions carry gap)";
+    TlsUprobeRingFull => "tls_uprobe_ring_full", Activity, "uprobe chunks a full ring refused (their bytes are in tls_uprobe_lost)";
+    TlsUprobeBeyondCopy => "tls_uprobe_beyond_copy", Activity, "bytes of SSL calls past the 128KiB the program copies per call (in tls_uprobe_lost)";
+    TlsUprobeNoSocket => "tls_uprobe_no_socket", Loss, "SSL calls whose socket the program could not find (no syscall of the SSL object seen yet)";
+    TlsUprobeNotTcp => "tls_uprobe_not_tcp", Activity, "SSL calls on something other than a TCP/IP socket (not captured)";
+    TlsUprobeCallsLost => "tls_uprobe_calls_lost", Loss, "SSL calls missed because the program's table of calls in progress was full";
+    TlsUprobeOtherNetns => "tls_uprobe_other_netns", Intentional, "SSL calls on sockets of other network namespaces (TLS_UPROBE_NETNS=own)";
+    TlsUprobeDuplicate => "tls_uprobe_duplicate", Activity, "uprobe events of a connection's second process (both ends on this host): the first process's are used";
+    TlsUprobeInvalid => "tls_uprobe_invalid", Loss, "ring samples that are not valid events (skipped)";
+    TlsUprobePacketsSkipped => "tls_uprobe_packets_skipped", Activity, "captured packets of connections whose plaintext comes from uprobes (not parsed)";
     // Transactions
     Transactions => "transactions", Activity, "request/response pairs emitted";
     TransactionsNoResponse => "transactions_no_response", Activity, "requests emitted without a response";

@@ -50,9 +50,30 @@ pub enum Peer {
     Server,
 }
 
+/// Where a TLS connection's plaintext came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsSource {
+    /// Decrypted from the capture with a key log's secrets.
+    #[default]
+    KeyLog,
+    /// Read from the process's libssl calls (TLS_UPROBE_LIBS).
+    Uprobe,
+}
+
+impl TlsSource {
+    /// The record's `tls.source`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsSource::KeyLog => "keylog",
+            TlsSource::Uprobe => "uprobe",
+        }
+    }
+}
+
 /// What the record's `tls` object shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsInfo {
+    pub source: TlsSource,
     pub version: Option<&'static str>,
     pub cipher: Option<&'static str>,
     pub sni: Option<Box<str>>,

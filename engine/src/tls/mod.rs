@@ -23,9 +23,10 @@ pub mod hello;
 pub mod keylog;
 pub mod schedule;
 pub mod suite;
+pub mod uprobe;
 
 pub use aead::{DecryptError, Decrypter, Version};
-pub use conn::{TlsConn, TlsEnv, TlsInfo};
+pub use conn::{TlsConn, TlsEnv, TlsInfo, TlsSource};
 pub use keylog::{KeyLogError, KeyLogLine, KeyStore, Keys, Label, Secret};
 pub use schedule::{ScheduleError, TrafficKeys};
 pub use suite::{Aead, CipherSuite, Hash};

@@ -30,6 +30,8 @@ pub mod format {
     /// The setting naming the key log files (comma-separated).
     pub const KEYLOG_FLAG: &str = "--tls-keylog-file";
     pub const KEYLOG_ENV: &str = "TLS_KEYLOG_FILE";
+    /// The setting naming the libssl files to trace with uprobes.
+    pub const UPROBE_FLAG: &str = "--tls-uprobe-libs";
 
     /// Counters of the run summary.
     pub const TLS_CONNECTIONS: &str = "tls_connections";
@@ -66,6 +68,11 @@ pub mod format {
     }
 
     /// `tls.alpn`: the protocol the server chose; None when null.
+    /// Where the plaintext came from: "keylog" or "uprobe".
+    pub fn source(t: &Value) -> Option<&str> {
+        t["source"].as_str()
+    }
+
     pub fn alpn(t: &Value) -> Option<&str> {
         t["alpn"].as_str()
     }
@@ -95,6 +102,39 @@ pub mod format {
 /// True, after printing SKIPPED, when the HTTPS tests cannot run: the
 /// live tests' preconditions, openssl, a curl built on OpenSSL (its
 /// `--tls13-ciphers` and `SSLKEYLOGFILE`), and HTTP/2 in curl if `h2`.
+/// The libssl curl and nginx use, for TLS_UPROBE_LIBS; prints SKIPPED and
+/// gives None when it is not found or uprobes cannot work here (tracefs
+/// is mounted when it is not).
+pub fn uprobe_libssl() -> Option<PathBuf> {
+    let ldd = Command::new("ldd")
+        .arg("/usr/sbin/nginx")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let Some(lib) = ldd
+        .lines()
+        .find(|l| l.contains("libssl.so"))
+        .and_then(|l| l.split("=>").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+    else {
+        eprintln!("SKIPPED: nginx is not linked with a libssl (ldd /usr/sbin/nginx: {ldd})");
+        return None;
+    };
+    let tracing = Path::new("/sys/kernel/tracing");
+    if !tracing.join("events").exists() {
+        let _ = Command::new("mount")
+            .args(["-t", "tracefs", "tracefs"])
+            .arg(tracing)
+            .status();
+    }
+    if !tracing.join("events/syscalls").exists() {
+        eprintln!("SKIPPED: no syscall tracepoints in /sys/kernel/tracing (tracefs not mountable, or a kernel without CONFIG_FTRACE_SYSCALLS)");
+        return None;
+    }
+    Some(lib)
+}
+
 pub fn skip(h2: bool) -> bool {
     if super::netns::skip_without(&["nginx", "curl", "openssl"]) {
         return true;
@@ -611,11 +651,28 @@ pub fn expected(c: &CurlLine, a: &Access) -> Exchange {
 /// Records hold the exchanges curl and nginx logged (`lines` and
 /// `access` in the same order), no more, no fewer, whatever their order.
 pub fn assert_same_exchanges(records: &[Value], lines: &[CurlLine], access: &[Access]) {
-    let mut got: Vec<Exchange> = records.iter().map(seen).collect();
+    compare_exchanges(records, lines, access, true);
+}
+
+/// The same, without the `tls` objects (for plaintext from uprobes, whose
+/// records do not describe the handshake).
+pub fn assert_same_http_exchanges(records: &[Value], lines: &[CurlLine], access: &[Access]) {
+    compare_exchanges(records, lines, access, false);
+}
+
+fn compare_exchanges(records: &[Value], lines: &[CurlLine], access: &[Access], tls: bool) {
+    let keep_tls = |mut e: Exchange| {
+        if !tls {
+            e.tls = None;
+        }
+        e
+    };
+    let mut got: Vec<Exchange> = records.iter().map(seen).map(keep_tls).collect();
     let mut want: Vec<Exchange> = lines
         .iter()
         .zip(access)
         .map(|(c, a)| expected(c, a))
+        .map(keep_tls)
         .collect();
     got.sort();
     want.sort();

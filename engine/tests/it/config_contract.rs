@@ -81,6 +81,14 @@ const CASES: &[Case] = &[
     case("TLS_KEY_WAIT", "2s", "2s", Some("400d")),
     case("TLS_KEY_WAIT_BYTES", "1MiB", "1048576", Some("lots")),
     case("TLS_MAX_KEYS", "5000", "5000", Some("0")),
+    case(
+        "TLS_UPROBE_LIBS",
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+        Some("a.so,,b.so"),
+    ),
+    case("TLS_UPROBE_NETNS", "own", "own", Some("host")),
+    case("TLS_UPROBE_RING_BYTES", "16MiB", "16777216", Some("3MiB")),
     case("OUTPUT_FILE", "/tmp/out.jsonl", "/tmp/out.jsonl", None),
     case(
         "OUTPUT_KAFKA_HOST",

@@ -12,8 +12,13 @@
 //! `tls` object. What a record and the settings are expected to look like
 //! is in `common::tls::format`.
 //!
+//! The same exchanges are also read without any key: uprobes on the
+//! libssl that curl and nginx use give httpcap their plaintext
+//! (TLS_UPROBE_LIBS), while the captured packets stay ciphertext.
+//!
 //! Needs root, ip, nginx, openssl and curl built on OpenSSL (tools/setup.sh
-//! installs them); prints SKIPPED otherwise.
+//! installs them); prints SKIPPED otherwise. The uprobe tests need
+//! tracefs too (mounted if it is not).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -476,6 +481,170 @@ fn h2_over_tls() {
         assert!(http::stream_id(r).is_some_and(|id| id % 2 == 1), "{r}");
         let t = format::tls(r).unwrap();
         assert_eq!(format::alpn(t), Some("h2"), "{r}");
+    }
+}
+
+// ---- TLS plaintext from uprobes (TLS_UPROBE_LIBS) ------------------------
+
+/// af_packet capture on the pair's veth with `shards` shards, uprobes on
+/// `libssl`, no key log; returns once the probes are attached.
+fn start_httpcap_uprobes(pair: &Pair, shards: usize, libssl: &Path) -> Httpcap {
+    let workers = shards.to_string();
+    let lib = libssl.display().to_string();
+    let args = [
+        "--input-raw-engine",
+        "af_packet",
+        "--input-raw",
+        &pair.va,
+        "--processing-workers",
+        &workers,
+        format::UPROBE_FLAG,
+        &lib,
+        // Other tests' TLS runs at the same time; only nginx's namespace.
+        "--tls-uprobe-netns",
+        "own",
+    ];
+    let h = Httpcap::start_logged(pair, &pair.a, &args, &[], "TLS uprobes attached");
+    // The packet sockets join their fanout group just after.
+    std::thread::sleep(Duration::from_millis(300));
+    h
+}
+
+/// What every uprobe run must show: each exchange curl and nginx logged
+/// is a whole record whose `tls` says where its plaintext came from, and
+/// nothing was lost on the way.
+fn check_uprobe_run(fin: &Finished, seen: &Seen, connections: u64) {
+    assert_ran(fin);
+    tls::assert_same_http_exchanges(&fin.records, &seen.curl, &seen.access);
+    check_sizes_against_nginx(&fin.records, &seen.access);
+    check_whole(&fin.records);
+    for r in &fin.records {
+        let t = format::tls(r).unwrap_or_else(|| panic!("no tls object: {r}"));
+        assert_eq!(format::source(t), Some("uprobe"), "{r}");
+    }
+    assert_eq!(fin.counter("tls_uprobe_connections"), connections);
+    // curl's calls (its namespace is not httpcap's) are left out in the
+    // kernel: only nginx's end is read.
+    assert!(fin.counter("tls_uprobe_other_netns") > 0);
+    assert_eq!(fin.counter("tls_uprobe_duplicate"), 0);
+    for lost in [
+        "tls_uprobe_lost",
+        "tls_uprobe_no_socket",
+        "tls_uprobe_calls_lost",
+        "tls_uprobe_invalid",
+        format::TLS_NO_KEY,
+        "tls_midstream",
+        "kernel_drops",
+    ] {
+        assert_eq!(fin.counter(lost), 0, "{lost}");
+    }
+}
+
+/// HTTPS without keys: uprobes on libssl give the plaintext of a TLS 1.3
+/// and a TLS 1.2 connection (five keep-alive requests each, bodies of up
+/// to 100,000 bytes) and of a connection without SNI, over two shards.
+/// curl writes its keys to a file httpcap does not read, so that the
+/// test can check the traffic was the TLS it asked for.
+#[test]
+fn uprobe_plaintext_without_keys() {
+    if tls::skip(false) {
+        return;
+    }
+    let Some(libssl) = tls::uprobe_libssl() else {
+        return;
+    };
+    let (pair, certs) = serve(86);
+    let curls = empty_keylog(&pair, "curl-keys.log");
+    let h = start_httpcap_uprobes(&pair, 2, &libssl);
+
+    let mut seen = Seen::default();
+    let runs = [
+        (
+            "TLSv1.3",
+            tls13_opts(TLS13_SUITES[0]),
+            Some(TLS13_SUITES[0]),
+            Via::Name,
+        ),
+        (
+            "TLSv1.2",
+            tls12_opts(TLS12_SUITES[1]),
+            Some(TLS12_SUITES[1]),
+            Via::Name,
+        ),
+        (
+            "TLSv1.3",
+            vec!["--http1.1", "--tlsv1.3"],
+            None,
+            Via::Address,
+        ),
+    ];
+    for (i, (protocol, opts, cipher, via)) in runs.into_iter().enumerate() {
+        let name = format!("uprobe{i}");
+        let sni = matches!(via, Via::Name);
+        let run = CurlRun {
+            name: &name,
+            opts: &opts,
+            via,
+            keylog: Some(&curls),
+            reqs: tls::usual_requests(&name),
+        };
+        let asked = Asked {
+            protocol,
+            cipher,
+            sni,
+            alpn: "http/1.1",
+        };
+        seen.run(&pair, &certs, &run, Some(&asked));
+    }
+    let fin = h.stop();
+
+    fin.note("uprobe_plaintext_without_keys");
+    check_uprobe_run(&fin, &seen, 3);
+    assert_eq!(fin.records.len(), 15);
+    for r in &fin.records {
+        assert_eq!(http::request_version(r), Some("HTTP/1.1"), "{r}");
+    }
+    assert!(fin.counter("tls_uprobe_packets_skipped") > 0);
+}
+
+/// HTTP/2 (ALPN h2) over TLS 1.3, without keys: each stream is a record
+/// with version "HTTP/2" and a stream id, from the uprobes' plaintext
+/// (nginx may send its SETTINGS before it reads curl's preface).
+#[test]
+fn uprobe_h2_without_keys() {
+    if tls::skip(true) {
+        return;
+    }
+    let Some(libssl) = tls::uprobe_libssl() else {
+        return;
+    };
+    let (pair, certs) = serve(87);
+    let curls = empty_keylog(&pair, "curl-keys.log");
+    let h = start_httpcap_uprobes(&pair, 1, &libssl);
+
+    let opts = ["--http2", "--tlsv1.3", "--tls13-ciphers", TLS13_SUITES[2]];
+    let run = CurlRun {
+        name: "uprobe-h2",
+        opts: &opts,
+        via: Via::Name,
+        keylog: Some(&curls),
+        reqs: tls::usual_requests("uprobe-h2"),
+    };
+    let asked = Asked {
+        protocol: "TLSv1.3",
+        cipher: Some(TLS13_SUITES[2]),
+        sni: true,
+        alpn: "h2",
+    };
+    let mut seen = Seen::default();
+    seen.run(&pair, &certs, &run, Some(&asked));
+    let fin = h.stop();
+
+    fin.note("uprobe_h2_without_keys");
+    check_uprobe_run(&fin, &seen, 1);
+    for r in &fin.records {
+        assert_eq!(http::request_version(r), Some(http::H2_VERSION), "{r}");
+        assert!(http::stream_id(r).is_some_and(|id| id % 2 == 1), "{r}");
     }
 }
 

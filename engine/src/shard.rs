@@ -229,8 +229,8 @@ fn conn_info(conn: &Conn<HttpConn>) -> ConnInfo {
         id: conn.id,
         client: conn.key.endpoint(client),
         server: conn.key.endpoint(client.other()),
-        tls: match conn.uprobe {
-            Some(_) => Some(crate::tls::uprobe::info()),
+        tls: match &conn.uprobe {
+            Some(feed) => Some(feed.info.clone()),
             None => conn.app.tls_info(),
         },
         encap: conn.encap.clone(),
@@ -311,8 +311,10 @@ impl Shard {
         loop {
             self.batch_start = Instant::now();
             self.take_keys();
-            self.take_uprobe_events(false);
             let poll = source.poll_decoded(&mut |p, seg| self.handle_decoded(p, seg));
+            // After the packets: a connection's handshake, captured before
+            // its plaintext was written, is seen first.
+            self.take_uprobe_events(false);
             if live
                 && (poll == Poll::Idle
                     || last_wall_tick.elapsed().as_nanos() as u64

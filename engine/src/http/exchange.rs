@@ -221,6 +221,12 @@ impl HttpConn {
         self.with_tls(ctx, |tls, env, sink| tls.poll(now_ns, env, sink));
     }
 
+    /// What the TLS handshake showed in the clear, if the connection has
+    /// one (decrypted or not).
+    pub fn tls_handshake(&self) -> Option<&crate::tls::TlsInfo> {
+        self.tls.as_deref().map(TlsConn::handshake_info)
+    }
+
     /// The record's `tls` object: set once the connection decrypts.
     pub fn tls_info(&self) -> Option<std::sync::Arc<crate::tls::TlsInfo>> {
         self.tls.as_ref().and_then(|t| t.info())

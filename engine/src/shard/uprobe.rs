@@ -166,14 +166,17 @@ impl Shard {
             None if ev.kind() == Kind::Close => return,
             None => {
                 stats.inc(Counter::TlsUprobeConnections);
+                // Packets that came first showed the handshake in the
+                // clear (kept for the records); the rest was ciphertext.
+                let info = crate::tls::uprobe::info_from(conn.app.tls_handshake());
                 if conn.has_payload {
-                    // Packets came first: what they gave was ciphertext.
                     conn.app = HttpConn::new(settings.max_head);
                 }
                 conn.uprobe.insert(Box::new(Feed {
                     tgid: ev.tgid(),
                     next: [0; 2],
                     closed: false,
+                    info,
                 }))
             }
         };

@@ -241,6 +241,13 @@ impl TlsConn {
         self.info.sni.as_deref()
     }
 
+    /// What the handshake showed in the clear so far (SNI, the
+    /// ServerHello's version and suite, ALPN when it is not encrypted),
+    /// whether or not the connection is decrypted.
+    pub fn handshake_info(&self) -> &TlsInfo {
+        &self.info
+    }
+
     pub fn is_failed(&self) -> bool {
         self.state == State::Failed
     }

@@ -542,7 +542,8 @@ fn check_uprobe_run(fin: &Finished, seen: &Seen, connections: u64) {
 
 /// HTTPS without keys: uprobes on libssl give the plaintext of a TLS 1.3
 /// and a TLS 1.2 connection (five keep-alive requests each, bodies of up
-/// to 100,000 bytes) and of a connection without SNI, over two shards.
+/// to 100,000 bytes) and of a connection without SNI, over two shards;
+/// the records' `tls` has what the captured handshake showed, if anything.
 /// curl writes its keys to a file httpcap does not read, so that the
 /// test can check the traffic was the TLS it asked for.
 #[test]
@@ -603,6 +604,25 @@ fn uprobe_plaintext_without_keys() {
     assert_eq!(fin.records.len(), 15);
     for r in &fin.records {
         assert_eq!(http::request_version(r), Some("HTTP/1.1"), "{r}");
+        // What the captured handshake showed, when its packets were read
+        // before the plaintext (the two rings are read independently): never
+        // anything else.
+        let t = format::tls(r).unwrap();
+        let target = http::target(r).unwrap_or("");
+        let (sni, version) = if target.contains("run=uprobe0") {
+            (Some("api.test"), format::TLS13)
+        } else if target.contains("run=uprobe1") {
+            (Some("api.test"), format::TLS12)
+        } else {
+            (None, format::TLS13)
+        };
+        if format::sni(t).is_some() || sni.is_none() {
+            assert_eq!(format::sni(t), sni, "{r}");
+        }
+        if let Some(v) = format::version(t) {
+            assert_eq!(v, version, "{r}");
+            assert!(format::cipher(t).is_some(), "{r}");
+        }
     }
     assert!(fin.counter("tls_uprobe_packets_skipped") > 0);
 }

@@ -88,7 +88,7 @@ impl ProgramCount {
 /// end's copy is skipped), the next offset expected in each direction
 /// (indexed by [`event::Direction`], from that process's view), and
 /// whether that process closed it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Feed {
     pub tgid: u32,
     pub next: [u64; 2],
@@ -96,10 +96,13 @@ pub struct Feed {
     /// ASSEMBLER_FLUSH_AGE, so that late copies from the other end's
     /// process and late packets are recognised, then ends.
     pub closed: bool,
+    /// The records' `tls` object: what the captured handshake showed
+    /// (SNI, version, suite, ALPN) when the packets came first.
+    pub info: Arc<crate::tls::TlsInfo>,
 }
 
-/// The record's `tls` object of a uprobe-fed connection: the handshake is
-/// not read, only the source is known.
+/// The record's `tls` object of a uprobe-fed connection whose handshake
+/// was not captured: only the source is known.
 pub fn info() -> Arc<crate::tls::TlsInfo> {
     static INFO: std::sync::LazyLock<Arc<crate::tls::TlsInfo>> = std::sync::LazyLock::new(|| {
         Arc::new(crate::tls::TlsInfo {
@@ -108,6 +111,18 @@ pub fn info() -> Arc<crate::tls::TlsInfo> {
         })
     });
     INFO.clone()
+}
+
+/// The `tls` object of a connection whose plaintext comes from uprobes,
+/// given what its captured handshake showed (if anything).
+pub fn info_from(handshake: Option<&crate::tls::TlsInfo>) -> Arc<crate::tls::TlsInfo> {
+    match handshake {
+        Some(h) if *h != crate::tls::TlsInfo::default() => Arc::new(crate::tls::TlsInfo {
+            source: crate::tls::TlsSource::Uprobe,
+            ..h.clone()
+        }),
+        _ => info(),
+    }
 }
 
 /// Why the uprobe source could not start.
@@ -451,5 +466,54 @@ fn ensure_tracefs() {
         Err(e) => {
             tracing::debug!(target: "lifecycle", "cannot mount tracefs at /sys/kernel/tracing: {e}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::{TlsInfo, TlsSource};
+
+    #[test]
+    fn records_keep_what_the_captured_handshake_showed() {
+        let none = info_from(None);
+        assert_eq!(none.source, TlsSource::Uprobe);
+        assert_eq!(none.sni, None);
+        let nothing_yet = info_from(Some(&TlsInfo::default()));
+        assert_eq!(*nothing_yet, *none);
+        let seen = TlsInfo {
+            sni: Some("api.test".into()),
+            version: Some("TLS 1.3"),
+            ..TlsInfo::default()
+        };
+        let got = info_from(Some(&seen));
+        assert_eq!(got.source, TlsSource::Uprobe);
+        assert_eq!(got.sni.as_deref(), Some("api.test"));
+        assert_eq!(got.version, Some("TLS 1.3"));
+    }
+
+    #[test]
+    fn program_counts_follow_the_c_enum() {
+        // enum count in ssl.bpf.c, in order.
+        let order: Vec<u32> = ProgramCount::ALL.iter().map(|c| *c as u32).collect();
+        assert_eq!(
+            order,
+            (0..ProgramCount::ALL.len() as u32).collect::<Vec<_>>()
+        );
+        let source = include_str!("ssl.bpf.c");
+        let names = [
+            "COUNT_EVENTS",
+            "COUNT_BYTES",
+            "COUNT_RING_FULL,",
+            "COUNT_RING_FULL_BYTES",
+            "COUNT_BEYOND_CHUNKS",
+            "COUNT_NO_FD",
+            "COUNT_NOT_TCP",
+            "COUNT_CALLS_LOST",
+            "COUNT_OTHER_NETNS",
+            "COUNTS\n",
+        ];
+        let at: Vec<usize> = names.iter().map(|n| source.find(n).expect(n)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{names:?} out of order");
     }
 }

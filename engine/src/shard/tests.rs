@@ -66,14 +66,34 @@ fn a_panic_in_one_connection_costs_only_that_connection() {
     assert_eq!(stats.gauge(Gauge::ActiveStreams), 0);
 }
 
+/// The records a shard wrote, parsed.
+pub(crate) type Records = Arc<Mutex<Vec<serde_json::Value>>>;
+
 /// Keeps each record's line.
-struct Lines(Arc<Mutex<Vec<serde_json::Value>>>);
+struct Lines(Records);
 
 impl RecordSink for Lines {
     fn write(&mut self, _view: &RecordView<'_>, line: &[u8]) {
         let record = serde_json::from_slice(line).expect("a record is JSON");
         self.0.lock().unwrap().push(record);
     }
+}
+
+/// A shard with the default settings whose records are kept, parsed.
+pub(crate) fn recording_shard() -> (Shard, Arc<ShardStats>, Records) {
+    let (_reg, mut handles) = Registry::new(1);
+    let (stats, hist) = handles.pop().unwrap();
+    let records = Records::default();
+    let shard = Shard::new(
+        0,
+        ShardSettings::defaults(),
+        Arc::new(Filters::none()),
+        Arc::new(RecordCtx::default()),
+        vec![Box::new(Lines(records.clone()))],
+        stats.clone(),
+        hist,
+    );
+    (shard, stats, records)
 }
 
 const SYN: u8 = 0x02;
@@ -86,24 +106,13 @@ const FIN_ACK: u8 = 0x11;
 struct Wire {
     shard: Shard,
     stats: Arc<ShardStats>,
-    records: Arc<Mutex<Vec<serde_json::Value>>>,
+    records: Records,
     ts_ns: u64,
 }
 
 impl Wire {
     fn new() -> Wire {
-        let (_reg, mut handles) = Registry::new(1);
-        let (stats, hist) = handles.pop().unwrap();
-        let records = Arc::new(Mutex::new(Vec::new()));
-        let shard = Shard::new(
-            0,
-            ShardSettings::defaults(),
-            Arc::new(Filters::none()),
-            Arc::new(RecordCtx::default()),
-            vec![Box::new(Lines(records.clone()))],
-            stats.clone(),
-            hist,
-        );
+        let (shard, stats, records) = recording_shard();
         Wire {
             shard,
             stats,

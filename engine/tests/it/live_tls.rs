@@ -431,6 +431,30 @@ fn tls_without_keys_gives_no_records() {
     assert!(fin.counter(format::TLS_CONNECTIONS) >= 1);
 }
 
+/// One curl `--http2` connection over TLS 1.3 with `suite` (ALPN h2):
+/// the usual requests, keys written to `keylog`; checked to be HTTP/2 in
+/// nginx's log.
+fn run_h2(pair: &Pair, certs: &Certs, name: &str, suite: &str, keylog: &Path) -> Seen {
+    let opts = ["--http2", "--tlsv1.3", "--tls13-ciphers", suite];
+    let run = CurlRun {
+        name,
+        opts: &opts,
+        via: Via::Name,
+        keylog: Some(keylog),
+        reqs: tls::usual_requests(name),
+    };
+    let asked = Asked {
+        protocol: "TLSv1.3",
+        cipher: Some(suite),
+        sni: true,
+        alpn: "h2",
+    };
+    let mut seen = Seen::default();
+    seen.run(pair, certs, &run, Some(&asked));
+    assert!(seen.access.iter().all(|a| a.server_protocol == "HTTP/2.0"));
+    seen
+}
+
 /// curl `--http2` over TLS 1.3 (ALPN h2) to nginx's TLS port, keys given
 /// by the environment as the second of two files: each stream is a
 /// record with version "HTTP/2", a stream id and `tls.alpn` "h2".
@@ -445,23 +469,7 @@ fn h2_over_tls() {
     let list = format!("{},{}", other.display(), keys.display());
     let h = start_httpcap(&pair, 1, &[], &[(format::KEYLOG_ENV, &list)]);
 
-    let opts = ["--http2", "--tlsv1.3", "--tls13-ciphers", TLS13_SUITES[0]];
-    let run = CurlRun {
-        name: "h2",
-        opts: &opts,
-        via: Via::Name,
-        keylog: Some(&keys),
-        reqs: tls::usual_requests("h2"),
-    };
-    let asked = Asked {
-        protocol: "TLSv1.3",
-        cipher: Some(TLS13_SUITES[0]),
-        sni: true,
-        alpn: "h2",
-    };
-    let mut seen = Seen::default();
-    seen.run(&pair, &certs, &run, Some(&asked));
-    assert!(seen.access.iter().all(|a| a.server_protocol == "HTTP/2.0"));
+    let seen = run_h2(&pair, &certs, "h2", TLS13_SUITES[0], &keys);
     let fin = h.stop();
 
     fin.note("h2_over_tls");
@@ -642,22 +650,7 @@ fn uprobe_h2_without_keys() {
     let curls = empty_keylog(&pair, "curl-keys.log");
     let h = start_httpcap_uprobes(&pair, 1, &libssl);
 
-    let opts = ["--http2", "--tlsv1.3", "--tls13-ciphers", TLS13_SUITES[2]];
-    let run = CurlRun {
-        name: "uprobe-h2",
-        opts: &opts,
-        via: Via::Name,
-        keylog: Some(&curls),
-        reqs: tls::usual_requests("uprobe-h2"),
-    };
-    let asked = Asked {
-        protocol: "TLSv1.3",
-        cipher: Some(TLS13_SUITES[2]),
-        sni: true,
-        alpn: "h2",
-    };
-    let mut seen = Seen::default();
-    seen.run(&pair, &certs, &run, Some(&asked));
+    let seen = run_h2(&pair, &certs, "uprobe-h2", TLS13_SUITES[2], &curls);
     let fin = h.stop();
 
     fin.note("uprobe_h2_without_keys");

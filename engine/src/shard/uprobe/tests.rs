@@ -2,43 +2,17 @@
 //! program writes them).
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::capture::testpkt::{ether, ip, tcp};
 use crate::frame::{LinkType, Packet};
-use crate::http::filter::Filters;
-use crate::output::RecordSink;
-use crate::record::{RecordCtx, RecordView};
-use crate::shard::{Shard, ShardSettings};
-use crate::stats::{Counter, Registry, ShardStats};
+use crate::shard::tests::{recording_shard, Records};
+use crate::shard::Shard;
+use crate::stats::{Counter, ShardStats};
 use crate::tls::uprobe::event::{encode, Direction, Kind};
 
-/// Keeps each record's line.
-struct Lines(Arc<Mutex<Vec<serde_json::Value>>>);
-
-impl RecordSink for Lines {
-    fn write(&mut self, _view: &RecordView<'_>, line: &[u8]) {
-        let record = serde_json::from_slice(line).expect("a record is JSON");
-        self.0.lock().unwrap().push(record);
-    }
-}
-
-type Records = Arc<Mutex<Vec<serde_json::Value>>>;
-
 fn shard() -> (Shard, Arc<ShardStats>, Records) {
-    let (_reg, mut handles) = Registry::new(1);
-    let (stats, hist) = handles.pop().unwrap();
-    let records = Records::default();
-    let shard = Shard::new(
-        0,
-        ShardSettings::defaults(),
-        Arc::new(Filters::none()),
-        Arc::new(RecordCtx::default()),
-        vec![Box::new(Lines(records.clone()))],
-        stats.clone(),
-        hist,
-    );
-    (shard, stats, records)
+    recording_shard()
 }
 
 fn addr(s: &str) -> IpAddr {

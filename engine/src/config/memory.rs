@@ -87,7 +87,8 @@ pub struct ShardMemory {
     /// Reserved for the transaction being finished (`emit_bound`).
     pub emit: u64,
     /// The shard's uprobe ring (TLS_UPROBE_RING_BYTES), when TLS_UPROBE_LIBS
-    /// is set: the kernel writes it, the shard maps it.
+    /// is set, twice: the ring the kernel writes and the shard maps, and
+    /// the copy of one poll's events the shard reads from (at most a ring).
     pub uprobe_ring: u64,
 }
 
@@ -102,7 +103,7 @@ impl ShardMemory {
         let output = (share / OUTPUT_SHARE_DIVISOR).max(floor).min(share / 2);
         let emit = emit_bound(cfg);
         let uprobe_ring = if cfg.tls_uprobe_libs.is_some() {
-            cfg.tls_uprobe_ring_bytes
+            cfg.tls_uprobe_ring_bytes * 2
         } else {
             0
         };
@@ -193,5 +194,23 @@ mod tests {
             "256KiB",
         ]);
         assert!(ShardMemory::of(&c).fits());
+    }
+
+    #[test]
+    fn uprobe_rings_come_out_of_the_connections_share() {
+        let off = ShardMemory::of(&cfg(&["--heap-limit", "1GiB", "--processing-workers", "2"]));
+        let on = ShardMemory::of(&cfg(&[
+            "--heap-limit",
+            "1GiB",
+            "--processing-workers",
+            "2",
+            "--tls-uprobe-libs",
+            "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+            "--tls-uprobe-ring-bytes",
+            "16MiB",
+        ]));
+        assert_eq!(off.uprobe_ring, 0);
+        assert_eq!(on.uprobe_ring, 32 << 20, "the ring and one poll's copy");
+        assert_eq!(on.streams, off.streams - (32 << 20));
     }
 }

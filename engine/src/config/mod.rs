@@ -289,9 +289,9 @@ pub struct Config {
     )]
     pub tls_uprobe_netns: UprobeNetns,
 
-    /// Each shard's ring for the uprobes' plaintext (part of its share of
-    /// HEAP_LIMIT when TLS_UPROBE_LIBS is set): a power of two from 64KiB
-    /// to 1GiB. Chunks a full ring refuses are holes (`tls_uprobe_lost`).
+    /// Each shard's ring for the uprobes' plaintext (twice this comes out
+    /// of its share of HEAP_LIMIT when TLS_UPROBE_LIBS is set: the ring and
+    /// the copy read from it): a power of two from 64KiB to 1GiB. Chunks a full ring refuses are holes (`tls_uprobe_lost`).
     #[arg(long, env = "TLS_UPROBE_RING_BYTES", default_value = "8MiB", value_parser = parse_ring_bytes, help_heading = TLS)]
     pub tls_uprobe_ring_bytes: u64,
 

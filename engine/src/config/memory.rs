@@ -88,7 +88,8 @@ pub struct ShardMemory {
     pub emit: u64,
     /// The shard's uprobe ring (TLS_UPROBE_RING_BYTES), when TLS_UPROBE_LIBS
     /// is set, twice: the ring the kernel writes and the shard maps, and
-    /// the copy of one poll's events the shard reads from (at most a ring).
+    /// the copy of one poll's events the shard reads from (at most a ring
+    /// and one event: `ShardRing::poll`).
     pub uprobe_ring: u64,
 }
 

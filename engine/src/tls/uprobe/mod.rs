@@ -251,13 +251,20 @@ impl Uprobes {
                 .map_err(bpf_err("cannot add a ring to the ring array"))?;
             let pending: Pending = Arc::default();
             let into = pending.clone();
+            let limit = settings.ring_bytes as usize;
             let mut builder = RingBufferBuilder::new();
             builder
                 .add(&inner, move |bytes: &[u8]| {
                     let mut p = into.lock().unwrap_or_else(|e| e.into_inner());
                     p.extend_from_slice(&(bytes.len() as u32).to_ne_bytes());
                     p.extend_from_slice(bytes);
-                    0
+                    // One poll copies at most a ring's worth (HEAP_LIMIT
+                    // counts it): the rest waits for the next poll.
+                    if p.len() >= limit {
+                        -1
+                    } else {
+                        0
+                    }
                 })
                 .map_err(bpf_err("cannot read a ring"))?;
             // The reader maps the ring: the map lives as long as it does.
@@ -355,10 +362,13 @@ fn attach(obj: &mut Object, libs: &[PathBuf]) -> Result<Vec<Link>, UprobeError> 
 }
 
 impl ShardRing {
-    /// Reads up to `max` events from the ring, without blocking, and
-    /// hands each one's bytes to `f`. Returns how many were read.
+    /// Reads up to `max` events (and at most a ring's worth of bytes) from
+    /// the ring, without blocking, and hands each one's bytes to `f`.
+    /// Returns how many were read.
     pub fn poll(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> usize {
-        let n = self.ring.consume_raw_n(max);
+        // Negative when the byte limit stopped it: not an error.
+        let _ = self.ring.consume_raw_n(max);
+        let mut n = 0;
         let taken = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::take(&mut *p)
@@ -367,6 +377,7 @@ impl ShardRing {
         while let Some((len, tail)) = rest.split_first_chunk::<4>() {
             let len = (u32::from_ne_bytes(*len) as usize).min(tail.len());
             f(&tail[..len]);
+            n += 1;
             rest = &tail[len..];
         }
         // The buffer goes back for the next poll (its capacity is kept).
@@ -375,7 +386,7 @@ impl ShardRing {
             *p = taken;
             p.clear();
         }
-        n.max(0) as usize
+        n
     }
 
     /// What turns an event's CLOCK_MONOTONIC time into wall-clock time.

@@ -518,6 +518,21 @@ fn start_httpcap_uprobes(pair: &Pair, shards: usize, libssl: &Path) -> Httpcap {
     h
 }
 
+/// nginx in pair `n` and httpcap reading its libssl with `shards` shards;
+/// curl's key log (written, never given to httpcap). None (SKIPPED
+/// printed) without curl on OpenSSL (with HTTP/2 when `h2`), nginx on a
+/// libssl, or syscall tracepoints.
+fn uprobe_setup(n: u8, h2: bool, shards: usize) -> Option<(Pair, Certs, PathBuf, Httpcap)> {
+    if tls::skip(h2) {
+        return None;
+    }
+    let libssl = tls::uprobe_libssl()?;
+    let (pair, certs) = serve(n);
+    let curls = empty_keylog(&pair, "curl-keys.log");
+    let h = start_httpcap_uprobes(&pair, shards, &libssl);
+    Some((pair, certs, curls, h))
+}
+
 /// What every uprobe run must show: each exchange curl and nginx logged
 /// is a whole record whose `tls` says where its plaintext came from, and
 /// nothing was lost on the way.
@@ -556,15 +571,9 @@ fn check_uprobe_run(fin: &Finished, seen: &Seen, connections: u64) {
 /// test can check the traffic was the TLS it asked for.
 #[test]
 fn uprobe_plaintext_without_keys() {
-    if tls::skip(false) {
-        return;
-    }
-    let Some(libssl) = tls::uprobe_libssl() else {
+    let Some((pair, certs, curls, h)) = uprobe_setup(86, false, 2) else {
         return;
     };
-    let (pair, certs) = serve(86);
-    let curls = empty_keylog(&pair, "curl-keys.log");
-    let h = start_httpcap_uprobes(&pair, 2, &libssl);
 
     let mut seen = Seen::default();
     let runs = [
@@ -640,15 +649,9 @@ fn uprobe_plaintext_without_keys() {
 /// (nginx may send its SETTINGS before it reads curl's preface).
 #[test]
 fn uprobe_h2_without_keys() {
-    if tls::skip(true) {
-        return;
-    }
-    let Some(libssl) = tls::uprobe_libssl() else {
+    let Some((pair, certs, curls, h)) = uprobe_setup(87, true, 1) else {
         return;
     };
-    let (pair, certs) = serve(87);
-    let curls = empty_keylog(&pair, "curl-keys.log");
-    let h = start_httpcap_uprobes(&pair, 1, &libssl);
 
     let seen = run_h2(&pair, &certs, "uprobe-h2", TLS13_SUITES[2], &curls);
     let fin = h.stop();

@@ -359,6 +359,8 @@ static __always_inline int leave(int ret)
 	if (!found)
 		return 0;
 	struct call call = *found;
+	if (call.dir == DIR_HANDSHAKE)
+		return 0; // its own return probe ends it
 	bpf_map_delete_elem(&calls, &id);
 	struct config *c = cfg();
 	if (!c || c->shards == 0)

@@ -171,7 +171,7 @@ counters! {
     TlsUprobeBeyondCopy => "tls_uprobe_beyond_copy", Activity, "bytes of SSL calls past the 128KiB the program copies per call (in tls_uprobe_lost)";
     TlsUprobeNoSocket => "tls_uprobe_no_socket", Loss, "SSL calls whose socket the program could not find (no syscall of the SSL object seen yet)";
     TlsUprobeNotTcp => "tls_uprobe_not_tcp", Activity, "SSL calls on something other than a TCP/IP socket (not captured)";
-    TlsUprobeCallsLost => "tls_uprobe_calls_lost", Loss, "SSL calls missed because the program's table of calls in progress was full";
+    TlsUprobeCallsLost => "tls_uprobe_calls_lost", Loss, "SSL calls missed because one of the program's tables (calls in progress, sockets' offsets) had no room";
     TlsUprobeOtherNetns => "tls_uprobe_other_netns", Intentional, "SSL calls on sockets of other network namespaces (TLS_UPROBE_NETNS=own)";
     TlsUprobeDuplicate => "tls_uprobe_duplicate", Activity, "uprobe events of a connection's second process (both ends on this host): the first process's are used";
     TlsUprobeInvalid => "tls_uprobe_invalid", Loss, "ring samples that are not valid events (skipped)";

@@ -64,16 +64,21 @@ fn empty_keylog(pair: &Pair, name: &str) -> PathBuf {
 /// `args` and `env` added (the key log setting).
 fn start_httpcap(pair: &Pair, shards: usize, args: &[&str], env: &[(&str, &str)]) -> Httpcap {
     let workers = shards.to_string();
+    Httpcap::start(pair, &af_packet_args(pair, &workers, args), env, shards)
+}
+
+/// af_packet on the pair's veth in `a` with `workers` shards, then `extra`.
+fn af_packet_args<'a>(pair: &'a Pair, workers: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec![
         "--input-raw-engine",
         "af_packet",
         "--input-raw",
         &pair.va,
         "--processing-workers",
-        &workers,
+        workers,
     ];
-    all.extend_from_slice(args);
-    Httpcap::start(pair, &all, env, shards)
+    all.extend_from_slice(extra);
+    all
 }
 
 /// What the runs of a test saw so far: curl's lines and nginx's, in the
@@ -499,19 +504,9 @@ fn h2_over_tls() {
 fn start_httpcap_uprobes(pair: &Pair, shards: usize, libssl: &Path) -> Httpcap {
     let workers = shards.to_string();
     let lib = libssl.display().to_string();
-    let args = [
-        "--input-raw-engine",
-        "af_packet",
-        "--input-raw",
-        &pair.va,
-        "--processing-workers",
-        &workers,
-        format::UPROBE_FLAG,
-        &lib,
-        // Other tests' TLS runs at the same time; only nginx's namespace.
-        "--tls-uprobe-netns",
-        "own",
-    ];
+    // Other tests' TLS runs at the same time: only nginx's namespace.
+    let extra = [format::UPROBE_FLAG, &lib, "--tls-uprobe-netns", "own"];
+    let args = af_packet_args(pair, &workers, &extra);
     let h = Httpcap::start_logged(pair, &pair.a, &args, &[], "TLS uprobes attached");
     // The packet sockets join their fanout group just after.
     std::thread::sleep(Duration::from_millis(300));

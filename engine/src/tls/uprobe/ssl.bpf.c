@@ -405,16 +405,20 @@ static __always_inline int leave(int ret)
 	}
 	__u32 ring_index = (__u32)hash % c->shards;
 	void *ring = bpf_map_lookup_elem(&rings, &ring_index);
-	if (!ring)
+	if (!ring) {
+		count(COUNT_CALLS_LOST, 1);
 		return 0;
+	}
 	__u64 sk_key = (__u64)sk;
 	struct offsets *off = bpf_map_lookup_elem(&offsets, &sk_key);
 	if (!off) {
 		struct offsets fresh = {};
 		bpf_map_update_elem(&offsets, &sk_key, &fresh, BPF_NOEXIST);
 		off = bpf_map_lookup_elem(&offsets, &sk_key);
-		if (!off)
+		if (!off) {
+			count(COUNT_CALLS_LOST, 1);
 			return 0;
+		}
 	}
 	__u32 d = call.dir & 1;
 	__u64 base = off->dir[d];

@@ -12,7 +12,6 @@ use crate::bpf::FilterError;
 use crate::capture::batch::{BatchSource, PacketBatch};
 use crate::capture::file_feeder::FileFeeder;
 use crate::capture::pcap_file::FileError;
-use crate::capture::privileges::PrivilegeError;
 use crate::capture::CaptureError;
 use crate::capture::PacketSource;
 use crate::config::{engine_name, Config, ConfigError, Engine};
@@ -23,9 +22,10 @@ use crate::metrics::Telemetry;
 use crate::output::json_lines::JsonLinesWriter;
 use crate::output::kafka;
 use crate::output::RecordSink;
+use crate::privileges::{self, PrivilegeError};
 use crate::record::{Observer, RecordCtx};
 use crate::shard::{Shard, ShardSettings};
-use crate::stats::{report, Registry, ShardStats, Totals};
+use crate::stats::{report, Counter, Registry, ShardStats, Totals};
 
 /// Why a run could not start or finish.
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +190,49 @@ fn filter_error(cfg: &Config, e: FilterError) -> RunError {
     .into()
 }
 
+/// The TLS uprobes: the listed files probed now, or (`auto`) a first
+/// scan of the host's processes now and a thread that keeps scanning.
+#[allow(clippy::type_complexity)]
+fn start_uprobes(
+    cfg: &Config,
+    libs: crate::config::UprobeLibs,
+    shards: usize,
+    stats: &Arc<ShardStats>,
+    stop: &Arc<AtomicBool>,
+) -> Result<
+    (
+        Option<crate::tls::uprobe::Uprobes>,
+        Option<std::thread::JoinHandle<()>>,
+        Vec<crate::tls::uprobe::ShardRing>,
+    ),
+    RunError,
+> {
+    use crate::config::UprobeLibs;
+    use crate::tls::uprobe::{auto::AutoProbes, UprobeSettings, Uprobes};
+    let settings = UprobeSettings {
+        libs: match &libs {
+            UprobeLibs::Files(files) => files.clone(),
+            UprobeLibs::Auto => Vec::new(),
+        },
+        ring_bytes: cfg.tls_uprobe_ring_bytes as u32,
+        own_netns_only: cfg.tls_uprobe_netns == crate::config::UprobeNetns::Own,
+    };
+    let (uprobes, rings) = Uprobes::start(&settings, shards as u32).map_err(Failure::Uprobes)?;
+    if libs != UprobeLibs::Auto {
+        stats.add_shared(Counter::TlsUprobeLibraries, settings.libs.len() as u64);
+        return Ok((Some(uprobes), None, rings));
+    }
+    let mut auto = AutoProbes::new(uprobes, "/proc", stats.clone());
+    auto.scan_once();
+    let thread = auto
+        .spawn(cfg.tls_uprobe_scan_interval, stop.clone())
+        .map_err(|source| Failure::Thread {
+            thread: "uprobe",
+            source,
+        })?;
+    Ok((None, Some(thread), rings))
+}
+
 /// Live input: per shard and per interface one kernel socket; each
 /// interface's sockets form one fanout group (see `capture::steer`), or
 /// with af_xdp one XDP program steers to them (see `capture::xdp`).
@@ -204,11 +247,16 @@ fn live_sources(
     use crate::capture::af_packet::{join_fanout, AfPacketRing};
     use crate::capture::live::{FrameRing, LiveRing};
     use crate::capture::pcap_live::PcapRing;
-    use crate::capture::{iface, privileges, steer, LinkType};
+    use crate::capture::{iface, steer, LinkType};
 
     let engine = cfg.input_raw_engine;
     let ifaces = iface::parse(&cfg.input_raw)?;
-    privileges::check_capture(engine_name(engine))?;
+    let uprobes = match cfg.uprobe_libs() {
+        None => privileges::UprobeNeeds::None,
+        Some(crate::config::UprobeLibs::Files(_)) => privileges::UprobeNeeds::Files,
+        Some(crate::config::UprobeLibs::Auto) => privileges::UprobeNeeds::Auto,
+    };
+    privileges::check_capture(engine_name(engine), uprobes)?;
     if engine == Engine::AfXdp {
         return xdp_sources(cfg, capture_filter, shards, stats, shutdown, &ifaces);
     }
@@ -475,6 +523,20 @@ pub fn run_with(
     let settings = ShardSettings::from_config(cfg, Arc::new(redact));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
 
+    // HTTPS plaintext from this host's libssl: loaded while privileged;
+    // with `auto`, one thread keeps finding files and stays privileged.
+    let uprobe_stop = Arc::new(AtomicBool::new(false));
+    let (uprobes, uprobe_thread, uprobe_rings) = match cfg.uprobe_libs() {
+        Some(libs) if live => start_uprobes(cfg, libs, shards, &shard_stats[0], &uprobe_stop)?,
+        _ => (None, None, Vec::new()),
+    };
+    let mut uprobe_rings = uprobe_rings.into_iter();
+    if live {
+        // Sockets are open: nothing from here on needs privilege.
+        privileges::drop_all().map_err(Failure::Privileges)?;
+    }
+    // After the drop: librdkafka's threads start with the producers and
+    // inherit nothing.
     let mut all_sinks = Vec::with_capacity(shards);
     let kafka_reminders = kafka::Reminders::new(shards, cfg.metrics_interval);
     for (i, (stats, _)) in handles.iter().enumerate() {
@@ -485,25 +547,6 @@ pub fn run_with(
             writer.as_ref(),
             &kafka_reminders,
         )?);
-    }
-    // HTTPS plaintext from this host's libssl: loaded while privileged.
-    let (uprobes, uprobe_rings) = match &cfg.tls_uprobe_libs {
-        Some(list) if live => {
-            let settings = crate::tls::uprobe::UprobeSettings {
-                libs: list.split(',').map(|p| p.trim().into()).collect(),
-                ring_bytes: cfg.tls_uprobe_ring_bytes as u32,
-                own_netns_only: cfg.tls_uprobe_netns == crate::config::UprobeNetns::Own,
-            };
-            let (u, rings) = crate::tls::uprobe::Uprobes::start(&settings, shards as u32)
-                .map_err(Failure::Uprobes)?;
-            (Some(u), rings)
-        }
-        _ => (None, Vec::new()),
-    };
-    let mut uprobe_rings = uprobe_rings.into_iter();
-    if live {
-        // Sockets and sinks are open: nothing from here on needs privilege.
-        crate::capture::privileges::drop_all().map_err(Failure::Privileges)?;
     }
 
     // Key logs: read once now (every shard starts with those keys), then
@@ -596,6 +639,10 @@ pub fn run_with(
     // The shards are done: detach XDP programs and uprobes before the summary.
     drop(sources);
     drop(uprobes);
+    uprobe_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = uprobe_thread {
+        let _ = t.join();
+    }
     let output_failure = writer.and_then(|w| w.finish().err()).map(Failure::Output);
     telemetry.finish(&mut registry);
     let totals = registry.totals();

@@ -18,7 +18,6 @@ pub mod own_traffic;
 pub mod pcap_classic;
 pub mod pcap_file;
 pub mod pcap_live;
-pub mod privileges;
 pub mod steer;
 #[cfg(test)]
 pub(crate) mod testpkt;

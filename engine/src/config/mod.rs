@@ -23,8 +23,8 @@ use clap::{error::ContextKind, error::ContextValue, CommandFactory, Parser};
 use units::{
     parse_bool, parse_duration_within, parse_extension_list, parse_header_names, parse_int,
     parse_key_list, parse_media_type_list, parse_path_list, parse_ring_bytes, parse_size,
-    parse_size_within, FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS,
-    METRICS_INTERVAL_BOUNDS, UP_TO_A_DAY,
+    parse_size_within, parse_uprobe_libs, FLUSH_INTERVAL_BOUNDS, HEAP_LIMIT_BOUNDS, LINGER_BOUNDS,
+    METRICS_INTERVAL_BOUNDS, UPROBE_SCAN_BOUNDS, UP_TO_A_DAY,
 };
 
 /// The product description's default capture filter: infrastructure hosts
@@ -119,6 +119,15 @@ pub enum UprobeNetns {
     All,
     /// Only the network namespace httpcap runs in.
     Own,
+}
+
+/// TLS_UPROBE_LIBS, read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UprobeLibs {
+    /// Whatever libssl files the host's processes map, found as they come.
+    Auto,
+    /// These files.
+    Files(Vec<std::path::PathBuf>),
 }
 
 /// The sections of `--help`, in the README's order.
@@ -268,13 +277,22 @@ pub struct Config {
     #[arg(long, env = "TLS_MAX_KEYS", default_value = "100000", value_parser = |s: &str| parse_int::<u32>(s, 1, 100_000_000), help_heading = TLS)]
     pub tls_max_keys: u32,
 
-    /// libssl files whose SSL_read/SSL_write calls are traced with
-    /// uprobes, comma-separated (e.g.
-    /// /usr/lib/x86_64-linux-gnu/libssl.so.3): every process on the host
-    /// that uses one gives its HTTPS plaintext, no keys needed. Needs a
-    /// live engine, CAP_BPF and CAP_PERFMON. Unset: off.
-    #[arg(long, env = "TLS_UPROBE_LIBS", value_parser = parse_path_list, help_heading = TLS)]
+    /// Whose SSL_read/SSL_write calls are traced with uprobes: `auto`
+    /// (every libssl file this host's processes map, containers' own
+    /// included, found again every TLS_UPROBE_SCAN_INTERVAL; needs
+    /// CAP_SYS_PTRACE too) or libssl files, comma-separated (e.g.
+    /// /usr/lib/x86_64-linux-gnu/libssl.so.3). Every process that uses a
+    /// probed file gives its HTTPS plaintext, no keys needed. Needs a live
+    /// engine and CAP_SYS_ADMIN. Unset: off.
+    #[arg(long, env = "TLS_UPROBE_LIBS", value_parser = parse_uprobe_libs, help_heading = TLS)]
     pub tls_uprobe_libs: Option<String>,
+
+    /// With TLS_UPROBE_LIBS=auto, how often the processes' memory maps are
+    /// read for libssl files to probe (and files no process maps any more
+    /// are let go): a process is seen from the first scan after it mapped
+    /// its libssl. 100ms to 1h.
+    #[arg(long, env = "TLS_UPROBE_SCAN_INTERVAL", default_value = "2s", value_parser = |s: &str| parse_duration_within(s, &UPROBE_SCAN_BOUNDS), help_heading = TLS)]
+    pub tls_uprobe_scan_interval: Duration,
 
     /// Whose sockets the uprobes read: all (every network namespace on the
     /// host: containers and pods too) or own (only the namespace httpcap
@@ -524,6 +542,16 @@ pub struct Config {
 pub const EXIT_CONFIG: i32 = 2;
 
 impl Config {
+    /// TLS_UPROBE_LIBS: None when unset.
+    pub fn uprobe_libs(&self) -> Option<UprobeLibs> {
+        let v = self.tls_uprobe_libs.as_deref()?.trim();
+        Some(if v.eq_ignore_ascii_case("auto") {
+            UprobeLibs::Auto
+        } else {
+            UprobeLibs::Files(v.split(',').map(|p| p.trim().into()).collect())
+        })
+    }
+
     /// Cross-field checks that a single value parser cannot make.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mech = self.sasl_mechanism();
@@ -735,6 +763,7 @@ impl Config {
                 }
             }
             "tls_uprobe_ring_bytes" => s = self.tls_uprobe_ring_bytes.to_string(),
+            "tls_uprobe_scan_interval" => s = dur(&self.tls_uprobe_scan_interval),
             "output_kafka_host" => s = opt(&self.output_kafka_host),
             "output_kafka_topic" => s = self.output_kafka_topic.clone(),
             "output_kafka_username" => s = self.output_kafka_username.clone(),

@@ -34,6 +34,8 @@ pub enum FormError {
     MediaTypes,
     #[error("a power of two from 64KiB to 1GiB, e.g. 8MiB")]
     RingBytes,
+    #[error("{UPROBE_LIBS_FORM}")]
+    UprobeLibs,
 }
 
 /// Bounds of a size setting, with how they read ("16MiB to 16TiB").
@@ -72,6 +74,14 @@ pub const UP_TO_A_DAY: DurationBounds = DurationBounds {
     max: DAY,
     text: "0s to 1d",
 };
+/// TLS_UPROBE_SCAN_INTERVAL: each scan reads every process's memory
+/// map; more often than 10 a second is only cost, and an hour is as late
+/// as a new process could sensibly be found.
+pub const UPROBE_SCAN_BOUNDS: DurationBounds = DurationBounds {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(3600),
+    text: "100ms to 1h",
+};
 /// METRICS_INTERVAL: each tick walks every counter of every shard and
 /// may write the health file; faster than 10 a second is only cost.
 pub const METRICS_INTERVAL_BOUNDS: DurationBounds = DurationBounds {
@@ -94,6 +104,8 @@ pub const SIZE_FORM: &str = "a size such as 65536, 128KiB, 5mb or 16GiB (binary 
 pub const DURATION_FORM: &str = "a duration such as 50ms, 500ms, 5s or 1m";
 pub const BOOL_FORM: &str = "true, false, 1 or 0";
 pub const PATHS_FORM: &str = "file paths separated by commas, none of them empty";
+pub const UPROBE_LIBS_FORM: &str =
+    "auto (every libssl this host's processes map), or libssl file paths separated by commas";
 pub const HEADER_NAMES_FORM: &str =
     "HTTP header names separated by commas, such as authorization,cookie,x-api-key";
 pub const KEYS_FORM: &str = "JSON keys separated by commas, none of them empty";
@@ -149,6 +161,16 @@ pub fn parse_extension_list(s: &str) -> Result<String, FormError> {
     Ok(exts.join(","))
 }
 
+/// Parses TLS_UPROBE_LIBS: `auto` alone, or file paths.
+pub fn parse_uprobe_libs(s: &str) -> Result<String, FormError> {
+    let entries: Vec<&str> = s.split(',').map(str::trim).collect();
+    let auto = entries.iter().any(|e| e.eq_ignore_ascii_case("auto"));
+    if entries.iter().any(|e| e.is_empty()) || (auto && entries.len() > 1) {
+        return Err(FormError::UprobeLibs);
+    }
+    Ok(s.trim().to_owned())
+}
+
 /// Parses a media type filter list: each entry `type/subtype` (tokens,
 /// no parameters) or `type/*`. Anything else (`png`, `image/png;q=1`)
 /// would silently match nothing, so it is refused. Empty entries are
@@ -192,7 +214,6 @@ pub fn parse_size(s: &str) -> Result<u64, FormError> {
     n.checked_mul(mult).ok_or(FormError::Size)
 }
 
-/// Parses a size within `b`.
 /// A BPF ring's size: the kernel wants a power of two of whole pages.
 pub fn parse_ring_bytes(s: &str) -> Result<u64, FormError> {
     match parse_size(s) {
@@ -201,6 +222,7 @@ pub fn parse_ring_bytes(s: &str) -> Result<u64, FormError> {
     }
 }
 
+/// Parses a size within `b`.
 pub fn parse_size_within(s: &str, b: &SizeBounds) -> Result<u64, FormError> {
     let n = parse_size(s).map_err(|_| FormError::SizeOutside(b.text))?;
     if !(b.min..=b.max).contains(&n) {
@@ -339,5 +361,17 @@ mod tests {
         assert!(parse_duration_within("1ns", &METRICS_INTERVAL_BOUNDS).is_err());
         let e = parse_duration_within("soon", &METRICS_INTERVAL_BOUNDS).unwrap_err();
         assert!(e.to_string().ends_with("from 100ms to 1d"), "{e}");
+    }
+
+    #[test]
+    fn uprobe_libs_are_auto_alone_or_paths() {
+        assert_eq!(parse_uprobe_libs("auto").unwrap(), "auto");
+        assert_eq!(parse_uprobe_libs(" AUTO ").unwrap(), "AUTO");
+        assert!(parse_uprobe_libs("/a/libssl.so.3, /b/libssl.so.1.1").is_ok());
+        for bad in ["auto,/a/libssl.so.3", "/a,auto", "", "/a,,/b", "auto,"] {
+            let e = parse_uprobe_libs(bad).unwrap_err();
+            assert_eq!(e, FormError::UprobeLibs, "{bad}");
+            assert!(e.to_string().starts_with("auto ("), "{e}");
+        }
     }
 }

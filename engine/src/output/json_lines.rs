@@ -181,6 +181,10 @@ impl JsonLinesWriter {
             .name("httpcap-jsonl".into())
             .spawn(move || -> std::io::Result<()> {
                 let _closing = closing;
+                // Writing needs no privilege (the file is open).
+                if let Err(e) = crate::privileges::drop_all() {
+                    tracing::warn!(target: "lifecycle", "JSON-lines writer: {e}");
+                }
                 for batch in rx {
                     dest.write(&batch);
                     let mut buf = batch.bytes;

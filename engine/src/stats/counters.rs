@@ -175,6 +175,9 @@ counters! {
     TlsUprobeOtherNetns => "tls_uprobe_other_netns", Intentional, "SSL calls on sockets of other network namespaces (TLS_UPROBE_NETNS=own)";
     TlsUprobeDuplicate => "tls_uprobe_duplicate", Activity, "uprobe events of a connection's second process (both ends on this host): the first process's are used";
     TlsUprobeInvalid => "tls_uprobe_invalid", Loss, "ring samples that are not valid events (skipped)";
+    TlsUprobeLibraries => "tls_uprobe_libraries", Activity, "libssl files probed (TLS_UPROBE_LIBS=auto: as processes mapping them are found)";
+    TlsUprobeLibrariesReleased => "tls_uprobe_libraries_released", Activity, "libssl files whose probes were removed: no process had mapped them for five scans";
+    TlsUprobeLibrariesFailed => "tls_uprobe_libraries_failed", Loss, "libssl files found but not probed (an SSL function missing, or 256 probed already): their processes' HTTPS is not seen";
     TlsUprobePacketsSkipped => "tls_uprobe_packets_skipped", Activity, "captured packets of connections whose plaintext comes from uprobes (not parsed)";
     // Transactions
     Transactions => "transactions", Activity, "request/response pairs emitted";

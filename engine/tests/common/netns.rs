@@ -79,6 +79,8 @@ pub struct Pair {
     pub ip_a: String,
     pub ip_b: String,
     pub dir: PathBuf,
+    /// Environment nginx starts with (e.g. LD_LIBRARY_PATH).
+    pub nginx_env: Vec<(String, String)>,
     children: Vec<Child>,
     /// Keeps CPU-heavy file runs off the machine meanwhile; released after
     /// the namespaces are gone.
@@ -105,6 +107,7 @@ impl Pair {
             ip_a: format!("10.231.{n}.1"),
             ip_b: format!("10.231.{n}.2"),
             dir: std::env::temp_dir().join(format!("httpcap-live-{id}")),
+            nginx_env: Vec::new(),
             children: Vec::new(),
             _live: live,
         };
@@ -247,6 +250,7 @@ http {{
         let child = Command::new("ip")
             .args(["netns", "exec", &self.a, "nginx", "-c"])
             .arg(self.dir.join("nginx.conf"))
+            .envs(self.nginx_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -254,6 +258,23 @@ http {{
         self.children.push(child);
         let port = listen.rsplit(':').next().unwrap();
         self.wait_listening(port, "nginx listening");
+    }
+
+    /// Stops nginx (master and workers) and waits until they are gone.
+    pub fn stop_nginx(&mut self) {
+        let pid = std::fs::read_to_string(self.dir.join("nginx.pid")).expect("nginx.pid");
+        let pid: u32 = pid.trim().parse().expect("nginx.pid holds a pid");
+        let _ = sh(&format!("kill -TERM {pid}"));
+        wait_for(
+            || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+                    s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z'))
+                })
+            },
+            "nginx gone",
+        );
     }
 
     /// Waits until something in `a` listens on TCP `port`.
@@ -437,6 +458,11 @@ impl Httpcap {
         self.running.pid()
     }
 
+    /// Whether its log (see `start_logged`) has a line containing `needle` yet.
+    pub fn log_has(&self, needle: &str) -> bool {
+        self.running.stderr_has(needle)
+    }
+
     /// Complete record lines in its output file so far (what its writer
     /// has flushed), unchecked: for waiting, not for asserting.
     pub fn records_written(&self) -> usize {
@@ -467,18 +493,20 @@ impl Httpcap {
         out
     }
 
-    /// Once the sockets are open, `shards` shard threads run and none of
-    /// them keeps any capability.
+    /// Once the sockets are open, `shards` shard threads run, and no
+    /// thread keeps any capability (the JSON-lines writer's and
+    /// librdkafka's included) but the one that finds and probes libssl
+    /// files with TLS_UPROBE_LIBS=auto (checked by its test).
     pub fn assert_shards_hold_no_capability(&self, shards: usize) {
         let caps = self.thread_caps();
-        let shard_caps: Vec<_> = caps
+        let shard_threads = caps
             .iter()
             .filter(|(n, _)| n.starts_with("httpcap-shard"))
-            .collect();
-        assert_eq!(shard_caps.len(), shards, "{caps:?}");
+            .count();
+        assert_eq!(shard_threads, shards, "{caps:?}");
         assert!(
-            shard_caps
-                .iter()
+            caps.iter()
+                .filter(|(n, _)| n != "httpcap-uprobes")
                 .all(|(_, eff)| eff.trim_start_matches('0').is_empty()),
             "{caps:?}"
         );

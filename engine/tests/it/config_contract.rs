@@ -89,6 +89,7 @@ const CASES: &[Case] = &[
     ),
     case("TLS_UPROBE_NETNS", "own", "own", Some("host")),
     case("TLS_UPROBE_RING_BYTES", "16MiB", "16777216", Some("3MiB")),
+    case("TLS_UPROBE_SCAN_INTERVAL", "10s", "10s", Some("10ms")),
     case("OUTPUT_FILE", "/tmp/out.jsonl", "/tmp/out.jsonl", None),
     case(
         "OUTPUT_KAFKA_HOST",

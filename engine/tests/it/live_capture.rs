@@ -287,6 +287,24 @@ fn bad_interface_filter_and_privileges_are_clear_errors() {
             "{err}"
         );
     }
+    // The TLS uprobes' own (checked before anything is loaded).
+    let (code, err) = config_error(
+        &[
+            "--input-raw-engine",
+            "af_packet",
+            "--input-raw",
+            "lo",
+            "--tls-uprobe-libs",
+            "auto",
+        ],
+        &[],
+        Some("setpriv --inh-caps=-sys_ptrace,-sys_admin --bounding-set=-sys_ptrace,-sys_admin"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("INPUT_RAW_ENGINE=af_packet with TLS_UPROBE_LIBS=auto needs CAP_NET_RAW, CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_SYS_PTRACE; missing CAP_SYS_ADMIN (uprobes and their BPF programs) and CAP_SYS_PTRACE (reading other processes' memory maps)"),
+        "{err}"
+    );
     // af_xdp's errors are tested in live_xdp.rs, on interfaces of its own
     // namespaces: it must never attach to the host's.
 }

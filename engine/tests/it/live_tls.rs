@@ -754,3 +754,85 @@ fn tls_helpers_agree_on_a_made_up_record() {
     };
     assert_eq!(tls::seen(&plain), tls::expected(&curl, &cleartext));
 }
+
+/// Effective capabilities (CapEff) the uprobe thread keeps with `auto`:
+/// CAP_SYS_PTRACE (19) and CAP_SYS_ADMIN (21).
+const UPROBE_THREAD_CAPS: u64 = 1 << 19 | 1 << 21;
+
+/// TLS_UPROBE_LIBS=auto: httpcap, started before the server, finds the
+/// libssl nginx maps once it starts (a copy of the system's loaded
+/// through LD_LIBRARY_PATH: another file, as a container's own libssl
+/// is), probes it, reads the plaintext of its HTTPS, and lets go of the
+/// file once nginx has exited. Only the thread that scans keeps any
+/// capability, and only the three it needs.
+#[test]
+fn uprobe_auto_finds_a_servers_own_libssl() {
+    if tls::skip(false) {
+        return;
+    }
+    let Some(system) = tls::uprobe_libssl() else {
+        return;
+    };
+    let mut pair = Pair::new(88, 1500);
+    let certs = Certs::generate(&pair.dir, &pair.ip_a);
+    tls::write_site(&pair);
+    let own = pair.dir.join("lib");
+    std::fs::create_dir_all(&own).unwrap();
+    let copy = own.join(system.file_name().unwrap());
+    std::fs::copy(&system, &copy).unwrap();
+    let extra = [
+        format::UPROBE_FLAG,
+        "auto",
+        "--tls-uprobe-scan-interval",
+        "200ms",
+        "--tls-uprobe-netns",
+        "own",
+    ];
+    let args = af_packet_args(&pair, "1", &extra);
+    let h = Httpcap::start_logged(&pair, &pair.a, &args, &[], "TLS uprobes attached");
+    std::thread::sleep(Duration::from_millis(300));
+
+    pair.nginx_env = vec![("LD_LIBRARY_PATH".into(), own.display().to_string())];
+    pair.start_nginx_tls(&certs.cert, &certs.key);
+    let probing = format!("probing {}", copy.display());
+    wait_for(|| h.log_has(&probing), "nginx's own libssl probed");
+    let curls = empty_keylog(&pair, "curl-keys.log");
+    let mut seen = Seen::default();
+    let run = CurlRun {
+        name: "auto",
+        opts: &tls13_opts(TLS13_SUITES[0]),
+        via: Via::Name,
+        keylog: Some(&curls),
+        reqs: tls::usual_requests("auto"),
+    };
+    let asked = Asked {
+        protocol: "TLSv1.3",
+        cipher: Some(TLS13_SUITES[0]),
+        sni: true,
+        alpn: "http/1.1",
+    };
+    seen.run(&pair, &certs, &run, Some(&asked));
+
+    // The scanning thread keeps what it needs, the shards nothing.
+    let caps = h.thread_caps();
+    let scanner: Vec<u64> = caps
+        .iter()
+        .filter(|(name, _)| name == "httpcap-uprobes")
+        .map(|(_, eff)| u64::from_str_radix(eff, 16).unwrap())
+        .collect();
+    assert_eq!(scanner, [UPROBE_THREAD_CAPS], "{caps:?}");
+    h.assert_shards_hold_no_capability(1);
+
+    pair.stop_nginx();
+    let gone = format!("no process maps {} any more", copy.display());
+    wait_for(|| h.log_has(&gone), "nginx's libssl let go");
+    let fin = h.stop();
+
+    fin.note("uprobe_auto_finds_a_servers_own_libssl");
+    check_uprobe_run(&fin, &seen, 1);
+    assert_eq!(fin.records.len(), 5);
+    // nginx's copy, and the system's file that httpcap itself maps.
+    assert!(fin.counter("tls_uprobe_libraries") >= 1);
+    assert!(fin.counter("tls_uprobe_libraries_released") >= 1);
+    assert_eq!(fin.counter("tls_uprobe_libraries_failed"), 0);
+}

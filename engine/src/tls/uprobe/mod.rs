@@ -10,9 +10,11 @@
 //! ([`ShardRing`]) → [`event::Event`] → the connection's HTTP state, as
 //! if it had been decrypted (shard/uprobe.rs). Nothing crosses shards.
 //!
-//! Loading needs CAP_BPF and CAP_PERFMON (or root), tracefs (for the
+//! Loading needs CAP_SYS_ADMIN (uprobe events want it), tracefs (for the
 //! syscall tracepoints' ids) and a kernel with BTF (CO-RE). No kprobes.
 
+pub mod auto;
+pub mod discover;
 pub mod event;
 
 use std::os::fd::{AsFd, AsRawFd};
@@ -157,7 +159,8 @@ fn bpf_err(step: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> UprobeEr
 /// What the source needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct UprobeSettings {
-    /// The libssl files to probe (every process that maps one is seen).
+    /// The libssl files to probe from the start (every process that maps
+    /// one is seen); with TLS_UPROBE_LIBS=auto none: [`auto`] finds them.
     pub libs: Vec<PathBuf>,
     /// Bytes of each shard's ring (a power of two, a page at least).
     pub ring_bytes: u32,
@@ -168,7 +171,8 @@ pub struct UprobeSettings {
 /// The loaded programs, their attachments and the shards' rings. Dropping
 /// it detaches everything (the links close).
 pub struct Uprobes {
-    _obj: Object,
+    obj: Object,
+    /// The syscall tracepoints' and the listed files' probes.
     _links: Vec<Link>,
     counts: Arc<MapHandle>,
 }
@@ -277,7 +281,10 @@ impl Uprobes {
                 _map: inner,
             });
         }
-        let links = attach(&mut obj, &settings.libs)?;
+        let mut links = attach_tracepoints(&mut obj)?;
+        for lib in &settings.libs {
+            links.extend(probe(&mut obj, lib)?);
+        }
         // Configured last: until now the programs did nothing.
         let netns = if settings.own_netns_only {
             own_netns().map_err(UprobeError::Netns)?
@@ -294,7 +301,7 @@ impl Uprobes {
         tracing::info!(target: "lifecycle", libs = ?settings.libs, shards, "TLS uprobes attached");
         Ok((
             Uprobes {
-                _obj: obj,
+                obj,
                 _links: links,
                 counts,
             },
@@ -308,42 +315,60 @@ impl Uprobes {
     }
 }
 
-/// The probes on every library, then the syscall tracepoints.
-fn attach(obj: &mut Object, libs: &[PathBuf]) -> Result<Vec<Link>, UprobeError> {
+impl Uprobes {
+    /// Probes one more libssl file; dropping the links it gives removes
+    /// the probes again.
+    pub fn probe(&mut self, lib: &Path) -> Result<Vec<Link>, UprobeError> {
+        probe(&mut self.obj, lib)
+    }
+}
+
+/// A loaded program by name.
+fn program<'a, 'o>(
+    progs: &'a [ProgramMut<'o>],
+    name: &'static str,
+) -> Result<&'a ProgramMut<'o>, UprobeError> {
+    progs
+        .iter()
+        .find(|p| p.name() == name)
+        .ok_or(UprobeError::Missing(name))
+}
+
+/// The entry and return probes of every SSL function in `lib`.
+fn probe(obj: &mut Object, lib: &Path) -> Result<Vec<Link>, UprobeError> {
     let progs: Vec<ProgramMut<'_>> = obj.progs_mut().collect();
-    let prog = |name: &'static str| {
-        progs
-            .iter()
-            .find(|p| p.name() == name)
-            .ok_or(UprobeError::Missing(name))
-    };
     let mut links = Vec::new();
-    for lib in libs {
-        for (function, entry, ret, required) in FUNCTIONS {
-            let ret = prog(ret)?;
-            let opts = |retprobe| UprobeOpts {
-                func_name: Some(function.to_string()),
-                retprobe,
-                ..Default::default()
-            };
-            let attached = prog(entry)?
-                .attach_uprobe_with_opts(-1, lib, 0, opts(false))
-                .and_then(|a| Ok((a, ret.attach_uprobe_with_opts(-1, lib, 0, opts(true))?)));
-            match attached {
-                Ok((a, b)) => links.extend([a, b]),
-                Err(e) if !required => {
-                    tracing::debug!(target: "lifecycle", "{}: no {function} ({e}); not probed", lib.display());
-                }
-                Err(e) => {
-                    return Err(UprobeError::Bpf {
-                        step: format!("cannot probe {function} in {}", lib.display()),
-                        source: e,
-                    })
-                }
+    for (function, entry, ret, required) in FUNCTIONS {
+        let ret = program(&progs, ret)?;
+        let opts = |retprobe| UprobeOpts {
+            func_name: Some(function.to_string()),
+            retprobe,
+            ..Default::default()
+        };
+        let attached = program(&progs, entry)?
+            .attach_uprobe_with_opts(-1, lib, 0, opts(false))
+            .and_then(|a| Ok((a, ret.attach_uprobe_with_opts(-1, lib, 0, opts(true))?)));
+        match attached {
+            Ok((a, b)) => links.extend([a, b]),
+            Err(e) if !required => {
+                tracing::debug!(target: "lifecycle", "{}: no {function} ({e}); not probed", lib.display());
+            }
+            Err(e) => {
+                return Err(UprobeError::Bpf {
+                    step: format!("cannot probe {function} in {}", lib.display()),
+                    source: e,
+                })
             }
         }
     }
-    let fd_prog = prog("httpcap_ssl_fd")?;
+    Ok(links)
+}
+
+/// The syscall tracepoints: which descriptor an SSL call uses, and closes.
+fn attach_tracepoints(obj: &mut Object) -> Result<Vec<Link>, UprobeError> {
+    let progs: Vec<ProgramMut<'_>> = obj.progs_mut().collect();
+    let mut links = Vec::new();
+    let fd_prog = program(&progs, "httpcap_ssl_fd")?;
     for tp in IO_SYSCALLS {
         links.push(
             fd_prog
@@ -352,7 +377,7 @@ fn attach(obj: &mut Object, libs: &[PathBuf]) -> Result<Vec<Link>, UprobeError> 
         );
     }
     links.push(
-        prog("httpcap_ssl_close")?
+        program(&progs, "httpcap_ssl_close")?
             .attach_tracepoint(TracepointCategory::Syscalls, "sys_enter_close")
             .map_err(bpf_err(
                 "cannot attach to the tracepoint syscalls/sys_enter_close",

@@ -443,10 +443,28 @@ impl Httpcap {
         env: &[(&str, &str)],
         ready: &str,
     ) -> Httpcap {
+        Httpcap::start_logged_under(pair, ns, "", args, env, ready)
+    }
+
+    /// The same under `wrapper` (one whitespace-separated line, e.g.
+    /// `unshare --pid --fork --mount-proc`), in a process group of its
+    /// own that signals go to.
+    pub fn start_logged_under(
+        pair: &Pair,
+        ns: &str,
+        wrapper: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        ready: &str,
+    ) -> Httpcap {
         let n = std::fs::read_dir(&pair.dir).map(|d| d.count()).unwrap_or(0);
         let out = pair.dir.join(format!("records-{n}.json"));
         let log = pair.dir.join(format!("httpcap-{n}.log"));
-        let mut running = httpcap_in(ns, args, env, &out).stderr_to(&log).spawn();
+        let mut run = httpcap_in(ns, args, env, &out).stderr_to(&log);
+        if !wrapper.is_empty() {
+            run = run.wrapped(wrapper).signal_group();
+        }
+        let mut running = run.spawn();
         wait_for(
             || running.exited() || running.stderr_has(ready),
             "httpcap ready",

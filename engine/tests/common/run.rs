@@ -68,6 +68,9 @@ pub struct Run {
     keep: fn(&Value) -> bool,
     stderr_file: Option<PathBuf>,
     measure_rss: bool,
+    /// Its own process group, signalled as a whole (a wrapper such as
+    /// `unshare --fork` does not pass signals on).
+    own_group: bool,
 }
 
 impl Default for Run {
@@ -89,6 +92,7 @@ impl Run {
             keep: |_| true,
             stderr_file: None,
             measure_rss: false,
+            own_group: false,
         };
         for (k, _) in std::env::vars_os() {
             let name = k.to_string_lossy();
@@ -220,6 +224,12 @@ impl Run {
     }
 
     /// Stderr to `path` (read back when it ends) instead of a pipe.
+    /// In a process group of its own, which signals go to.
+    pub fn signal_group(mut self) -> Run {
+        self.own_group = true;
+        self
+    }
+
     pub fn stderr_to(mut self, path: impl AsRef<Path>) -> Run {
         self.stderr_file = Some(path.as_ref().to_path_buf());
         self
@@ -234,7 +244,7 @@ impl Run {
         argv.push(BIN.into());
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
-        if self.measure_rss {
+        if self.measure_rss || self.own_group {
             // GNU time does not pass signals on: they go to the group.
             cmd.process_group(0);
         }
@@ -279,7 +289,7 @@ impl Run {
         });
         Running {
             child,
-            group: self.measure_rss,
+            group: self.measure_rss || self.own_group,
             pass: Some(pass),
             stdout,
             stderr_lines,

@@ -836,3 +836,126 @@ fn uprobe_auto_finds_a_servers_own_libssl() {
     assert!(fin.counter("tls_uprobe_libraries_released") >= 1);
     assert_eq!(fin.counter("tls_uprobe_libraries_failed"), 0);
 }
+
+/// httpcap's own TLS (to Kafka) is never read, also from a pid namespace
+/// of its own, where its process id is not the one the kernel's probes
+/// see (as in a container without the host's pids): httpcap runs under
+/// `unshare --pid`, sends its records over TLS to a listener standing in
+/// for a broker in the other namespace (`openssl s_server`: the
+/// handshake completes and the first Kafka request is written through
+/// the probed libssl), and reads nginx's plaintext as usual. Only nginx's
+/// connection is read.
+#[test]
+fn uprobe_never_reads_its_own_tls_from_a_pid_namespace() {
+    if tls::skip(false) || common::netns::skip_without(&["unshare"]) {
+        return;
+    }
+    let Some(libssl) = tls::uprobe_libssl() else {
+        return;
+    };
+    let (pair, certs) = serve(89);
+    let curls = empty_keylog(&pair, "curl-keys.log");
+    // The stand-in broker, in the other namespace (its own libssl calls
+    // are not httpcap's to read), prints what it is sent.
+    let broker_dir = pair.dir.join("broker");
+    std::fs::create_dir_all(&broker_dir).unwrap();
+    let broker_certs = Certs::generate(&broker_dir, &pair.ip_b);
+    let broker = format!("{}:9093", pair.ip_b);
+    let received = pair.dir.join("broker.out");
+    let mut stand_in = std::process::Command::new("ip")
+        .args(["netns", "exec", &pair.b, "openssl", "s_server", "-accept"])
+        .arg(&broker)
+        .arg("-cert")
+        .arg(&broker_certs.cert)
+        .arg("-key")
+        .arg(&broker_certs.key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&received).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    wait_for(
+        || {
+            !common::netns::sh(&format!(
+                "ip netns exec {} ss -Htln 'sport = :9093'",
+                pair.b
+            ))
+            .stdout
+            .is_empty()
+        },
+        "the stand-in broker listening",
+    );
+
+    let lib = libssl.display().to_string();
+    let ca = broker_certs.ca.display().to_string();
+    let extra = [
+        format::UPROBE_FLAG,
+        &lib,
+        "--tls-uprobe-netns",
+        "own",
+        "--output-kafka-host",
+        &broker,
+        "--output-kafka-tls",
+        "true",
+        "--output-kafka-tls-ca",
+        &ca,
+        "--output-kafka-shutdown-timeout",
+        "1s",
+    ];
+    let args = af_packet_args(&pair, "1", &extra);
+    let h = Httpcap::start_logged_under(
+        &pair,
+        &pair.a,
+        "unshare --pid --fork --mount-proc",
+        &args,
+        &[],
+        "TLS uprobes attached",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // librdkafka's first request (with httpcap's client id) went out over TLS.
+    let client_id = b"httpcap-shard-0";
+    wait_for(
+        || {
+            std::fs::read(&received)
+                .is_ok_and(|b| b.windows(client_id.len()).any(|w| w == client_id))
+        },
+        "httpcap's TLS to the stand-in broker",
+    );
+
+    let mut seen = Seen::default();
+    let run = CurlRun {
+        name: "pidns",
+        opts: &tls13_opts(TLS13_SUITES[1]),
+        via: Via::Name,
+        keylog: Some(&curls),
+        reqs: tls::usual_requests("pidns"),
+    };
+    let asked = Asked {
+        protocol: "TLSv1.3",
+        cipher: Some(TLS13_SUITES[1]),
+        sni: true,
+        alpn: "http/1.1",
+    };
+    seen.run(&pair, &certs, &run, Some(&asked));
+    let fin = h.stop();
+    let _ = stand_in.kill();
+    let _ = stand_in.wait();
+
+    fin.note("uprobe_never_reads_its_own_tls_from_a_pid_namespace");
+    assert!(
+        fin.stderr.contains("TLS uprobes attached") && fin.counter("connection_panics") == 0,
+        "{}",
+        fin.stderr
+    );
+    tls::assert_same_http_exchanges(&fin.records, &seen.curl, &seen.access);
+    assert_eq!(fin.records.len(), 5);
+    // nginx's connection only: httpcap's own was left out in the kernel.
+    assert_eq!(fin.counter("tls_uprobe_connections"), 1);
+    for r in &fin.records {
+        let t = format::tls(r).unwrap_or_else(|| panic!("no tls object: {r}"));
+        assert_eq!(format::source(t), Some("uprobe"), "{r}");
+    }
+    for lost in ["tls_uprobe_lost", "tls_uprobe_invalid", "http_parse_errors"] {
+        assert_eq!(fin.counter(lost), 0, "{lost}");
+    }
+}

@@ -142,6 +142,8 @@ pub enum UprobeError {
     Missing(&'static str),
     #[error("TLS_UPROBE_NETNS=own: cannot read /proc/self/ns/net: {0}")]
     Netns(#[source] std::io::Error),
+    #[error("cannot read /proc/self/ns/pid: {0}")]
+    Pidns(#[source] std::io::Error),
 }
 
 /// The inode of httpcap's network namespace (what the kernel's
@@ -149,6 +151,33 @@ pub enum UprobeError {
 fn own_netns() -> std::io::Result<u32> {
     use std::os::unix::fs::MetadataExt;
     Ok(std::fs::metadata("/proc/self/ns/net")?.ino() as u32)
+}
+
+/// httpcap's pid namespace as `bpf_get_ns_current_pid_tgid` wants it:
+/// the nsfs device in the kernel's encoding (major << 20 | minor, not
+/// stat's) and the inode.
+fn own_pidns() -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata("/proc/self/ns/pid")?;
+    Ok((kernel_dev(meta.dev()), meta.ino()))
+}
+
+/// stat's st_dev (glibc's encoding) as the kernel's internal dev_t.
+fn kernel_dev(st_dev: u64) -> u64 {
+    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
+    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
+    (major << 20) | (minor & 0xf_ffff)
+}
+
+/// `struct config` of ssl.bpf.c.
+fn config_bytes(shards: u32, self_tgid: u32, netns: u32, pidns: (u64, u64)) -> Vec<u8> {
+    let mut b = Vec::with_capacity(32);
+    for v in [shards, self_tgid, netns, 0] {
+        b.extend_from_slice(&v.to_ne_bytes());
+    }
+    b.extend_from_slice(&pidns.0.to_ne_bytes());
+    b.extend_from_slice(&pidns.1.to_ne_bytes());
+    b
 }
 
 fn bpf_err(step: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> UprobeError {
@@ -291,10 +320,8 @@ impl Uprobes {
         } else {
             0
         };
-        let cfg: Vec<u8> = [shards, std::process::id(), netns]
-            .iter()
-            .flat_map(|v| v.to_ne_bytes())
-            .collect();
+        let pidns = own_pidns().map_err(UprobeError::Pidns)?;
+        let cfg = config_bytes(shards, std::process::id(), netns, pidns);
         config
             .update(&0u32.to_ne_bytes(), &cfg, MapFlags::ANY)
             .map_err(bpf_err("cannot configure the uprobe programs"))?;
@@ -526,6 +553,28 @@ mod tests {
         assert_eq!(got.source, TlsSource::Uprobe);
         assert_eq!(got.sni.as_deref(), Some("api.test"));
         assert_eq!(got.version, Some("TLS 1.3"));
+    }
+
+    #[test]
+    fn device_numbers_take_the_kernels_encoding() {
+        // glibc's makedev, what stat gives; the kernel's MKDEV is
+        // major << 20 | minor.
+        let makedev = |major: u64, minor: u64| {
+            ((major & 0xfff) << 8)
+                | ((major & !0xfff) << 32)
+                | (minor & 0xff)
+                | ((minor & !0xff) << 12)
+        };
+        assert_eq!(kernel_dev(makedev(0, 4)), 4); // nsfs
+        assert_eq!(kernel_dev(makedev(8, 1)), 8 << 20 | 1); // sda1
+        assert_eq!(kernel_dev(makedev(0, 0x12345)), 0x12345);
+        assert_eq!(kernel_dev(makedev(0xabc, 0xfffff)), 0xabc << 20 | 0xfffff);
+        let (dev, ino) = own_pidns().unwrap();
+        assert!(
+            ino > 0 && dev >> 20 == 0,
+            "nsfs is an anonymous device: {dev:#x}"
+        );
+        assert_eq!(config_bytes(2, 7, 9, (4, 5)).len(), 32);
     }
 
     #[test]

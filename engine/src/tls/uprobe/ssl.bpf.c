@@ -144,8 +144,14 @@ enum count {
 
 struct config {
 	__u32 shards;
-	__u32 self_tgid; // httpcap's own TLS (Kafka) is not captured
+	// httpcap's own TLS (Kafka) is not captured: its process id as its
+	// own pid namespace (device, inode) sees it, which in a container is
+	// not the host's.
+	__u32 self_tgid;
 	__u32 netns; // only sockets of this network namespace (inode); 0: all
+	__u32 pad;
+	__u64 pidns_dev;
+	__u64 pidns_ino;
 };
 
 struct {
@@ -240,6 +246,17 @@ static __always_inline struct config *cfg(void)
 	return bpf_map_lookup_elem(&config, &zero);
 }
 
+// Whether the current task is httpcap itself. A task outside httpcap's
+// pid namespace is not (the helper fails for it).
+static __always_inline int is_self(struct config *c)
+{
+	struct bpf_pidns_info ns = {};
+	if (bpf_get_ns_current_pid_tgid(c->pidns_dev, c->pidns_ino, &ns,
+					sizeof(ns)))
+		return 0;
+	return ns.tgid == c->self_tgid;
+}
+
 // ---- The socket behind a descriptor ---------------------------------
 
 static __always_inline struct sock *sock_of(__s32 fd)
@@ -332,7 +349,7 @@ static __always_inline int enter(void *ssl, const void *buf, __u64 num,
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct config *c = cfg();
-	if (!c || c->shards == 0 || (__u32)(id >> 32) == c->self_tgid)
+	if (!c || c->shards == 0 || is_self(c))
 		return 0;
 	struct call call = {
 		.ssl = (__u64)ssl,
@@ -541,7 +558,7 @@ int httpcap_ssl_close(struct sys_enter *ctx)
 	if (!c || c->shards == 0)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	if ((__u32)(id >> 32) == c->self_tgid)
+	if (is_self(c))
 		return 0;
 	struct sock *sk = sock_of((__s32)ctx->args[0]);
 	if (!sk)

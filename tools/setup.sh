@@ -30,6 +30,9 @@ if [[ ${1:-} == --build-only ]]; then
   APT_PACKAGES=("${BUILD_PACKAGES[@]}")
 else
   APT_PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+  # kubectl's kustomize renders the Kubernetes overlays (deploy tests);
+  # Debian's, unless another kubectl is installed.
+  command -v kubectl >/dev/null || APT_PACKAGES+=(kubernetes-client)
 fi
 
 missing=()

@@ -1,4 +1,4 @@
-//! The Kubernetes manifest (`deploy/kubernetes/httpcap.yaml`), checked
+//! The Kubernetes manifest (`deploy/kubernetes/base/httpcap.yaml`), checked
 //! statically as the compose file is (no cluster in CI): it validates
 //! against the Kubernetes API schema (`kubernetes-validate --strict`), its
 //! DaemonSet lists exactly the binary's variables with the binary's
@@ -7,7 +7,9 @@
 //! whole environment; it runs on every node's network with only the
 //! capabilities capture needs, a read-only root, the health probe, a
 //! grace period longer than the Kafka shutdown wait and a memory limit
-//! above `HEAP_LIMIT` and the fixed overhead; and it names no host.
+//! above `HEAP_LIMIT` and the fixed overhead; and it names no host. The
+//! overlay `deploy/kubernetes/uprobes` (rendered by `kubectl kustomize`)
+//! adds only what TLS_UPROBE_LIBS=auto needs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +20,7 @@ use crate::common::netns::missing;
 use crate::common::Run;
 use crate::container::{assert_names_no_host, binary_defaults, example_env, read, DOT_ENV};
 
-const MANIFEST: &str = "deploy/kubernetes/httpcap.yaml";
+const MANIFEST: &str = "deploy/kubernetes/base/httpcap.yaml";
 
 /// The Secret `kubectl create secret generic httpcap-site
 /// --from-env-file=.env` makes.
@@ -28,19 +30,29 @@ const SITE_SECRET: &str = "httpcap-site";
 /// the defaults and 16 MiB of IP reassembly.
 const OVERHEAD: u64 = (96 + 16) << 20;
 
+/// The overlay that adds the TLS uprobes (`kubectl apply -k`).
+const UPROBES_OVERLAY: &str = "deploy/kubernetes/uprobes";
+
 fn documents() -> Vec<Yaml> {
     YamlLoader::load_from_str(&read(MANIFEST)).expect("the manifest parses")
 }
 
 fn daemon_set() -> Yaml {
-    documents()
-        .into_iter()
+    daemon_set_of(documents())
+}
+
+fn daemon_set_of(docs: Vec<Yaml>) -> Yaml {
+    docs.into_iter()
         .find(|d| d["kind"].as_str() == Some("DaemonSet"))
         .expect("a DaemonSet")
 }
 
 fn container() -> Yaml {
-    let pod = &daemon_set()["spec"]["template"]["spec"];
+    container_of(&daemon_set())
+}
+
+fn container_of(ds: &Yaml) -> Yaml {
+    let pod = &ds["spec"]["template"]["spec"];
     let containers = pod["containers"].as_vec().expect("containers");
     assert_eq!(containers.len(), 1, "one container");
     containers[0].clone()
@@ -55,7 +67,10 @@ enum Source {
 }
 
 fn container_env() -> BTreeMap<String, Source> {
-    let c = container();
+    env_of(&container())
+}
+
+fn env_of(c: &Yaml) -> BTreeMap<String, Source> {
     let env = c["env"].as_vec().expect("env is a list");
     let mut out = BTreeMap::new();
     for e in env {
@@ -72,6 +87,16 @@ fn container_env() -> BTreeMap<String, Source> {
         assert!(out.insert(name.clone(), source).is_none(), "{name} twice");
     }
     out
+}
+
+/// A container's capabilities.add or .drop.
+fn capabilities(c: &Yaml, k: &str) -> BTreeSet<String> {
+    c["securityContext"]["capabilities"][k]
+        .as_vec()
+        .unwrap_or_else(|| panic!("capabilities.{k}"))
+        .iter()
+        .map(|c| c.as_str().expect("capability").to_string())
+        .collect()
 }
 
 /// The environment the pod gets once the Secret is made from `.env`.
@@ -163,17 +188,10 @@ fn manifest_runs_on_every_node_with_only_the_capture_capabilities() {
     let sc = &c["securityContext"];
     assert!(sc["privileged"].as_bool() != Some(true), "not privileged");
     assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
-    let caps = |k: &str| -> BTreeSet<String> {
-        sc["capabilities"][k]
-            .as_vec()
-            .unwrap_or_else(|| panic!("capabilities.{k}"))
-            .iter()
-            .map(|c| c.as_str().expect("capability").to_string())
-            .collect()
-    };
+    let caps = |k: &str| capabilities(&c, k);
     assert_eq!(caps("drop"), BTreeSet::from(["ALL".to_string()]));
-    // What capture/privileges.rs checks and the README's af_xdp section
-    // asks for; nothing more.
+    // What privileges.rs checks and the README's af_xdp section asks
+    // for; nothing more.
     assert_eq!(
         caps("add"),
         ["NET_RAW", "NET_ADMIN", "BPF", "IPC_LOCK"]
@@ -242,4 +260,89 @@ fn quantities() {
     assert_eq!(quantity("512Mi"), 512 << 20);
     assert_eq!(quantity("17Gi"), 17 << 30);
     assert_eq!(quantity("1024"), 1024);
+}
+
+/// The uprobes overlay as `kubectl kustomize` renders it (Debian's
+/// kubernetes-client, kubectl 1.20, in CI): valid against the schema,
+/// and the base's DaemonSet with only what TLS_UPROBE_LIBS=auto needs
+/// added: the node's pids, SYS_ADMIN and SYS_PTRACE (what privileges.rs
+/// asks for), tracefs from the node, and TLS_UPROBE_LIBS=auto; every
+/// other variable as the base has it, and the binary accepts the lot.
+#[test]
+fn uprobes_overlay_adds_only_what_auto_needs() {
+    if missing("kubectl") || missing("kubernetes-validate") {
+        eprintln!("SKIPPED: kubectl (kustomize) or kubernetes-validate missing");
+        return;
+    }
+    let out = std::process::Command::new("kubectl")
+        .args(["kustomize", UPROBES_OVERLAY])
+        .current_dir(crate::container::ROOT)
+        .output()
+        .expect("kubectl kustomize");
+    let rendered = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {UPROBES_OVERLAY}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::env::temp_dir().join(format!("httpcap-uprobes-{}.yaml", std::process::id()));
+    std::fs::write(&file, &rendered).unwrap();
+    crate::image::in_repo(
+        "kubernetes-validate",
+        &["--strict", "--quiet", file.to_str().unwrap()],
+    );
+    let _ = std::fs::remove_file(&file);
+
+    let ds = daemon_set_of(YamlLoader::load_from_str(&rendered).expect("rendered YAML"));
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["hostPID"].as_bool(), Some(true));
+    assert_eq!(pod["hostNetwork"].as_bool(), Some(true));
+    let c = container_of(&ds);
+    let base = container();
+    let mut want = capabilities(&base, "add");
+    want.extend(["SYS_ADMIN".to_string(), "SYS_PTRACE".to_string()]);
+    assert_eq!(capabilities(&c, "add"), want);
+    assert_eq!(capabilities(&c, "drop"), capabilities(&base, "drop"));
+    let sc = &c["securityContext"];
+    assert!(sc["privileged"].as_bool() != Some(true), "not privileged");
+    assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
+    // The API refuses SYS_ADMIN with allowPrivilegeEscalation false.
+    assert_eq!(sc["allowPrivilegeEscalation"].as_bool(), Some(true));
+
+    let tracefs = c["volumeMounts"]
+        .as_vec()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some("/sys/kernel/tracing"))
+        .expect("tracefs mounted")
+        .clone();
+    let volume = pod["volumes"]
+        .as_vec()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == tracefs["name"])
+        .expect("the tracefs volume")
+        .clone();
+    assert_eq!(
+        volume["hostPath"]["path"].as_str(),
+        Some("/sys/kernel/tracing")
+    );
+
+    let mut env = env_of(&c);
+    assert_eq!(
+        env.remove("TLS_UPROBE_LIBS"),
+        Some(Source::Value("auto".into()))
+    );
+    let mut base_env = container_env();
+    base_env.remove("TLS_UPROBE_LIBS");
+    assert_eq!(env, base_env, "every other variable as in the base");
+    // With the Secret made from .env.example, the binary accepts it.
+    let mut pod_env = pod_env(&example_env());
+    pod_env.insert("TLS_UPROBE_LIBS".into(), "auto".into());
+    Run::new()
+        .env_clear()
+        .arg("check-config")
+        .envs(pod_env)
+        .output()
+        .assert_success();
 }

@@ -762,8 +762,9 @@ const UPROBE_THREAD_CAPS: u64 = 1 << 19 | 1 << 21;
 /// TLS_UPROBE_LIBS=auto: httpcap, started before the server, finds the
 /// libssl nginx maps once it starts (a copy of the system's loaded
 /// through LD_LIBRARY_PATH: another file, as a container's own libssl
-/// is), probes it, reads the plaintext of its HTTPS, and lets go of the
-/// file once nginx has exited. Only the thread that scans keeps any
+/// is), probes it, keeps it probed when the file is deleted from disk
+/// under the running nginx (as a package upgrade replaces it), reads the
+/// plaintext of its HTTPS, and lets go of the file once nginx has exited. Only the thread that scans keeps any
 /// capability, and only the three it needs.
 #[test]
 fn uprobe_auto_finds_a_servers_own_libssl() {
@@ -796,6 +797,12 @@ fn uprobe_auto_finds_a_servers_own_libssl() {
     pair.start_nginx_tls(&certs.cert, &certs.key);
     let probing = format!("probing {}", copy.display());
     wait_for(|| h.log_has(&probing), "nginx's own libssl probed");
+    // Replaced on disk, as a package upgrade does: nginx still maps the
+    // old file (" (deleted)" in its map), which stays probed.
+    std::fs::remove_file(&copy).unwrap();
+    let gone = format!("no process maps {} any more", copy.display());
+    std::thread::sleep(Duration::from_millis(1500)); // 7 scans
+    assert!(!h.log_has(&gone), "a deleted file nginx maps was let go");
     let curls = empty_keylog(&pair, "curl-keys.log");
     let mut seen = Seen::default();
     let run = CurlRun {
@@ -824,7 +831,6 @@ fn uprobe_auto_finds_a_servers_own_libssl() {
     h.assert_shards_hold_no_capability(1);
 
     pair.stop_nginx();
-    let gone = format!("no process maps {} any more", copy.display());
     wait_for(|| h.log_has(&gone), "nginx's libssl let go");
     let fin = h.stop();
 

@@ -58,6 +58,15 @@ pub struct AutoProbes<P: Probe = Uprobes> {
     stats: Arc<ShardStats>,
 }
 
+/// How probing a newly found file went.
+enum Attempt<L> {
+    Probed(L),
+    Failed,
+    /// The file could not be reached any more: its process has exited
+    /// since the scan read its map.
+    Gone,
+}
+
 /// What one scan changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ScanChange {
@@ -98,7 +107,12 @@ impl<P: Probe + Send + 'static> AutoProbes<P> {
                 k.unseen = 0;
                 continue;
             }
-            let links = self.try_probe(&found);
+            let links = match self.try_probe(&found) {
+                Attempt::Probed(links) => Some(links),
+                Attempt::Failed => None,
+                // Its process has just gone: nothing to remember.
+                Attempt::Gone => continue,
+            };
             change.probed += u32::from(links.is_some());
             change.failed += u32::from(links.is_none());
             self.known.insert(
@@ -138,20 +152,21 @@ impl<P: Probe + Send + 'static> AutoProbes<P> {
     }
 
     /// Probes a newly found file, unless MAX_LIBRARIES are probed.
-    fn try_probe(&mut self, found: &Found) -> Option<P::Probes> {
+    fn try_probe(&mut self, found: &Found) -> Attempt<P::Probes> {
         let whose = format!("{} (process {})", found.mapped_as, found.pid);
         if self.probed() >= MAX_LIBRARIES {
             tracing::warn!(target: "loss", "TLS uprobes: {whose} not probed: {MAX_LIBRARIES} libssl files are probed already (tls_uprobe_libraries_failed)");
-            return None;
+            return Attempt::Failed;
         }
         match self.uprobes.probe(&found.path) {
             Ok(links) => {
                 tracing::info!(target: "lifecycle", "TLS uprobes: probing {whose}");
-                Some(links)
+                Attempt::Probed(links)
             }
+            Err(_) if !found.path.exists() => Attempt::Gone,
             Err(e) => {
                 tracing::warn!(target: "loss", "TLS uprobes: {whose} not probed (tls_uprobe_libraries_failed): {e}");
-                None
+                Attempt::Failed
             }
         }
     }
@@ -210,8 +225,9 @@ mod tests {
     impl Probe for Fake {
         type Probes = FakeProbes;
         fn probe(&mut self, path: &Path) -> Result<FakeProbes, UprobeError> {
-            if std::fs::read(path).unwrap_or_default() == b"bad" {
-                return Err(UprobeError::NoLibrary(path.into()));
+            match std::fs::read(path) {
+                Ok(content) if content != b"bad" => {}
+                _ => return Err(UprobeError::NoLibrary(path.into())),
             }
             self.0.fetch_add(1, Ordering::Relaxed);
             Ok(FakeProbes(self.0.clone()))
@@ -227,7 +243,12 @@ mod tests {
         std::fs::write(root.join("lib/libssl.so.3"), content).unwrap();
         std::fs::create_dir_all(&p).unwrap();
         let _ = std::os::unix::fs::symlink(&root, p.join("root"));
-        std::fs::write(p.join("maps"), "1-2 r-xp 0 08:01 5 /lib/libssl.so.3\n").unwrap();
+        // Each process's own file: its inode is the pid.
+        std::fs::write(
+            p.join("maps"),
+            format!("1-2 r-xp 0 08:01 {pid} /lib/libssl.so.3\n"),
+        )
+        .unwrap();
     }
 
     fn exit(proc: &Path, pid: u32) {
@@ -259,8 +280,22 @@ mod tests {
         assert_eq!(auto.scan_once().released, 1);
         assert_eq!(live.load(Ordering::Relaxed), 0);
         assert_eq!(auto.probed(), 0);
-        // Back again (a new process of the same image): probed again.
-        process(&proc, 12, "a");
+        // A process gone between reading its map and probing its file:
+        // neither probed nor a failure.
+        process(&proc, 13, "a");
+        std::fs::remove_file(proc.join("13/root")).unwrap();
+        assert_eq!(auto.scan_once(), ScanChange::default());
+        exit(&proc, 13);
+        // A file deleted from its directory (a package upgrade) while a
+        // process maps it: reached through map_files.
+        let p = proc.join("14");
+        std::fs::create_dir_all(p.join("map_files")).unwrap();
+        std::fs::write(p.join("map_files/1-2"), "old").unwrap();
+        std::fs::write(
+            p.join("maps"),
+            "1-2 r-xp 0 08:01 14 /lib/libssl.so.3 (deleted)\n",
+        )
+        .unwrap();
         assert_eq!(auto.scan_once().probed, 1);
         assert_eq!(stats.get(Counter::TlsUprobeLibraries), 2);
         assert_eq!(stats.get(Counter::TlsUprobeLibrariesFailed), 1);

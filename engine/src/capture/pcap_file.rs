@@ -13,10 +13,10 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::pcapng::{Block, PcapNgParser, PcapNgReader};
 use pcap_file::{Endianness, PcapError};
 
-use super::pcap_classic::{ClassicError, ClassicReader, Next};
+use super::pcap_classic::{parse_file_header, ClassicError, ClassicReader, Next};
 use super::{LinkType, Packet};
 use crate::stats::{Counter, ShardStats};
 
@@ -64,17 +64,39 @@ pub fn check_file(path: &str) -> Result<(), FileError> {
     if !meta.is_file() {
         return Ok(());
     }
+    // Only the head is read, into a small buffer: the readers' own
+    // buffers are not made (and zeroed) twice per file.
     let (reader, magic) = open(path)?;
-    let chained = std::io::Cursor::new(magic).chain(reader);
+    let mut head = magic.to_vec();
+    reader
+        .take(CHECK_BYTES as u64 - 4)
+        .read_to_end(&mut head)
+        .map_err(|e| FileError::Read(path.into(), 0, e))?;
     if magic == PCAPNG_MAGIC {
-        PcapNgReader::new(chained).map_err(|e| FileError::Format(path.into(), e.into()))?;
-        return Ok(());
+        return match PcapNgParser::new(&head) {
+            Ok(_) => Ok(()),
+            // A section header longer than this is checked when read.
+            Err(PcapError::IncompleteBuffer) if head.len() == CHECK_BYTES => Ok(()),
+            Err(PcapError::IncompleteBuffer) => Err(FileError::Format(
+                path.into(),
+                "pcapng section header cut short".into(),
+            )),
+            Err(e) => Err(FileError::Format(path.into(), e.into())),
+        };
     }
-    let r = ClassicReader::new(chained).map_err(|e| classic_error(path, 0, e))?;
-    let dl = r.header().linktype;
+    if head.len() < 24 {
+        return Err(classic_error(path, 0, ClassicError::ShortHeader));
+    }
+    let dl = parse_file_header(&head)
+        .map_err(|e| classic_error(path, 0, e))?
+        .linktype;
     LinkType::from_linktype(dl).ok_or_else(|| FileError::UnknownLinkType(path.into(), dl))?;
     Ok(())
 }
+
+/// How much of a file's head `check_file` reads: a pcap file header, or a
+/// pcapng section header with its options.
+const CHECK_BYTES: usize = 64 << 10;
 
 /// Reads every packet of one capture file in order and hands it to `on_packet`.
 /// Returns the number of packets read. A truncated last record ends the file

@@ -678,6 +678,43 @@ mod tests {
     }
 
     #[test]
+    fn records_larger_than_the_first_buffer_are_read_whole() {
+        // The reader starts with 64 KiB: records of 65,535 bytes (veth
+        // with TSO) and of the 256 KiB maximum make it grow, around
+        // small ones, and a damaged header after a large one still resyncs.
+        let path = temp("large.pcap");
+        let big = vec![1u8; 65_535];
+        let max = vec![2u8; 262_144];
+        let small = [3u8; 60];
+        let recs: Vec<(u32, &[u8], u32)> = vec![
+            (1_700_000_000, &small, 60),
+            (1_700_000_000, &big, 65_535),
+            (1_700_000_001, &max, 262_144),
+            (1_700_000_001, &small, 60),
+            (1_700_000_002, &max, 262_144),
+            (1_700_000_002, &small, 60),
+        ];
+        let mut bytes = raw_pcap(0, &recs);
+        std::fs::write(&path, &bytes).unwrap();
+        let (r, out, stats) = read_counted(&path);
+        assert_eq!(r.unwrap(), 6);
+        assert_eq!(out[1], big);
+        assert_eq!(out[2], max);
+        assert_eq!(out[4], max);
+        assert_eq!(out[5], small);
+        assert_eq!(stats.get(Counter::CaptureBadRecords), 0);
+        // The fourth record's header damaged: skipped, the rest read.
+        let at = 24 + (16 + 60) + (16 + 65_535) + (16 + 262_144) + 8;
+        bytes[at..at + 4].copy_from_slice(&0xdead_beefu32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let (r, out, stats) = read_counted(&path);
+        assert_eq!(r.unwrap(), 5);
+        assert_eq!(out[3], max);
+        assert_eq!(stats.get(Counter::CaptureBadRecords), 1);
+        check_file(&path).unwrap();
+    }
+
+    #[test]
     fn a_damaged_record_header_is_skipped() {
         let path = temp("damaged.pcap");
         let frames: Vec<[u8; 40]> = (0..10u8).map(|i| [i; 40]).collect();
@@ -744,6 +781,31 @@ mod tests {
         let ok = temp("ok.pcap");
         std::fs::write(&ok, raw_pcap(65535, &[])).unwrap();
         check_file(&ok).unwrap();
+        // A pcap header cut short, and one with a link type not read.
+        let short = temp("short.pcap");
+        std::fs::write(&short, &raw_pcap(65535, &[])[..20]).unwrap();
+        assert!(matches!(check_file(&short), Err(FileError::Format(..))));
+        let mut odd = raw_pcap(65535, &[]);
+        odd[20..24].copy_from_slice(&147u32.to_le_bytes());
+        std::fs::write(&short, &odd).unwrap();
+        assert!(matches!(
+            check_file(&short),
+            Err(FileError::UnknownLinkType(_, 147))
+        ));
+        // pcapng: a section header read from the head; one cut short.
+        let ng = temp("ok.pcapng");
+        let mut w = PcapNgWriter::new(File::create(&ng).unwrap()).unwrap();
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 0,
+            options: vec![],
+        })
+        .unwrap();
+        drop(w);
+        check_file(&ng).unwrap();
+        let bytes = std::fs::read(&ng).unwrap();
+        std::fs::write(&ng, &bytes[..16]).unwrap();
+        assert!(matches!(check_file(&ng), Err(FileError::Format(..))));
     }
 
     #[test]

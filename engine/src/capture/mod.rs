@@ -18,6 +18,7 @@ pub mod own_traffic;
 pub mod pcap_classic;
 pub mod pcap_file;
 pub mod pcap_live;
+pub mod pcapng_blocks;
 pub mod steer;
 #[cfg(test)]
 pub(crate) mod testpkt;

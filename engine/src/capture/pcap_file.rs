@@ -13,10 +13,11 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-use pcap_file::pcapng::{Block, PcapNgParser, PcapNgReader};
+use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{Endianness, PcapError};
 
 use super::pcap_classic::{parse_file_header, ClassicError, ClassicReader, Next};
+use super::pcapng_blocks::BlockReader;
 use super::{LinkType, Packet};
 use crate::stats::{Counter, ShardStats};
 
@@ -236,7 +237,7 @@ fn read_pcapng<R: Read, F: FnMut(Packet<'_>)>(
     stats: &ShardStats,
     on_packet: &mut F,
 ) -> Result<u64, FileError> {
-    let mut reader = PcapNgReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
+    let mut reader = BlockReader::new(r).map_err(|e| FileError::Format(path.into(), e.into()))?;
     let mut ifaces: Vec<Interface> = Vec::new();
     let mut last_ts = 0u64;
     // The reader takes the first section header in; later ones come as blocks.

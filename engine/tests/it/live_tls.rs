@@ -755,6 +755,27 @@ fn tls_helpers_agree_on_a_made_up_record() {
     assert_eq!(tls::seen(&plain), tls::expected(&curl, &cleartext));
 }
 
+/// curl's usual requests (tagged `name`) on one TLS 1.3 connection with
+/// `suite`, SNI and HTTP/1.1, checked; what curl and nginx logged.
+fn run_tls13(pair: &Pair, certs: &Certs, name: &str, suite: &str, keylog: &Path) -> Seen {
+    let mut seen = Seen::default();
+    let run = CurlRun {
+        name,
+        opts: &tls13_opts(suite),
+        via: Via::Name,
+        keylog: Some(keylog),
+        reqs: tls::usual_requests(name),
+    };
+    let asked = Asked {
+        protocol: "TLSv1.3",
+        cipher: Some(suite),
+        sni: true,
+        alpn: "http/1.1",
+    };
+    seen.run(pair, certs, &run, Some(&asked));
+    seen
+}
+
 /// Effective capabilities (CapEff) the uprobe thread keeps with `auto`:
 /// CAP_SYS_PTRACE (19) and CAP_SYS_ADMIN (21).
 const UPROBE_THREAD_CAPS: u64 = 1 << 19 | 1 << 21;
@@ -804,21 +825,7 @@ fn uprobe_auto_finds_a_servers_own_libssl() {
     std::thread::sleep(Duration::from_millis(1500)); // 7 scans
     assert!(!h.log_has(&gone), "a deleted file nginx maps was let go");
     let curls = empty_keylog(&pair, "curl-keys.log");
-    let mut seen = Seen::default();
-    let run = CurlRun {
-        name: "auto",
-        opts: &tls13_opts(TLS13_SUITES[0]),
-        via: Via::Name,
-        keylog: Some(&curls),
-        reqs: tls::usual_requests("auto"),
-    };
-    let asked = Asked {
-        protocol: "TLSv1.3",
-        cipher: Some(TLS13_SUITES[0]),
-        sni: true,
-        alpn: "http/1.1",
-    };
-    seen.run(&pair, &certs, &run, Some(&asked));
+    let seen = run_tls13(&pair, &certs, "auto", TLS13_SUITES[0], &curls);
 
     // The scanning thread keeps what it needs, the shards nothing.
     let caps = h.thread_caps();
@@ -928,21 +935,7 @@ fn uprobe_never_reads_its_own_tls_from_a_pid_namespace() {
         "httpcap's TLS to the stand-in broker",
     );
 
-    let mut seen = Seen::default();
-    let run = CurlRun {
-        name: "pidns",
-        opts: &tls13_opts(TLS13_SUITES[1]),
-        via: Via::Name,
-        keylog: Some(&curls),
-        reqs: tls::usual_requests("pidns"),
-    };
-    let asked = Asked {
-        protocol: "TLSv1.3",
-        cipher: Some(TLS13_SUITES[1]),
-        sni: true,
-        alpn: "http/1.1",
-    };
-    seen.run(&pair, &certs, &run, Some(&asked));
+    let seen = run_tls13(&pair, &certs, "pidns", TLS13_SUITES[1], &curls);
     let fin = h.stop();
     let _ = stand_in.kill();
     let _ = stand_in.wait();

@@ -382,6 +382,7 @@ mod tests {
     use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
     use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
     use pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock;
     use pcap_file::pcapng::PcapNgWriter;
     use pcap_file::{DataLink, Endianness, TsResolution};
@@ -433,6 +434,86 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A small capture of each format: a classic pcap and a pcapng with
+    /// two sections (the second big-endian), packets of several sizes.
+    fn sample_captures() -> [Vec<u8>; 2] {
+        let frames: Vec<Vec<u8>> = [60usize, 1_500, 70_000, 90]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| vec![i as u8; n])
+            .collect();
+        let recs: Vec<(u32, &[u8], u32)> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (1_700_000_000 + i as u32, &f[..], f.len() as u32))
+            .collect();
+        let classic = raw_pcap(0, &recs);
+        let mut ng = Vec::new();
+        for order in [Endianness::Little, Endianness::Big] {
+            let section = SectionHeaderBlock {
+                endianness: order,
+                ..Default::default()
+            };
+            let mut w = PcapNgWriter::with_section_header(Vec::new(), section).unwrap();
+            w.write_pcapng_block(InterfaceDescriptionBlock {
+                linktype: DataLink::ETHERNET,
+                snaplen: 0,
+                options: vec![],
+            })
+            .unwrap();
+            for (i, f) in frames.iter().enumerate() {
+                w.write_pcapng_block(EnhancedPacketBlock {
+                    interface_id: 0,
+                    timestamp: Duration::from_micros(i as u64),
+                    original_len: f.len() as u32,
+                    data: Cow::Borrowed(f),
+                    options: vec![],
+                })
+                .unwrap();
+            }
+            ng.extend(w.into_inner());
+        }
+        [classic, ng]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// Damaged captures of either format (bytes overwritten, the file
+        /// cut anywhere) are read to an end or a typed error, never a
+        /// panic or a hang, and give no more packets than the file holds.
+        #[test]
+        fn damaged_captures_end_in_packets_or_an_error(
+            format in 0usize..2,
+            damage in proptest::collection::vec((0usize..200_000, proptest::prelude::any::<u8>()), 0..12),
+            cut in 0usize..200_000,
+        ) {
+            let mut bytes = sample_captures()[format].clone();
+            let len = bytes.len();
+            for (at, b) in damage {
+                bytes[at % len] = b;
+            }
+            bytes.truncate(cut.max(4) % (len + 1));
+            let stats = ShardStats::default();
+            let mut packets = 0usize;
+            let src = std::io::Cursor::new(bytes.clone());
+            let path = "damaged";
+            let _ = if format == 0 {
+                read_pcap(path, src, &stats, &mut |_| packets += 1)
+            } else {
+                read_pcapng(path, src, &stats, &mut |_| packets += 1)
+            };
+            proptest::prop_assert!(packets <= 8);
+            let _ = check_file_bytes(&bytes);
+        }
+    }
+
+    /// check_file on bytes (written to a file first).
+    fn check_file_bytes(bytes: &[u8]) -> Result<(), FileError> {
+        let path = temp("check-damaged.cap");
+        std::fs::write(&path, bytes).unwrap();
+        check_file(&path)
     }
 
     #[test]

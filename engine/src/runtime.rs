@@ -190,23 +190,25 @@ fn filter_error(cfg: &Config, e: FilterError) -> RunError {
     .into()
 }
 
+/// The TLS uprobes once started: the loaded programs (files named), or
+/// the thread that owns them and keeps finding files (`auto`); and each
+/// shard's ring.
+#[derive(Default)]
+struct StartedUprobes {
+    uprobes: Option<crate::tls::uprobe::Uprobes>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    rings: Vec<crate::tls::uprobe::ShardRing>,
+}
+
 /// The TLS uprobes: the listed files probed now, or (`auto`) a first
 /// scan of the host's processes now and a thread that keeps scanning.
-#[allow(clippy::type_complexity)]
 fn start_uprobes(
     cfg: &Config,
     libs: crate::config::UprobeLibs,
     shards: usize,
     stats: &Arc<ShardStats>,
     stop: &Arc<AtomicBool>,
-) -> Result<
-    (
-        Option<crate::tls::uprobe::Uprobes>,
-        Option<std::thread::JoinHandle<()>>,
-        Vec<crate::tls::uprobe::ShardRing>,
-    ),
-    RunError,
-> {
+) -> Result<StartedUprobes, RunError> {
     use crate::config::UprobeLibs;
     use crate::tls::uprobe::{auto::AutoProbes, UprobeSettings, Uprobes};
     let settings = UprobeSettings {
@@ -220,7 +222,11 @@ fn start_uprobes(
     let (uprobes, rings) = Uprobes::start(&settings, shards as u32).map_err(Failure::Uprobes)?;
     if libs != UprobeLibs::Auto {
         stats.add_shared(Counter::TlsUprobeLibraries, settings.libs.len() as u64);
-        return Ok((Some(uprobes), None, rings));
+        return Ok(StartedUprobes {
+            uprobes: Some(uprobes),
+            thread: None,
+            rings,
+        });
     }
     let mut auto = AutoProbes::new(uprobes, "/proc", stats.clone());
     auto.scan_once();
@@ -230,7 +236,11 @@ fn start_uprobes(
             thread: "uprobe",
             source,
         })?;
-    Ok((None, Some(thread), rings))
+    Ok(StartedUprobes {
+        uprobes: None,
+        thread: Some(thread),
+        rings,
+    })
 }
 
 /// Live input: per shard and per interface one kernel socket; each
@@ -526,9 +536,13 @@ pub fn run_with(
     // HTTPS plaintext from this host's libssl: loaded while privileged;
     // with `auto`, one thread keeps finding files and stays privileged.
     let uprobe_stop = Arc::new(AtomicBool::new(false));
-    let (uprobes, uprobe_thread, uprobe_rings) = match cfg.uprobe_libs() {
+    let StartedUprobes {
+        uprobes,
+        thread: uprobe_thread,
+        rings: uprobe_rings,
+    } = match cfg.uprobe_libs() {
         Some(libs) if live => start_uprobes(cfg, libs, shards, &shard_stats[0], &uprobe_stop)?,
-        _ => (None, None, Vec::new()),
+        _ => StartedUprobes::default(),
     };
     let mut uprobe_rings = uprobe_rings.into_iter();
     if live {

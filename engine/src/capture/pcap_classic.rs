@@ -25,6 +25,11 @@ const RESYNC_WINDOW_SECS: u64 = 86_400;
 /// instructions zeroing (callgrind, perf/real.sh).
 const BUF_START_BYTES: usize = 64 << 10;
 
+/// What the buffer doubles to while a long file is read through it (each
+/// time it has been read through): reads of this size, straight from the
+/// file.
+pub const READ_BYTES: usize = 1 << 20;
+
 /// The 24-byte file header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileHeader {
@@ -240,6 +245,10 @@ impl<R: Read> ClassicReader<R> {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
+                // A file longer than the buffer: read it in larger pieces.
+                if self.buf.len() < READ_BYTES {
+                    self.buf.resize(self.buf.len() * 2, 0);
+                }
                 if self.buf.len() < want {
                     // At most two records of MAX_SNAPLEN and their headers.
                     self.buf.resize(want.next_power_of_two(), 0);

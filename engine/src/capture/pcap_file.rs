@@ -10,7 +10,7 @@
 //! per file.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
@@ -41,14 +41,14 @@ pub enum FileError {
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 /// Opens `path` and reads its first four bytes.
-fn open(path: &str) -> Result<(BufReader<File>, [u8; 4]), FileError> {
-    let file = File::open(path).map_err(|e| FileError::Open(path.into(), e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+fn open(path: &str) -> Result<(File, [u8; 4]), FileError> {
+    // No BufReader: both readers buffer for themselves, and reading
+    // through one more buffer copied every byte once more.
+    let mut file = File::open(path).map_err(|e| FileError::Open(path.into(), e))?;
     let mut magic = [0u8; 4];
-    reader
-        .read_exact(&mut magic)
+    file.read_exact(&mut magic)
         .map_err(|e| FileError::Format(path.into(), e.into()))?;
-    Ok((reader, magic))
+    Ok((file, magic))
 }
 
 /// Checks, without reading its packets, that `path` is a capture httpcap

@@ -14,6 +14,8 @@ use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{Endianness, PcapError};
 
+use super::pcap_classic::READ_BYTES;
+
 const START_BYTES: usize = 64 << 10;
 
 /// Largest block accepted: far above any packet (256 KiB snap lengths)
@@ -109,6 +111,10 @@ impl<R: Read> Input<R> {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
+                // A file longer than the buffer: read it in larger pieces.
+                if self.buf.len() < READ_BYTES {
+                    self.buf.resize(self.buf.len() * 2, 0);
+                }
                 if self.buf.len() < want {
                     self.buf.resize(want.next_power_of_two(), 0);
                 }

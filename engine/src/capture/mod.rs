@@ -19,6 +19,7 @@ pub mod pcap_classic;
 pub mod pcap_file;
 pub mod pcap_live;
 pub mod pcapng_blocks;
+pub mod read_buffer;
 pub mod steer;
 #[cfg(test)]
 pub(crate) mod testpkt;

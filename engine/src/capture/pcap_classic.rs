@@ -10,6 +10,8 @@
 
 use std::io::{self, Read};
 
+use super::read_buffer::ReadBuffer;
+
 /// Largest record accepted when the file header gives no usable snap
 /// length (0, or more than this): libpcap's own maximum.
 pub const MAX_SNAPLEN: u32 = 262_144;
@@ -17,18 +19,6 @@ pub const MAX_SNAPLEN: u32 = 262_144;
 /// How far (in seconds) a resynchronised record's timestamp may be from
 /// the last good one.
 const RESYNC_WINDOW_SECS: u64 = 86_400;
-
-/// The read buffer to start with; it grows (to a power of two) when a
-/// record, or a resync candidate and the header after it, needs more.
-/// Small, because a buffer is made per file and zeroed: 4 MiB made a run
-/// over a hundred small captures spend three quarters of its
-/// instructions zeroing (callgrind, perf/real.sh).
-const BUF_START_BYTES: usize = 64 << 10;
-
-/// What the buffer doubles to while a long file is read through it (each
-/// time it has been read through): reads of this size, straight from the
-/// file.
-pub const READ_BYTES: usize = 1 << 20;
 
 /// The 24-byte file header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,15 +74,8 @@ struct RecHeader {
 }
 
 pub struct ClassicReader<R> {
-    src: R,
+    input: ReadBuffer<R>,
     header: FileHeader,
-    buf: Vec<u8>,
-    /// Unread bytes are `buf[start..end]`.
-    start: usize,
-    end: usize,
-    /// File offset of `buf[start]`.
-    offset: u64,
-    eof: bool,
     /// Seconds of the last good record, for resynchronising.
     last_sec: Option<u64>,
     /// The last record was cut short by the end of the file.
@@ -102,28 +85,17 @@ pub struct ClassicReader<R> {
 impl<R: Read> ClassicReader<R> {
     /// Reads the file header.
     pub fn new(src: R) -> Result<ClassicReader<R>, ClassicError> {
-        let mut r = ClassicReader {
-            src,
-            header: FileHeader {
-                big_endian: false,
-                nanos: false,
-                snaplen: 0,
-                linktype: 0,
-            },
-            buf: vec![0; BUF_START_BYTES],
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
-            last_sec: None,
-            cut_tail: false,
-        };
-        if r.fill(24)? < 24 {
+        let mut input = ReadBuffer::new(src);
+        if input.fill(24)? < 24 {
             return Err(ClassicError::ShortHeader);
         }
-        r.header = parse_file_header(&r.buf[..24])?;
-        r.consume(24);
-        Ok(r)
+        let header = parse_file_header(input.take(24))?;
+        Ok(ClassicReader {
+            input,
+            header,
+            last_sec: None,
+            cut_tail: false,
+        })
     }
 
     pub fn header(&self) -> FileHeader {
@@ -132,7 +104,7 @@ impl<R: Read> ClassicReader<R> {
 
     /// The next record, a skipped damaged stretch, or None at the end.
     pub fn next_record(&mut self) -> Result<Option<Next<'_>>, ClassicError> {
-        let avail = self.fill(16)?;
+        let avail = self.input.fill(16)?;
         if avail == 0 {
             return Ok(None);
         }
@@ -140,23 +112,21 @@ impl<R: Read> ClassicReader<R> {
             self.cut_tail = true;
             return Ok(None);
         }
-        let h = self.rec_header(self.start);
+        let h = self.rec_header(0);
         if !self.plausible(&h, None) {
             return self.resync().map(Some);
         }
         let len = 16 + h.incl_len as usize;
-        if self.fill(len)? < len {
+        if self.input.fill(len)? < len {
             self.cut_tail = true;
             return Ok(None);
         }
         self.last_sec = Some(u64::from(h.ts_sec));
-        let data_at = self.start + 16;
-        self.consume(len);
         let frac_ns = if self.header.nanos { 1 } else { 1000 };
         Ok(Some(Next::Record(Record {
             ts_ns: u64::from(h.ts_sec) * 1_000_000_000 + u64::from(h.ts_frac) * frac_ns,
             orig_len: h.orig_len,
-            data: &self.buf[data_at..data_at + h.incl_len as usize],
+            data: &self.input.take(len)[16..],
         })))
     }
 
@@ -164,24 +134,24 @@ impl<R: Read> ClassicReader<R> {
     /// close in time to the last good record, and followed by another
     /// plausible header or the end of the file.
     fn resync(&mut self) -> Result<Next<'static>, ClassicError> {
-        let damaged_at = self.offset;
+        let damaged_at = self.input.position();
         let near = self.last_sec;
         loop {
-            self.consume(1);
-            let avail = self.fill(16)?;
+            self.input.consume(1);
+            let avail = self.input.fill(16)?;
             if avail < 16 {
                 return Err(ClassicError::Unrecoverable(damaged_at));
             }
-            let h = self.rec_header(self.start);
+            let h = self.rec_header(0);
             if !self.plausible(&h, near) {
                 continue;
             }
             let len = 16 + h.incl_len as usize;
-            let avail = self.fill(len + 16)?;
+            let avail = self.input.fill(len + 16)?;
             let confirmed = if avail == len {
                 true // the file ends right after it
             } else if avail >= len + 16 {
-                let after = self.rec_header(self.start + len);
+                let after = self.rec_header(len);
                 self.plausible(&after, Some(u64::from(h.ts_sec)))
             } else {
                 false
@@ -189,7 +159,7 @@ impl<R: Read> ClassicReader<R> {
             if confirmed {
                 return Ok(Next::Skipped {
                     offset: damaged_at,
-                    skipped: self.offset - damaged_at,
+                    skipped: self.input.position() - damaged_at,
                 });
             }
         }
@@ -214,8 +184,9 @@ impl<R: Read> ClassicReader<R> {
             && near.is_none_or(|n| u64::from(h.ts_sec).abs_diff(n) <= RESYNC_WINDOW_SECS)
     }
 
+    /// The record header `at` bytes into the unread bytes.
     fn rec_header(&self, at: usize) -> RecHeader {
-        let b = &self.buf[at..at + 16];
+        let b = &self.input.unread()[at..at + 16];
         let f = |i: usize| {
             let v = [b[i], b[i + 1], b[i + 2], b[i + 3]];
             if self.header.big_endian {
@@ -230,38 +201,6 @@ impl<R: Read> ClassicReader<R> {
             incl_len: f(8),
             orig_len: f(12),
         }
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.offset += n as u64;
-    }
-
-    /// Makes at least `want` unread bytes available (fewer only at the end
-    /// of the file); returns how many are.
-    fn fill(&mut self, want: usize) -> io::Result<usize> {
-        while self.end - self.start < want && !self.eof {
-            if self.buf.len() - self.start < want {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                // A file longer than the buffer: read it in larger pieces.
-                if self.buf.len() < READ_BYTES {
-                    self.buf.resize(self.buf.len() * 2, 0);
-                }
-                if self.buf.len() < want {
-                    // At most two records of MAX_SNAPLEN and their headers.
-                    self.buf.resize(want.next_power_of_two(), 0);
-                }
-            }
-            match self.src.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(self.end - self.start)
     }
 }
 

@@ -382,7 +382,6 @@ mod tests {
     use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
     use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
-    use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
     use pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock;
     use pcap_file::pcapng::PcapNgWriter;
     use pcap_file::{DataLink, Endianness, TsResolution};
@@ -439,7 +438,8 @@ mod tests {
     /// A small capture of each format: a classic pcap and a pcapng with
     /// two sections (the second big-endian), packets of several sizes.
     fn sample_captures() -> [Vec<u8>; 2] {
-        let frames: Vec<Vec<u8>> = [60usize, 1_500, 70_000, 90]
+        let sizes = [60usize, 1_500, 70_000, 90];
+        let frames: Vec<Vec<u8>> = sizes
             .iter()
             .enumerate()
             .map(|(i, &n)| vec![i as u8; n])
@@ -450,31 +450,11 @@ mod tests {
             .map(|(i, f)| (1_700_000_000 + i as u32, &f[..], f.len() as u32))
             .collect();
         let classic = raw_pcap(0, &recs);
-        let mut ng = Vec::new();
-        for order in [Endianness::Little, Endianness::Big] {
-            let section = SectionHeaderBlock {
-                endianness: order,
-                ..Default::default()
-            };
-            let mut w = PcapNgWriter::with_section_header(Vec::new(), section).unwrap();
-            w.write_pcapng_block(InterfaceDescriptionBlock {
-                linktype: DataLink::ETHERNET,
-                snaplen: 0,
-                options: vec![],
-            })
-            .unwrap();
-            for (i, f) in frames.iter().enumerate() {
-                w.write_pcapng_block(EnhancedPacketBlock {
-                    interface_id: 0,
-                    timestamp: Duration::from_micros(i as u64),
-                    original_len: f.len() as u32,
-                    data: Cow::Borrowed(f),
-                    options: vec![],
-                })
-                .unwrap();
-            }
-            ng.extend(w.into_inner());
-        }
+        let mut ng = crate::capture::pcapng_blocks::tests::capture(Endianness::Little, &sizes);
+        ng.extend(crate::capture::pcapng_blocks::tests::capture(
+            Endianness::Big,
+            &sizes,
+        ));
         [classic, ng]
     }
 

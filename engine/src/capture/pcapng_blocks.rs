@@ -1,8 +1,8 @@
 //! pcapng blocks, parsed by the pcap-file crate's `PcapNgParser` from a
-//! buffer of our own. The crate's `PcapNgReader` makes and zeroes a fixed
-//! 8 MB buffer per file, which was a fifth of all instructions in a run
-//! over a hundred small captures (perf/real.sh). This one starts at
-//! 64 KiB and grows to the largest block met, at most [`MAX_BLOCK_BYTES`].
+//! buffer of our own (`read_buffer`). The crate's `PcapNgReader` makes and
+//! zeroes a fixed 8 MB buffer per file, which was a fifth of all
+//! instructions in a run over a hundred small captures (perf/real.sh).
+//! Ours grows to the largest block met, at most [`MAX_BLOCK_BYTES`].
 //!
 //! A block's length is read from its header (in the section's byte
 //! order; a section header block's from its own byte-order magic), the
@@ -14,9 +14,7 @@ use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
 use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::{Endianness, PcapError};
 
-use super::pcap_classic::READ_BYTES;
-
-const START_BYTES: usize = 64 << 10;
+use super::read_buffer::ReadBuffer;
 
 /// Largest block accepted: far above any packet (256 KiB snap lengths)
 /// with its options; a longer length is damage, not a block.
@@ -27,16 +25,7 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 pub struct BlockReader<R> {
     parser: PcapNgParser,
-    input: Input<R>,
-}
-
-/// The source and what has been read from it but not yet parsed.
-struct Input<R> {
-    src: R,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
+    input: ReadBuffer<R>,
 }
 
 fn eof() -> PcapError {
@@ -46,16 +35,9 @@ fn eof() -> PcapError {
 impl<R: Read> BlockReader<R> {
     /// Reads the first section header block.
     pub fn new(src: R) -> Result<BlockReader<R>, PcapError> {
-        let mut input = Input {
-            src,
-            buf: vec![0; START_BYTES],
-            start: 0,
-            end: 0,
-            eof: false,
-        };
+        let mut input = ReadBuffer::new(src);
         // Its byte order is its own: the order passed is not used.
-        let at = input.whole_block(Endianness::Big)?;
-        let (rem, parser) = PcapNgParser::new(&input.buf[at])?;
+        let (rem, parser) = PcapNgParser::new(whole_block(&mut input, Endianness::Big)?)?;
         if !rem.is_empty() {
             return Err(PcapError::InvalidField("pcapng section header length"));
         }
@@ -79,8 +61,10 @@ impl<R: Read> BlockReader<R> {
     }
 
     fn block(&mut self) -> Result<Block<'_>, PcapError> {
-        let at = self.input.whole_block(self.parser.section().endianness)?;
-        let (rem, block) = self.parser.next_block(&self.input.buf[at])?;
+        let order = self.parser.section().endianness;
+        let (rem, block) = self
+            .parser
+            .next_block(whole_block(&mut self.input, order)?)?;
         if !rem.is_empty() {
             return Err(PcapError::InvalidField("pcapng block length"));
         }
@@ -88,54 +72,16 @@ impl<R: Read> BlockReader<R> {
     }
 }
 
-impl<R: Read> Input<R> {
-    /// Buffers the next block whole and consumes it; gives where it is.
-    fn whole_block(&mut self, order: Endianness) -> Result<std::ops::Range<usize>, PcapError> {
-        if self.fill(12).map_err(PcapError::IoError)? < 12 {
-            return Err(eof());
-        }
-        let len = block_len(&self.buf[self.start..self.start + 12], order)?;
-        if self.fill(len).map_err(PcapError::IoError)? < len {
-            return Err(eof());
-        }
-        let at = self.start;
-        self.start += len;
-        Ok(at..at + len)
+/// Buffers the next block whole and consumes it.
+fn whole_block<R: Read>(input: &mut ReadBuffer<R>, order: Endianness) -> Result<&[u8], PcapError> {
+    if input.fill(12).map_err(PcapError::IoError)? < 12 {
+        return Err(eof());
     }
-
-    /// Makes at least `want` unread bytes available (fewer only at the
-    /// end of the file); returns how many are.
-    fn fill(&mut self, want: usize) -> io::Result<usize> {
-        while self.end - self.start < want && !self.eof {
-            if self.buf.len() - self.start < want {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                // A file longer than the buffer: read it in larger pieces.
-                if self.buf.len() < READ_BYTES {
-                    self.buf.resize(self.buf.len() * 2, 0);
-                }
-                if self.buf.len() < want {
-                    self.buf.resize(want.next_power_of_two(), 0);
-                }
-            }
-            match read_some(&mut self.src, &mut self.buf[self.end..])? {
-                0 => self.eof = true,
-                n => self.end += n,
-            }
-        }
-        Ok(self.end - self.start)
+    let len = block_len(&input.unread()[..12], order)?;
+    if input.fill(len).map_err(PcapError::IoError)? < len {
+        return Err(eof());
     }
-}
-
-/// One read, retried when interrupted.
-fn read_some(src: &mut impl Read, into: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match src.read(into) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return other,
-        }
-    }
+    Ok(input.take(len))
 }
 
 /// A block's total length from its first 12 bytes: in `order`, except
@@ -169,7 +115,7 @@ fn block_len(head: &[u8], order: Endianness) -> Result<usize, PcapError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::borrow::Cow;
     use std::time::Duration;
@@ -179,8 +125,9 @@ mod tests {
     use pcap_file::pcapng::PcapNgWriter;
     use pcap_file::DataLink;
 
-    /// A capture in `order` with one interface and packets of these sizes.
-    fn capture(order: Endianness, sizes: &[usize]) -> Vec<u8> {
+    /// A section in `order` with one Ethernet interface and packets of
+    /// these sizes (packet i: bytes of value i, stamped i microseconds).
+    pub(crate) fn capture(order: Endianness, sizes: &[usize]) -> Vec<u8> {
         let section = SectionHeaderBlock {
             endianness: order,
             ..Default::default()

@@ -3,14 +3,13 @@
 //! which is also response order in HTTP/1.x, pipelined or not) until their
 //! response completes, then move to the shard's output list.
 
-use std::collections::VecDeque;
-
 use super::anomaly::HttpAnomaly;
 use super::filter::Filters;
 use super::head::{Head, Version};
 use super::parser::{
     request_framing, response_framing, AfterGap, Ending, Framing, MessageParser, MessageSink, Role,
 };
+use super::pending::{message_bytes, Pending};
 use super::{Flags, Message, Transaction};
 use crate::http2::H2Conn;
 use crate::stats::{Counter, ShardStats};
@@ -83,7 +82,7 @@ impl Holes {
 
 #[derive(Debug, Default)]
 struct Exchange {
-    pending: VecDeque<Transaction>,
+    pending: Pending,
     next_seq: u32,
     req_target: Option<u32>,
     resp_target: Option<Target>,
@@ -554,14 +553,7 @@ impl HttpConn {
 
     /// Bytes held in partial heads and pending bodies (for the memory budget).
     pub fn buffered_bytes(&self) -> usize {
-        let bodies: usize = self
-            .x
-            .pending
-            .iter()
-            .flat_map(|t| [&t.request, &t.response])
-            .flatten()
-            .map(|m| m.body.capacity() + m.head.len() + m.trailers.as_ref().map_or(0, |t| t.len()))
-            .sum();
+        let bodies = self.x.pending.bytes();
         let slots = self.x.pending.capacity() * std::mem::size_of::<Transaction>();
         let h2 = self.h2.as_ref().map_or(0, |h2| h2.buffered_bytes());
         let tls = self.tls.as_ref().map_or(0, |t| t.buffered_bytes());
@@ -597,9 +589,7 @@ impl HttpConn {
         // An idle keep-alive connection keeps no transaction storage: the
         // queue's buffer (four transactions, over a kilobyte) is released
         // once it empties, so idle streams cost only their table entry.
-        if self.x.pending.is_empty() && self.x.pending.capacity() > 0 {
-            self.x.pending = VecDeque::new();
-        }
+        self.x.pending.release_if_empty();
         if self.x.tunnel && !(self.req.is_tunnel() && self.resp.is_tunnel()) {
             stats.inc(Counter::HttpUpgrades);
             self.req.enter_tunnel();
@@ -830,7 +820,7 @@ impl SideSink<'_, '_, '_> {
         if bad_line {
             stats.inc(Counter::HttpHeaderLinesInvalid);
         }
-        let t = &mut self.x.pending[idx];
+        let t = self.x.pending.get_mut(idx);
         if invalid {
             t.flags.set(Flags::FRAMING_INVALID);
         }
@@ -850,9 +840,7 @@ impl SideSink<'_, '_, '_> {
         }
         let filtered = t.filtered.is_some();
         let msg = self.new_message(head, ts_ns, framing, filtered);
-        let t = &mut self.x.pending[idx];
-        t.response = Some(msg);
-        let seq = t.seq;
+        let seq = self.x.pending.attach_response(idx, msg).seq;
         self.x.resp_target = Some(Target::Txn(seq));
         framing
     }
@@ -948,13 +936,17 @@ impl MessageSink for SideSink<'_, '_, '_> {
         let skip = self.filtered();
         let max = self.ctx.max_body;
         let stats = self.ctx.stats;
-        if let Some(m) = self.current() {
-            m.body_size += data.len() as u64;
-            if skip {
-                return;
-            }
-            m.keep_body(data, max, stats);
+        let Some(m) = self.current() else {
+            return;
+        };
+        m.body_size += data.len() as u64;
+        if skip {
+            return;
         }
+        let before = m.body.capacity();
+        m.keep_body(data, max, stats);
+        let after = m.body.capacity();
+        self.x.pending.resize(before, after);
     }
 
     fn on_trailers(&mut self, lines: &[u8]) {
@@ -962,12 +954,17 @@ impl MessageSink for SideSink<'_, '_, '_> {
             return;
         }
         let stats = self.ctx.stats;
-        if let Some(m) = self.current() {
-            match Head::trailer_section(lines, m.head.version) {
-                Some(head) => m.trailers = Some(Box::new(head)),
-                None => stats.inc(Counter::HttpTrailersInvalid),
-            }
-        }
+        let Some(m) = self.current() else {
+            return;
+        };
+        let Some(head) = Head::trailer_section(lines, m.head.version) else {
+            stats.inc(Counter::HttpTrailersInvalid);
+            return;
+        };
+        let before = message_bytes(m);
+        m.trailers = Some(Box::new(head));
+        let after = message_bytes(m);
+        self.x.pending.resize(before, after);
     }
 
     fn on_body_gap(&mut self, len: u64) {
@@ -1047,9 +1044,8 @@ impl MessageSink for SideSink<'_, '_, '_> {
         }
         self.ctx.stats.inc(Counter::HttpResponses);
         let msg = Message::new(Head::no_status_line(), ts_ns);
-        let t = &mut self.x.pending[idx];
+        let t = self.x.pending.attach_response(idx, msg);
         t.flags.set(Flags::NO_STATUS_LINE);
-        t.response = Some(msg);
         self.x.resp_target = Some(Target::Txn(t.seq));
         true
     }

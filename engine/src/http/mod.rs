@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod filter;
 pub mod head;
 pub mod parser;
+pub mod pending;
 pub mod redact;
 pub mod target;
 

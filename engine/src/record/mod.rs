@@ -7,8 +7,6 @@ pub mod observer;
 pub mod real_ip;
 mod repeats;
 
-use base64::Engine as _;
-
 use crate::flow::Endpoint;
 use crate::http::{Flags, Message, Transaction, Version};
 use json::JsonWriter;
@@ -471,7 +469,7 @@ fn write_grpc(w: &mut JsonWriter<'_>, call: &crate::http2::grpc::GrpcCall) {
         w.key(messages);
         w.begin_array();
         for m in &msgs.kept {
-            w.str(&base64::engine::general_purpose::STANDARD.encode(m));
+            w.base64(m);
         }
         w.end_array();
         w.key(count);
@@ -560,7 +558,7 @@ fn write_body(w: &mut JsonWriter<'_>, body: &[u8]) -> &'static str {
             return "utf8";
         }
     }
-    w.str(&base64::engine::general_purpose::STANDARD.encode(body));
+    w.base64(body);
     "base64"
 }
 

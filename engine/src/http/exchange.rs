@@ -378,13 +378,10 @@ impl HttpConn {
             .as_ref()
             .and_then(|r| r.head.header("http2-settings"))
             .and_then(|v| {
-                use base64::Engine as _;
                 // base64url without padding; tolerate padding anyway.
                 let v = v.trim_ascii();
                 let end = v.iter().rposition(|b| *b != b'=').map_or(0, |p| p + 1);
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(&v[..end])
-                    .ok()
+                base64_simd::URL_SAFE_NO_PAD.decode_to_vec(&v[..end]).ok()
             });
         self.h2 = Some(Box::new(H2Conn::upgraded(
             self.req.max_head(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the peers and measuring tools perf/run.sh and perf/live.sh use.
+# Installs the peers and measuring tools the perf/ scripts use.
 # Suricata 7 comes from bookworm-backports (bookworm itself ships 6).
 set -euo pipefail
 
@@ -25,7 +25,7 @@ apt-get update -q
 # tshark asks whether non-root users may capture; the answer does not matter here.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get install -y -q --no-install-recommends \
-    time valgrind tshark tcpreplay iproute2 ethtool
+    time valgrind tshark tcpreplay iproute2 ethtool nginx wrk openssl linux-perf
 apt-get install -y -q --no-install-recommends -t "$backports" suricata
 
 suricata -V

@@ -4,6 +4,9 @@
 # this script creates, in rounds that alternate
 #
 #   off      nothing traced (the peer: the same server and client alone),
+#   bare     the kernel's own uprobe events (perf probe, tracing off) on
+#            the five functions httpcap probes, entry and return: what the
+#            traps alone cost on this machine, with no program of ours,
 #   uprobes  httpcap reading both ends' libssl (TLS_UPROBE_LIBS=<file>,
 #            af_packet on the server's veth, JSON lines to a file).
 #
@@ -28,7 +31,7 @@ CONNS=${PERF_UPROBE_CONNS:-8}
 BODY=${PERF_UPROBE_BODY:-1024}
 LIBSSL=${PERF_UPROBE_LIBSSL:-/usr/lib/x86_64-linux-gnu/libssl.so.3}
 OUT=${PERF_OUT:-perf/out}/uprobes
-for tool in nginx wrk openssl ip; do
+for tool in nginx wrk openssl ip perf; do
     command -v "$tool" >/dev/null || { echo "perf/uprobes.sh: $tool not found (run perf/setup.sh)" >&2; exit 1; }
 done
 [[ -f $LIBSSL ]] || { echo "perf/uprobes.sh: $LIBSSL not found (PERF_UPROBE_LIBSSL)" >&2; exit 1; }
@@ -40,7 +43,28 @@ srv_ip=10.233.7.1
 cli_ip=10.233.7.2
 cap_pid=
 
+TRACING=/sys/kernel/tracing
+[[ -d $TRACING/events ]] || mount -t tracefs nodev "$TRACING"
+FUNCS="SSL_read SSL_write SSL_read_ex SSL_write_ex SSL_do_handshake"
+
+bare_off() {
+    [[ -d $TRACING/events/httpcap_bare ]] || return 0
+    echo 0 >"$TRACING/events/httpcap_bare/enable"
+    perf probe -q -d 'httpcap_bare:*' 2>/dev/null || true
+}
+
+bare_on() {
+    local f
+    for f in $FUNCS; do
+        perf probe -q -x "$LIBSSL" -a "httpcap_bare:${f}=$f" -a "httpcap_bare:${f}_ret=$f%return"
+    done
+    echo 0 >"$TRACING/tracing_on"
+    echo 1 >"$TRACING/events/httpcap_bare/enable"
+}
+
 cleanup() {
+    bare_off
+    echo 1 >"$TRACING/tracing_on" 2>/dev/null || true
     [[ -n $cap_pid ]] && kill "$cap_pid" 2>/dev/null || true
     [[ -f $OUT/nginx.pid ]] && kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true
     ip netns del "$srv_ns" 2>/dev/null || true
@@ -138,6 +162,10 @@ load >/dev/null # warm-up: sessions, caches
 for round in $(seq "$ROUNDS"); do
     read -r reqs ncpu wcpu < <(load)
     printf '%s\toff\t%s\t%s\t%s\t-\t-\t-\t-\n' "$round" "$reqs" "$ncpu" "$wcpu" >>"$results"
+    bare_on
+    read -r reqs ncpu wcpu < <(load)
+    bare_off
+    printf '%s\tbare\t%s\t%s\t%s\t-\t-\t-\t-\n' "$round" "$reqs" "$ncpu" "$wcpu" >>"$results"
     rm -f "$OUT/records.jsonl"
     start_httpcap
     read -r reqs ncpu wcpu < <(load)
@@ -163,11 +191,11 @@ done
     }
     END {
         m = n["off"]
-        no = median(nginx, "off", m); nu = median(nginx, "uprobes", m)
-        wo = median(wrk, "off", m); wu = median(wrk, "uprobes", m)
+        no = median(nginx, "off", m); nb = median(nginx, "bare", m); nu = median(nginx, "uprobes", m)
+        wo = median(wrk, "off", m); wb = median(wrk, "bare", m); wu = median(wrk, "uprobes", m)
         for (i = 1; i <= m; i++) { c["x" SUBSEP i] = cap[i]; r["x" SUBSEP i] = rec[i] }
-        printf "nginx worker CPU per request: %.1f us off, %.1f us with uprobes (+%.1f us, %.2fx)\n", no, nu, nu - no, nu / no
-        printf "wrk CPU per request:          %.1f us off, %.1f us with uprobes (+%.1f us, %.2fx)\n", wo, wu, wu - wo, wu / wo
+        printf "nginx worker CPU per request: %.1f us off, %.1f us bare uprobes (+%.1f), %.1f us httpcap (+%.1f, %.2fx off; %.2fx bare)\n", no, nb, nb - no, nu, nu - no, nu / no, (nu - no) / (nb - no)
+        printf "wrk CPU per request:          %.1f us off, %.1f us bare uprobes (+%.1f), %.1f us httpcap (+%.1f, %.2fx off; %.2fx bare)\n", wo, wb, wb - wo, wu, wu - wo, wu / wo, (wu - wo) / (wb - wo)
         printf "httpcap CPU per record:       %.1f us; records per request %.4f\n", median(c, "x", m), median(r, "x", m)
     }' "$results"
 } | tee "$OUT/results.txt"

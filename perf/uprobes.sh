@@ -77,18 +77,8 @@ cargo build --release -q -p httpcap
 HTTPCAP=$(realpath target/release/httpcap)
 
 # Addresses that exist only inside these two namespaces.
-ip netns add "$srv_ns"
-ip netns add "$cli_ns"
-ip link add up-srv type veth peer name up-cli
-ip link set up-srv netns "$srv_ns"
-ip link set up-cli netns "$cli_ns"
-ip -n "$srv_ns" addr add "$srv_ip/24" dev up-srv
-ip -n "$cli_ns" addr add "$cli_ip/24" dev up-cli
-for ns in "$srv_ns up-srv" "$cli_ns up-cli"; do
-    set -- $ns
-    ip -n "$1" link set "$2" up
-    ip -n "$1" link set lo up
-done
+. tools/netns.sh
+netns_pair "$srv_ns" up-srv "$srv_ip" "$cli_ns" up-cli "$cli_ip"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$srv_ip" \
     -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null

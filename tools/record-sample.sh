@@ -30,17 +30,10 @@ trap cleanup EXIT
 
 # --- network: two namespaces, one veth pair, no offloads so the capture
 # holds wire-sized segments rather than 64 KB super-packets.
-ip netns add "$srv_ns"
-ip netns add "$cli_ns"
-ip link add rec-srv type veth peer name rec-cli
-ip link set rec-srv netns "$srv_ns"
-ip link set rec-cli netns "$cli_ns"
-ip -n "$srv_ns" addr add "$srv_ip/24" dev rec-srv
-ip -n "$cli_ns" addr add "$cli_ip/24" dev rec-cli
+. "$(dirname "$0")/netns.sh"
+netns_pair "$srv_ns" rec-srv "$srv_ip" "$cli_ns" rec-cli "$cli_ip"
 for pair in "$srv_ns rec-srv" "$cli_ns rec-cli"; do
     set -- $pair
-    ip -n "$1" link set lo up
-    ip -n "$1" link set "$2" up
     ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off >/dev/null 2>&1 || true
 done
 

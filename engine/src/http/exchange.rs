@@ -1024,6 +1024,15 @@ impl MessageSink for SideSink<'_, '_, '_> {
         }
     }
 
+    fn answers_unknown_request(&mut self) -> bool {
+        match (self.role, self.x.resp_target) {
+            (Role::Response, Some(Target::Txn(seq))) => {
+                self.txn_mut(seq).is_some_and(|t| t.request.is_none())
+            }
+            _ => false,
+        }
+    }
+
     fn on_raw_response(&mut self, ts_ns: u64) -> bool {
         if self.role != Role::Response || self.x.owed > 0 {
             return false;

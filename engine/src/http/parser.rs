@@ -80,6 +80,12 @@ pub trait MessageSink {
     fn on_raw_response(&mut self, _ts_ns: u64) -> bool {
         false
     }
+    /// Response side, after `on_head`: whether the response answers a
+    /// request whose method is unknown (never seen: the capture began
+    /// after it, or it was lost or unusable).
+    fn answers_unknown_request(&mut self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]
@@ -111,6 +117,11 @@ pub struct MessageParser {
     /// Request side: the last head parsed was an HTTP/0.9 request, not
     /// yet reported (`made_http09`). (In padding: no cost per connection.)
     http09: bool,
+    /// Response side: the body just framed answers a request never seen,
+    /// so it may be absent (a HEAD's answer declares the length it would
+    /// have had). Its first bytes decide (`body_is_next_response`). (In
+    /// padding too.)
+    body_unsure: bool,
 }
 
 /// Bytes of a previous piece kept while resynchronising: enough for the
@@ -159,6 +170,7 @@ impl MessageParser {
             head_ts: 0,
             max_head: max_head.min(u32::MAX as usize) as u32,
             http09: false,
+            body_unsure: false,
         }
     }
 
@@ -368,6 +380,9 @@ impl MessageParser {
                 });
                 let head_ts = self.head_ts;
                 let framing = sink.on_head(head, head_ts);
+                self.body_unsure = self.role == Role::Response
+                    && matches!(framing, Framing::Length(1..) | Framing::Chunked)
+                    && sink.answers_unknown_request();
                 self.begin_body(framing, ts_ns, sink);
             }
             Err(_) => {
@@ -403,6 +418,14 @@ impl MessageParser {
         stats: &ShardStats,
         sink: &mut dyn MessageSink,
     ) -> usize {
+        if std::mem::take(&mut self.body_unsure) && body_is_next_response(data) {
+            // The answer to a HEAD (most likely): no body, and these bytes
+            // begin the next response.
+            stats.inc(Counter::HttpBodiesAbsent);
+            sink.on_complete(Ending::Complete, ts_ns);
+            self.state = State::Start;
+            return 0;
+        }
         let State::Body(body) = &mut self.state else {
             return 0;
         };
@@ -591,6 +614,7 @@ impl MessageParser {
 
     /// `len` bytes were lost in this direction.
     pub fn gap(&mut self, len: u64, ts_ns: u64, sink: &mut dyn MessageSink) -> AfterGap {
+        self.body_unsure = false;
         let next_cut = match &mut self.state {
             State::Body(BodyState::Length(left)) if len < *left => {
                 *left -= len;
@@ -651,6 +675,7 @@ impl MessageParser {
 
     /// The direction ended (FIN, RST, expiry or end of input).
     pub fn eof(&mut self, ts_ns: u64, sink: &mut dyn MessageSink) {
+        self.body_unsure = false;
         match &self.state {
             State::Body(BodyState::UntilClose) => sink.on_complete(Ending::Complete, ts_ns),
             State::Body(_) => sink.on_complete(Ending::Incomplete, ts_ns),
@@ -661,6 +686,18 @@ impl MessageParser {
             self.state = State::Start;
         }
     }
+}
+
+/// Whether the first bytes where a body should start are a status line
+/// (`HTTP/1.x` and a three-digit status): the body declared by a response
+/// to an unknown request is absent and the next response begins. Twelve
+/// bytes are needed; fewer are taken as body.
+fn body_is_next_response(data: &[u8]) -> bool {
+    data.len() >= 12
+        && data.starts_with(b"HTTP/1.")
+        && matches!(data[7], b'0' | b'1')
+        && data[8] == b' '
+        && data[9..12].iter().all(u8::is_ascii_digit)
 }
 
 /// A head whose framing fields are malformed or contradict each other

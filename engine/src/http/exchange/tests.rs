@@ -1037,3 +1037,44 @@ fn an_expired_unusable_request_keeps_its_late_response() {
     );
     assert_eq!(answered(&c.done[1]), Some(&b"/next"[..]));
 }
+
+/// Picked up mid-stream, the first response answers a request the capture
+/// never saw: if it was a HEAD, its Content-Length (or chunked coding)
+/// declares a body that is not there, and taking the next response's
+/// bytes as that body made the next request pair with the response after
+/// its own. A status line where such a body should begin ends the
+/// response at its head instead.
+#[test]
+fn a_bodiless_answer_to_an_unseen_request_does_not_swallow_the_next_response() {
+    for declared in ["Content-Length: 10", "Transfer-Encoding: chunked"] {
+        let mut c = Conn::new();
+        c.http.start_midstream();
+        c.resp(format!("HTTP/1.1 200 OK\r\n{declared}\r\n\r\n").as_bytes());
+        c.req(b"GET /b HTTP/1.1\r\n\r\n");
+        c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+        c.req(b"GET /c HTTP/1.1\r\n\r\n");
+        c.resp(b"HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nx");
+        c.close();
+        assert_eq!(
+            c.summary(),
+            [
+                "- -> 200 [mid_stream,no_request]",
+                "GET /b -> 200 [mid_stream]",
+                "GET /c -> 404 [mid_stream]"
+            ],
+            "{declared}"
+        );
+        let bodies: Vec<&[u8]> = c.done.iter().map(|t| resp_body(t).0).collect();
+        assert_eq!(bodies, [&b""[..], b"hi", b"x"]);
+        assert_eq!(c.stats.get(Counter::HttpBodiesAbsent), 1);
+    }
+    // A response whose request was seen keeps its declared body, status
+    // line or not.
+    let mut c = Conn::new();
+    c.req(b"GET /m HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nHTTP/1.1 200");
+    c.close();
+    assert_eq!(c.summary(), ["GET /m -> 200"]);
+    assert_eq!(resp_body(&c.done[0]).0, b"HTTP/1.1 200");
+    assert_eq!(c.stats.get(Counter::HttpBodiesAbsent), 0);
+}

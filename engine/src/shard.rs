@@ -471,7 +471,7 @@ impl Shard {
         let conn = self.table.get_mut(slot);
         if conn.uprobe.is_some() {
             // Its plaintext comes from the uprobes; these bytes are ciphertext.
-            stats.inc(Counter::TlsUprobePacketsSkipped);
+            self.uprobe_packet(slot, side, seg, ts_ns);
             return false;
         }
         conn.last_ns = ts_ns;
@@ -572,9 +572,11 @@ impl Shard {
     /// Re-measures one connection's buffers.
     fn recharge(&mut self, slot: usize) {
         let conn = self.table.get_mut(slot);
+        let hello = conn.uprobe.as_ref().and_then(|f| f.hello.as_ref());
         let bytes = conn.halves[0].buffered_bytes()
             + conn.halves[1].buffered_bytes()
-            + conn.app.buffered_bytes();
+            + conn.app.buffered_bytes()
+            + hello.map_or(0, |h| h.buffered_bytes());
         self.budget.charge(slot, bytes);
     }
 

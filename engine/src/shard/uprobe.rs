@@ -4,15 +4,18 @@
 //! offsets the program gives (a jump is a hole: `tls_uprobe_lost`). A
 //! connection fed this way ignores its captured packets (ciphertext).
 
-use super::{guess_client, http_ctx, Shard};
+use super::{guess_client, http_ctx, Deliver, Shard};
+use crate::decode::Segment;
+use crate::flow::reassembly::{SeqNumber, TcpSegment};
 use crate::flow::table::Conn;
-use crate::flow::FlowKey;
+use crate::flow::{FlowKey, Side};
 use crate::http::parser::Role;
 use crate::http::HttpConn;
 use crate::panic_guard;
-use crate::stats::{Counter, Gauge};
+use crate::stats::{Counter, Gauge, ShardStats};
 use crate::tls::uprobe::event::{Direction, Event, Kind};
 use crate::tls::uprobe::{Feed, ProgramCount, ShardRing};
+use crate::tls::TlsContext;
 
 /// Most events handled per pass of the shard loop, so packets keep
 /// their turn.
@@ -168,15 +171,28 @@ impl Shard {
                 stats.inc(Counter::TlsUprobeConnections);
                 // Packets that came first showed the handshake in the
                 // clear (kept for the records); the rest was ciphertext.
-                let info = crate::tls::uprobe::info_from(conn.app.tls_handshake());
-                if conn.has_payload {
-                    conn.app = HttpConn::new(settings.max_head);
-                }
+                let handshake = conn.app.tls_handshake();
+                let info = crate::tls::uprobe::info_from(handshake);
+                // A handshake not yet seen whole is read on from the
+                // packets still to come (`uprobe_packet`); ciphertext of
+                // a connection picked up after its handshake has nothing.
+                let read_on = match handshake {
+                    Some(h) => h.version.is_none(),
+                    None => !conn.has_payload,
+                };
+                let plaintext = HttpConn::new(settings.max_head);
+                let hello = if read_on {
+                    Some(Box::new(std::mem::replace(&mut conn.app, plaintext)))
+                } else {
+                    conn.app = plaintext;
+                    None
+                };
                 conn.uprobe.insert(Box::new(Feed {
                     tgid: ev.tgid(),
                     next: [0; 2],
                     closed: false,
                     info,
+                    hello,
                 }))
             }
         };
@@ -235,6 +251,66 @@ impl Shard {
         }
         conn.app.data(role, data, ts_ns, &mut ctx);
         self.emit(slot);
+        self.recharge(slot);
+    }
+}
+
+impl Shard {
+    /// A packet of a connection fed by the uprobes: ciphertext, skipped,
+    /// except while its handshake is still read (`Feed::hello`), apart
+    /// from the plaintext: nothing that reading does is counted or
+    /// recorded, and it has no keys.
+    pub(super) fn uprobe_packet(&mut self, slot: usize, side: Side, seg: &Segment<'_>, ts_ns: u64) {
+        self.stats.inc(Counter::TlsUprobePacketsSkipped);
+        let conn = self.table.get_mut(slot);
+        let Conn {
+            halves,
+            uprobe,
+            client,
+            ..
+        } = conn;
+        let (Some(feed), Some(client)) = (uprobe.as_deref_mut(), *client) else {
+            return;
+        };
+        let Some(hello) = feed.hello.as_deref_mut() else {
+            return;
+        };
+        let unseen = ShardStats::default();
+        let mut unrecorded = Vec::new();
+        let mut ctx = http_ctx(
+            &self.settings,
+            &unseen,
+            &self.filters,
+            &mut unrecorded,
+            TlsContext::none(),
+        );
+        let role = if side == client {
+            Role::Request
+        } else {
+            Role::Response
+        };
+        let mut deliver = Deliver {
+            http: hello,
+            role,
+            ctx: &mut ctx,
+        };
+        let tcp = TcpSegment {
+            seq: SeqNumber(seg.seq),
+            syn: seg.flags.syn(),
+            fin: seg.flags.fin(),
+            payload: seg.payload,
+            ts_ns,
+        };
+        halves[side.index()].segment(tcp, self.settings.max_stream_buffer, &unseen, &mut deliver);
+        match hello.tls_handshake() {
+            Some(h) if h.version.is_some() => {
+                feed.info = crate::tls::uprobe::info_from(Some(h));
+                feed.hello = None;
+            }
+            // Not TLS after all: nothing to learn.
+            None if !hello.is_idle() => feed.hello = None,
+            _ => {}
+        }
         self.recharge(slot);
     }
 }

@@ -262,6 +262,42 @@ fn packets_of_a_fed_connection_are_not_parsed() {
     assert_eq!(stats.get(Counter::TlsNoKey), 0);
 }
 
+/// The plaintext overtook the handshake's packets (the capture ring
+/// hands packets over up to a millisecond late): they are still read for
+/// the records' `tls` object, and nothing else comes of them.
+#[test]
+fn a_handshake_the_plaintext_overtook_still_names_the_connection() {
+    use crate::tls::craft::{client_hello, server_hello};
+    let (mut shard, stats, records) = shard();
+    let (server, client) = (addr("10.0.0.1"), addr("10.0.0.2"));
+    shard.uprobe_event(
+        &server_event(10, 50007, Kind::Data, Direction::Received, 0, REQUEST),
+        0,
+    );
+    let hello = client_hello(0x1301, "api.test", "http/1.1");
+    let data = ether(0x0800, &ip(client, server, 6, &tcp(50007, 443, &hello)));
+    shard.handle_packet(shard_packet(&data));
+    let hello = server_hello(0x1301, true, "");
+    let data = ether(0x0800, &ip(server, client, 6, &tcp(443, 50007, &hello)));
+    shard.handle_packet(shard_packet(&data));
+    shard.uprobe_event(
+        &server_event(10, 50007, Kind::Data, Direction::Sent, 0, RESPONSE),
+        0,
+    );
+    shard.finish();
+    let r = records.lock().unwrap();
+    assert_eq!(r.len(), 1);
+    let tls = &r[0]["tls"];
+    assert_eq!(tls["source"], "uprobe", "{tls}");
+    assert_eq!(tls["sni"], "api.test", "{tls}");
+    assert_eq!(tls["version"], "TLS 1.3", "{tls}");
+    assert_eq!(tls["cipher"], "TLS_AES_128_GCM_SHA256", "{tls}");
+    assert_eq!(r[0]["response"]["body"], "ok");
+    assert_eq!(stats.get(Counter::TlsUprobePacketsSkipped), 2);
+    assert_eq!(stats.get(Counter::TlsConnections), 0);
+    assert_eq!(stats.get(Counter::TlsNoKey), 0);
+}
+
 fn shard_packet(data: &[u8]) -> Packet<'_> {
     Packet {
         ts_ns: 1_000_000_000,

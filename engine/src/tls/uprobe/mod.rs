@@ -90,7 +90,7 @@ impl ProgramCount {
 /// end's copy is skipped), the next offset expected in each direction
 /// (indexed by [`event::Direction`], from that process's view), and
 /// whether that process closed it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Feed {
     pub tgid: u32,
     pub next: [u64; 2],
@@ -99,8 +99,14 @@ pub struct Feed {
     /// process and late packets are recognised, then ends.
     pub closed: bool,
     /// The records' `tls` object: what the captured handshake showed
-    /// (SNI, version, suite, ALPN) when the packets came first.
+    /// (SNI, version, suite, ALPN).
     pub info: Arc<crate::tls::TlsInfo>,
+    /// The handshake's packets, still being read when the plaintext
+    /// overtook them (the capture ring hands packets over in blocks, up to
+    /// a millisecond late): a connection state of their own, without keys,
+    /// until the ServerHello shows the version and `info` takes what it
+    /// found.
+    pub hello: Option<Box<crate::http::HttpConn>>,
 }
 
 /// The record's `tls` object of a uprobe-fed connection whose handshake

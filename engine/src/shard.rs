@@ -148,6 +148,35 @@ struct Deliver<'a, 'b> {
     ctx: &'a mut HttpCtx<'b>,
 }
 
+impl Deliver<'_, '_> {
+    /// Reassembles one segment of the `side` half and hands what it
+    /// completes to `http`, as the request or response by `client`.
+    fn segment(
+        half: &mut HalfStream,
+        http: &mut HttpConn,
+        (side, client): (Side, Side),
+        seg: &Segment<'_>,
+        ts_ns: u64,
+        max_buffer: usize,
+        ctx: &mut HttpCtx<'_>,
+    ) {
+        let role = if side == client {
+            Role::Request
+        } else {
+            Role::Response
+        };
+        let tcp = TcpSegment {
+            seq: SeqNumber(seg.seq),
+            syn: seg.flags.syn(),
+            fin: seg.flags.fin(),
+            payload: seg.payload,
+            ts_ns,
+        };
+        let stats = ctx.stats;
+        half.segment(tcp, max_buffer, stats, &mut Deliver { http, role, ctx });
+    }
+}
+
 impl StreamConsumer for Deliver<'_, '_> {
     fn on_data(&mut self, data: &[u8], ts_ns: u64) {
         self.http.data(self.role, data, ts_ns, self.ctx);
@@ -488,25 +517,11 @@ impl Shard {
             conn.has_payload = true;
         }
         if let Some(client) = conn.client {
-            let role = if side == client {
-                Role::Request
-            } else {
-                Role::Response
-            };
             let Conn { halves, app, .. } = conn;
-            let mut deliver = Deliver {
-                http: app,
-                role,
-                ctx: &mut ctx,
-            };
-            let tcp = TcpSegment {
-                seq: SeqNumber(seg.seq),
-                syn: flags.syn(),
-                fin: flags.fin(),
-                payload: seg.payload,
-                ts_ns,
-            };
-            halves[side.index()].segment(tcp, settings.max_stream_buffer, stats, &mut deliver);
+            let max_buffer = settings.max_stream_buffer;
+            let half = &mut halves[side.index()];
+            let sides = (side, client);
+            Deliver::segment(half, app, sides, seg, ts_ns, max_buffer, &mut ctx);
         }
         if flags.rst() || (conn.halves[0].is_finished() && conn.halves[1].is_finished()) {
             conn.closed = true;

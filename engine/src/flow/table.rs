@@ -40,7 +40,7 @@ pub struct Conn<A> {
     pub encap: Option<Arc<Encap>>,
     /// The process whose uprobe events give this connection's plaintext
     /// (TLS_UPROBE_LIBS); only for such connections (one pointer otherwise).
-    pub uprobe: Option<Box<crate::tls::uprobe::Feed>>,
+    pub uprobe: Option<Box<crate::tls::uprobe::Feed<A>>>,
 }
 
 impl<A> Conn<A> {

@@ -6,7 +6,6 @@
 
 use super::{guess_client, http_ctx, Deliver, Shard};
 use crate::decode::Segment;
-use crate::flow::reassembly::{SeqNumber, TcpSegment};
 use crate::flow::table::Conn;
 use crate::flow::{FlowKey, Side};
 use crate::http::parser::Role;
@@ -284,24 +283,10 @@ impl Shard {
             &mut unrecorded,
             TlsContext::none(),
         );
-        let role = if side == client {
-            Role::Request
-        } else {
-            Role::Response
-        };
-        let mut deliver = Deliver {
-            http: hello,
-            role,
-            ctx: &mut ctx,
-        };
-        let tcp = TcpSegment {
-            seq: SeqNumber(seg.seq),
-            syn: seg.flags.syn(),
-            fin: seg.flags.fin(),
-            payload: seg.payload,
-            ts_ns,
-        };
-        halves[side.index()].segment(tcp, self.settings.max_stream_buffer, &unseen, &mut deliver);
+        let half = &mut halves[side.index()];
+        let max_buffer = self.settings.max_stream_buffer;
+        let sides = (side, client);
+        Deliver::segment(half, hello, sides, seg, ts_ns, max_buffer, &mut ctx);
         match hello.tls_handshake() {
             Some(h) if h.version.is_some() => {
                 feed.info = crate::tls::uprobe::info_from(Some(h));

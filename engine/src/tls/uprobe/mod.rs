@@ -90,8 +90,11 @@ impl ProgramCount {
 /// end's copy is skipped), the next offset expected in each direction
 /// (indexed by [`event::Direction`], from that process's view), and
 /// whether that process closed it.
+///
+/// `H` is the connection state the handshake's packets are read with
+/// (the shard's `HttpConn`).
 #[derive(Debug)]
-pub struct Feed {
+pub struct Feed<H> {
     pub tgid: u32,
     pub next: [u64; 2],
     /// Closed by its process: the connection lingers for
@@ -106,7 +109,7 @@ pub struct Feed {
     /// a millisecond late): a connection state of their own, without keys,
     /// until the ServerHello shows the version and `info` takes what it
     /// found.
-    pub hello: Option<Box<crate::http::HttpConn>>,
+    pub hello: Option<Box<H>>,
 }
 
 /// The record's `tls` object of a uprobe-fed connection whose handshake

@@ -265,16 +265,7 @@ http {{
         let pid = std::fs::read_to_string(self.dir.join("nginx.pid")).expect("nginx.pid");
         let pid: u32 = pid.trim().parse().expect("nginx.pid holds a pid");
         let _ = sh(&format!("kill -TERM {pid}"));
-        wait_for(
-            || {
-                std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
-                    s.rsplit(')')
-                        .next()
-                        .is_some_and(|r| r.trim_start().starts_with('Z'))
-                })
-            },
-            "nginx gone",
-        );
+        wait_for(|| gone(pid), "nginx gone");
     }
 
     /// Waits until something in `a` listens on TCP `port`.
@@ -336,14 +327,34 @@ http {{
     }
 }
 
+/// Whether process `pid` has exited (gone, or a zombie not yet reaped).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    })
+}
+
 impl Drop for Pair {
     fn drop(&mut self) {
+        // nginx first, through its master, which stops its workers: the
+        // master is also one of the children below, and killing it with
+        // SIGKILL left its workers running for good. Bounded, no panic.
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("nginx.pid")) {
+            if let Ok(pid) = pid.trim().parse::<u32>() {
+                let _ = sh(&format!("kill -TERM {pid} 2>/dev/null"));
+                for _ in 0..100 {
+                    if gone(pid) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        if let Ok(pid) = std::fs::read_to_string(self.dir.join("nginx.pid")) {
-            let _ = sh(&format!("kill {} 2>/dev/null", pid.trim()));
         }
         let _ = sh(&format!(
             "ip netns del {} 2>/dev/null; ip netns del {} 2>/dev/null",

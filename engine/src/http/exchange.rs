@@ -411,7 +411,9 @@ impl HttpConn {
             self.x.holes.set(Holes::RESP_GAP, true);
         }
         let (parser, mut sink) = self.split(role, ctx, ts_ns);
-        if let AfterGap::FramingLost { next_cut } = parser.gap(len, ts_ns, &mut sink) {
+        if let AfterGap::FramingLost { next_cut } =
+            parser.gap(len, ts_ns, ctx_stats(&sink), &mut sink)
+        {
             self.x.framing_lost(role, next_cut);
         }
         self.after(ctx.stats);
@@ -431,7 +433,7 @@ impl HttpConn {
             // The rest of the head never came: that message is lost.
             sink.ctx.stats.inc(Counter::HttpHeadsCut);
         }
-        parser.eof(ts_ns, &mut sink);
+        parser.eof(ts_ns, ctx_stats(&sink), &mut sink);
         self.after(ctx.stats);
     }
 

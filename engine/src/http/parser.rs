@@ -119,8 +119,8 @@ pub struct MessageParser {
     http09: bool,
     /// Response side: the body just framed answers a request never seen,
     /// so it may be absent (a HEAD's answer declares the length it would
-    /// have had). Its first bytes decide (`body_is_next_response`). (In
-    /// padding too.)
+    /// have had). Its first bytes decide (`status_line_start`); until
+    /// enough have come they wait in `buf`. (In padding too.)
     body_unsure: bool,
 }
 
@@ -181,6 +181,7 @@ impl MessageParser {
     /// Starts in resync mode: for streams picked up mid-connection.
     pub fn resync(&mut self) {
         self.buf = Vec::new();
+        self.body_unsure = false;
         self.state = State::Resync;
     }
 
@@ -196,6 +197,7 @@ impl MessageParser {
     /// Switches to tunnel mode: the rest of the connection is not HTTP/1.
     pub fn enter_tunnel(&mut self) {
         self.buf = Vec::new();
+        self.body_unsure = false;
         self.state = State::Tunnel;
     }
 
@@ -381,7 +383,10 @@ impl MessageParser {
                 let head_ts = self.head_ts;
                 let framing = sink.on_head(head, head_ts);
                 self.body_unsure = self.role == Role::Response
-                    && matches!(framing, Framing::Length(1..) | Framing::Chunked)
+                    && matches!(
+                        framing,
+                        Framing::Length(1..) | Framing::Chunked | Framing::UntilClose
+                    )
                     && sink.answers_unknown_request();
                 self.begin_body(framing, ts_ns, sink);
             }
@@ -418,13 +423,8 @@ impl MessageParser {
         stats: &ShardStats,
         sink: &mut dyn MessageSink,
     ) -> usize {
-        if std::mem::take(&mut self.body_unsure) && body_is_next_response(data) {
-            // The answer to a HEAD (most likely): no body, and these bytes
-            // begin the next response.
-            stats.inc(Counter::HttpBodiesAbsent);
-            sink.on_complete(Ending::Complete, ts_ns);
-            self.state = State::Start;
-            return 0;
+        if self.body_unsure {
+            return self.unsure_body(data, ts_ns, stats, sink);
         }
         let State::Body(body) = &mut self.state else {
             return 0;
@@ -464,6 +464,55 @@ impl MessageParser {
                     0
                 }
             },
+        }
+    }
+
+    /// The first bytes where the body of a response to an unseen request
+    /// should begin: a status line there means the body is absent (the
+    /// answer to a HEAD, most likely) and the next response begins. Bytes
+    /// that might still become one wait in `buf` for the rest.
+    fn unsure_body(
+        &mut self,
+        data: &[u8],
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
+        let held = self.buf.len();
+        let mut start = std::mem::take(&mut self.buf);
+        let take = data.len().min(STATUS_LINE_START - held);
+        start.extend_from_slice(&data[..take]);
+        match status_line_start(&start) {
+            Some(false) => {
+                // A body after all: the bytes held are its first.
+                self.body_unsure = false;
+                self.feed(&start[..held], ts_ns, stats, sink);
+                0
+            }
+            None => {
+                // Fewer than STATUS_LINE_START bytes so far, all of them
+                // a status line's: wait for more (`take` was all of data).
+                self.buf = start;
+                take
+            }
+            Some(true) => {
+                self.body_unsure = false;
+                stats.inc(Counter::HttpBodiesAbsent);
+                sink.on_complete(Ending::Complete, ts_ns);
+                self.state = State::Start;
+                // The bytes held begin the next response's head.
+                self.feed(&start[..held], ts_ns, stats, sink);
+                0
+            }
+        }
+    }
+
+    /// Bytes held by `unsure_body` when the direction stops (a hole or its
+    /// end) are the body's: too few to be a status line.
+    fn release_unsure(&mut self, ts_ns: u64, stats: &ShardStats, sink: &mut dyn MessageSink) {
+        if std::mem::take(&mut self.body_unsure) {
+            let held = std::mem::take(&mut self.buf);
+            self.feed(&held, ts_ns, stats, sink);
         }
     }
 
@@ -609,12 +658,19 @@ impl MessageParser {
             State::Head | State::SkipHead | State::Resync => {}
         }
         self.buf = Vec::new();
+        self.body_unsure = false;
         self.state = State::Start;
     }
 
     /// `len` bytes were lost in this direction.
-    pub fn gap(&mut self, len: u64, ts_ns: u64, sink: &mut dyn MessageSink) -> AfterGap {
-        self.body_unsure = false;
+    pub fn gap(
+        &mut self,
+        len: u64,
+        ts_ns: u64,
+        stats: &ShardStats,
+        sink: &mut dyn MessageSink,
+    ) -> AfterGap {
+        self.release_unsure(ts_ns, stats, sink);
         let next_cut = match &mut self.state {
             State::Body(BodyState::Length(left)) if len < *left => {
                 *left -= len;
@@ -674,8 +730,8 @@ impl MessageParser {
     }
 
     /// The direction ended (FIN, RST, expiry or end of input).
-    pub fn eof(&mut self, ts_ns: u64, sink: &mut dyn MessageSink) {
-        self.body_unsure = false;
+    pub fn eof(&mut self, ts_ns: u64, stats: &ShardStats, sink: &mut dyn MessageSink) {
+        self.release_unsure(ts_ns, stats, sink);
         match &self.state {
             State::Body(BodyState::UntilClose) => sink.on_complete(Ending::Complete, ts_ns),
             State::Body(_) => sink.on_complete(Ending::Incomplete, ts_ns),
@@ -688,16 +744,26 @@ impl MessageParser {
     }
 }
 
-/// Whether the first bytes where a body should start are a status line
-/// (`HTTP/1.x` and a three-digit status): the body declared by a response
-/// to an unknown request is absent and the next response begins. Twelve
-/// bytes are needed; fewer are taken as body.
-fn body_is_next_response(data: &[u8]) -> bool {
-    data.len() >= 12
-        && data.starts_with(b"HTTP/1.")
-        && matches!(data[7], b'0' | b'1')
-        && data[8] == b' '
-        && data[9..12].iter().all(u8::is_ascii_digit)
+/// Bytes that decide whether a status line begins: `HTTP/1.x NNN`.
+const STATUS_LINE_START: usize = 12;
+
+/// Whether `data` (at most STATUS_LINE_START bytes) begins a status line
+/// (`HTTP/1.x` and a three-digit status), or `None` while too few bytes
+/// have come to tell and all of them fit one.
+fn status_line_start(data: &[u8]) -> Option<bool> {
+    let fits = |i: usize, b: u8| match i {
+        0..=6 => b == b"HTTP/1."[i],
+        7 => matches!(b, b'0' | b'1'),
+        8 => b == b' ',
+        _ => b.is_ascii_digit(),
+    };
+    if !data.iter().enumerate().all(|(i, &b)| fits(i, b)) {
+        Some(false)
+    } else if data.len() < STATUS_LINE_START {
+        None
+    } else {
+        Some(true)
+    }
 }
 
 /// A head whose framing fields are malformed or contradict each other

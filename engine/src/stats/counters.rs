@@ -129,7 +129,7 @@ counters! {
     HttpHeadsCut => "http_heads_cut", Loss, "message heads cut short by the end of their connection direction (a request lost; a response missing from its transaction, flagged no_response)";
     HttpResyncBytes => "http_resync_bytes", Activity, "bytes skipped while looking for the next message";
     HttpOrphanResponses => "http_orphan_responses", Activity, "responses with no request seen";
-    HttpBodiesAbsent => "http_bodies_absent", Activity, "responses to a request never seen whose declared body was absent: a status line came where it should begin (a HEAD's answer); the response ends at its head";
+    HttpBodiesAbsent => "http_bodies_absent", Activity, "responses to a request never seen whose body (declared, or until the close) was absent: a status line came where it should begin (a HEAD's answer); the response ends at its head";
     HttpUnpairedResponses => "http_unpaired_responses", Activity, "responses emitted alone (flag pairing_lost) because their request had been dropped from a full pending queue (drop_pending_requests)";
     HttpPairingUncertain => "http_pairing_uncertain", Activity, "responses paired with a request after a hole that may have held whole messages (flag pairing_uncertain)";
     HttpAnswersLostInGap => "http_answers_lost_in_gap", Loss, "requests emitted without a response because a hole in the responses began their answer (flags no_response, gap)";

@@ -1078,3 +1078,90 @@ fn a_bodiless_answer_to_an_unseen_request_does_not_swallow_the_next_response() {
     assert_eq!(resp_body(&c.done[0]).0, b"HTTP/1.1 200");
     assert_eq!(c.stats.get(Counter::HttpBodiesAbsent), 0);
 }
+
+/// The same with a response framed until the close (neither
+/// Content-Length nor chunked coding), and with the next response split
+/// anywhere, or byte by byte: bytes too few to tell wait for the rest.
+#[test]
+fn a_bodiless_answer_is_noticed_without_framing_and_across_pieces() {
+    let next: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+    let one_by_one: Vec<&[u8]> = next.chunks(1).collect();
+    for declared in [
+        "",
+        "Content-Length: 10\r\n",
+        "Transfer-Encoding: chunked\r\n",
+    ] {
+        let mut splits: Vec<Vec<&[u8]>> = (0..=20).map(|k| vec![&next[..k], &next[k..]]).collect();
+        splits.push(one_by_one.clone());
+        for pieces in splits {
+            let mut c = Conn::new();
+            c.http.start_midstream();
+            c.resp(format!("HTTP/1.1 200 OK\r\n{declared}\r\n").as_bytes());
+            c.req(b"GET /b HTTP/1.1\r\n\r\n");
+            for piece in &pieces {
+                c.resp(piece);
+            }
+            c.close();
+            assert_eq!(
+                c.summary(),
+                [
+                    "- -> 200 [mid_stream,no_request]",
+                    "GET /b -> 200 [mid_stream]"
+                ],
+                "{declared:?} {pieces:?}"
+            );
+            assert_eq!(resp_body(&c.done[0]).0, b"");
+            assert_eq!(resp_body(&c.done[1]).0, b"hi");
+            assert_eq!(c.stats.get(Counter::HttpBodiesAbsent), 1);
+        }
+    }
+}
+
+/// Bytes held while they could still begin a status line are the body's
+/// when they turn out not to (the next piece differs, a hole, the close).
+#[test]
+fn bytes_held_for_a_status_line_that_never_came_stay_the_body() {
+    // A body of "HTTP/" (Content-Length: 5) in two pieces, then the next
+    // response: its bytes are not a status line at the body's start.
+    let mut c = Conn::new();
+    c.http.start_midstream();
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTT");
+    c.resp(b"P/");
+    c.req(b"GET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    c.close();
+    assert_eq!(
+        c.summary(),
+        [
+            "- -> 200 [mid_stream,no_request]",
+            "GET /b -> 200 [mid_stream]"
+        ]
+    );
+    assert_eq!(resp_body(&c.done[0]).0, b"HTTP/");
+    assert_eq!(resp_body(&c.done[1]).0, b"hi");
+    assert_eq!(c.stats.get(Counter::HttpBodiesAbsent), 0);
+
+    // Until the close: the bytes held end the body there.
+    let mut c = Conn::new();
+    c.http.start_midstream();
+    c.resp(b"HTTP/1.0 200 OK\r\n\r\nHTTP/1");
+    c.close();
+    assert_eq!(c.summary(), ["- -> 200 [mid_stream,no_request]"]);
+    assert_eq!(resp_body(&c.done[0]).0, b"HTTP/1");
+
+    // A hole after them: they are the body's first bytes, the hole the
+    // rest of it.
+    let mut c = Conn::new();
+    c.http.start_midstream();
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP");
+    c.gap(Role::Response, 6);
+    c.req(b"GET /b HTTP/1.1\r\n\r\n");
+    c.resp(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    c.close();
+    assert_eq!(resp_body(&c.done[0]).0, b"HTTP");
+    assert_eq!(
+        c.summary().last().map(String::as_str),
+        Some("GET /b -> 200 [mid_stream]")
+    );
+    assert_eq!(c.stats.get(Counter::HttpBodiesAbsent), 0);
+}

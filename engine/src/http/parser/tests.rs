@@ -85,7 +85,7 @@ fn parse(role: Role, pieces: &[&[u8]], max_head: usize) -> (Vec<Ev>, ShardStats)
     for piece in pieces {
         p.feed(piece, 0, &stats, &mut rec);
     }
-    p.eof(0, &mut rec);
+    p.eof(0, &stats, &mut rec);
     (rec.merged(), stats)
 }
 
@@ -255,7 +255,7 @@ fn gap_inside_content_length_body_keeps_framing() {
         &stats,
         &mut rec,
     );
-    p.gap(5, 0, &mut rec);
+    p.gap(5, 0, &stats, &mut rec);
     p.feed(b"cdeHTTP/1.1 204 No Content\r\n\r\n", 0, &stats, &mut rec);
     assert_eq!(
         rec.merged(),
@@ -282,7 +282,7 @@ fn gap_inside_chunked_body_ends_message_and_resyncs() {
         &stats,
         &mut rec,
     );
-    p.gap(40, 0, &mut rec);
+    p.gap(40, 0, &stats, &mut rec);
     p.feed(
         b"rest\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         0,
@@ -308,7 +308,7 @@ fn gap_inside_head_skips_the_message() {
     let mut p = MessageParser::new(Role::Request, 65536);
     let mut rec = Rec::new(Role::Request);
     p.feed(b"GET /cut HTTP/1.1\r\nHo", 0, &stats, &mut rec);
-    p.gap(10, 0, &mut rec);
+    p.gap(10, 0, &stats, &mut rec);
     p.feed(
         b"er: x\r\n\r\nGET /after HTTP/1.1\r\n\r\n",
         0,
@@ -425,9 +425,9 @@ proptest! {
                 p.feed(c, 0, &stats, &mut rec);
                 prop_assert!(p.buffered_bytes() <= 4 * 512 + 2 * piece);
             }
-            p.gap(3, 0, &mut rec);
+            p.gap(3, 0, &stats, &mut rec);
             p.feed(&data, 0, &stats, &mut rec);
-            p.eof(0, &mut rec);
+            p.eof(0, &stats, &mut rec);
         }
     }
 }
@@ -482,12 +482,12 @@ proptest! {
             let mut rec = Rec::new(role);
             for w in points.windows(2) {
                 if holes.contains(&w[0]) {
-                    p.gap(7, 0, &mut rec);
+                    p.gap(7, 0, &stats, &mut rec);
                 }
                 p.feed(&data[w[0]..w[1]], 0, &stats, &mut rec);
                 prop_assert!(p.buffered_bytes() <= 4 * 64 + 2 * data.len());
             }
-            p.eof(0, &mut rec);
+            p.eof(0, &stats, &mut rec);
         }
     }
 }
@@ -504,7 +504,7 @@ fn head_ending_inside_carried_bytes() {
     p.resync();
     p.feed(b"GET HTTP/1.1\r\nG\r\r\n\n\n", 0, &stats, &mut rec);
     p.feed(b"HTTP/1.1 204 No Content\r\n\r\n", 0, &stats, &mut rec);
-    p.eof(0, &mut rec);
+    p.eof(0, &stats, &mut rec);
     assert_eq!(rec.merged().first(), Some(&Ev::Skipped), "{:?}", rec.ev);
     assert!(rec.merged().contains(&head("204")), "{:?}", rec.ev);
 }

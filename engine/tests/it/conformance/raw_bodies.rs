@@ -114,7 +114,7 @@ fn parse(role: Role, bytes: &[u8], methods: VecDeque<String>, stats: &ShardStats
     };
     let mut p = MessageParser::new(role, 64 * 1024);
     p.feed(bytes, 0, stats, &mut sink);
-    p.eof(0, &mut sink);
+    p.eof(0, stats, &mut sink);
     sink
 }
 

@@ -11,6 +11,7 @@
 
 use pcap::{Capture, Linktype};
 
+use super::ipv6_extensions::{extensions, Extensions, EXTENDED};
 use super::*;
 use crate::frame::LinkType;
 
@@ -73,23 +74,26 @@ pub fn compile(expr: &str, link: LinkType) -> Result<Vec<Insn>, FilterError> {
 /// first extension header is a Fragment header.
 const FRAGMENTS: &str = "(ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)";
 
-/// What a capture program runs: `expr`, or any IP fragment. A fragment
-/// after the first carries no ports, so `port 80` would drop it and lose
-/// its datagram (tcpdump's behaviour); every fragment is passed instead,
-/// and `expr` judges the datagram once it is reassembled
-/// (`FrameFilter::accepts_datagram`).
-pub fn with_fragments(expr: &str) -> String {
-    format!("({expr}) or {FRAGMENTS}")
+/// What a capture program runs: `expr`, or any packet `expr` cannot
+/// judge as captured. A fragment after the first carries no ports, so
+/// `port 80` would drop it and lose its datagram (tcpdump's behaviour):
+/// every fragment is passed, and `expr` judges the datagram once it is
+/// reassembled (`FrameFilter::accepts_datagram`). libpcap's `port` does
+/// not read past IPv6 extension headers: such packets are passed too, and
+/// judged without them (`FrameFilter::accepts_extended`).
+pub fn frame_expression(expr: &str) -> String {
+    format!("({expr}) or {FRAGMENTS} or {EXTENDED}")
 }
 
 /// A live interface's capture filter in its two parts: the expression its
-/// frame program runs (`with_fragments`) and the filter that judges the
-/// datagrams reassembled from its fragments. None when nothing is
+/// frame program runs (`frame_expression`) and the filter that judges
+/// what that program passed unjudged (datagrams reassembled from
+/// fragments, packets with IPv6 extension headers). None when nothing is
 /// filtered.
 pub fn live_filter(user: &str, ports: &[u16], ipip: bool) -> Option<(String, FrameFilter)> {
     let expr = expression(user, ports)?;
     let datagrams = FrameFilter::new(&expr, ipip)?;
-    Some((with_fragments(&expr), datagrams))
+    Some((frame_expression(&expr), datagrams))
 }
 
 /// The filter expression for one interface: INPUT_RAW_BPF_FILTER and the
@@ -112,7 +116,7 @@ pub fn expression(user: &str, ports: &[u16]) -> Option<String> {
 }
 
 /// Where the IP header starts, and how to recognise IPv4/IPv6 there.
-fn ip_layout(link: LinkType) -> Option<(u32, Option<u32>)> {
+pub(super) fn ip_layout(link: LinkType) -> Option<(u32, Option<u32>)> {
     // (IP offset, offset of a 16-bit ethertype when the link has one)
     match link {
         LinkType::Ethernet => Some((14, Some(12))),
@@ -238,18 +242,19 @@ pub fn build(expr: &str, link: LinkType, ipip: bool) -> Result<Vec<Insn>, Filter
 
 /// A capture filter run in userspace, compiled per link type when first
 /// needed (link types can differ between files): on recorded input's
-/// frames as the kernel would run it live (`with_fragments`), and on the
-/// datagrams reassembled from fragments, live or recorded.
+/// frames as the kernel would run it live (`frame_expression`), and on
+/// what that program passes unjudged, live or recorded: datagrams
+/// reassembled from fragments, and packets with IPv6 extension headers.
 #[derive(Clone)]
 pub struct FrameFilter {
     expr: String,
-    /// `with_fragments(expr)`, made once.
-    or_fragments: String,
+    /// `frame_expression(expr)`, made once.
+    frame_expr: String,
     ipip: bool,
-    /// For frames: the expression or any fragment.
+    /// For frames: the expression, or what it cannot judge as captured.
     frames: Vec<(LinkType, Vec<Insn>)>,
-    /// For reassembled datagrams: the expression.
-    datagrams: Vec<(LinkType, Vec<Insn>)>,
+    /// For whole packets: the expression.
+    packets: Vec<(LinkType, Vec<Insn>)>,
 }
 
 impl FrameFilter {
@@ -257,24 +262,46 @@ impl FrameFilter {
         let expr = expr.trim();
         (!expr.is_empty()).then(|| FrameFilter {
             expr: expr.to_string(),
-            or_fragments: with_fragments(expr),
+            frame_expr: frame_expression(expr),
             ipip,
             frames: Vec::new(),
-            datagrams: Vec::new(),
+            packets: Vec::new(),
         })
     }
 
-    /// True when a captured frame passes: it matches, or it is an IP
-    /// fragment (judged once reassembled). A link type the filter cannot
-    /// be compiled for passes everything (it was validated for Ethernet).
+    /// True when a captured frame passes (recorded input: the kernel's
+    /// part too). An IP fragment passes, to be judged once reassembled. A
+    /// link type the filter cannot be compiled for passes everything (it
+    /// was validated for Ethernet).
     pub fn accepts(&mut self, link: LinkType, frame: &[u8]) -> bool {
-        Self::run(&mut self.frames, &self.or_fragments, self.ipip, link, frame)
+        Self::run(&mut self.frames, &self.frame_expr, self.ipip, link, frame)
+            && self.accepts_extended(link, frame)
+    }
+
+    /// For a frame the frame program passed: true unless its IPv6 header
+    /// has extension headers (Hop-by-Hop, Routing, Destination Options)
+    /// and the expression refuses it both as captured and without them.
+    pub fn accepts_extended(&mut self, link: LinkType, frame: &[u8]) -> bool {
+        match extensions(link, frame) {
+            Extensions::Removed(without) => {
+                self.accepts_packet(link, frame) || self.accepts_packet(link, &without)
+            }
+            Extensions::None | Extensions::Fragment => true,
+        }
     }
 
     /// True when a datagram reassembled from fragments (a whole frame)
-    /// passes.
+    /// passes: as it is, or without its IPv6 extension headers.
     pub fn accepts_datagram(&mut self, link: LinkType, frame: &[u8]) -> bool {
-        Self::run(&mut self.datagrams, &self.expr, self.ipip, link, frame)
+        self.accepts_packet(link, frame)
+            || match extensions(link, frame) {
+                Extensions::Removed(without) => self.accepts_packet(link, &without),
+                Extensions::None | Extensions::Fragment => false,
+            }
+    }
+
+    fn accepts_packet(&mut self, link: LinkType, frame: &[u8]) -> bool {
+        Self::run(&mut self.packets, &self.expr, self.ipip, link, frame)
     }
 
     fn run(

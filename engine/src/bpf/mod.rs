@@ -1,15 +1,17 @@
 //! Classic BPF, the kernel's packet-filter language, in one place: the
 //! instruction set (here), the capture filter compiled from tcpdump syntax
 //! (`filter`), a userspace interpreter that runs a program as the kernel
-//! would (`interp`, for recorded input and af_xdp), and a small assembler
+//! would (`interp`, for recorded input and af_xdp), how it sees IPv6
+//! extension headers (`ipv6_extensions`), and a small assembler
 //! for programs written by hand (`asm`, the fanout steering program).
 
 pub mod asm;
 pub mod filter;
 pub mod interp;
+pub mod ipv6_extensions;
 
 pub use filter::{
-    build, compile, expression, live_filter, pcap_linktype, with_fragments, FilterError,
+    build, compile, expression, frame_expression, live_filter, pcap_linktype, FilterError,
     FrameFilter,
 };
 pub use interp::{run, Meta};

@@ -171,7 +171,7 @@ fn fragments_pass_and_the_datagram_is_judged() {
         }
     }
     // The kernel's program is the same expression.
-    let prog = build(&with_fragments("tcp port 80"), LinkType::Ethernet, false).unwrap();
+    let prog = build(&frame_expression("tcp port 80"), LinkType::Ethernet, false).unwrap();
     let packet = ip(
         v4("10.1.1.1"),
         v4("10.1.1.2"),
@@ -181,4 +181,112 @@ fn fragments_pass_and_the_datagram_is_judged() {
     let pieces = fragments(&packet, 9, &[1480]);
     assert!(accepts(&prog, &ether(0x0800, &pieces[1])));
     assert!(!accepts(&prog, &ether(0x0800, &packet)));
+}
+
+/// Hop-by-Hop, Routing and Destination Options headers as extension
+/// chains (`testpkt::ipv6_with` fills in each next-header byte).
+fn chains() -> Vec<Vec<(u8, Vec<u8>)>> {
+    let pad = vec![0, 0, 1, 4, 0, 0, 0, 0];
+    let routing = vec![0; 8];
+    // Sixteen bytes (length 1): PadN, then Pad1s.
+    let longer = [vec![0, 1, 1, 4, 0, 0, 0, 0], vec![0; 8]].concat();
+    vec![
+        vec![(0, pad.clone())],
+        vec![(60, pad.clone())],
+        vec![(0, pad), (43, routing), (60, longer)],
+    ]
+}
+
+fn hosts() -> (std::net::Ipv6Addr, std::net::Ipv6Addr) {
+    (
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::2".parse().unwrap(),
+    )
+}
+
+/// libpcap's `port` reads only the IPv6 header's own Next Header, so a
+/// TCP packet behind extension headers matches no port filter: the
+/// kernel's program passes it, and the filter judges it without them.
+#[test]
+fn ipv6_extension_headers_are_judged_without_them() {
+    for exts in chains() {
+        for (port, wanted) in [(80, true), (81, false)] {
+            let segment = tcp(40000, port, b"GET / HTTP/1.1\r\n\r\n");
+            let packet = ipv6_with(hosts(), &exts, 6, &segment);
+            let frame = ether(0x86dd, &packet);
+            // As libpcap reads it: no port at all.
+            let plain = build("tcp port 80", LinkType::Ethernet, false).unwrap();
+            assert!(!accepts(&plain, &frame));
+            // The kernel's program passes it unjudged.
+            let kernel =
+                build(&frame_expression("tcp port 80"), LinkType::Ethernet, false).unwrap();
+            assert!(accepts(&kernel, &frame));
+            let mut f = FrameFilter::new("tcp port 80", false).unwrap();
+            assert_eq!(
+                f.accepts(LinkType::Ethernet, &frame),
+                wanted,
+                "{exts:?} {port}"
+            );
+            assert_eq!(f.accepts_extended(LinkType::Ethernet, &frame), wanted);
+            assert_eq!(f.accepts(LinkType::RawIp, &packet), wanted);
+            // A reassembled datagram with them is judged the same way.
+            assert_eq!(f.accepts_datagram(LinkType::Ethernet, &frame), wanted);
+        }
+    }
+    // A filter about the extension headers themselves still sees them.
+    let packet = ipv6_with(hosts(), &chains()[0], 6, &tcp(1, 2, b"x"));
+    let mut f = FrameFilter::new("ip6[6] == 0", false).unwrap();
+    assert!(f.accepts(LinkType::RawIp, &packet));
+    // IPv4 and IPv6 without extension headers are judged as before.
+    let mut f = FrameFilter::new("tcp port 80", false).unwrap();
+    let (a, b) = hosts();
+    for port in [80, 81] {
+        let plain = ipv6_with((a, b), &[], 6, &tcp(40000, port, b"x"));
+        assert_eq!(f.accepts(LinkType::RawIp, &plain), port == 80);
+    }
+}
+
+#[test]
+fn extension_headers_removed_leave_the_packet_without_them() {
+    use super::ipv6_extensions::{extensions, Extensions};
+    let segment = tcp(40000, 80, b"GET / HTTP/1.1\r\n\r\n");
+    let without = ether(0x86dd, &ipv6_with(hosts(), &[], 6, &segment));
+    for exts in chains() {
+        let frame = ether(0x86dd, &ipv6_with(hosts(), &exts, 6, &segment));
+        assert_eq!(
+            extensions(LinkType::Ethernet, &frame),
+            Extensions::Removed(without.clone())
+        );
+        // Cut inside the chain: judged as captured.
+        assert_eq!(
+            extensions(LinkType::Ethernet, &frame[..14 + 40 + 1]),
+            Extensions::None
+        );
+        // A Fragment header after them: judged once reassembled.
+        let mut with_fragment = exts.clone();
+        with_fragment.push((44, vec![0, 0, 0, 1, 0, 0, 0, 7]));
+        let fragment = ether(0x86dd, &ipv6_with(hosts(), &with_fragment, 6, &segment));
+        assert_eq!(
+            extensions(LinkType::Ethernet, &fragment),
+            Extensions::Fragment
+        );
+        let mut f = FrameFilter::new("tcp port 81", false).unwrap();
+        assert!(f.accepts(LinkType::Ethernet, &fragment));
+    }
+    assert_eq!(extensions(LinkType::Ethernet, &without), Extensions::None);
+    // VLAN tags (live, the kernel's program saw the frame without them)
+    // go too.
+    let packet = ipv6_with(hosts(), &chains()[0], 6, &segment);
+    let (tpid, tagged) = vlan(0x8100, 7, 0x86dd, &packet);
+    let (tpid, twice) = vlan(0x88a8, 8, tpid, &tagged);
+    assert_eq!(
+        extensions(LinkType::Ethernet, &ether(tpid, &twice)),
+        Extensions::Removed(without.clone())
+    );
+    let v4 = ether(0x0800, &ip(v4("10.0.0.1"), v4("10.0.0.2"), 6, &segment));
+    assert_eq!(extensions(LinkType::Ethernet, &v4), Extensions::None);
+    // A chain longer than its Payload Length claims.
+    let mut short = ipv6_with(hosts(), &chains()[0], 6, &segment);
+    short[4..6].copy_from_slice(&4u16.to_be_bytes());
+    assert_eq!(extensions(LinkType::RawIp, &short), Extensions::None);
 }

@@ -13,10 +13,12 @@
 //! reassembles outer IPv4 before the fanout (PACKET_FANOUT_FLAG_DEFRAG),
 //! so those arrive whole and are steered in the kernel.
 //!
-//! A capture filter passes every fragment (`bpf::with_fragments`: the
+//! A capture filter passes every fragment (`bpf::frame_expression`: the
 //! ones after the first have no ports to judge) and judges the datagram
 //! once it is whole, here, with the filter of the ring its last fragment
-//! came through (`LiveRing::datagrams`).
+//! came through (`LiveRing::datagrams`). IPv6 packets with extension
+//! headers, which libpcap's `port` cannot read past, are passed by the
+//! kernel too and judged here (`bpf::ipv6_extensions`).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,7 +247,18 @@ impl PacketSource for LiveSource {
                     // again. A frame that does not decode stays here and
                     // the shard counts why.
                     match decode::decode(&p, decode) {
-                        Ok(seg) => router.route(p, seg, on_packet),
+                        // The kernel passed IPv6 with extension headers
+                        // unjudged (`bpf::ipv6_extensions`).
+                        Ok(seg) => {
+                            let pass = datagrams
+                                .as_mut()
+                                .is_none_or(|f| f.accepts_extended(p.link, p.data));
+                            if pass {
+                                router.route(p, seg, on_packet);
+                            } else {
+                                router.stats.inc(Counter::BpfFiltered);
+                            }
+                        }
                         Err(DecodeError::Fragment) => {
                             let stats = router.stats;
                             defrag.take_admitted(

@@ -76,6 +76,13 @@ fn frame() -> Vec<Vec<u8>> {
     v6.extend_from_slice(&[6, 0, 0, 1, 0, 0, 0, 7]);
     v6.extend_from_slice(tcp);
     seeds.push([&[3u8][..], &v6].concat());
+    // The whole segment behind a Hop-by-Hop header (PadN), which the
+    // capture filter looks past (`bpf::ipv6_extensions`).
+    let mut hop = v6[..40].to_vec();
+    hop[6] = 0;
+    hop.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+    hop.extend_from_slice(tcp);
+    seeds.push([&[3u8][..], &hop].concat());
     seeds
 }
 

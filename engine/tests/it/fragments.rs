@@ -223,6 +223,18 @@ fn fragmented_ipv6_requests_and_responses_reversed() {
     assert_eq!(fin.records[0]["conn"]["client_ip"], CLIENT6.to_string());
 }
 
+/// httpcap on `pcap` with two shards and `filter` as
+/// INPUT_RAW_BPF_FILTER.
+fn filtered(pcap: &std::path::Path, filter: &str) -> Finished {
+    let fin = Run::file(pcap)
+        .shards(2)
+        .env("INPUT_RAW_BPF_FILTER", filter)
+        .output();
+    fin.assert_success();
+    fin.note(&format!("{}, port filter {filter:?}", pcap.display()));
+    fin
+}
+
 /// A capture filter on ports keeps fragmented datagrams of its ports:
 /// fragments after the first carry no ports, so every fragment passes and
 /// the filter judges the reassembled datagram (tcpdump's reading of
@@ -235,15 +247,7 @@ fn a_port_filter_judges_reassembled_datagrams() {
         let mut g = Gen::with_link(&pcap, DataLink::RAW);
         write(&mut g, 40001..40005, v6, Cut::Reversed, raw);
         drop(g);
-        let run = |filter: &str| {
-            let fin = Run::file(&pcap)
-                .shards(2)
-                .env("INPUT_RAW_BPF_FILTER", filter)
-                .output();
-            fin.assert_success();
-            fin.note(&format!("port filter {filter:?}, v6 {v6}"));
-            fin
-        };
+        let run = |filter: &str| filtered(&pcap, filter);
         assert_complete(&run("tcp port 80"), 4);
         // One connection left out by its port: its datagrams are
         // reassembled, then refused whole.
@@ -285,15 +289,7 @@ fn a_port_filter_sees_past_ipv6_extension_headers() {
     let mut g = Gen::with_link(&pcap, DataLink::RAW);
     write(&mut g, 40001..40005, true, Cut::InOrder, hop_by_hop);
     drop(g);
-    let run = |filter: &str| {
-        let fin = Run::file(&pcap)
-            .shards(2)
-            .env("INPUT_RAW_BPF_FILTER", filter)
-            .output();
-        fin.assert_success();
-        fin.note(&format!("port filter {filter:?}"));
-        fin
-    };
+    let run = |filter: &str| filtered(&pcap, filter);
     assert_complete(&run("tcp port 80"), 4);
     let fin = run("tcp port 80 and not port 40002");
     assert_eq!(fin.records.len(), 3, "{}", fin.stderr);

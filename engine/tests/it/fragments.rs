@@ -546,23 +546,7 @@ fn live_port_list_keeps_fragmented_datagrams() {
     for shards in [1, 2] {
         let fin = replay_live(&pair, &pcap, &input, shards);
         fin.note(&format!("live port list, {shards} shards"));
-        let mut ports: Vec<u64> = fin
-            .records
-            .iter()
-            .map(|r| r["conn"]["client_port"].as_u64().unwrap())
-            .collect();
-        ports.sort_unstable();
-        assert_eq!(
-            ports,
-            [41001, 41002, 41003, 41004, 42001, 42002],
-            "{shards} shards"
-        );
-        for r in &fin.records {
-            let port = r["conn"]["client_port"].as_u64().unwrap() as u16;
-            assert_eq!(r["request"]["body"], request_body(port), "{r}");
-            assert_eq!(r["response"]["body"], response_body(port), "{r}");
-            assert_eq!(r["flags"], json!([]), "{r}");
-        }
+        assert_whole_records_from(&fin, &[41001, 41002, 41003, 41004, 42001, 42002]);
         assert_eq!(fin.counter("kernel_drops"), 0);
         assert_eq!(fin.counter("defrag_timeouts"), 0);
     }
@@ -593,20 +577,26 @@ fn live_port_list_sees_past_ipv6_extension_headers() {
     for shards in [1, 2] {
         let fin = replay_live(&pair, &pcap, &input, shards);
         fin.note(&format!("live hop-by-hop, {shards} shards"));
-        let mut ports: Vec<u64> = fin
-            .records
-            .iter()
-            .map(|r| r["conn"]["client_port"].as_u64().unwrap())
-            .collect();
-        ports.sort_unstable();
-        assert_eq!(ports, [44001, 44002], "{shards} shards: {}", fin.stderr);
-        for r in &fin.records {
-            let port = r["conn"]["client_port"].as_u64().unwrap() as u16;
-            assert_eq!(r["request"]["body"], request_body(port), "{r}");
-            assert_eq!(r["response"]["body"], response_body(port), "{r}");
-            assert_eq!(r["flags"], json!([]), "{r}");
-        }
+        assert_whole_records_from(&fin, &[44001, 44002]);
         assert_eq!(fin.counter("filter_bpf"), 0);
         assert_eq!(fin.counter("kernel_drops"), 0);
+    }
+}
+
+/// One record per client port in `ports` (sorted), each with both bodies
+/// whole and no flag.
+fn assert_whole_records_from(fin: &Finished, ports: &[u64]) {
+    let mut seen: Vec<u64> = fin
+        .records
+        .iter()
+        .map(|r| r["conn"]["client_port"].as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, ports, "{}", fin.stderr);
+    for r in &fin.records {
+        let port = r["conn"]["client_port"].as_u64().unwrap() as u16;
+        assert_eq!(r["request"]["body"], request_body(port), "{r}");
+        assert_eq!(r["response"]["body"], response_body(port), "{r}");
+        assert_eq!(r["flags"], json!([]), "{r}");
     }
 }
